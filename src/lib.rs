@@ -1,0 +1,11 @@
+//! # parvis — the edge in front of the parish sites
+//!
+//! A router-firewall appliance for OpenStack: an nftables data path, an
+//! SNI-routing TLS-passthrough forwarder that speaks the PROXY protocol, and
+//! an admin UI. This crate is one library and one binary (`src/main.rs`).
+//!
+//! # Layout
+//! - [`config`]: the operator's TOML (`FileConfig`) → [`config::validate`] →
+//!   typed [`config::Config`]. Pure.
+//! - [`lab`]: network-namespace topology shared by `parvis lab` and the
+//!   integration tests. Does I/O (`ip`, namespaces).
