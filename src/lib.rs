@@ -9,3 +9,8 @@
 //!   typed [`config::Config`]. Pure.
 //! - [`lab`]: network-namespace topology shared by `parvis lab` and the
 //!   integration tests. Does I/O (`ip`, namespaces).
+
+pub mod config;
+pub mod firewall;
+pub mod forwarder;
+pub mod net;

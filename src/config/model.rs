@@ -1,0 +1,276 @@
+//! `Config`: the validated, typed configuration every other module reads.
+//! No `Option`-for-default is left: defaults are filled in by `validate`.
+//! Pure.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::types::{Cidr, HostPattern, IfAddr, Mac, PortRange, Rate};
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config {
+    /// `[appliance]`
+    pub appliance: Appliance,
+    /// `[interfaces]`; `None` leaves links alone.
+    pub interfaces: Option<Interfaces>,
+    /// `[admin]`
+    pub admin: Admin,
+    /// `[limits]`
+    pub limits: Limits,
+    /// `[[listener]]`, in file order.
+    pub listeners: Vec<Listener>,
+    /// `[[route]]`, in file order.
+    pub routes: Vec<Route>,
+    /// `[backend.NAME]`, by name.
+    pub backends: BTreeMap<String, Backend>,
+    /// `[[forward]]`, in file order.
+    pub forwards: Vec<Forward>,
+    /// `[egress]`
+    pub egress: Egress,
+    /// `[metrics]`
+    pub metrics: Option<Metrics>,
+}
+
+/// `[appliance]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Appliance {
+    /// Shown in the UI, logs and metrics (default `parvis`).
+    pub name: String,
+    /// Config history, certificate, password hash (default `/var/lib/parvis`).
+    pub state_dir: PathBuf,
+    /// Global cap on concurrent forwarded connections (default 20,000).
+    pub max_connections: u32,
+}
+
+/// `[interfaces]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Interfaces {
+    /// The floating-IP side.
+    pub public: Option<Port>,
+    /// The Kubernetes side.
+    pub internal: Option<Port>,
+}
+
+/// How a NIC is found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortSelector {
+    /// By MAC address.
+    Mac(Mac),
+    /// By interface name.
+    Name(String),
+    /// By the OpenStack device tag equal to the role (`public`/`internal`).
+    Tag,
+}
+
+/// One port under `[interfaces]`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Port {
+    /// How to find the NIC.
+    pub select: PortSelector,
+    /// Static address; `None` keeps what DHCP or metadata gave.
+    pub address: Option<IfAddr>,
+    /// Default gateway.
+    pub gateway: Option<IpAddr>,
+    /// MTU; `None`: metadata, else leave it.
+    pub mtu: Option<u32>,
+    /// Extra routes.
+    pub routes: Vec<StaticRoute>,
+}
+
+/// A static route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaticRoute {
+    /// Destination.
+    pub to: Cidr,
+    /// Next hop.
+    pub via: IpAddr,
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Admin {
+    /// HTTPS listen address (default `0.0.0.0:8443`).
+    pub listen: SocketAddr,
+    /// The only sources that reach the admin port and SSH.
+    pub allow: Vec<Cidr>,
+    /// Certificate and key; `None`: self-signed in `state_dir`.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// SSH port opened to `allow` (default 22).
+    pub ssh_port: u16,
+}
+
+/// `[limits]`: per source address, enforced in nftables.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Limits {
+    /// New-connection rate per source; `None` = no limit.
+    pub conn_rate: Option<Rate>,
+    /// Burst above the rate.
+    pub conn_burst: u32,
+    /// Concurrent connections per source; `None` = no limit.
+    pub conn_max: Option<u32>,
+    /// How long a source over the rate is dropped; zero = no ban.
+    pub ban: Duration,
+    /// Always dropped.
+    pub block: Vec<Cidr>,
+}
+
+/// What a listener reads to route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// The ClientHello's SNI; TLS is never terminated.
+    Tls,
+    /// The Host header of the first request.
+    Http,
+}
+
+/// `[[listener]]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Listener {
+    /// Unique name.
+    pub name: String,
+    /// Address and port.
+    pub bind: SocketAddr,
+    /// What to route on.
+    pub protocol: Protocol,
+    /// Backend for no/unknown name; `None`: close.
+    pub default_backend: Option<String>,
+    /// Peers whose PROXY header is trusted.
+    pub accept_proxy: Vec<Cidr>,
+    /// Time allowed to read the ClientHello or request head (default 5s).
+    pub hello_timeout: Duration,
+    /// Idle timeout of a relayed connection (default 10m).
+    pub idle_timeout: Duration,
+    /// Concurrent connections on this listener (default: the global cap).
+    pub max_connections: u32,
+}
+
+/// `[[route]]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Route {
+    /// Listener name.
+    pub listener: String,
+    /// Host patterns.
+    pub hosts: Vec<HostPattern>,
+    /// Backend name.
+    pub backend: String,
+}
+
+/// PROXY protocol version sent to a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyVersion {
+    /// No header.
+    Off,
+    /// Text line.
+    V1,
+    /// Binary, with the AUTHORITY TLV.
+    V2,
+}
+
+/// Server choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Balance {
+    /// In turn.
+    RoundRobin,
+    /// Fewest active connections.
+    LeastConn,
+    /// Hash of the client address.
+    SourceHash,
+}
+
+/// Active health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Health {
+    /// Between checks (default 2s).
+    pub interval: Duration,
+    /// Connect timeout (default 1s).
+    pub timeout: Duration,
+    /// Consecutive failures before down (default 3).
+    pub fall: u32,
+    /// Consecutive successes before up (default 2).
+    pub rise: u32,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(1),
+            fall: 3,
+            rise: 2,
+        }
+    }
+}
+
+/// `[backend.NAME]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Backend {
+    /// Name (the table key).
+    pub name: String,
+    /// Servers.
+    pub servers: Vec<SocketAddr>,
+    /// PROXY header version (default v2).
+    pub proxy_protocol: ProxyVersion,
+    /// Server choice (default round-robin).
+    pub balance: Balance,
+    /// Health check.
+    pub health: Health,
+}
+
+/// Transport of a forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// TCP
+    Tcp,
+    /// UDP
+    Udp,
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        })
+    }
+}
+
+/// `[[forward]]`: in-kernel DNAT.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Forward {
+    /// TCP or UDP.
+    pub proto: Transport,
+    /// Public port(s).
+    pub ports: PortRange,
+    /// Target address.
+    pub to_addr: IpAddr,
+    /// Target port for a single-port forward; `None` keeps the port(s).
+    pub to_port: Option<u16>,
+    /// SNAT to the appliance's internal address.
+    pub masquerade: bool,
+    /// Source allow-list; empty = everyone.
+    pub allow: Vec<Cidr>,
+}
+
+/// `[egress]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Egress {
+    /// Internal prefixes masqueraded on the way out.
+    pub masquerade: Vec<Cidr>,
+}
+
+/// `[metrics]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metrics {
+    /// Prometheus listen address.
+    pub listen: SocketAddr,
+}

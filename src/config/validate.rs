@@ -1,0 +1,527 @@
+//! `validate`: `FileConfig` → `Config`, collecting every problem with its
+//! key path instead of stopping at the first. Pure.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::cross;
+use super::error::{ConfigError, Problem};
+use super::file::*;
+use super::model::*;
+use super::types::{parse_duration, Cidr, HostPattern, IfAddr, Mac, PortRange, Rate};
+
+/// Collects problems while typing values.
+#[derive(Default)]
+pub(crate) struct Checker {
+    pub(crate) problems: Vec<Problem>,
+}
+
+impl Checker {
+    pub(crate) fn err(&mut self, path: impl Into<String>, msg: impl Into<String>) {
+        self.problems.push(Problem::new(path, msg));
+    }
+
+    /// Parses `value` with `FromStr`, recording a problem at `path` on failure.
+    fn parse<T: FromStr<Err = String>>(&mut self, path: &str, value: &str) -> Option<T> {
+        value.parse().map_err(|e| self.err(path, e)).ok()
+    }
+
+    fn addr(&mut self, path: &str, value: &str) -> Option<SocketAddr> {
+        value
+            .parse()
+            .map_err(|_| self.err(path, format!("{value:?} is not ADDRESS:PORT (e.g. \"10.0.0.11:443\" or \"[2001:db8::1]:443\")")))
+            .ok()
+    }
+
+    fn duration(&mut self, path: &str, value: Option<&String>, default: Duration) -> Duration {
+        match value {
+            None => default,
+            Some(v) => parse_duration(v)
+                .map_err(|e| self.err(path, e))
+                .unwrap_or(default),
+        }
+    }
+
+    fn cidrs(&mut self, path: &str, values: &[String]) -> Vec<Cidr> {
+        values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| self.parse(&format!("{path}[{i}]"), v))
+            .collect()
+    }
+
+    fn name(&mut self, path: &str, value: &str) {
+        let ok = !value.is_empty()
+            && value.len() <= 32
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            self.err(
+                path,
+                format!("{value:?} is not a valid name (1-32 letters, digits, '-' or '_')"),
+            );
+        }
+    }
+}
+
+/// Types and checks a parsed file. Every problem is reported, each with its key path.
+pub fn validate(file: &FileConfig) -> Result<Config, ConfigError> {
+    let mut c = Checker::default();
+    let appliance = appliance(&mut c, &file.appliance);
+    let interfaces = file.interfaces.as_ref().map(|i| interfaces(&mut c, i));
+    let admin = admin(&mut c, file.admin.as_ref());
+    let limits = limits(&mut c, file.limits.as_ref());
+    let listeners: Vec<Listener> = file
+        .listener
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| listener(&mut c, i, l, appliance.max_connections))
+        .collect();
+    let backends: BTreeMap<String, Backend> = file
+        .backend
+        .iter()
+        .filter_map(|(name, b)| backend(&mut c, name, b).map(|b| (name.clone(), b)))
+        .collect();
+    let routes = file
+        .route
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| route(&mut c, i, r))
+        .collect();
+    let forwards = file
+        .forward
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| forward(&mut c, i, f))
+        .collect();
+    let egress = Egress {
+        masquerade: file
+            .egress
+            .as_ref()
+            .map(|e| c.cidrs("egress.masquerade", &e.masquerade))
+            .unwrap_or_default(),
+    };
+    let metrics = file
+        .metrics
+        .as_ref()
+        .and_then(|m| m.listen.as_deref().map(|l| (m, l)))
+        .and_then(|(_, l)| c.addr("metrics.listen", l))
+        .map(|listen| Metrics { listen });
+    let config = Config {
+        appliance,
+        interfaces,
+        admin,
+        limits,
+        listeners,
+        routes,
+        backends,
+        forwards,
+        egress,
+        metrics,
+    };
+    // Cross-item checks only make sense on items that typed cleanly, but
+    // they still run so that one pass reports as much as it can.
+    cross::check(&mut c, file, &config);
+    if c.problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError {
+            problems: c.problems,
+        })
+    }
+}
+
+fn appliance(c: &mut Checker, a: &FileAppliance) -> Appliance {
+    let name = a.name.clone().unwrap_or_else(|| "parvis".into());
+    if name.is_empty() || name.len() > 63 || name.chars().any(|ch| ch.is_control()) {
+        c.err("appliance.name", "must be 1-63 printable characters");
+    }
+    let state_dir = PathBuf::from(a.state_dir.as_deref().unwrap_or("/var/lib/parvis"));
+    if !state_dir.is_absolute() {
+        c.err(
+            "appliance.state_dir",
+            format!(
+                "{:?} must be an absolute path",
+                state_dir.display().to_string()
+            ),
+        );
+    }
+    let max_connections = a.max_connections.unwrap_or(20_000);
+    if max_connections == 0 {
+        c.err("appliance.max_connections", "must be at least 1");
+    }
+    Appliance {
+        name,
+        state_dir,
+        max_connections,
+    }
+}
+
+fn interfaces(c: &mut Checker, i: &FileInterfaces) -> Interfaces {
+    Interfaces {
+        public: i.public.as_ref().map(|p| port(c, "interfaces.public", p)),
+        internal: i
+            .internal
+            .as_ref()
+            .map(|p| port(c, "interfaces.internal", p)),
+    }
+}
+
+fn port(c: &mut Checker, path: &str, p: &FilePort) -> Port {
+    let select = match (&p.mac, &p.name) {
+        (Some(_), Some(_)) => {
+            c.err(path, "give either `mac` or `name`, not both");
+            PortSelector::Tag
+        }
+        (Some(m), None) => c
+            .parse::<Mac>(&format!("{path}.mac"), m)
+            .map_or(PortSelector::Tag, PortSelector::Mac),
+        (None, Some(n)) => {
+            if n.is_empty() || n.len() > 15 || n.contains(['/', ' ']) {
+                c.err(
+                    format!("{path}.name"),
+                    format!("{n:?} is not an interface name (1-15 characters)"),
+                );
+            }
+            PortSelector::Name(n.clone())
+        }
+        (None, None) => PortSelector::Tag,
+    };
+    let address: Option<IfAddr> = p
+        .address
+        .as_ref()
+        .and_then(|a| c.parse(&format!("{path}.address"), a));
+    let gateway = p.gateway.as_ref().and_then(|g| {
+        g.parse()
+            .map_err(|_| {
+                c.err(
+                    format!("{path}.gateway"),
+                    format!("{g:?} is not an IP address"),
+                )
+            })
+            .ok()
+    });
+    if let Some(mtu) = p.mtu.filter(|m| !(576..=9000).contains(m)) {
+        c.err(format!("{path}.mtu"), format!("{mtu} is outside 576-9000"));
+    }
+    let routes = p
+        .routes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let at = format!("{path}.routes[{i}]");
+            let to = c.parse::<Cidr>(&format!("{at}.to"), &r.to);
+            let via = r
+                .via
+                .parse()
+                .map_err(|_| {
+                    c.err(
+                        format!("{at}.via"),
+                        format!("{:?} is not an IP address", r.via),
+                    )
+                })
+                .ok();
+            Some(StaticRoute { to: to?, via: via? })
+        })
+        .collect();
+    Port {
+        select,
+        address,
+        gateway,
+        mtu: p.mtu,
+        routes,
+    }
+}
+
+fn admin(c: &mut Checker, a: Option<&FileAdmin>) -> Admin {
+    let default = FileAdmin::default();
+    let a = a.unwrap_or(&default);
+    let listen = a
+        .listen
+        .as_deref()
+        .map_or(SocketAddr::from(([0, 0, 0, 0], 8443)), |l| {
+            c.addr("admin.listen", l)
+                .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 8443)))
+        });
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(cert), Some(key)) => Some((PathBuf::from(cert), PathBuf::from(key))),
+        (None, None) => None,
+        _ => {
+            c.err(
+                "admin",
+                "`tls_cert` and `tls_key` go together: give both or neither",
+            );
+            None
+        }
+    };
+    Admin {
+        listen,
+        allow: c.cidrs("admin.allow", &a.allow),
+        tls,
+        ssh_port: a.ssh_port.unwrap_or(22),
+    }
+}
+
+fn limits(c: &mut Checker, l: Option<&FileLimits>) -> Limits {
+    let default = FileLimits::default();
+    let l = l.unwrap_or(&default);
+    let conn_rate: Option<Rate> = l
+        .conn_rate
+        .as_ref()
+        .and_then(|r| c.parse("limits.conn_rate", r));
+    let conn_burst = l
+        .conn_burst
+        .unwrap_or_else(|| conn_rate.map_or(0, |r| r.count.saturating_mul(2)));
+    if l.conn_burst.is_some() && conn_rate.is_none() {
+        c.err("limits.conn_burst", "has no effect without `conn_rate`");
+    }
+    if l.conn_max == Some(0) {
+        c.err(
+            "limits.conn_max",
+            "must be at least 1 (leave it out for no limit)",
+        );
+    }
+    let ban = c.duration("limits.ban", l.ban.as_ref(), Duration::ZERO);
+    if !ban.is_zero() && conn_rate.is_none() {
+        c.err(
+            "limits.ban",
+            "bans sources over `conn_rate`, which is not set",
+        );
+    }
+    Limits {
+        conn_rate,
+        conn_burst,
+        conn_max: l.conn_max,
+        ban,
+        block: c.cidrs("limits.block", &l.block),
+    }
+}
+
+fn listener(c: &mut Checker, i: usize, l: &FileListener, global_max: u32) -> Option<Listener> {
+    let at = format!("listener[{i}]");
+    let name = l.name.clone().or_else(|| {
+        c.err(&at, "missing `name`");
+        None
+    })?;
+    c.name(&format!("{at}.name"), &name);
+    let bind = match &l.bind {
+        Some(b) => c.addr(&format!("{at}.bind"), b)?,
+        None => {
+            c.err(&at, "missing `bind` (e.g. \"0.0.0.0:443\")");
+            return None;
+        }
+    };
+    let protocol = match l.protocol.as_deref() {
+        Some("tls") => Protocol::Tls,
+        Some("http") => Protocol::Http,
+        Some(other) => {
+            c.err(
+                format!("{at}.protocol"),
+                format!("{other:?} is not a protocol (expected \"tls\" or \"http\")"),
+            );
+            return None;
+        }
+        None => {
+            c.err(&at, "missing `protocol` (\"tls\" or \"http\")");
+            return None;
+        }
+    };
+    let max_connections = l.max_connections.unwrap_or(global_max);
+    if max_connections == 0 {
+        c.err(format!("{at}.max_connections"), "must be at least 1");
+    }
+    Some(Listener {
+        name,
+        bind,
+        protocol,
+        default_backend: l.default_backend.clone(),
+        accept_proxy: c.cidrs(&format!("{at}.accept_proxy"), &l.accept_proxy),
+        hello_timeout: c.duration(
+            &format!("{at}.hello_timeout"),
+            l.hello_timeout.as_ref(),
+            Duration::from_secs(5),
+        ),
+        idle_timeout: c.duration(
+            &format!("{at}.idle_timeout"),
+            l.idle_timeout.as_ref(),
+            Duration::from_secs(600),
+        ),
+        max_connections,
+    })
+}
+
+fn route(c: &mut Checker, i: usize, r: &FileRoute) -> Option<Route> {
+    let at = format!("route[{i}]");
+    if r.hosts.is_empty() {
+        c.err(
+            format!("{at}.hosts"),
+            "is empty: a route needs at least one host name",
+        );
+    }
+    let hosts: Vec<HostPattern> = r
+        .hosts
+        .iter()
+        .enumerate()
+        .filter_map(|(j, h)| c.parse(&format!("{at}.hosts[{j}]"), h))
+        .collect();
+    let listener = r.listener.clone().or_else(|| {
+        c.err(&at, "missing `listener`");
+        None
+    });
+    let backend = r.backend.clone().or_else(|| {
+        c.err(&at, "missing `backend`");
+        None
+    });
+    Some(Route {
+        listener: listener?,
+        hosts,
+        backend: backend?,
+    })
+}
+
+fn backend(c: &mut Checker, name: &str, b: &FileBackend) -> Option<Backend> {
+    let at = format!("backend.{name}");
+    c.name(&at, name);
+    if b.servers.is_empty() {
+        c.err(
+            format!("{at}.servers"),
+            "is empty: a backend needs at least one server",
+        );
+    }
+    let servers: Vec<SocketAddr> = b
+        .servers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| c.addr(&format!("{at}.servers[{i}]"), s))
+        .collect();
+    let proxy_protocol = match b.proxy_protocol.as_deref() {
+        None | Some("v2") => ProxyVersion::V2,
+        Some("v1") => ProxyVersion::V1,
+        Some("off") => ProxyVersion::Off,
+        Some(o) => {
+            c.err(
+                format!("{at}.proxy_protocol"),
+                format!("{o:?} is not one of \"v1\", \"v2\", \"off\""),
+            );
+            ProxyVersion::V2
+        }
+    };
+    let balance = match b.balance.as_deref() {
+        None | Some("round-robin") => Balance::RoundRobin,
+        Some("least-conn") => Balance::LeastConn,
+        Some("source-hash") => Balance::SourceHash,
+        Some(o) => {
+            c.err(
+                format!("{at}.balance"),
+                format!("{o:?} is not one of \"round-robin\", \"least-conn\", \"source-hash\""),
+            );
+            Balance::RoundRobin
+        }
+    };
+    let health = b
+        .health
+        .as_ref()
+        .map_or_else(Health::default, |h| health(c, &format!("{at}.health"), h));
+    Some(Backend {
+        name: name.to_string(),
+        servers,
+        proxy_protocol,
+        balance,
+        health,
+    })
+}
+
+fn health(c: &mut Checker, at: &str, h: &FileHealth) -> Health {
+    let d = Health::default();
+    let out = Health {
+        interval: c.duration(&format!("{at}.interval"), h.interval.as_ref(), d.interval),
+        timeout: c.duration(&format!("{at}.timeout"), h.timeout.as_ref(), d.timeout),
+        fall: h.fall.unwrap_or(d.fall),
+        rise: h.rise.unwrap_or(d.rise),
+    };
+    if out.interval < Duration::from_millis(100) {
+        c.err(format!("{at}.interval"), "must be at least 100ms");
+    }
+    if out.timeout.is_zero() || out.timeout > out.interval {
+        c.err(
+            format!("{at}.timeout"),
+            "must be above zero and at most `interval`",
+        );
+    }
+    if out.fall == 0 || out.rise == 0 {
+        c.err(at, "`fall` and `rise` must be at least 1");
+    }
+    out
+}
+
+fn forward(c: &mut Checker, i: usize, f: &FileForward) -> Option<Forward> {
+    let at = format!("forward[{i}]");
+    let proto = match f.proto.as_deref() {
+        None | Some("tcp") => Transport::Tcp,
+        Some("udp") => Transport::Udp,
+        Some(o) => {
+            c.err(
+                format!("{at}.proto"),
+                format!("{o:?} is not \"tcp\" or \"udp\""),
+            );
+            return None;
+        }
+    };
+    let ports: PortRange = match &f.port {
+        None => {
+            c.err(&at, "missing `port`");
+            return None;
+        }
+        Some(FilePorts::Number(n)) => c.parse(&format!("{at}.port"), &n.to_string())?,
+        Some(FilePorts::Text(t)) => c.parse(&format!("{at}.port"), t)?,
+    };
+    let Some(to) = &f.to else {
+        c.err(&at, "missing `to` (e.g. \"10.0.0.20:22\")");
+        return None;
+    };
+    let (to_addr, to_port) = if let Ok(sa) = to.parse::<SocketAddr>() {
+        (sa.ip(), Some(sa.port()))
+    } else if let Ok(ip) = to.parse() {
+        (ip, None)
+    } else {
+        c.err(
+            format!("{at}.to"),
+            format!("{to:?} is not ADDRESS or ADDRESS:PORT"),
+        );
+        return None;
+    };
+    if !ports.is_single() && to_port.is_some_and(|p| p != ports.first) {
+        c.err(
+            format!("{at}.to"),
+            "a port range is forwarded to the same ports: give `to` without a port",
+        );
+    }
+    Some(Forward {
+        proto,
+        ports,
+        to_addr,
+        to_port,
+        masquerade: f.masquerade.unwrap_or(false),
+        allow: c.cidrs(&format!("{at}.allow"), &f.allow),
+    })
+}
+
+/// Detects duplicate keys in a list: returns (first index, duplicate index) pairs.
+pub(crate) fn duplicates<K: Eq + std::hash::Hash>(
+    keys: impl Iterator<Item = K>,
+) -> Vec<(usize, usize)> {
+    let mut seen = HashMap::new();
+    let mut out = Vec::new();
+    for (i, k) in keys.enumerate() {
+        if let Some(first) = seen.get(&k) {
+            out.push((*first, i));
+        } else {
+            seen.insert(k, i);
+        }
+    }
+    out
+}

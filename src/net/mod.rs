@@ -1,0 +1,1 @@
+//! Owning the two ports: `plan` (pure) and the rtnetlink adapter; OpenStack metadata reading (I/O).
