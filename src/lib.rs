@@ -7,10 +7,19 @@
 //! # Layout
 //! - [`config`]: the operator's TOML (`FileConfig`) → [`config::validate`] →
 //!   typed [`config::Config`]. Pure.
+//! - [`api`]: the seam between the daemon and its operators: the
+//!   [`api::Control`] trait and the view types. Pure.
+//! - [`admin`]: the HTTPS admin UI and JSON API, and `/metrics`. I/O.
+//! - [`control`]: the control socket and the CLI client. I/O.
+//! - [`metrics`]: Prometheus text from the views. Pure.
 //! - [`lab`]: network-namespace topology shared by `parvis lab` and the
 //!   integration tests. Does I/O (`ip`, namespaces).
 
+pub mod admin;
+pub mod api;
 pub mod config;
+pub mod control;
 pub mod firewall;
 pub mod forwarder;
+pub mod metrics;
 pub mod net;
