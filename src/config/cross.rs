@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::file::FileConfig;
 use super::model::{Config, Transport};
-use super::types::{Cidr, HostPattern, PortRange};
+use super::types::{canonical_ip, HostPattern, PortRange};
 use super::validate::{duplicates, Checker};
 
 /// Runs every cross-item check on a typed config.
@@ -72,7 +72,7 @@ fn hosts(c: &mut Checker, file: &FileConfig) {
             if let Some((fi, fj)) = seen.get(&(listener, pattern.clone())) {
                 c.err(
                     format!("route[{i}].hosts[{j}]"),
-                    format!("\"{pattern}\" is already routed on listener {listener:?} by route[{fi}].hosts[{fj}]"),
+                    format!("{h:?} is already routed on listener {listener:?} by route[{fi}].hosts[{fj}]"),
                 );
             } else {
                 seen.insert((listener, pattern), (i, j));
@@ -85,16 +85,16 @@ fn hosts(c: &mut Checker, file: &FileConfig) {
 struct Holder {
     path: String,
     proto: Transport,
-    ip: Option<IpAddr>,
+    /// `None`: every address of both families (a forward, SSH).
+    bind: Option<IpAddr>,
     ports: PortRange,
 }
 
 fn bind_holder(path: String, addr: SocketAddr) -> Holder {
-    let ip = Some(addr.ip()).filter(|ip| !ip.is_unspecified());
     Holder {
         path,
         proto: Transport::Tcp,
-        ip,
+        bind: Some(canonical_ip(addr.ip())),
         ports: PortRange {
             first: addr.port(),
             last: addr.port(),
@@ -102,8 +102,33 @@ fn bind_holder(path: String, addr: SocketAddr) -> Holder {
     }
 }
 
+/// True if sockets bound to `a` and `b` (same port) would both receive some
+/// connection. `[::]` is dual-stack, so it also covers every IPv4 address.
+fn binds_overlap(a: Option<IpAddr>, b: Option<IpAddr>) -> bool {
+    let covers = |wide: IpAddr, other: IpAddr| match wide {
+        IpAddr::V6(v6) if v6.is_unspecified() => true,
+        IpAddr::V4(v4) if v4.is_unspecified() => other.is_ipv4(),
+        _ => false,
+    };
+    match (a, b) {
+        (Some(x), Some(y)) => x == y || covers(x, y) || covers(y, x),
+        _ => true,
+    }
+}
+
 fn ports(c: &mut Checker, cfg: &Config) {
-    let mut holders = vec![bind_holder("admin.listen".into(), cfg.admin.listen)];
+    let mut holders = vec![
+        bind_holder("admin.listen".into(), cfg.admin.listen),
+        Holder {
+            path: "admin.ssh_port".into(),
+            proto: Transport::Tcp,
+            bind: None,
+            ports: PortRange {
+                first: cfg.admin.ssh_port,
+                last: cfg.admin.ssh_port,
+            },
+        },
+    ];
     if let Some(m) = &cfg.metrics {
         holders.push(bind_holder("metrics.listen".into(), m.listen));
     }
@@ -116,35 +141,62 @@ fn ports(c: &mut Checker, cfg: &Config) {
     holders.extend(cfg.forwards.iter().enumerate().map(|(i, f)| Holder {
         path: format!("forward[{i}].port"),
         proto: f.proto,
-        ip: None,
+        bind: None,
         ports: f.ports,
     }));
+    // Port 0 asks the kernel for a free port (tests do): it never clashes.
+    holders.retain(|h| h.ports.first != 0);
     for (i, b) in holders.iter().enumerate() {
-        for a in &holders[..i] {
-            let same_ip = match (a.ip, b.ip) {
-                (Some(x), Some(y)) => x == y,
-                _ => true,
-            };
-            if a.proto == b.proto && same_ip && a.ports.overlaps(&b.ports) {
-                c.err(
-                    &b.path,
-                    format!(
-                        "port {} ({}) is already taken by {}",
-                        b.ports, a.proto, a.path
-                    ),
-                );
-            }
+        let Some(a) = holders[..i].iter().find(|a| {
+            a.proto == b.proto && binds_overlap(a.bind, b.bind) && a.ports.overlaps(&b.ports)
+        }) else {
+            continue;
+        };
+        let mut message = format!(
+            "port {} ({}) is already taken by {}",
+            b.ports, a.proto, a.path
+        );
+        if a.path == "admin.ssh_port" && a.ports.first == 22 {
+            message.push_str(" (SSH, port 22 unless `admin.ssh_port` moves it)");
         }
+        let family_pair = matches!((a.bind, b.bind), (Some(x), Some(y)) if x.is_unspecified() && y.is_unspecified() && x != y);
+        if family_pair {
+            message.push_str(" ([::] also receives IPv4: one listener on [::] serves both)");
+        }
+        c.err(&b.path, message);
     }
 }
 
 fn families(c: &mut Checker, cfg: &Config) {
-    let mismatch = |cidrs: &[Cidr], v4: bool| cidrs.iter().position(|x| x.is_ipv4() != v4);
     for (i, f) in cfg.forwards.iter().enumerate() {
-        if let Some(j) = mismatch(&f.allow, f.to_addr.is_ipv4()) {
+        let v4 = canonical_ip(f.to_addr).is_ipv4();
+        for (j, _) in f
+            .allow
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.is_ipv4() != v4)
+        {
             c.err(
                 format!("forward[{i}].allow[{j}]"),
                 "is of another address family than `to`: no packet could match it",
+            );
+        }
+    }
+    for (i, l) in cfg.listeners.iter().enumerate() {
+        // An IPv6 socket sees IPv4 peers as IPv4-mapped addresses, so IPv4
+        // entries are fine there; an IPv4 socket never sees an IPv6 peer.
+        if !canonical_ip(l.bind.ip()).is_ipv4() {
+            continue;
+        }
+        for (j, _) in l
+            .accept_proxy
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.is_ipv4())
+        {
+            c.err(
+                format!("listener[{i}].accept_proxy[{j}]"),
+                "is IPv6 but `bind` is IPv4: no IPv6 peer can connect to this listener",
             );
         }
     }
@@ -156,6 +208,14 @@ fn families(c: &mut Checker, cfg: &Config) {
                 c.err(
                     format!("interfaces.{role}.gateway"),
                     "is of another address family than `address`",
+                );
+            } else if !a.0.contains(&g) && !is_link_local(g) {
+                c.err(
+                    format!("interfaces.{role}.gateway"),
+                    format!(
+                        "{g} is outside {}: the gateway must be on the port's network",
+                        a.0.trunc()
+                    ),
                 );
             }
         }
@@ -170,14 +230,29 @@ fn families(c: &mut Checker, cfg: &Config) {
     }
 }
 
+fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
+/// The widest prefix that can still be "the proxies in front of us".
+const WIDEST_TRUSTED: (u8, u8) = (8, 32);
+
 fn trust(c: &mut Checker, cfg: &Config) {
     for (i, l) in cfg.listeners.iter().enumerate() {
         for (j, p) in l.accept_proxy.iter().enumerate() {
+            let at = format!("listener[{i}].accept_proxy[{j}]");
+            let widest = if p.is_ipv4() {
+                WIDEST_TRUSTED.0
+            } else {
+                WIDEST_TRUSTED.1
+            };
             if p.prefix_len() == 0 {
-                c.err(
-                    format!("listener[{i}].accept_proxy[{j}]"),
-                    format!("{p} trusts every address on the Internet to set the client address; list the proxies that really sit in front"),
-                );
+                c.err(at, format!("{p} trusts every address on the Internet to set the client address; list the proxies that really sit in front"));
+            } else if p.prefix_len() < widest {
+                c.err(at, format!("{p} is too wide to be the proxies in front of this listener (at most a /{widest}): anyone in it could forge the client address"));
             }
         }
     }

@@ -125,21 +125,23 @@ fn span_of(root: &toml_edit::Item, path: &str) -> Option<Range<usize>> {
         let (next, span) = match (cur, step) {
             (Cursor::Item(Item::Value(v)), s) | (Cursor::Value(v), s) => match (v, s) {
                 (Value::InlineTable(t), Step::Key(k)) => {
-                    let v = t.get(k)?;
+                    let Some(v) = t.get(k) else { break };
                     (Cursor::Value(v), v.span())
                 }
                 (Value::Array(a), Step::Index(i)) => {
-                    let v = a.get(i)?;
+                    let Some(v) = a.get(i) else { break };
                     (Cursor::Value(v), v.span())
                 }
                 _ => break,
             },
             (Cursor::Item(Item::ArrayOfTables(a)), Step::Index(i)) => {
-                let t = a.get(i)?;
+                let Some(t) = a.get(i) else { break };
                 (Cursor::Table(t), t.span())
             }
             (Cursor::Item(Item::Table(t)), Step::Key(k)) | (Cursor::Table(t), Step::Key(k)) => {
-                let (key, next) = t.get_key_value(k)?;
+                let Some((key, next)) = t.get_key_value(k) else {
+                    break;
+                };
                 (Cursor::Item(next), next.span().or_else(|| key.span()))
             }
             _ => break,
@@ -148,4 +150,116 @@ fn span_of(root: &toml_edit::Item, path: &str) -> Option<Range<usize>> {
         best = span.or(best);
     }
     best
+}
+
+/// The key path of the deepest key or value whose text covers `offset`,
+/// for errors (from serde) that only give a span.
+pub fn path_at(text: &str, offset: usize) -> Option<String> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut best = None;
+    walk_table(doc.as_table(), "", offset, &mut best);
+    best.filter(|p| !p.is_empty())
+}
+
+fn covers(span: Option<Range<usize>>, offset: usize) -> bool {
+    span.is_some_and(|s| s.start <= offset && offset < s.end.max(s.start + 1))
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+fn walk_table(t: &toml_edit::Table, path: &str, offset: usize, best: &mut Option<String>) {
+    if covers(t.span(), offset) {
+        *best = Some(path.to_string());
+    }
+    for (name, _) in t.iter() {
+        let Some((key, item)) = t.get_key_value(name) else {
+            continue;
+        };
+        let here = join(path, name);
+        if covers(key.span(), offset) || covers(item.span(), offset) {
+            *best = Some(here.clone());
+        }
+        walk_item(item, &here, offset, best);
+    }
+}
+
+fn walk_item(item: &toml_edit::Item, path: &str, offset: usize, best: &mut Option<String>) {
+    match item {
+        toml_edit::Item::Table(t) => walk_table(t, path, offset, best),
+        toml_edit::Item::ArrayOfTables(a) => {
+            for (i, t) in a.iter().enumerate() {
+                walk_table(t, &format!("{path}[{i}]"), offset, best);
+            }
+        }
+        toml_edit::Item::Value(v) => walk_value(v, path, offset, best),
+        toml_edit::Item::None => {}
+    }
+}
+
+fn walk_value(v: &toml_edit::Value, path: &str, offset: usize, best: &mut Option<String>) {
+    match v {
+        toml_edit::Value::InlineTable(t) => {
+            for (name, _) in t.iter() {
+                let Some((key, item)) = t.get_key_value(name) else {
+                    continue;
+                };
+                let here = join(path, name);
+                if covers(key.span(), offset) || covers(item.span(), offset) {
+                    *best = Some(here.clone());
+                }
+                walk_item(item, &here, offset, best);
+            }
+        }
+        toml_edit::Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                let here = format!("{path}[{i}]");
+                if covers(v.span(), offset) {
+                    *best = Some(here.clone());
+                }
+                walk_value(v, &here, offset, best);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Rewrites a serde message in the operator's words: TOML names for types,
+/// no Rust type names, "expected X, found Y".
+pub fn humanize(message: &str) -> String {
+    let mut m = message.trim().replace('\n', " ");
+    for (rust, toml) in [
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected i64", "expected a whole number"),
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected a table"),
+        ("type: map", "type: table"),
+        ("type: sequence", "type: array"),
+        ("unknown field", "unknown key"),
+        ("missing field", "missing key"),
+    ] {
+        m = m.replace(rust, toml);
+    }
+    if let Some(at) = m.find("expected struct ") {
+        m.truncate(at);
+        m.push_str("expected a table");
+    }
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some((found, expected)) = m
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once(", expected "))
+        {
+            return format!("expected {expected}, found {found}");
+        }
+    }
+    m
 }

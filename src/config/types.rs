@@ -51,14 +51,26 @@ impl FromStr for Cidr {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         if let Ok(net) = s.parse::<ipnet::IpNet>() {
-            return Ok(Cidr(net.trunc()));
+            return Ok(Cidr(unmap(net.trunc())));
         }
         match s.parse::<IpAddr>() {
-            Ok(ip) => Ok(Cidr(ipnet::IpNet::from(ip))),
+            Ok(ip) => Ok(Cidr(ipnet::IpNet::from(canonical_ip(ip)))),
             Err(_) => Err(format!(
                 "{s:?} is not an address or prefix (expected e.g. \"198.51.100.0/24\" or \"2001:db8::/32\")"
             )),
         }
+    }
+}
+
+/// `::ffff:10.0.0.0/104` is the IPv4 prefix `10.0.0.0/8` as an IPv6 socket sees it.
+fn unmap(net: ipnet::IpNet) -> ipnet::IpNet {
+    match net {
+        ipnet::IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map_or(net, |n| ipnet::IpNet::V4(n.trunc())),
+            None => net,
+        },
+        other => other,
     }
 }
 
@@ -173,7 +185,12 @@ impl HostPattern {
 impl FromStr for HostPattern {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let lower = s.trim_end_matches('.').to_ascii_lowercase();
+        let lower = s.strip_suffix('.').unwrap_or(s).to_ascii_lowercase();
+        if lower == "*" {
+            return Err(format!(
+                "{s:?} would match every name: use the listener's `default_backend` instead"
+            ));
+        }
         let (wild, rest) = match lower.strip_prefix("*.") {
             Some(rest) => (true, rest.to_string()),
             None => (false, lower.clone()),
@@ -220,7 +237,12 @@ pub fn check_host_name(name: &str) -> Result<(), String> {
             .chars()
             .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
         {
-            return Err(format!("character {c:?} is not allowed"));
+            let hint = if c.is_ascii() {
+                ""
+            } else {
+                " (write international names in their \"xn--\" form)"
+            };
+            return Err(format!("character {c:?} is not allowed{hint}"));
         }
     }
     Ok(())

@@ -162,13 +162,25 @@ fn appliance(c: &mut Checker, a: &FileAppliance) -> Appliance {
 }
 
 fn interfaces(c: &mut Checker, i: &FileInterfaces) -> Interfaces {
-    Interfaces {
-        public: i.public.as_ref().map(|p| port(c, "interfaces.public", p)),
-        internal: i
-            .internal
-            .as_ref()
-            .map(|p| port(c, "interfaces.internal", p)),
+    let public = i.public.as_ref().map(|p| port(c, "interfaces.public", p));
+    let internal = i
+        .internal
+        .as_ref()
+        .map(|p| port(c, "interfaces.internal", p));
+    if let (Some(a), Some(b)) = (&public, &internal) {
+        let key = match &b.select {
+            PortSelector::Mac(_) => "mac",
+            PortSelector::Name(_) => "name",
+            PortSelector::Tag => "",
+        };
+        if a.select == b.select && !key.is_empty() {
+            c.err(
+                format!("interfaces.internal.{key}"),
+                "names the same NIC as `interfaces.public`",
+            );
+        }
     }
+    Interfaces { public, internal }
 }
 
 fn port(c: &mut Checker, path: &str, p: &FilePort) -> Port {
@@ -258,6 +270,9 @@ fn admin(c: &mut Checker, a: Option<&FileAdmin>) -> Admin {
             None
         }
     };
+    if a.ssh_port == Some(0) {
+        c.err("admin.ssh_port", "must be a port from 1 to 65535");
+    }
     Admin {
         listen,
         allow: c.cidrs("admin.allow", &a.allow),
@@ -334,22 +349,24 @@ fn listener(c: &mut Checker, i: usize, l: &FileListener, global_max: u32) -> Opt
     if max_connections == 0 {
         c.err(format!("{at}.max_connections"), "must be at least 1");
     }
+    let mut timeout = |key: &str, value: Option<&String>, default: u64| {
+        let path = format!("{at}.{key}");
+        let d = c.duration(&path, value, Duration::from_secs(default));
+        if d.is_zero() {
+            c.err(path, "must be above zero");
+        }
+        d
+    };
+    let hello_timeout = timeout("hello_timeout", l.hello_timeout.as_ref(), 5);
+    let idle_timeout = timeout("idle_timeout", l.idle_timeout.as_ref(), 600);
     Some(Listener {
         name,
         bind,
         protocol,
         default_backend: l.default_backend.clone(),
         accept_proxy: c.cidrs(&format!("{at}.accept_proxy"), &l.accept_proxy),
-        hello_timeout: c.duration(
-            &format!("{at}.hello_timeout"),
-            l.hello_timeout.as_ref(),
-            Duration::from_secs(5),
-        ),
-        idle_timeout: c.duration(
-            &format!("{at}.idle_timeout"),
-            l.idle_timeout.as_ref(),
-            Duration::from_secs(600),
-        ),
+        hello_timeout,
+        idle_timeout,
         max_connections,
     })
 }
@@ -359,7 +376,7 @@ fn route(c: &mut Checker, i: usize, r: &FileRoute) -> Option<Route> {
     if r.hosts.is_empty() {
         c.err(
             format!("{at}.hosts"),
-            "is empty: a route needs at least one host name",
+            "has no host names: a route needs at least one",
         );
     }
     let hosts: Vec<HostPattern> = r
@@ -392,12 +409,22 @@ fn backend(c: &mut Checker, name: &str, b: &FileBackend) -> Option<Backend> {
             "is empty: a backend needs at least one server",
         );
     }
-    let servers: Vec<SocketAddr> = b
-        .servers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| c.addr(&format!("{at}.servers[{i}]"), s))
-        .collect();
+    let mut servers: Vec<SocketAddr> = Vec::new();
+    for (i, s) in b.servers.iter().enumerate() {
+        let path = format!("{at}.servers[{i}]");
+        let Some(addr) = c.addr(&path, s) else {
+            continue;
+        };
+        if let Some(first) = servers.iter().position(|x| *x == addr) {
+            c.err(path, format!("{addr} is already servers[{first}]"));
+        } else if addr.port() == 0 || addr.ip().is_unspecified() || addr.ip().is_multicast() {
+            c.err(
+                path,
+                format!("{addr} is not an address and port a server can listen on"),
+            );
+        }
+        servers.push(addr);
+    }
     let proxy_protocol = match b.proxy_protocol.as_deref() {
         None | Some("v2") => ProxyVersion::V2,
         Some("v1") => ProxyVersion::V1,
@@ -494,12 +521,20 @@ fn forward(c: &mut Checker, i: usize, f: &FileForward) -> Option<Forward> {
         );
         return None;
     };
+    if to_addr.is_unspecified() || to_addr.is_multicast() || to_port == Some(0) {
+        c.err(
+            format!("{at}.to"),
+            format!("{to:?} is not a host to forward to"),
+        );
+    }
     if !ports.is_single() && to_port.is_some_and(|p| p != ports.first) {
         c.err(
             format!("{at}.to"),
             "a port range is forwarded to the same ports: give `to` without a port",
         );
     }
+    // A range keeps its ports; "to = ADDR:FIRST" says the same thing.
+    let to_port = to_port.filter(|_| ports.is_single());
     Some(Forward {
         proto,
         ports,
