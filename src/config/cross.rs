@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::file::FileConfig;
+use super::host::HostPattern;
 use super::model::{Config, Transport};
-use super::types::{canonical_ip, HostPattern, PortRange};
+use super::types::{canonical_ip, PortRange};
 use super::validate::{duplicates, Checker};
 
 /// Runs every cross-item check on a typed config.
@@ -255,5 +256,49 @@ fn trust(c: &mut Checker, cfg: &Config) {
                 c.err(at, format!("{p} is too wide to be the proxies in front of this listener (at most a /{widest}): anyone in it could forge the client address"));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(canonical_ip(s.parse().expect("ip")))
+    }
+
+    #[test]
+    fn which_binds_overlap() {
+        let yes = [
+            ("0.0.0.0", "192.168.10.5"),
+            ("::", "192.168.10.5"),
+            ("::", "0.0.0.0"),
+            ("::", "2001:db8::5"),
+            ("::ffff:192.168.10.5", "192.168.10.5"),
+            ("10.0.0.1", "10.0.0.1"),
+        ];
+        for (a, b) in yes {
+            assert!(binds_overlap(ip(a), ip(b)), "{a} {b}");
+            assert!(binds_overlap(ip(b), ip(a)), "{b} {a}");
+        }
+        let no = [
+            ("0.0.0.0", "2001:db8::5"),
+            ("192.168.10.5", "10.0.0.1"),
+            ("2001:db8::5", "2001:db8::6"),
+            ("127.0.0.1", "192.168.10.5"),
+        ];
+        for (a, b) in no {
+            assert!(!binds_overlap(ip(a), ip(b)), "{a} {b}");
+            assert!(!binds_overlap(ip(b), ip(a)), "{b} {a}");
+        }
+        assert!(binds_overlap(None, ip("127.0.0.1")));
+        assert!(binds_overlap(None, None));
+    }
+
+    #[test]
+    fn link_local_gateways() {
+        assert!(is_link_local("fe80::1".parse().expect("ip")));
+        assert!(is_link_local("169.254.0.1".parse().expect("ip")));
+        assert!(!is_link_local("fd00::1".parse().expect("ip")));
     }
 }

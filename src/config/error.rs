@@ -263,3 +263,113 @@ pub fn humanize(message: &str) -> String {
     }
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = r#"[limits]
+conn_rate = "5/second"
+
+[[listener]]
+name = "a"
+
+[[listener]]
+name = "b"
+accept_proxy = [
+    "10.0.0.0/8",
+    "::/0",
+]
+
+[backend.x]
+servers = ["10.0.0.1:1"]
+health = { interval = "2s", timeout = "1s" }
+
+[backend.x.more]
+deep = 1
+
+[interfaces.internal]
+routes = [{ to = "10.42.0.0/16", via = "10.0.0.1" }]
+"#;
+
+    fn line(path: &str) -> Option<usize> {
+        let mut p = [Problem::new(path, "x")];
+        locate(DOC, &mut p);
+        p[0].line
+    }
+
+    #[test]
+    fn lines_of_key_paths() {
+        assert_eq!(line("limits.conn_rate"), Some(2));
+        assert_eq!(line("listener[0]"), Some(4));
+        assert_eq!(line("listener[1].name"), Some(8));
+        assert_eq!(line("listener[1].accept_proxy[1]"), Some(11));
+        assert_eq!(line("backend.x.servers[0]"), Some(15));
+        assert_eq!(line("backend.x.health.timeout"), Some(16));
+        assert_eq!(line("backend.x.more.deep"), Some(19));
+        assert_eq!(line("interfaces.internal.routes[0].via"), Some(22));
+        // A key that is not written falls back to its table's header.
+        assert_eq!(line("listener[1].bind"), Some(7));
+        assert_eq!(line("backend.x.health.fall"), Some(16));
+        assert_eq!(line("listener[5].name"), Some(4), "falls back to the array");
+        assert_eq!(line("admin.listen"), None);
+        assert_eq!(line(""), None);
+    }
+
+    #[test]
+    fn key_paths_of_offsets() {
+        let at = |needle: &str| {
+            let offset = DOC.find(needle).expect("needle in DOC");
+            path_at(DOC, offset)
+        };
+        assert_eq!(at("5/second").as_deref(), Some("limits.conn_rate"));
+        assert_eq!(at("name = \"b\"").as_deref(), Some("listener[1].name"));
+        assert_eq!(at("::/0").as_deref(), Some("listener[1].accept_proxy[1]"));
+        assert_eq!(at("timeout").as_deref(), Some("backend.x.health.timeout"));
+        assert_eq!(at("deep").as_deref(), Some("backend.x.more.deep"));
+        assert_eq!(
+            at("via").as_deref(),
+            Some("interfaces.internal.routes[0].via")
+        );
+        assert_eq!(path_at("not toml", 0), None);
+    }
+
+    #[test]
+    fn line_numbers() {
+        assert_eq!(line_of("a\nb\nc", 0), 1);
+        assert_eq!(line_of("a\nb\nc", 2), 2);
+        assert_eq!(line_of("a\nb\nc", 99), 3);
+    }
+
+    #[test]
+    fn serde_messages_in_plain_words() {
+        assert_eq!(
+            humanize("invalid type: string \"many\", expected u32"),
+            "expected a whole number from 0 to 4294967295, found string \"many\""
+        );
+        assert_eq!(
+            humanize("invalid type: string \"x\", expected struct FileHealth"),
+            "expected a table, found string \"x\""
+        );
+        assert_eq!(
+            humanize("invalid type: map, expected a sequence"),
+            "expected an array, found table"
+        );
+        assert_eq!(humanize("missing field `to`"), "missing key `to`");
+        assert!(humanize("unknown field `x`, expected `y`").starts_with("unknown key `x`"));
+    }
+
+    #[test]
+    fn display_forms() {
+        let mut p = Problem::new("a.b", "bad");
+        assert_eq!(p.to_string(), "a.b: bad");
+        p.line = Some(3);
+        assert_eq!(p.to_string(), "line 3: a.b: bad");
+        let whole = Problem::new("", "empty");
+        assert_eq!(whole.to_string(), "empty");
+        let err = ConfigError {
+            problems: vec![p, whole],
+        };
+        assert_eq!(err.to_string(), "line 3: a.b: bad\nempty");
+    }
+}

@@ -5,9 +5,12 @@
 //! Every problem names its key path (`route[2].hosts[0]`) and, where the
 //! TOML text tells, its line.
 
+mod backends;
 mod cross;
 mod error;
 mod file;
+mod host;
+mod interfaces;
 mod model;
 mod types;
 mod validate;
@@ -16,10 +19,11 @@ use std::path::Path;
 
 pub use error::{ConfigError, Problem};
 pub use file::FileConfig;
+pub use host::{check_host_name, HostPattern};
 pub use model::*;
 pub use types::{
-    canonical_ip, check_host_name, format_duration, parse_duration, Cidr, HostPattern, IfAddr, Mac,
-    PortRange, Rate, RateUnit, Secret,
+    canonical_ip, format_duration, parse_duration, Cidr, IfAddr, Mac, PortRange, Rate, RateUnit,
+    Secret,
 };
 pub use validate::validate;
 
@@ -96,3 +100,6 @@ fn toml_problem(text: &str, e: &toml::de::Error) -> ConfigError {
         }],
     }
 }
+
+#[cfg(test)]
+mod tests;

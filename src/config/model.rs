@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::types::{Cidr, HostPattern, IfAddr, Mac, PortRange, Rate};
+use super::host::HostPattern;
+use super::types::{Cidr, IfAddr, Mac, PortRange, Rate};
 
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -7,11 +7,14 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::backends::backend;
 use super::cross;
 use super::error::{ConfigError, Problem};
 use super::file::*;
+use super::host::HostPattern;
+use super::interfaces::interfaces;
 use super::model::*;
-use super::types::{parse_duration, Cidr, HostPattern, IfAddr, Mac, PortRange, Rate};
+use super::types::{parse_duration, Cidr, PortRange, Rate};
 
 /// Collects problems while typing values.
 #[derive(Default)]
@@ -25,18 +28,23 @@ impl Checker {
     }
 
     /// Parses `value` with `FromStr`, recording a problem at `path` on failure.
-    fn parse<T: FromStr<Err = String>>(&mut self, path: &str, value: &str) -> Option<T> {
+    pub(crate) fn parse<T: FromStr<Err = String>>(&mut self, path: &str, value: &str) -> Option<T> {
         value.parse().map_err(|e| self.err(path, e)).ok()
     }
 
-    fn addr(&mut self, path: &str, value: &str) -> Option<SocketAddr> {
+    pub(crate) fn addr(&mut self, path: &str, value: &str) -> Option<SocketAddr> {
         value
             .parse()
             .map_err(|_| self.err(path, format!("{value:?} is not ADDRESS:PORT (e.g. \"10.0.0.11:443\" or \"[2001:db8::1]:443\")")))
             .ok()
     }
 
-    fn duration(&mut self, path: &str, value: Option<&String>, default: Duration) -> Duration {
+    pub(crate) fn duration(
+        &mut self,
+        path: &str,
+        value: Option<&String>,
+        default: Duration,
+    ) -> Duration {
         match value {
             None => default,
             Some(v) => parse_duration(v)
@@ -45,7 +53,7 @@ impl Checker {
         }
     }
 
-    fn cidrs(&mut self, path: &str, values: &[String]) -> Vec<Cidr> {
+    pub(crate) fn cidrs(&mut self, path: &str, values: &[String]) -> Vec<Cidr> {
         values
             .iter()
             .enumerate()
@@ -53,7 +61,7 @@ impl Checker {
             .collect()
     }
 
-    fn name(&mut self, path: &str, value: &str) {
+    pub(crate) fn name(&mut self, path: &str, value: &str) {
         let ok = !value.is_empty()
             && value.len() <= 32
             && value
@@ -158,94 +166,6 @@ fn appliance(c: &mut Checker, a: &FileAppliance) -> Appliance {
         name,
         state_dir,
         max_connections,
-    }
-}
-
-fn interfaces(c: &mut Checker, i: &FileInterfaces) -> Interfaces {
-    let public = i.public.as_ref().map(|p| port(c, "interfaces.public", p));
-    let internal = i
-        .internal
-        .as_ref()
-        .map(|p| port(c, "interfaces.internal", p));
-    if let (Some(a), Some(b)) = (&public, &internal) {
-        let key = match &b.select {
-            PortSelector::Mac(_) => "mac",
-            PortSelector::Name(_) => "name",
-            PortSelector::Tag => "",
-        };
-        if a.select == b.select && !key.is_empty() {
-            c.err(
-                format!("interfaces.internal.{key}"),
-                "names the same NIC as `interfaces.public`",
-            );
-        }
-    }
-    Interfaces { public, internal }
-}
-
-fn port(c: &mut Checker, path: &str, p: &FilePort) -> Port {
-    let select = match (&p.mac, &p.name) {
-        (Some(_), Some(_)) => {
-            c.err(path, "give either `mac` or `name`, not both");
-            PortSelector::Tag
-        }
-        (Some(m), None) => c
-            .parse::<Mac>(&format!("{path}.mac"), m)
-            .map_or(PortSelector::Tag, PortSelector::Mac),
-        (None, Some(n)) => {
-            if n.is_empty() || n.len() > 15 || n.contains(['/', ' ']) {
-                c.err(
-                    format!("{path}.name"),
-                    format!("{n:?} is not an interface name (1-15 characters)"),
-                );
-            }
-            PortSelector::Name(n.clone())
-        }
-        (None, None) => PortSelector::Tag,
-    };
-    let address: Option<IfAddr> = p
-        .address
-        .as_ref()
-        .and_then(|a| c.parse(&format!("{path}.address"), a));
-    let gateway = p.gateway.as_ref().and_then(|g| {
-        g.parse()
-            .map_err(|_| {
-                c.err(
-                    format!("{path}.gateway"),
-                    format!("{g:?} is not an IP address"),
-                )
-            })
-            .ok()
-    });
-    if let Some(mtu) = p.mtu.filter(|m| !(576..=9000).contains(m)) {
-        c.err(format!("{path}.mtu"), format!("{mtu} is outside 576-9000"));
-    }
-    let routes = p
-        .routes
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| {
-            let at = format!("{path}.routes[{i}]");
-            let to = c.parse::<Cidr>(&format!("{at}.to"), &r.to);
-            let via = r
-                .via
-                .parse()
-                .map_err(|_| {
-                    c.err(
-                        format!("{at}.via"),
-                        format!("{:?} is not an IP address", r.via),
-                    )
-                })
-                .ok();
-            Some(StaticRoute { to: to?, via: via? })
-        })
-        .collect();
-    Port {
-        select,
-        address,
-        gateway,
-        mtu: p.mtu,
-        routes,
     }
 }
 
@@ -398,91 +318,6 @@ fn route(c: &mut Checker, i: usize, r: &FileRoute) -> Option<Route> {
         hosts,
         backend: backend?,
     })
-}
-
-fn backend(c: &mut Checker, name: &str, b: &FileBackend) -> Option<Backend> {
-    let at = format!("backend.{name}");
-    c.name(&at, name);
-    if b.servers.is_empty() {
-        c.err(
-            format!("{at}.servers"),
-            "is empty: a backend needs at least one server",
-        );
-    }
-    let mut servers: Vec<SocketAddr> = Vec::new();
-    for (i, s) in b.servers.iter().enumerate() {
-        let path = format!("{at}.servers[{i}]");
-        let Some(addr) = c.addr(&path, s) else {
-            continue;
-        };
-        if let Some(first) = servers.iter().position(|x| *x == addr) {
-            c.err(path, format!("{addr} is already servers[{first}]"));
-        } else if addr.port() == 0 || addr.ip().is_unspecified() || addr.ip().is_multicast() {
-            c.err(
-                path,
-                format!("{addr} is not an address and port a server can listen on"),
-            );
-        }
-        servers.push(addr);
-    }
-    let proxy_protocol = match b.proxy_protocol.as_deref() {
-        None | Some("v2") => ProxyVersion::V2,
-        Some("v1") => ProxyVersion::V1,
-        Some("off") => ProxyVersion::Off,
-        Some(o) => {
-            c.err(
-                format!("{at}.proxy_protocol"),
-                format!("{o:?} is not one of \"v1\", \"v2\", \"off\""),
-            );
-            ProxyVersion::V2
-        }
-    };
-    let balance = match b.balance.as_deref() {
-        None | Some("round-robin") => Balance::RoundRobin,
-        Some("least-conn") => Balance::LeastConn,
-        Some("source-hash") => Balance::SourceHash,
-        Some(o) => {
-            c.err(
-                format!("{at}.balance"),
-                format!("{o:?} is not one of \"round-robin\", \"least-conn\", \"source-hash\""),
-            );
-            Balance::RoundRobin
-        }
-    };
-    let health = b
-        .health
-        .as_ref()
-        .map_or_else(Health::default, |h| health(c, &format!("{at}.health"), h));
-    Some(Backend {
-        name: name.to_string(),
-        servers,
-        proxy_protocol,
-        balance,
-        health,
-    })
-}
-
-fn health(c: &mut Checker, at: &str, h: &FileHealth) -> Health {
-    let d = Health::default();
-    let out = Health {
-        interval: c.duration(&format!("{at}.interval"), h.interval.as_ref(), d.interval),
-        timeout: c.duration(&format!("{at}.timeout"), h.timeout.as_ref(), d.timeout),
-        fall: h.fall.unwrap_or(d.fall),
-        rise: h.rise.unwrap_or(d.rise),
-    };
-    if out.interval < Duration::from_millis(100) {
-        c.err(format!("{at}.interval"), "must be at least 100ms");
-    }
-    if out.timeout.is_zero() || out.timeout > out.interval {
-        c.err(
-            format!("{at}.timeout"),
-            "must be above zero and at most `interval`",
-        );
-    }
-    if out.fall == 0 || out.rise == 0 {
-        c.err(at, "`fall` and `rise` must be at least 1");
-    }
-    out
 }
 
 fn forward(c: &mut Checker, i: usize, f: &FileForward) -> Option<Forward> {
