@@ -86,7 +86,7 @@ fn hosts(c: &mut Checker, file: &FileConfig) {
 struct Holder {
     path: String,
     proto: Transport,
-    /// `None`: every address of both families (a forward, SSH).
+    /// `None`: every address of both families (a forward, SSH), loopback aside.
     bind: Option<IpAddr>,
     ports: PortRange,
 }
@@ -113,7 +113,9 @@ fn binds_overlap(a: Option<IpAddr>, b: Option<IpAddr>) -> bool {
     };
     match (a, b) {
         (Some(x), Some(y)) => x == y || covers(x, y) || covers(y, x),
-        _ => true,
+        // A forward (DNAT of arriving packets) never reaches a loopback bind.
+        (Some(x), None) | (None, Some(x)) => !x.is_loopback(),
+        (None, None) => true,
     }
 }
 
@@ -123,7 +125,8 @@ fn ports(c: &mut Checker, cfg: &Config) {
         Holder {
             path: "admin.ssh_port".into(),
             proto: Transport::Tcp,
-            bind: None,
+            // sshd listens on every address of both families.
+            bind: Some(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
             ports: PortRange {
                 first: cfg.admin.ssh_port,
                 last: cfg.admin.ssh_port,
@@ -161,7 +164,7 @@ fn ports(c: &mut Checker, cfg: &Config) {
             message.push_str(" (SSH, port 22 unless `admin.ssh_port` moves it)");
         }
         let family_pair = matches!((a.bind, b.bind), (Some(x), Some(y)) if x.is_unspecified() && y.is_unspecified() && x != y);
-        if family_pair {
+        if family_pair && a.path != "admin.ssh_port" {
             message.push_str(" ([::] also receives IPv4: one listener on [::] serves both)");
         }
         c.err(&b.path, message);
@@ -291,7 +294,10 @@ mod tests {
             assert!(!binds_overlap(ip(a), ip(b)), "{a} {b}");
             assert!(!binds_overlap(ip(b), ip(a)), "{b} {a}");
         }
-        assert!(binds_overlap(None, ip("127.0.0.1")));
+        assert!(binds_overlap(None, ip("0.0.0.0")));
+        assert!(binds_overlap(None, ip("192.168.10.5")));
+        assert!(!binds_overlap(None, ip("127.0.0.1")));
+        assert!(!binds_overlap(None, ip("::1")));
         assert!(binds_overlap(None, None));
     }
 

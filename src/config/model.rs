@@ -272,6 +272,6 @@ pub struct Egress {
 /// `[metrics]`
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metrics {
-    /// Prometheus listen address.
+    /// Prometheus listen address (default `127.0.0.1:9108` when `[metrics]` is present).
     pub listen: SocketAddr,
 }

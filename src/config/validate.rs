@@ -113,12 +113,16 @@ pub fn validate(file: &FileConfig) -> Result<Config, ConfigError> {
             .map(|e| c.cidrs("egress.masquerade", &e.masquerade))
             .unwrap_or_default(),
     };
+    // `[metrics]` alone turns metrics on at the contract's default address.
     let metrics = file
         .metrics
         .as_ref()
-        .and_then(|m| m.listen.as_deref().map(|l| (m, l)))
-        .and_then(|(_, l)| c.addr("metrics.listen", l))
-        .map(|listen| Metrics { listen });
+        .and_then(|m| match m.listen.as_deref() {
+            None => Some(Metrics {
+                listen: SocketAddr::from(([127, 0, 0, 1], 9108)),
+            }),
+            Some(l) => c.addr("metrics.listen", l).map(|listen| Metrics { listen }),
+        });
     let config = Config {
         appliance,
         interfaces,
