@@ -8,44 +8,46 @@ use super::file::FileConfig;
 use super::host::HostPattern;
 use super::model::{Config, Transport};
 use super::types::{canonical_ip, PortRange};
-use super::validate::{duplicates, Checker};
+use super::validate::{duplicates, Checker, Origins};
 
 /// Runs every cross-item check on a typed config.
-pub(crate) fn check(c: &mut Checker, file: &FileConfig, cfg: &Config) {
+pub(crate) fn check(c: &mut Checker, file: &FileConfig, cfg: &Config, o: &Origins) {
     if file.listener.is_empty() && file.forward.is_empty() {
         c.err(
             "",
             "the config has neither a [[listener]] nor a [[forward]]: there is nothing to serve",
         );
     }
-    references(c, cfg);
+    references(c, file, cfg, o);
     hosts(c, file);
-    ports(c, cfg);
-    families(c, cfg);
-    trust(c, cfg);
+    ports(c, cfg, o);
+    families(c, cfg, o);
+    trust(c, cfg, o);
 }
 
-fn references(c: &mut Checker, cfg: &Config) {
-    for (_, dup) in duplicates(cfg.listeners.iter().map(|l| l.name.as_str())) {
-        c.err(
-            format!("listener[{dup}].name"),
-            format!(
-                "{:?} is already the name of another listener",
-                cfg.listeners[dup].name
-            ),
-        );
+fn references(c: &mut Checker, file: &FileConfig, cfg: &Config, o: &Origins) {
+    let names = || file.listener.iter().map(|l| l.name.as_deref());
+    for (_, dup) in duplicates(names()) {
+        if let Some(name) = file.listener[dup].name.as_deref() {
+            c.err(
+                format!("listener[{dup}].name"),
+                format!("{name:?} is already the name of another listener"),
+            );
+        }
     }
     let backend_exists = |name: &str| cfg.backends.contains_key(name);
-    for (i, l) in cfg.listeners.iter().enumerate() {
+    for (k, l) in cfg.listeners.iter().enumerate() {
         if let Some(b) = l.default_backend.as_deref().filter(|b| !backend_exists(b)) {
             c.err(
-                format!("listener[{i}].default_backend"),
+                format!("listener[{}].default_backend", o.listeners[k]),
                 format!("no backend is named {b:?}"),
             );
         }
     }
-    for (i, r) in cfg.routes.iter().enumerate() {
-        if !cfg.listeners.iter().any(|l| l.name == r.listener) {
+    for (k, r) in cfg.routes.iter().enumerate() {
+        let i = o.routes[k];
+        // A listener that failed to type still exists as far as routes go.
+        if !names().any(|n| n == Some(r.listener.as_str())) {
             c.err(
                 format!("route[{i}].listener"),
                 format!("no listener is named {:?}", r.listener),
@@ -119,7 +121,7 @@ fn binds_overlap(a: Option<IpAddr>, b: Option<IpAddr>) -> bool {
     }
 }
 
-fn ports(c: &mut Checker, cfg: &Config) {
+fn ports(c: &mut Checker, cfg: &Config, o: &Origins) {
     let mut holders = vec![
         bind_holder("admin.listen".into(), cfg.admin.listen),
         Holder {
@@ -140,10 +142,10 @@ fn ports(c: &mut Checker, cfg: &Config) {
         cfg.listeners
             .iter()
             .enumerate()
-            .map(|(i, l)| bind_holder(format!("listener[{i}].bind"), l.bind)),
+            .map(|(k, l)| bind_holder(format!("listener[{}].bind", o.listeners[k]), l.bind)),
     );
-    holders.extend(cfg.forwards.iter().enumerate().map(|(i, f)| Holder {
-        path: format!("forward[{i}].port"),
+    holders.extend(cfg.forwards.iter().enumerate().map(|(k, f)| Holder {
+        path: format!("forward[{}].port", o.forwards[k]),
         proto: f.proto,
         bind: None,
         ports: f.ports,
@@ -171,8 +173,9 @@ fn ports(c: &mut Checker, cfg: &Config) {
     }
 }
 
-fn families(c: &mut Checker, cfg: &Config) {
-    for (i, f) in cfg.forwards.iter().enumerate() {
+fn families(c: &mut Checker, cfg: &Config, o: &Origins) {
+    for (k, f) in cfg.forwards.iter().enumerate() {
+        let i = o.forwards[k];
         let v4 = canonical_ip(f.to_addr).is_ipv4();
         for (j, _) in f
             .allow
@@ -186,7 +189,8 @@ fn families(c: &mut Checker, cfg: &Config) {
             );
         }
     }
-    for (i, l) in cfg.listeners.iter().enumerate() {
+    for (k, l) in cfg.listeners.iter().enumerate() {
+        let i = o.listeners[k];
         // An IPv6 socket sees IPv4 peers as IPv4-mapped addresses, so IPv4
         // entries are fine there; an IPv4 socket never sees an IPv6 peer.
         if !canonical_ip(l.bind.ip()).is_ipv4() {
@@ -204,48 +208,14 @@ fn families(c: &mut Checker, cfg: &Config) {
             );
         }
     }
-    let Some(ifs) = &cfg.interfaces else { return };
-    for (role, port) in [("public", &ifs.public), ("internal", &ifs.internal)] {
-        let Some(port) = port else { continue };
-        if let (Some(a), Some(g)) = (port.address, port.gateway) {
-            if a.0.addr().is_ipv4() != g.is_ipv4() {
-                c.err(
-                    format!("interfaces.{role}.gateway"),
-                    "is of another address family than `address`",
-                );
-            } else if !a.0.contains(&g) && !is_link_local(g) {
-                c.err(
-                    format!("interfaces.{role}.gateway"),
-                    format!(
-                        "{g} is outside {}: the gateway must be on the port's network",
-                        a.0.trunc()
-                    ),
-                );
-            }
-        }
-        for (k, r) in port.routes.iter().enumerate() {
-            if r.to.is_ipv4() != r.via.is_ipv4() {
-                c.err(
-                    format!("interfaces.{role}.routes[{k}].via"),
-                    "is of another address family than `to`",
-                );
-            }
-        }
-    }
-}
-
-fn is_link_local(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_link_local(),
-        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
-    }
 }
 
 /// The widest prefix that can still be "the proxies in front of us".
 const WIDEST_TRUSTED: (u8, u8) = (8, 32);
 
-fn trust(c: &mut Checker, cfg: &Config) {
-    for (i, l) in cfg.listeners.iter().enumerate() {
+fn trust(c: &mut Checker, cfg: &Config, o: &Origins) {
+    for (k, l) in cfg.listeners.iter().enumerate() {
+        let i = o.listeners[k];
         for (j, p) in l.accept_proxy.iter().enumerate() {
             let at = format!("listener[{i}].accept_proxy[{j}]");
             let widest = if p.is_ipv4() {
@@ -299,12 +269,5 @@ mod tests {
         assert!(!binds_overlap(None, ip("127.0.0.1")));
         assert!(!binds_overlap(None, ip("::1")));
         assert!(binds_overlap(None, None));
-    }
-
-    #[test]
-    fn link_local_gateways() {
-        assert!(is_link_local("fe80::1".parse().expect("ip")));
-        assert!(is_link_local("169.254.0.1".parse().expect("ip")));
-        assert!(!is_link_local("fd00::1".parse().expect("ip")));
     }
 }

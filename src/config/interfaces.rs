@@ -1,6 +1,8 @@
 //! `[interfaces]`: how each NIC is found, its static address, gateway and
 //! routes. Pure: typing only, nothing is looked up on the system.
 
+use std::net::IpAddr;
+
 use super::file::{FileInterfaces, FilePort};
 use super::model::{Interfaces, Port, PortSelector, StaticRoute};
 use super::types::{Cidr, IfAddr, Mac};
@@ -64,6 +66,9 @@ fn port(c: &mut Checker, path: &str, p: &FilePort) -> Port {
             })
             .ok()
     });
+    if let (Some(a), Some(g)) = (address, gateway) {
+        gateway_reachable(c, path, a, g);
+    }
     if let Some(mtu) = p.mtu.filter(|m| !(576..=9000).contains(m)) {
         c.err(format!("{path}.mtu"), format!("{mtu} is outside 576-9000"));
     }
@@ -84,7 +89,14 @@ fn port(c: &mut Checker, path: &str, p: &FilePort) -> Port {
                     )
                 })
                 .ok();
-            Some(StaticRoute { to: to?, via: via? })
+            let route = StaticRoute { to: to?, via: via? };
+            if route.to.is_ipv4() != route.via.is_ipv4() {
+                c.err(
+                    format!("{at}.via"),
+                    "is of another address family than `to`",
+                );
+            }
+            Some(route)
         })
         .collect();
     Port {
@@ -93,5 +105,58 @@ fn port(c: &mut Checker, path: &str, p: &FilePort) -> Port {
         gateway,
         mtu: p.mtu,
         routes,
+    }
+}
+
+/// A gateway must be of the address's family and on its network (an IPv6
+/// link-local gateway, as routers announce, is on every link).
+fn gateway_reachable(c: &mut Checker, path: &str, a: IfAddr, g: IpAddr) {
+    if a.0.addr().is_ipv4() != g.is_ipv4() {
+        c.err(
+            format!("{path}.gateway"),
+            "is of another address family than `address`",
+        );
+    } else if !a.0.contains(&g) && !is_link_local(g) {
+        c.err(
+            format!("{path}.gateway"),
+            format!(
+                "{g} is outside {}: the gateway must be on the port's network",
+                a.0.trunc()
+            ),
+        );
+    }
+}
+
+fn is_link_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_local_gateways() {
+        assert!(is_link_local("fe80::1".parse().expect("ip")));
+        assert!(is_link_local("169.254.0.1".parse().expect("ip")));
+        assert!(!is_link_local("fd00::1".parse().expect("ip")));
+    }
+
+    #[test]
+    fn gateways() {
+        let check = |a: &str, g: &str| {
+            let mut c = Checker::default();
+            let a = a.parse().expect("address");
+            gateway_reachable(&mut c, "interfaces.public", a, g.parse().expect("ip"));
+            c.problems
+        };
+        assert!(check("192.168.10.5/24", "192.168.10.1").is_empty());
+        assert!(check("2001:db8::5/64", "fe80::1").is_empty());
+        assert!(check("2001:db8::5/64", "2001:db8::1").is_empty());
+        assert_eq!(check("192.168.10.5/24", "192.168.11.1").len(), 1);
+        assert_eq!(check("192.168.10.5/24", "2001:db8::1").len(), 1);
     }
 }

@@ -76,6 +76,18 @@ impl Checker {
     }
 }
 
+/// Where each typed item came from: `listeners[k]` is the file index of
+/// `Config::listeners[k]`. Items that failed to type are left out of
+/// `Config`, so the typed index alone would name the wrong `[[listener]]`.
+pub(crate) struct Origins {
+    /// File index of each typed listener.
+    pub(crate) listeners: Vec<usize>,
+    /// File index of each typed route.
+    pub(crate) routes: Vec<usize>,
+    /// File index of each typed forward.
+    pub(crate) forwards: Vec<usize>,
+}
+
 /// Types and checks a parsed file. Every problem is reported, each with its key path.
 pub fn validate(file: &FileConfig) -> Result<Config, ConfigError> {
     let mut c = Checker::default();
@@ -83,29 +95,29 @@ pub fn validate(file: &FileConfig) -> Result<Config, ConfigError> {
     let interfaces = file.interfaces.as_ref().map(|i| interfaces(&mut c, i));
     let admin = admin(&mut c, file.admin.as_ref());
     let limits = limits(&mut c, file.limits.as_ref());
-    let listeners: Vec<Listener> = file
+    let (listener_at, listeners): (Vec<usize>, Vec<Listener>) = file
         .listener
         .iter()
         .enumerate()
-        .filter_map(|(i, l)| listener(&mut c, i, l, appliance.max_connections))
-        .collect();
+        .filter_map(|(i, l)| listener(&mut c, i, l, appliance.max_connections).map(|l| (i, l)))
+        .unzip();
     let backends: BTreeMap<String, Backend> = file
         .backend
         .iter()
         .filter_map(|(name, b)| backend(&mut c, name, b).map(|b| (name.clone(), b)))
         .collect();
-    let routes = file
+    let (route_at, routes): (Vec<usize>, Vec<Route>) = file
         .route
         .iter()
         .enumerate()
-        .filter_map(|(i, r)| route(&mut c, i, r))
-        .collect();
-    let forwards = file
+        .filter_map(|(i, r)| route(&mut c, i, r).map(|r| (i, r)))
+        .unzip();
+    let (forward_at, forwards): (Vec<usize>, Vec<Forward>) = file
         .forward
         .iter()
         .enumerate()
-        .filter_map(|(i, f)| forward(&mut c, i, f))
-        .collect();
+        .filter_map(|(i, f)| forward(&mut c, i, f).map(|f| (i, f)))
+        .unzip();
     let egress = Egress {
         masquerade: file
             .egress
@@ -137,7 +149,12 @@ pub fn validate(file: &FileConfig) -> Result<Config, ConfigError> {
     };
     // Cross-item checks only make sense on items that typed cleanly, but
     // they still run so that one pass reports as much as it can.
-    cross::check(&mut c, file, &config);
+    let origins = Origins {
+        listeners: listener_at,
+        routes: route_at,
+        forwards: forward_at,
+    };
+    cross::check(&mut c, file, &config, &origins);
     if c.problems.is_empty() {
         Ok(config)
     } else {
