@@ -9,6 +9,7 @@ mod backends;
 mod cross;
 mod error;
 mod file;
+mod forwards;
 mod host;
 mod interfaces;
 mod model;
