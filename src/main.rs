@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use parvis::{demo, lab};
 
 #[derive(Parser)]
-#[command(name = "parvis", version, about = "Router-firewall appliance for OpenStack")]
+#[command(
+    name = "parvis",
+    version,
+    about = "Router-firewall appliance for OpenStack"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,

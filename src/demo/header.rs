@@ -165,11 +165,17 @@ pub fn parse_v1(bytes: &[u8]) -> Result<ProxyInfo, HeaderError> {
     let (source, destination) = match header.addresses {
         Addresses::Tcp4(a) => (
             Some(SocketAddr::from((a.source_address, a.source_port))),
-            Some(SocketAddr::from((a.destination_address, a.destination_port))),
+            Some(SocketAddr::from((
+                a.destination_address,
+                a.destination_port,
+            ))),
         ),
         Addresses::Tcp6(a) => (
             Some(SocketAddr::from((a.source_address, a.source_port))),
-            Some(SocketAddr::from((a.destination_address, a.destination_port))),
+            Some(SocketAddr::from((
+                a.destination_address,
+                a.destination_port,
+            ))),
         ),
         Addresses::Unknown => (None, None),
     };
@@ -188,11 +194,17 @@ pub fn parse_v2(bytes: &[u8]) -> Result<ProxyInfo, HeaderError> {
     let (source, destination) = match (header.command, header.addresses) {
         (Command::Proxy, Addresses::IPv4(a)) => (
             Some(SocketAddr::from((a.source_address, a.source_port))),
-            Some(SocketAddr::from((a.destination_address, a.destination_port))),
+            Some(SocketAddr::from((
+                a.destination_address,
+                a.destination_port,
+            ))),
         ),
         (Command::Proxy, Addresses::IPv6(a)) => (
             Some(SocketAddr::from((a.source_address, a.source_port))),
-            Some(SocketAddr::from((a.destination_address, a.destination_port))),
+            Some(SocketAddr::from((
+                a.destination_address,
+                a.destination_port,
+            ))),
         ),
         _ => (None, None),
     };
@@ -226,7 +238,10 @@ mod tests {
         b.build().expect("build")
     }
 
-    async fn run(input: &[u8], mode: ProxyMode) -> Result<(Option<ProxyInfo>, Vec<u8>, Vec<u8>), HeaderError> {
+    async fn run(
+        input: &[u8],
+        mode: ProxyMode,
+    ) -> Result<(Option<ProxyInfo>, Vec<u8>, Vec<u8>), HeaderError> {
         let mut r = input;
         let (info, replay) = read(&mut r, mode).await?;
         Ok((info, replay, r.to_vec()))
@@ -268,7 +283,9 @@ mod tests {
 
     #[tokio::test]
     async fn no_header_is_replayed_or_refused() {
-        let (info, replay, rest) = run(b"POST / HTTP/1.1", ProxyMode::Optional).await.expect("ok");
+        let (info, replay, rest) = run(b"POST / HTTP/1.1", ProxyMode::Optional)
+            .await
+            .expect("ok");
         assert_eq!(info, None);
         assert_eq!([replay, rest].concat(), b"POST / HTTP/1.1");
         assert!(matches!(
@@ -282,11 +299,20 @@ mod tests {
     #[tokio::test]
     async fn malformed_headers_are_errors() {
         let long = [b"PROXY ".as_slice(), &[b'1'; 200]].concat();
-        assert!(matches!(run(&long, ProxyMode::Optional).await, Err(HeaderError::TooLong)));
+        assert!(matches!(
+            run(&long, ProxyMode::Optional).await,
+            Err(HeaderError::TooLong)
+        ));
         let bad = b"PROXY TCP4 nonsense\r\n";
-        assert!(matches!(run(bad, ProxyMode::Optional).await, Err(HeaderError::Invalid(_))));
+        assert!(matches!(
+            run(bad, ProxyMode::Optional).await,
+            Err(HeaderError::Invalid(_))
+        ));
         let mut cut = v2(None);
         cut.truncate(20);
-        assert!(matches!(run(&cut, ProxyMode::Optional).await, Err(HeaderError::Io(_))));
+        assert!(matches!(
+            run(&cut, ProxyMode::Optional).await,
+            Err(HeaderError::Io(_))
+        ));
     }
 }

@@ -185,7 +185,10 @@ mod tests {
         assert_eq!(action("/"), Action::Info);
         assert_eq!(action("/stream?bytes=1000"), Action::Stream(1000));
         assert_eq!(action("/stream"), Action::Stream(0));
-        assert_eq!(action("/hold?x=1&secs=3"), Action::Hold(Duration::from_secs(3)));
+        assert_eq!(
+            action("/hold?x=1&secs=3"),
+            Action::Hold(Duration::from_secs(3))
+        );
         assert_eq!(action("/hold?secs=999999"), Action::Hold(MAX_HOLD));
     }
 
@@ -204,7 +207,13 @@ mod tests {
             "ingress=ingress1 client=198.51.100.10:40000 proxy=v2 sni=paroisse-a.example.org \
              authority=paroisse-a.example.org host=paroisse-a.example.org\n"
         );
-        let bare = Seen { proxy: None, sni: None, authority: None, host: None, ..seen };
+        let bare = Seen {
+            proxy: None,
+            sni: None,
+            authority: None,
+            host: None,
+            ..seen
+        };
         assert!(info_body(&bare).ends_with("proxy=none sni=- authority=- host=-\n"));
         assert!(response_head(7).contains("Content-Length: 7\r\nConnection: close\r\n\r\n"));
     }

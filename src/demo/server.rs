@@ -100,9 +100,7 @@ fn acceptor(hosts: &[String]) -> Result<TlsAcceptor, DemoError> {
     }
     let certified = rcgen::generate_simple_self_signed(names)?;
     let cert = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.key_pair.serialize_der(),
-    ));
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -119,8 +117,14 @@ async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>, shared: Ar
                 let tls = tls.clone();
                 let shared = Arc::clone(&shared);
                 tokio::spawn(async move {
-                    if let Err(err) = handle(stream, peer, tls, &shared).await {
-                        tracing::info!(%peer, %err, "connection closed");
+                    match handle(stream, peer, tls, &shared).await {
+                        Ok(()) => {}
+                        // A refused PROXY header is worth seeing; the rest
+                        // (probes, clients going away) is noise.
+                        Err(err @ ConnError::Header(_)) => {
+                            tracing::info!(%peer, %err, "connection refused");
+                        }
+                        Err(err) => tracing::debug!(%peer, %err, "connection closed"),
                     }
                 });
             }
@@ -209,7 +213,9 @@ async fn write_stream<S: AsyncWrite + Unpin>(s: &mut S, n: u64) -> Result<(), Co
     let mut left = n;
     while left > 0 {
         let take = usize::try_from(left).map_or(CHUNK, |l| l.min(CHUNK));
-        s.write_all(&chunk[..take]).await.map_err(ConnError::Write)?;
+        s.write_all(&chunk[..take])
+            .await
+            .map_err(ConnError::Write)?;
         left -= take as u64;
     }
     Ok(())

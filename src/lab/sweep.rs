@@ -3,8 +3,6 @@
 //! Does I/O in [`sweep_leftovers`] (`ip netns list`, `/proc`); the name
 //! parsing is pure.
 
-use std::path::Path;
-
 use super::ns::{ip, remove};
 use super::LabError;
 
@@ -26,8 +24,18 @@ fn list_names(listing: &str) -> impl Iterator<Item = &str> {
     listing.lines().filter_map(|l| l.split_whitespace().next())
 }
 
+/// Whether a `/proc/<pid>/stat` line describes a zombie: a killed lab whose
+/// parent has not reaped it yet is as dead as one that is gone.
+fn is_zombie(stat: &str) -> bool {
+    // The command name may hold spaces and parentheses; the state follows
+    // the last `)`.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|state| state == "Z" || state == "X")
+}
+
 /// The lab namespaces in `listing` whose owner PID `is_alive` says is gone.
-fn stale<'a>(listing: &'a str, is_alive: impl Fn(u32) -> bool) -> Vec<&'a str> {
+fn stale(listing: &str, is_alive: impl Fn(u32) -> bool) -> Vec<&str> {
     list_names(listing)
         .filter(|name| parse_owner_pid(name).is_some_and(|pid| !is_alive(pid)))
         .collect()
@@ -38,7 +46,9 @@ fn stale<'a>(listing: &'a str, is_alive: impl Fn(u32) -> bool) -> Vec<&'a str> {
 pub fn sweep_leftovers() -> Result<Vec<String>, LabError> {
     let out = ip(&["netns", "list"])?;
     let listing = String::from_utf8_lossy(&out.stdout);
-    let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !is_zombie(&stat))
+    };
     let names: Vec<String> = stale(&listing, alive)
         .into_iter()
         .map(str::to_owned)
@@ -69,6 +79,14 @@ mod tests {
         assert_eq!(parse_owner_pid("pv-abc-0-client"), None);
         assert_eq!(parse_owner_pid("other-1234-0"), None);
         assert_eq!(parse_owner_pid("pv-"), None);
+    }
+
+    #[test]
+    fn zombies_count_as_dead() {
+        assert!(is_zombie("6869 (parvis) Z 1 6869 ..."));
+        assert!(is_zombie("42 (a) b) (c) Z 1"));
+        assert!(!is_zombie("6869 (parvis) S 1 6869 ..."));
+        assert!(!is_zombie("garbage"));
     }
 
     #[test]

@@ -76,7 +76,9 @@ impl Topology {
         if !is_root() {
             return Err(LabError::NotRoot);
         }
-        let _serial = BUILD.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _serial = BUILD
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         sweep_leftovers()?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
@@ -160,7 +162,13 @@ impl Topology {
             c.ip(&["addr", "add", &cidr(addr), "dev", "eth0"])?;
         }
         c.ip(&["link", "set", "eth0", "up"])?;
-        c.ip(&["route", "add", "default", "via", &ROUTER_OUTSIDE.to_string()])?;
+        c.ip(&[
+            "route",
+            "add",
+            "default",
+            "via",
+            &ROUTER_OUTSIDE.to_string(),
+        ])?;
         Ok(())
     }
 
@@ -186,8 +194,20 @@ impl Topology {
         if !configure {
             return Ok(());
         }
-        a.ip(&["addr", "add", &cidr(APPLIANCE_PUBLIC), "dev", self.public.name])?;
-        a.ip(&["addr", "add", &cidr(APPLIANCE_INTERNAL), "dev", self.internal.name])?;
+        a.ip(&[
+            "addr",
+            "add",
+            &cidr(APPLIANCE_PUBLIC),
+            "dev",
+            self.public.name,
+        ])?;
+        a.ip(&[
+            "addr",
+            "add",
+            &cidr(APPLIANCE_INTERNAL),
+            "dev",
+            self.internal.name,
+        ])?;
         a.ip(&["link", "set", self.public.name, "up"])?;
         a.ip(&["link", "set", self.internal.name, "up"])?;
         a.ip(&["route", "add", "default", "via", &ROUTER_PUBLIC.to_string()])?;
@@ -207,7 +227,13 @@ impl Topology {
             veth(host, "eth0", s, port)?;
             host.ip(&["addr", "add", &cidr(addr), "dev", "eth0"])?;
             host.ip(&["link", "set", "eth0", "up"])?;
-            host.ip(&["route", "add", "default", "via", &APPLIANCE_INTERNAL.to_string()])?;
+            host.ip(&[
+                "route",
+                "add",
+                "default",
+                "via",
+                &APPLIANCE_INTERNAL.to_string(),
+            ])?;
         }
         for port in ["sw-appliance", "sw-ingress1", "sw-ingress2", "sw-server"] {
             s.ip(&["link", "set", port, "master", "br0"])?;
@@ -260,7 +286,17 @@ fn ports(pid: u32, n: u32, swap: bool) -> (Port, Port) {
 /// nothing ever appears in the host namespace.
 fn veth(a: &Ns, a_name: &str, b: &Ns, b_name: &str) -> Result<(), LabError> {
     let args = [
-        "link", "add", a_name, "netns", a.name(), "type", "veth", "peer", "name", b_name, "netns",
+        "link",
+        "add",
+        a_name,
+        "netns",
+        a.name(),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        b_name,
+        "netns",
         b.name(),
     ];
     super::ns::ip(&args).map(|_| ())
