@@ -78,6 +78,30 @@ fn appliance_reaches_both_ingresses_over_tls_and_http() {
         &[&format!("http://{}/stream?bytes=300000", lab::INGRESS[1])],
     );
     assert_eq!(stream.len(), 300_000);
+    // A broken handshake closes that connection only.
+    let tls_port = format!("TCP:{}:443", lab::INGRESS[0]);
+    let junk = b"\x16\x03\x01\x00\x05hello\r\n\r\n";
+    let _ = topo
+        .appliance()
+        .run_with_input(&["socat", "-t2", "-T5", "-", &tls_port], junk);
+    let resolve = format!("paroisse-a.example.org:443:{}", lab::INGRESS[0]);
+    let body = curl(
+        topo.appliance(),
+        &[
+            "-k",
+            "--resolve",
+            &resolve,
+            "https://paroisse-a.example.org/",
+        ],
+    );
+    assert!(body.starts_with("ingress=ingress1 "), "{body}");
+    let started = std::time::Instant::now();
+    let held = curl(
+        topo.appliance(),
+        &[&format!("http://{}/hold?secs=1", lab::INGRESS[0])],
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    assert!(held.starts_with("ingress=ingress1 "), "{held}");
 }
 
 fn v2_header(src: SocketAddr, dst: SocketAddr, authority: &str) -> Vec<u8> {

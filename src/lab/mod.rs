@@ -23,7 +23,9 @@ mod topology;
 use std::net::Ipv4Addr;
 
 pub use ns::{ChildGuard, Ns};
-pub use run::{picture, run, run_with, start_demo, start_ingresses, DemoHandles, DEMO_HOSTS};
+pub use run::{
+    picture, run, run_with, start_demo, start_ingresses, ApplianceStart, DemoHandles, DEMO_HOSTS,
+};
 pub use sweep::{parse_owner_pid, sweep_leftovers, NS_PREFIX};
 pub use topology::{Mac, Options, Port, Topology};
 

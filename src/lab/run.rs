@@ -26,9 +26,18 @@ pub struct DemoHandles {
     pub children: Vec<ChildGuard>,
 }
 
+/// What the `start_appliance` hook of [`run_with`] started.
+#[derive(Debug, Default)]
+pub struct ApplianceStart {
+    /// Processes to kill (before the namespaces go) when the lab stops.
+    pub children: Vec<ChildGuard>,
+    /// Extra lines printed after the picture (admin URL, password, ...).
+    pub notes: String,
+}
+
 /// Runs `parvis lab` without an appliance daemon. See [`run_with`].
 pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<(), LabError> {
-    run_with(opts, shutdown, |_| Ok(Vec::new())).await
+    run_with(opts, shutdown, |_| Ok(ApplianceStart::default())).await
 }
 
 /// Builds the topology, starts the demo ingresses, calls `start_appliance`
@@ -41,13 +50,13 @@ pub async fn run_with<F>(
     start_appliance: F,
 ) -> Result<(), LabError>
 where
-    F: FnOnce(&Topology) -> Result<Vec<ChildGuard>, LabError>,
+    F: FnOnce(&Topology) -> Result<ApplianceStart, LabError>,
 {
     let topo = Topology::build(opts)?;
     let exe = std::env::current_exe().map_err(LabError::CurrentExe)?;
     let ingresses = start_ingresses(&topo, &exe, ProxyMode::Optional)?;
     let appliance = start_appliance(&topo)?;
-    print!("{}", picture(&topo));
+    print!("{}{}", picture(&topo), appliance.notes);
     shutdown.await;
     println!("removing the lab…");
     // Processes first, then their namespaces.
