@@ -84,7 +84,7 @@ fn toml_problem(text: &str, e: &toml::de::Error) -> ConfigError {
         message = "not a valid parvis config".to_string();
     }
     let span = e.span();
-    let path = span
+    let mut path = span
         .as_ref()
         .and_then(|s| error::path_at(text, s.start))
         .unwrap_or_default();
@@ -92,6 +92,18 @@ fn toml_problem(text: &str, e: &toml::de::Error) -> ConfigError {
         && message.starts_with("expected an array")
     {
         message = format!("must be written [[{path}]] (one table per item), not [{path}]");
+    }
+    if path.starts_with("backend[") && message.starts_with("expected a table, found array") {
+        path = "backend".into();
+        message = "must be written [backend.NAME] (one table per backend), not [[backend]]".into();
+    }
+    // toml hands dates and times to serde as a table.
+    let written = span
+        .as_ref()
+        .and_then(|s| text.get(s.clone()))
+        .unwrap_or("");
+    if message.ends_with("found table") && written.starts_with(|c: char| c.is_ascii_digit()) {
+        message = message.replace("found table", &format!("found the date/time {written}"));
     }
     ConfigError {
         problems: vec![Problem {
