@@ -1,7 +1,7 @@
 //! `validate`: `FileConfig` → `Config`, collecting every problem with its
 //! key path instead of stopping at the first. Pure.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -93,60 +93,31 @@ pub(crate) struct Origins {
 pub fn validate(file: &FileConfig) -> Result<Config, ConfigError> {
     let mut c = Checker::default();
     let appliance = appliance(&mut c, &file.appliance);
-    let interfaces = file.interfaces.as_ref().map(|i| interfaces(&mut c, i));
-    let admin = admin(&mut c, file.admin.as_ref());
-    let limits = limits(&mut c, file.limits.as_ref());
-    let (listener_at, listeners): (Vec<usize>, Vec<Listener>) = file
-        .listener
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| listener(&mut c, i, l, appliance.max_connections).map(|l| (i, l)))
-        .unzip();
-    let backends: BTreeMap<String, Backend> = file
-        .backend
-        .iter()
-        .filter_map(|(name, b)| backend(&mut c, name, b).map(|b| (name.clone(), b)))
-        .collect();
-    let (route_at, routes): (Vec<usize>, Vec<Route>) = file
-        .route
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| route(&mut c, i, r).map(|r| (i, r)))
-        .unzip();
-    let (forward_at, forwards): (Vec<usize>, Vec<Forward>) = file
-        .forward
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| forward(&mut c, i, f).map(|f| (i, f)))
-        .unzip();
-    let egress = Egress {
-        masquerade: file
-            .egress
-            .as_ref()
-            .map(|e| c.cidrs("egress.masquerade", &e.masquerade))
-            .unwrap_or_default(),
-    };
-    // `[metrics]` alone turns metrics on at the contract's default address.
-    let metrics = file
-        .metrics
-        .as_ref()
-        .and_then(|m| match m.listen.as_deref() {
-            None => Some(Metrics {
-                listen: SocketAddr::from(([127, 0, 0, 1], 9108)),
-            }),
-            Some(l) => c.addr("metrics.listen", l).map(|listen| Metrics { listen }),
-        });
+    let max = appliance.max_connections;
+    let (listener_at, listeners) = typed(&mut c, &file.listener, |c, i, l| listener(c, i, l, max));
+    let (route_at, routes) = typed(&mut c, &file.route, route);
+    let (forward_at, forwards) = typed(&mut c, &file.forward, forward);
     let config = Config {
         appliance,
-        interfaces,
-        admin,
-        limits,
+        interfaces: file.interfaces.as_ref().map(|i| interfaces(&mut c, i)),
+        admin: admin(&mut c, file.admin.as_ref()),
+        limits: limits(&mut c, file.limits.as_ref()),
         listeners,
         routes,
-        backends,
+        backends: file
+            .backend
+            .iter()
+            .filter_map(|(name, b)| backend(&mut c, name, b).map(|b| (name.clone(), b)))
+            .collect(),
         forwards,
-        egress,
-        metrics,
+        egress: Egress {
+            masquerade: file
+                .egress
+                .as_ref()
+                .map(|e| c.cidrs("egress.masquerade", &e.masquerade))
+                .unwrap_or_default(),
+        },
+        metrics: file.metrics.as_ref().and_then(|m| metrics(&mut c, m)),
     };
     // Cross-item checks only make sense on items that typed cleanly, but
     // they still run so that one pass reports as much as it can.
@@ -162,6 +133,30 @@ pub fn validate(file: &FileConfig) -> Result<Config, ConfigError> {
         Err(ConfigError {
             problems: c.problems,
         })
+    }
+}
+
+/// Types each item of a `[[...]]` array, keeping the file index of those
+/// that typed.
+fn typed<F, T>(
+    c: &mut Checker,
+    items: &[F],
+    mut one: impl FnMut(&mut Checker, usize, &F) -> Option<T>,
+) -> (Vec<usize>, Vec<T>) {
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| one(c, i, item).map(|t| (i, t)))
+        .unzip()
+}
+
+/// `[metrics]` alone turns metrics on at the contract's default address.
+fn metrics(c: &mut Checker, m: &FileMetrics) -> Option<Metrics> {
+    match m.listen.as_deref() {
+        None => Some(Metrics {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9108)),
+        }),
+        Some(l) => c.addr("metrics.listen", l).map(|listen| Metrics { listen }),
     }
 }
 
