@@ -14,12 +14,17 @@
 //! - [`metrics`]: Prometheus text from the views. Pure.
 //! - [`lab`]: network-namespace topology shared by `parvis lab` and the
 //!   integration tests. Does I/O (`ip`, namespaces).
+//! - [`demo`]: the PROXY-aware demo ingress (`parvis demo-ingress`), a TLS and
+//!   HTTP backend that reports what it saw. Does I/O (sockets); its header
+//!   and HTTP parsing are pure.
 
 pub mod admin;
 pub mod api;
 pub mod config;
 pub mod control;
+pub mod demo;
 pub mod firewall;
 pub mod forwarder;
+pub mod lab;
 pub mod metrics;
 pub mod net;

@@ -1,11 +1,13 @@
-//! The `parvis` binary: parses arguments, sets up logging and calls into the
-//! library. Exit codes: 0 success, 1 runtime failure, 2 bad input.
+//! The `parvis` command line: parses arguments, sets up logging to stderr and
+//! calls into the library. Exit codes: 0 success, 1 runtime failure, 2 bad
+//! input (clap's own usage errors also exit 2).
 
-use std::path::PathBuf;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use parvis::control::cli::Command as ControlCmd;
+use parvis::{demo, lab};
 
 #[derive(Parser)]
 #[command(
@@ -15,22 +17,44 @@ use parvis::control::cli::Command as ControlCmd;
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Cmd,
 }
 
 #[derive(Subcommand)]
-enum Command {
+enum Cmd {
     /// Validate a config without touching the system: prints `ok` or one line per problem.
     Check {
         /// The config file (TOML).
         #[arg(long)]
-        config: PathBuf,
+        config: std::path::PathBuf,
+    },
+    /// Build a throwaway demo topology of network namespaces (needs root);
+    /// Ctrl-C or SIGTERM removes it.
+    Lab,
+    /// The demo ingress backend used by the lab and the tests.
+    #[command(hide = true)]
+    DemoIngress {
+        /// Name reported in every answer.
+        #[arg(long)]
+        name: String,
+        /// Terminate TLS here (self-signed certificate).
+        #[arg(long, value_name = "ADDR:PORT")]
+        tls: Option<SocketAddr>,
+        /// Serve plain HTTP/1.1 here.
+        #[arg(long, value_name = "ADDR:PORT")]
+        http: Option<SocketAddr>,
+        /// PROXY header handling: required, optional or off.
+        #[arg(long, default_value = "optional")]
+        proxy: demo::ProxyMode,
+        /// Certificate host names, comma separated.
+        #[arg(long, value_delimiter = ',')]
+        hosts: Vec<String>,
     },
     /// Set the admin password (read from stdin) in that config's state_dir.
     Passwd {
         /// The config file (TOML) whose `appliance.state_dir` gets the hash.
         #[arg(long)]
-        config: PathBuf,
+        config: std::path::PathBuf,
     },
     /// Show the appliance: name, version, uptime, ports, listeners.
     Status(Ask),
@@ -46,7 +70,7 @@ enum Command {
     Apply {
         /// The new config file (TOML).
         #[arg(long)]
-        config: PathBuf,
+        config: std::path::PathBuf,
         /// Roll back by itself unless `parvis confirm` arrives within SECS.
         #[arg(long, value_name = "SECS")]
         confirm_within: Option<u64>,
@@ -75,107 +99,136 @@ enum Command {
 struct Ask {
     /// The daemon's control socket.
     #[arg(long, default_value = parvis::control::DEFAULT_SOCKET)]
-    socket: PathBuf,
+    socket: std::path::PathBuf,
     /// Print JSON instead of tables.
     #[arg(long)]
     json: bool,
 }
 
-fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let result = match cli.command {
+        Cmd::Check { config } => return check(&config),
+        Cmd::Lab => run_lab().await,
+        Cmd::DemoIngress {
+            name,
+            tls,
+            http,
+            proxy,
+            hosts,
+        } => {
+            let opts = demo::Options {
+                name,
+                tls,
+                http,
+                proxy,
+                hosts,
             };
+            run_demo(opts).await
         }
-    };
-    match cli.command {
-        Command::Check { config } => check(&config),
-        Command::Passwd { config } => passwd(&config),
-        Command::Status(a) => ask(ControlCmd::Status, a),
-        Command::Routes(a) => ask(ControlCmd::Routes, a),
-        Command::Conns(a) => ask(ControlCmd::Conns, a),
-        Command::Ruleset(a) => ask(ControlCmd::Ruleset, a),
-        Command::History(a) => ask(ControlCmd::History, a),
-        Command::Confirm(a) => ask(ControlCmd::Confirm, a),
-        Command::Rollback { version, ask: a } => ask(ControlCmd::Rollback { version }, a),
-        Command::Apply {
+        Cmd::Passwd { config } => passwd(&config),
+        Cmd::Status(a) => ask(ControlCmd::Status, a).await,
+        Cmd::Routes(a) => ask(ControlCmd::Routes, a).await,
+        Cmd::Conns(a) => ask(ControlCmd::Conns, a).await,
+        Cmd::Ruleset(a) => ask(ControlCmd::Ruleset, a).await,
+        Cmd::History(a) => ask(ControlCmd::History, a).await,
+        Cmd::Confirm(a) => ask(ControlCmd::Confirm, a).await,
+        Cmd::Rollback { version, ask: a } => ask(ControlCmd::Rollback { version }, a).await,
+        Cmd::Apply {
             config,
             confirm_within,
             comment,
             force,
             ask: a,
-        } => ask(
-            ControlCmd::Apply {
+        } => {
+            let cmd = ControlCmd::Apply {
                 config,
                 confirm_within,
                 comment,
                 force,
-            },
-            a,
-        ),
+            };
+            ask(cmd, a).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, err)) => {
+            eprintln!("parvis: {err:#}");
+            ExitCode::from(code)
+        }
     }
 }
 
-/// Runs one control-socket command and prints its answer.
-fn ask(cmd: ControlCmd, a: Ask) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("parvis: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match rt.block_on(parvis::control::cli::run(cmd, &a.socket, a.json)) {
+type Failure = (u8, anyhow::Error);
+
+async fn run_lab() -> Result<(), Failure> {
+    let shutdown = signals().map_err(|e| (1, e))?;
+    lab::run(lab::Options::default(), shutdown)
+        .await
+        .map_err(|e| (1, e.into()))
+}
+
+async fn run_demo(opts: demo::Options) -> Result<(), Failure> {
+    let shutdown = signals().map_err(|e| (1, e))?;
+    demo::serve(opts, shutdown).await.map_err(|e| match e {
+        demo::DemoError::NoListener | demo::DemoError::ProxyMode(_) => (2, e.into()),
+        other => (1, other.into()),
+    })
+}
+
+/// One control-socket command: prints the daemon's answer.
+async fn ask(cmd: ControlCmd, a: Ask) -> Result<(), Failure> {
+    match parvis::control::cli::run(cmd, &a.socket, a.json).await {
         Ok(out) => {
             print!("{out}");
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Err(e) => {
-            eprintln!("parvis: {e}");
-            ExitCode::from(e.exit_code())
-        }
+        Err(e) => Err((e.exit_code(), e.into())),
     }
 }
 
 /// `parvis passwd`: one line from stdin, hashed into the config's state_dir.
-fn passwd(config: &std::path::Path) -> ExitCode {
-    let cfg = match parvis::config::load(config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(2);
-        }
-    };
+fn passwd(config: &std::path::Path) -> Result<(), Failure> {
+    let cfg = parvis::config::load(config).map_err(|e| (2, e.into()))?;
     let mut line = String::new();
-    if let Err(e) = std::io::stdin().read_line(&mut line) {
-        eprintln!("parvis: cannot read the password from stdin: {e}");
-        return ExitCode::from(1);
-    }
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| (1, anyhow::anyhow!("cannot read the password from stdin: {e}")))?;
     let password = line.trim_end_matches(['\r', '\n']);
     match parvis::admin::auth::set_password(&cfg.appliance.state_dir, password) {
         Ok(path) => {
             println!("password hash stored in {}", path.display());
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Err(e @ parvis::admin::AdminError::Password(_)) => {
-            eprintln!("parvis: {e}");
-            ExitCode::from(2)
-        }
-        Err(e) => {
-            eprintln!("parvis: {e}");
-            ExitCode::from(1)
-        }
+        Err(e @ parvis::admin::AdminError::Password(_)) => Err((2, e.into())),
+        Err(e) => Err((1, e.into())),
     }
 }
 
+/// A future that completes on SIGINT or SIGTERM. The handlers are installed
+/// now, so a signal arriving before the future is polled is not lost.
+fn signals() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
+
+/// `parvis check`: `ok`, or one line per problem on stdout and exit 2.
 fn check(path: &std::path::Path) -> ExitCode {
     match parvis::config::load(path) {
         Ok(_) => {

@@ -313,6 +313,7 @@ fn histogram(out: &mut String, name: &str, help: &str, h: &HistogramView) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

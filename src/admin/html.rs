@@ -115,6 +115,7 @@ pub fn badge(class: &str, text: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -173,6 +173,7 @@ fn tls_err(path: &Path, message: &str) -> AdminError {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;

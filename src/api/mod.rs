@@ -209,6 +209,7 @@ pub fn diff_text(old: &str, new: &str, old_name: &str, new_name: &str) -> String
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

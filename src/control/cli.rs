@@ -345,6 +345,7 @@ fn applied(o: &ApplyOutcome) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
