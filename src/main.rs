@@ -200,9 +200,12 @@ async fn ask(cmd: ControlCmd, a: Ask) -> Result<(), Failure> {
 fn passwd(config: &std::path::Path) -> Result<(), Failure> {
     let cfg = parvis::config::load(config).map_err(|e| (2, e.into()))?;
     let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .map_err(|e| (1, anyhow::anyhow!("cannot read the password from stdin: {e}")))?;
+    std::io::stdin().read_line(&mut line).map_err(|e| {
+        (
+            1,
+            anyhow::anyhow!("cannot read the password from stdin: {e}"),
+        )
+    })?;
     let password = line.trim_end_matches(['\r', '\n']);
     match parvis::admin::auth::set_password(&cfg.appliance.state_dir, password) {
         Ok(path) => {

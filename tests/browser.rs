@@ -21,7 +21,8 @@ async fn the_ui_works_in_headless_chromium() {
         "needs Debian's chromium: apt-get install -y chromium"
     );
     assert!(
-        root.join("tests/browser/node_modules/playwright-core").exists(),
+        root.join("tests/browser/node_modules/playwright-core")
+            .exists(),
         "needs playwright-core: (cd tests/browser && npm install)"
     );
     let a = admin_support::start(parvis::admin::AdminOptions::default()).await;
@@ -45,11 +46,18 @@ async fn the_ui_works_in_headless_chromium() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
-    assert!(out.status.success(), "browser test failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "browser test failed:\n{stdout}\n{stderr}"
+    );
     // What the browser did reached the daemon.
     let h = a.fake.history();
     let last = h.last().unwrap();
-    assert_eq!((last.version, last.state), (2, VersionState::Running), "{h:?}");
+    assert_eq!(
+        (last.version, last.state),
+        (2, VersionState::Running),
+        "{h:?}"
+    );
     assert_eq!(last.comment, "browser test: add a route");
     assert!(a.fake.config_text().contains("added.example.org"));
     assert!(a
@@ -59,8 +67,20 @@ async fn the_ui_works_in_headless_chromium() {
         .unwrap()
         .iter()
         .any(|(ip, secs)| ip.to_string() == "203.0.113.77" && *secs == 300));
-    for name in ["01-login", "02-dashboard", "04-config-error", "05-config-pending", "07-connections"] {
+    for name in [
+        "01-login",
+        "02-dashboard",
+        "04-config-error",
+        "05-config-pending",
+        "07-connections",
+    ] {
         let p = shots.join(format!("{name}.png"));
-        assert!(std::fs::metadata(&p).map(|m| m.len() > 10_000).unwrap_or(false), "{}", p.display());
+        assert!(
+            std::fs::metadata(&p)
+                .map(|m| m.len() > 10_000)
+                .unwrap_or(false),
+            "{}",
+            p.display()
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! ([`ApiError`]). The web UI, the JSON API, the control socket and the
 //! metrics all read the appliance through [`Control`] only. Pure.
 
+mod series;
 mod views;
 
 use std::fmt;
@@ -13,6 +14,7 @@ use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
+pub use series::SeriesRecorder;
 pub use views::*;
 
 /// A boxed future, so that [`Control`] stays object-safe (`Arc<dyn Control>`).
