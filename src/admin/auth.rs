@@ -163,6 +163,9 @@ impl Sessions {
     }
 }
 
+/// Sources tracked before old entries are swept.
+const MAX_TRACKED: usize = 10_000;
+
 /// Failed logins per source within a sliding window.
 #[derive(Debug, Default)]
 pub struct Throttle {
@@ -183,6 +186,11 @@ impl Throttle {
 
     /// Records one failure; returns the count within the window.
     pub fn fail(&mut self, source: IpAddr, now: Instant, window: Duration) -> usize {
+        // Many sources (a spread-out guessing run) must not grow this forever.
+        if self.failures.len() > MAX_TRACKED {
+            self.failures
+                .retain(|_, l| l.last().is_some_and(|t| now.duration_since(*t) <= window));
+        }
         self.count(source, now, window);
         let list = self.failures.entry(source).or_default();
         list.push(now);

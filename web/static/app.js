@@ -46,7 +46,9 @@ function escapeHtml(s) {
 // ---- dashboard chart ------------------------------------------------------
 function drawChart(svg, series) {
   const NS = "http://www.w3.org/2000/svg";
-  const W = 800, H = 200, P = 8;
+  // Match the drawn width so text is not stretched.
+  const W = Math.max(200, Math.round(svg.getBoundingClientRect().width) || 800), H = 200, P = 24;
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
   while (svg.firstChild) svg.removeChild(svg.firstChild);
   const pts = series.points || [];
   for (let i = 1; i < 4; i++) {
@@ -75,8 +77,19 @@ function drawChart(svg, series) {
     svg.appendChild(path);
     return max;
   };
-  line("conn_rate", "#2a7fd4");
-  line("active", "#1f8a5b");
+  const label = (text, x, anchor, color) => {
+    const t = document.createElementNS(NS, "text");
+    t.setAttribute("x", x); t.setAttribute("y", 16); t.setAttribute("text-anchor", anchor);
+    t.setAttribute("font-size", "12"); t.setAttribute("fill", color); t.textContent = text;
+    svg.appendChild(t);
+  };
+  const maxRate = line("conn_rate", "#2a7fd4");
+  const maxActive = line("active", "#1f8a5b");
+  label("max " + maxRate.toFixed(1) + "/s", 6, "start", "#2a7fd4");
+  label("max " + maxActive + " active", W - 6, "end", "#1f8a5b");
+  const mins = Math.round((pts[pts.length - 1].time - pts[0].time) / 60);
+  const span = document.getElementById("chart-span");
+  if (span) span.textContent = "last " + mins + " min";
   const last = pts[pts.length - 1];
   const now = document.getElementById("chart-now");
   if (now) now.textContent = "· now " + last.conn_rate.toFixed(1) + "/s, " + last.active + " active";
