@@ -88,6 +88,7 @@ async fn status_prints_tables_and_json() {
     let o = d.run(&["status"]).await;
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
+    println!("{out}");
     assert!(out.contains("name     edge-test"), "{out}");
     let header = out.lines().find(|l| l.starts_with("ROLE")).unwrap();
     let row = out.lines().find(|l| l.starts_with("public")).unwrap();
@@ -116,6 +117,7 @@ async fn routes_conns_ruleset_history() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
     let out = stdout(&d.run(&["routes"]).await);
+    println!("{out}");
     assert!(
         out.contains("paroisse-a.example.org,*.paroisses.example.org"),
         "{out}"
@@ -125,6 +127,7 @@ async fn routes_conns_ruleset_history() {
         "{out}"
     );
     let out = stdout(&d.run(&["conns"]).await);
+    println!("{out}");
     assert!(
         out.contains(&local.to_string()) && out.contains("paroisse-a.example.org"),
         "{out}"
