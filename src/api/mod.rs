@@ -5,6 +5,7 @@
 //! metrics all read the appliance through [`Control`] only. Pure.
 
 mod series;
+mod skeleton;
 mod views;
 
 use std::fmt;
@@ -15,6 +16,7 @@ use std::pin::Pin;
 use serde::{Deserialize, Serialize};
 
 pub use series::SeriesRecorder;
+pub use skeleton::{backends_of, listeners_of, routes_of, EventLog};
 pub use views::*;
 
 /// A boxed future, so that [`Control`] stays object-safe (`Arc<dyn Control>`).
