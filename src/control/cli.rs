@@ -81,14 +81,7 @@ pub async fn run(cmd: Command, socket: &Path, as_json: bool) -> Result<String, C
             comment,
             force,
         } => {
-            let text = std::fs::read_to_string(&config)
-                .map_err(|e| ControlError::Input(format!("{}: {e}", config.display())))?;
-            let req = ApplyRequest {
-                config: text,
-                comment: comment.unwrap_or_default(),
-                confirm_within_secs: confirm_within,
-                force,
-            };
+            let req = apply_request(&config, confirm_within, comment, force)?;
             let o: ApplyOutcome = call(socket, Method::POST, "/apply", Some(json!(req))).await?;
             Ok(out(json!(o), applied(&o)))
         }
@@ -112,6 +105,23 @@ pub async fn run(cmd: Command, socket: &Path, as_json: bool) -> Result<String, C
             ))
         }
     }
+}
+
+/// Reads the config file into an apply request (unreadable: bad input).
+fn apply_request(
+    config: &Path,
+    confirm_within: Option<u64>,
+    comment: Option<String>,
+    force: bool,
+) -> Result<ApplyRequest, ControlError> {
+    let text = std::fs::read_to_string(config)
+        .map_err(|e| ControlError::Input(format!("{}: {e}", config.display())))?;
+    Ok(ApplyRequest {
+        config: text,
+        comment: comment.unwrap_or_default(),
+        confirm_within_secs: confirm_within,
+        force,
+    })
 }
 
 fn pretty(v: &Value) -> String {

@@ -55,80 +55,71 @@ pub fn access(cfg: Option<&Config>, bans: &Result<Vec<BanView>, ApiError>, csrf:
 }
 
 fn config_tables(c: &Config) -> (String, String, String, String) {
-    let fw: Vec<Vec<String>> = c
+    let cidrs = |list: &[crate::config::Cidr]| -> Vec<Vec<String>> {
+        list.iter()
+            .map(|b| vec![format!("<code>{}</code>", esc(&b.to_string()))])
+            .collect()
+    };
+    (
+        forwards_table(c),
+        limits_table(&c.limits),
+        table(
+            "block",
+            &["Always dropped"],
+            &cidrs(&c.limits.block),
+            "block list empty",
+        ),
+        table(
+            "allow",
+            &["Admin and SSH allowed from"],
+            &cidrs(&c.admin.allow),
+            "anywhere (no admin.allow)",
+        ),
+    )
+}
+
+fn forwards_table(c: &Config) -> String {
+    let rows: Vec<Vec<String>> = c
         .forwards
         .iter()
         .map(|f| {
             let to_port = f.to_port.map(|p| format!(":{p}")).unwrap_or_default();
+            let allow: Vec<String> = f.allow.iter().map(|a| a.to_string()).collect();
             vec![
                 f.proto.to_string(),
                 f.ports.to_string(),
                 format!("<code>{}{}</code>", f.to_addr, to_port),
-                if f.masquerade {
-                    "yes".into()
-                } else {
-                    "no".into()
-                },
-                esc(&f
-                    .allow
-                    .iter()
-                    .map(|a| a.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")),
+                if f.masquerade { "yes" } else { "no" }.to_string(),
+                esc(&allow.join(", ")),
             ]
         })
         .collect();
-    let l = &c.limits;
+    let head = ["Proto", "Ports", "To", "Masquerade", "Allow"];
+    table("forwards", &head, &rows, "no forwards")
+}
+
+fn limits_table(l: &crate::config::Limits) -> String {
+    let none = || "none".to_string();
     let rate = l
         .conn_rate
         .as_ref()
         .map(|r| r.to_string())
-        .unwrap_or_else(|| "none".into());
-    let limits = vec![
+        .unwrap_or_else(none);
+    let ban = if l.ban.is_zero() {
+        "off".into()
+    } else {
+        duration(l.ban.as_secs())
+    };
+    let rows = vec![
         vec!["New connections per source".into(), esc(&rate)],
         vec!["Burst".into(), l.conn_burst.to_string()],
         vec![
             "Concurrent per source".into(),
-            l.conn_max
-                .map(|m| m.to_string())
-                .unwrap_or_else(|| "none".into()),
+            l.conn_max.map(|m| m.to_string()).unwrap_or_else(none),
         ],
-        vec![
-            "Ban over the rate".into(),
-            if l.ban.is_zero() {
-                "off".into()
-            } else {
-                duration(l.ban.as_secs())
-            },
-        ],
+        vec!["Ban over the rate".into(), ban],
     ];
-    let block: Vec<Vec<String>> = l
-        .block
-        .iter()
-        .map(|b| vec![format!("<code>{}</code>", esc(&b.to_string()))])
-        .collect();
-    let allow: Vec<Vec<String>> = c
-        .admin
-        .allow
-        .iter()
-        .map(|b| vec![format!("<code>{}</code>", esc(&b.to_string()))])
-        .collect();
-    (
-        table(
-            "forwards",
-            &["Proto", "Ports", "To", "Masquerade", "Allow"],
-            &fw,
-            "no forwards",
-        ),
-        table("limits", &["Limit", "Value"], &limits, ""),
-        table("block", &["Always dropped"], &block, "block list empty"),
-        table(
-            "allow",
-            &["Admin and SSH allowed from"],
-            &allow,
-            "anywhere (no admin.allow)",
-        ),
-    )
+    table("limits", &["Limit", "Value"], &rows, "")
 }
 
 /// The ruleset with counters.

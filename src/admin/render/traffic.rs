@@ -19,7 +19,51 @@ fn state_badge(state: &str) -> String {
 
 /// The dashboard.
 pub fn dashboard(s: &StatusView, backends: &[BackendView], bans: &[BanView], fp: &str) -> String {
-    let ports: Vec<Vec<String>> = s
+    let recent: Vec<Vec<String>> = bans.iter().take(10).map(ban_row_plain).collect();
+    fill(
+        DASHBOARD,
+        &[
+            ("name", &esc(&s.name)),
+            ("version", &esc(&s.version)),
+            ("uptime", &duration(s.uptime_secs)),
+            ("config_version", &s.config_version.to_string()),
+            ("warnings", &alerts(s)),
+            ("ports", &ports_table(s)),
+            ("listeners", &listeners_table(s)),
+            ("backends", &backend_tables(backends)),
+            (
+                "bans",
+                &table(
+                    "recent-bans",
+                    &["Address", "Expires in"],
+                    &recent,
+                    "no bans",
+                ),
+            ),
+            ("fingerprint", &esc(fp)),
+        ],
+    )
+}
+
+/// The pending change and the daemon's warnings.
+fn alerts(s: &StatusView) -> String {
+    let pending = match &s.pending {
+        Some(p) => format!(
+            "<div class=\"alert warn\">Config version {} is waiting for confirmation ({}s left). <a href=\"/config\">Confirm or roll back</a></div>",
+            p.version, p.deadline_secs
+        ),
+        None => String::new(),
+    };
+    let warnings: String = s
+        .warnings
+        .iter()
+        .map(|w| format!("<div class=\"alert warn\">{}</div>", esc(w)))
+        .collect();
+    pending + &warnings
+}
+
+fn ports_table(s: &StatusView) -> String {
+    let rows: Vec<Vec<String>> = s
         .interfaces
         .iter()
         .map(|l| {
@@ -35,7 +79,21 @@ pub fn dashboard(s: &StatusView, backends: &[BackendView], bans: &[BanView], fp:
             ]
         })
         .collect();
-    let listeners: Vec<Vec<String>> = s
+    let head = [
+        "Role",
+        "Name",
+        "State",
+        "Addresses",
+        "MAC",
+        "MTU",
+        "Traffic",
+        "Errors / drops",
+    ];
+    table("ports", &head, &rows, "no ports managed")
+}
+
+fn listeners_table(s: &StatusView) -> String {
+    let rows: Vec<Vec<String>> = s
         .listeners
         .iter()
         .map(|l| {
@@ -48,67 +106,8 @@ pub fn dashboard(s: &StatusView, backends: &[BackendView], bans: &[BanView], fp:
             ]
         })
         .collect();
-    let warnings: String = s
-        .warnings
-        .iter()
-        .map(|w| format!("<div class=\"alert warn\">{}</div>", esc(w)))
-        .collect();
-    let pending = match &s.pending {
-        Some(p) => format!(
-            "<div class=\"alert warn\">Config version {} is waiting for confirmation ({}s left). <a href=\"/config\">Confirm or roll back</a></div>",
-            p.version, p.deadline_secs
-        ),
-        None => String::new(),
-    };
-    let recent: Vec<Vec<String>> = bans.iter().take(10).map(ban_row_plain).collect();
-    fill(
-        DASHBOARD,
-        &[
-            ("name", &esc(&s.name)),
-            ("version", &esc(&s.version)),
-            ("uptime", &duration(s.uptime_secs)),
-            ("config_version", &s.config_version.to_string()),
-            ("warnings", &format!("{pending}{warnings}")),
-            (
-                "ports",
-                &table(
-                    "ports",
-                    &[
-                        "Role",
-                        "Name",
-                        "State",
-                        "Addresses",
-                        "MAC",
-                        "MTU",
-                        "Traffic",
-                        "Errors / drops",
-                    ],
-                    &ports,
-                    "no ports managed",
-                ),
-            ),
-            (
-                "listeners",
-                &table(
-                    "listeners",
-                    &["Listener", "Bind", "Protocol", "Active", "Total"],
-                    &listeners,
-                    "no listeners",
-                ),
-            ),
-            ("backends", &backend_tables(backends)),
-            (
-                "bans",
-                &table(
-                    "recent-bans",
-                    &["Address", "Expires in"],
-                    &recent,
-                    "no bans",
-                ),
-            ),
-            ("fingerprint", &esc(fp)),
-        ],
-    )
+    let head = ["Listener", "Bind", "Protocol", "Active", "Total"];
+    table("listeners", &head, &rows, "no listeners")
 }
 
 pub(super) fn ban_row_plain(b: &BanView) -> Vec<String> {
