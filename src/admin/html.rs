@@ -92,6 +92,7 @@ pub fn duration(secs: u64) -> String {
     let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
     match (d, h, m) {
         (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) if s == 0 => format!("{m}m"),
         (0, 0, _) => format!("{m}m {s}s"),
         (0, _, _) => format!("{h}h {m}m"),
         _ => format!("{d}d {h}h"),
@@ -134,6 +135,7 @@ mod tests {
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(duration(62), "1m 2s");
+        assert_eq!(duration(600), "10m");
         assert_eq!(duration(90061), "1d 1h");
         assert_eq!(time(0), "1970-01-01 00:00:00 UTC");
     }
