@@ -14,3 +14,5 @@ pub mod config;
 pub mod firewall;
 pub mod forwarder;
 pub mod net;
+pub mod store;
+pub mod change;
