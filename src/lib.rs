@@ -10,9 +10,9 @@
 //! - [`lab`]: network-namespace topology shared by `parvis lab` and the
 //!   integration tests. Does I/O (`ip`, namespaces).
 
+pub mod change;
 pub mod config;
 pub mod firewall;
 pub mod forwarder;
 pub mod net;
 pub mod store;
-pub mod change;

@@ -48,10 +48,7 @@ pub(crate) fn is_tmp(name: &str) -> bool {
 }
 
 fn write_tmp(tmp: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(tmp)?;
+    let mut file = OpenOptions::new().write(true).create_new(true).open(tmp)?;
     file.write_all(bytes)?;
     file.sync_all()
 }

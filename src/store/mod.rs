@@ -63,7 +63,12 @@ impl Store {
     }
 
     /// Stores a new version (text first, then meta) and returns its number.
-    pub fn append(&self, text: &str, origin: &Origin, state: VersionState) -> Result<u64, StoreError> {
+    pub fn append(
+        &self,
+        text: &str,
+        origin: &Origin,
+        state: VersionState,
+    ) -> Result<u64, StoreError> {
         let version = self.last_number()? + 1;
         let meta = VersionMeta {
             version,
@@ -102,7 +107,12 @@ impl Store {
     }
 
     /// Sets a version's state, and the reason when it failed or was rolled back.
-    pub fn set_state(&self, n: u64, state: VersionState, reason: Option<String>) -> Result<(), StoreError> {
+    pub fn set_state(
+        &self,
+        n: u64,
+        state: VersionState,
+        reason: Option<String>,
+    ) -> Result<(), StoreError> {
         let mut meta = self.meta(n).ok_or(StoreError::NotFound(n))?;
         meta.state = state;
         if reason.is_some() {
@@ -233,12 +243,20 @@ impl Store {
             return;
         }
         numbers.sort_unstable();
-        let keep: Vec<u64> = [self.current(), self.pending().map(|p| p.version), self.pending().map(|p| p.previous)]
-            .into_iter()
-            .flatten()
-            .collect();
+        let keep: Vec<u64> = [
+            self.current(),
+            self.pending().map(|p| p.version),
+            self.pending().map(|p| p.previous),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let excess = numbers.len() - KEEP;
-        for n in numbers.into_iter().filter(|n| !keep.contains(n)).take(excess) {
+        for n in numbers
+            .into_iter()
+            .filter(|n| !keep.contains(n))
+            .take(excess)
+        {
             // Meta first: without it the version no longer exists.
             let _ = fs::remove_file(self.meta_path(n));
             let _ = fs::remove_file(self.text_path(n));

@@ -21,8 +21,12 @@ fn append_get_list_state_current_pending() {
     let (_dir, s) = store();
     assert_eq!(s.list(), vec![]);
     assert_eq!(s.current(), None);
-    let a = s.append("# a\n", &origin(), VersionState::Pending).expect("append");
-    let b = s.append("# b\n", &Origin::new(Author::Cli), VersionState::Pending).expect("append");
+    let a = s
+        .append("# a\n", &origin(), VersionState::Pending)
+        .expect("append");
+    let b = s
+        .append("# b\n", &Origin::new(Author::Cli), VersionState::Pending)
+        .expect("append");
     assert_eq!((a, b), (1, 2));
     let (meta, text) = s.get(1).expect("get");
     assert_eq!(text, "# a\n");
@@ -30,7 +34,8 @@ fn append_get_list_state_current_pending() {
     assert_eq!(meta.comment, "more ingress");
     assert_eq!(meta.source, origin().source);
     assert!(meta.time.ends_with('Z'), "{}", meta.time);
-    s.set_state(1, VersionState::Failed, Some("nft said no".into())).expect("state");
+    s.set_state(1, VersionState::Failed, Some("nft said no".into()))
+        .expect("state");
     let list = s.list();
     assert_eq!(list.len(), 2);
     assert_eq!(list[0].state, VersionState::Failed);
@@ -48,8 +53,10 @@ fn append_get_list_state_current_pending() {
 #[test]
 fn diff_is_unified() {
     let (_dir, s) = store();
-    s.append("a = 1\nb = 2\n", &origin(), VersionState::Confirmed).expect("append");
-    s.append("a = 1\nb = 3\n", &origin(), VersionState::Confirmed).expect("append");
+    s.append("a = 1\nb = 2\n", &origin(), VersionState::Confirmed)
+        .expect("append");
+    s.append("a = 1\nb = 3\n", &origin(), VersionState::Confirmed)
+        .expect("append");
     let d = s.diff(1, 2).expect("diff");
     assert!(d.contains("--- version 1"), "{d}");
     assert!(d.contains("-b = 2") && d.contains("+b = 3"), "{d}");
@@ -58,11 +65,16 @@ fn diff_is_unified() {
 #[test]
 fn crash_leftovers_are_ignored_and_cleaned() {
     let (dir, s) = store();
-    s.append("x = 1\n", &origin(), VersionState::Confirmed).expect("append");
+    s.append("x = 1\n", &origin(), VersionState::Confirmed)
+        .expect("append");
     s.set_current(1).expect("current");
     let cfg = dir.path().join("config");
     // A temp file cut short by a crash, named like our temp files.
-    fs::write(cfg.join(".000002.meta.json.tmp.99.0"), b"{\"version\": 2, \"ti").expect("w");
+    fs::write(
+        cfg.join(".000002.meta.json.tmp.99.0"),
+        b"{\"version\": 2, \"ti",
+    )
+    .expect("w");
     // A text whose meta was never written (crash between the two writes).
     fs::write(cfg.join("000002.toml"), b"y = 2\n").expect("w");
     // A corrupt meta and a meta whose number does not match its name.
@@ -72,12 +84,19 @@ fn crash_leftovers_are_ignored_and_cleaned() {
     fs::write(cfg.join("000004.toml"), b"w = 4\n").expect("w");
     fs::write(cfg.join("000004.meta.json"), &meta1).expect("w");
     let s = Store::open(dir.path()).expect("reopen");
-    assert!(!cfg.join(".000002.meta.json.tmp.99.0").exists(), "temp file removed");
+    assert!(
+        !cfg.join(".000002.meta.json.tmp.99.0").exists(),
+        "temp file removed"
+    );
     let versions: Vec<u64> = s.list().iter().map(|m| m.version).collect();
     assert_eq!(versions, vec![1]);
     assert_eq!(s.current(), Some(1));
     // The next number skips every number a file already used.
-    assert_eq!(s.append("v = 5\n", &origin(), VersionState::Pending).expect("append"), 5);
+    assert_eq!(
+        s.append("v = 5\n", &origin(), VersionState::Pending)
+            .expect("append"),
+        5
+    );
 }
 
 #[test]
@@ -93,10 +112,12 @@ fn corrupt_pointers_are_ignored() {
 #[test]
 fn prune_keeps_the_last_versions_and_current() {
     let (_dir, s) = store();
-    s.append("first\n", &origin(), VersionState::Confirmed).expect("append");
+    s.append("first\n", &origin(), VersionState::Confirmed)
+        .expect("append");
     s.set_current(1).expect("current");
     for i in 0..KEEP + 5 {
-        s.append(&format!("n = {i}\n"), &origin(), VersionState::Failed).expect("append");
+        s.append(&format!("n = {i}\n"), &origin(), VersionState::Failed)
+            .expect("append");
     }
     let list = s.list();
     assert_eq!(list.len(), KEEP);
