@@ -1,6 +1,7 @@
 //! Unit tests of `diff`: one per kind of change, with its text and its steps.
 
 use super::*;
+use crate::change::Change;
 use crate::config::parse;
 
 const BASE: &str = r#"
