@@ -7,6 +7,13 @@
 //! # Layout
 //! - [`config`]: the operator's TOML (`FileConfig`) → [`config::validate`] →
 //!   typed [`config::Config`]. Pure.
+//! - [`store`]: the config history in `state_dir/config/`: numbered
+//!   versions, the `current` pointer, the pending record; atomic, durable
+//!   writes. Does I/O (files).
+//! - [`change`]: [`change::diff`] of two configs (pure) and the
+//!   [`change::Changer`]: apply as a transaction with undo, confirm or roll
+//!   back, restore at startup. Does I/O through the store and the
+//!   [`change::Steps`] the daemon implements.
 //! - [`lab`]: network-namespace topology shared by `parvis lab` and the
 //!   integration tests. Does I/O (`ip`, namespaces).
 
