@@ -1,48 +1,15 @@
 //! The change engine end to end over a real store on disk, with a test
 //! double for the kernel steps (see `change_support`): order of steps, undo,
-//! one pending change, rollback at the deadline, confirm, restart, the
-//! safety net, SIGHUP reload. The crash test is in `change_crash.rs`.
+//! the safety net, rollback, SIGHUP reload, interrupted applies. Deadlines
+//! and restarts are in `change_confirm.rs`, SIGKILL in `change_crash.rs`.
 
 mod change_support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use change_support::{Knobs, Recorder};
-use parvis::change::{ApplyOutcome, ChangeError, Changer, EventKind, Step};
-use parvis::store::{Author, Origin, Store, VersionState};
-
-fn engine(dir: &std::path::Path) -> (Changer, Arc<Recorder>) {
-    let rec = Arc::new(Recorder::default());
-    let store = Store::open(dir).expect("store opens");
-    (Changer::new(store, rec.clone()), rec)
-}
-
-fn cli() -> Origin {
-    Origin::new(Author::Cli)
-}
-
-/// An engine running version 1 (config "a", first boot), with the calls cleared.
-async fn running_a(dir: &std::path::Path) -> (Changer, Arc<Recorder>) {
-    let (ch, rec) = engine(dir);
-    let out = ch
-        .startup(Some(&Knobs::new("a").text()))
-        .await
-        .expect("first boot");
-    assert!(
-        matches!(out, Some(ApplyOutcome::Applied { version: 1, .. })),
-        "{out:?}"
-    );
-    assert_eq!(
-        rec.take(),
-        ["check:a", "firewall:a", "net:a", "forwarder:a"]
-    );
-    (ch, rec)
-}
-
-fn state(ch: &Changer, v: u64) -> VersionState {
-    ch.store().get(v).expect("version stored").0.state
-}
+use change_support::{all_steps, cli, engine, running_a, state, Knobs};
+use parvis::change::{ApplyOutcome, ChangeError, EventKind, Step};
+use parvis::store::{Author, Origin, VersionState};
 
 #[tokio::test]
 async fn first_boot_then_only_the_needed_steps() {
@@ -87,14 +54,6 @@ async fn first_boot_then_only_the_needed_steps() {
     assert_eq!(rec.take(), Vec::<String>::new());
     assert_eq!(ch.store().current(), Some(4));
     assert_eq!(ch.store().list().len(), 4);
-}
-
-/// A config "b" that needs all three steps after "a".
-fn all_steps(name: &str) -> String {
-    let mut k = Knobs::new(name);
-    k.allow = "\"198.51.100.0/24\", \"203.0.113.0/24\"";
-    k.mtu = 1400;
-    k.text()
 }
 
 #[tokio::test]
@@ -191,185 +150,6 @@ async fn an_invalid_config_is_refused_and_not_stored() {
     assert!(matches!(err, ChangeError::Invalid(_)), "{err:?}");
     assert_eq!(rec.take(), Vec::<String>::new());
     assert_eq!(ch.store().list().len(), 1);
-}
-
-#[tokio::test]
-async fn a_second_apply_while_one_is_pending_is_refused() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (ch, _rec) = running_a(dir.path()).await;
-    let out = ch
-        .apply(&all_steps("b"), cli(), Some(Duration::from_secs(30)), false)
-        .await
-        .expect("apply");
-    assert!(
-        matches!(
-            out,
-            ApplyOutcome::Pending {
-                version: 2,
-                previous: 1,
-                ..
-            }
-        ),
-        "{out:?}"
-    );
-    let err = ch
-        .apply(&all_steps("c"), cli(), None, false)
-        .await
-        .expect_err("refused");
-    let text = err.to_string();
-    assert!(
-        text.starts_with("version 2 is pending confirmation until "),
-        "{text}"
-    );
-    assert!(text.ends_with(" UTC; confirm or roll back first"), "{text}");
-    assert_eq!(
-        ch.store().list().len(),
-        2,
-        "the refused change is not stored"
-    );
-    assert_eq!(
-        ch.store().pending().map(|p| (p.version, p.previous)),
-        Some((2, 1))
-    );
-    assert_eq!(
-        ch.store().current(),
-        Some(1),
-        "current stays the confirmed version"
-    );
-}
-
-/// Waits for the rollback event of `version`; returns when it came.
-async fn rolled_back(
-    events: &mut tokio::sync::broadcast::Receiver<parvis::change::Event>,
-    version: u64,
-) -> SystemTime {
-    loop {
-        let ev = tokio::time::timeout(Duration::from_secs(10), events.recv())
-            .await
-            .expect("a rollback within 10 s")
-            .expect("event");
-        if ev.kind == EventKind::RolledBack && ev.version == Some(version) {
-            assert!(ev.message.contains("no confirmation by"), "{}", ev.message);
-            return ev.time;
-        }
-    }
-}
-
-fn assert_near_deadline(at: SystemTime, deadline: SystemTime) {
-    let late = at
-        .duration_since(deadline)
-        .expect("not before the deadline");
-    assert!(
-        late < Duration::from_secs(1),
-        "rolled back {late:?} after the deadline"
-    );
-}
-
-#[tokio::test]
-async fn no_confirm_rolls_back_within_a_second_of_the_deadline() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (ch, rec) = running_a(dir.path()).await;
-    let mut events = ch.subscribe();
-    let out = ch
-        .apply(&all_steps("b"), cli(), Some(Duration::from_secs(2)), false)
-        .await
-        .expect("apply");
-    let ApplyOutcome::Pending { deadline, .. } = out else {
-        panic!("{out:?}")
-    };
-    assert_eq!(
-        rec.take(),
-        ["check:b", "firewall:b", "net:b", "forwarder:b"]
-    );
-    let at = rolled_back(&mut events, 2).await;
-    assert_near_deadline(at, deadline);
-    assert_eq!(rec.take(), ["firewall:a", "net:a", "forwarder:a"]);
-    assert_eq!(state(&ch, 2), VersionState::RolledBack);
-    assert_eq!(ch.store().pending(), None);
-    assert_eq!(ch.store().current(), Some(1));
-    assert_eq!(ch.running().await.map(|(v, _)| v), Some(1));
-    // Nothing pending any more: a new change goes through.
-    ch.apply(&all_steps("c"), cli(), None, false)
-        .await
-        .expect("apply after rollback");
-}
-
-#[tokio::test]
-async fn confirm_cancels_the_rollback() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (ch, rec) = running_a(dir.path()).await;
-    ch.apply(&all_steps("b"), cli(), Some(Duration::from_secs(2)), false)
-        .await
-        .expect("apply");
-    rec.take();
-    assert_eq!(ch.confirm().await.expect("confirm"), 2);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(
-        rec.take(),
-        Vec::<String>::new(),
-        "no rollback after confirm"
-    );
-    assert_eq!(state(&ch, 2), VersionState::Confirmed);
-    assert_eq!(ch.store().current(), Some(2));
-    assert_eq!(ch.store().pending(), None);
-    assert!(matches!(
-        ch.confirm().await,
-        Err(ChangeError::NothingPending)
-    ));
-}
-
-#[tokio::test]
-async fn a_pending_change_survives_a_restart_and_still_rolls_back() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (ch, _rec) = running_a(dir.path()).await;
-    let out = ch
-        .apply(&all_steps("b"), cli(), Some(Duration::from_secs(3)), false)
-        .await
-        .expect("apply");
-    let ApplyOutcome::Pending { deadline, .. } = out else {
-        panic!("{out:?}")
-    };
-    drop(ch);
-    let (ch, rec) = engine(dir.path());
-    let mut events = ch.subscribe();
-    ch.startup(Some(&Knobs::new("a").text()))
-        .await
-        .expect("startup");
-    // The pending version is put back in force whole, and the file (unchanged) is not re-applied.
-    assert_eq!(
-        rec.take(),
-        ["check:b", "firewall:b", "net:b", "forwarder:b"]
-    );
-    let p = ch.pending().await.expect("re-armed");
-    assert_eq!((p.version, p.previous), (2, 1));
-    let at = rolled_back(&mut events, 2).await;
-    assert_near_deadline(at, deadline);
-    assert_eq!(rec.take(), ["firewall:a", "net:a", "forwarder:a"]);
-    assert_eq!(state(&ch, 2), VersionState::RolledBack);
-}
-
-#[tokio::test]
-async fn a_deadline_passed_while_down_rolls_back_at_startup() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (ch, _rec) = running_a(dir.path()).await;
-    ch.apply(&all_steps("b"), cli(), Some(Duration::from_secs(1)), false)
-        .await
-        .expect("apply");
-    drop(ch);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (ch, rec) = engine(dir.path());
-    ch.startup(None).await.expect("startup");
-    assert_eq!(rec.take(), ["firewall:a", "net:a", "forwarder:a"]);
-    assert_eq!(ch.running().await.map(|(v, _)| v), Some(1));
-    let meta = ch.store().get(2).expect("v2").0;
-    assert_eq!(meta.state, VersionState::RolledBack);
-    assert!(
-        meta.reason
-            .as_deref()
-            .is_some_and(|r| r.contains("while the daemon was down")),
-        "{meta:?}"
-    );
-    assert_eq!(ch.store().pending(), None);
 }
 
 #[tokio::test]

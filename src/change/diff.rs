@@ -157,51 +157,56 @@ fn listeners(old: &[Listener], new: &[Listener], out: &mut Vec<Change>) {
             });
             continue;
         };
-        if o.bind != n.bind {
-            out.push(Change::ListenerRebound {
-                name: n.name.clone(),
-                from: o.bind,
-                to: n.bind,
+        listener(o, n, out);
+    }
+}
+
+/// What changed in one listener present before and after.
+fn listener(o: &Listener, n: &Listener, out: &mut Vec<Change>) {
+    if o.bind != n.bind {
+        out.push(Change::ListenerRebound {
+            name: n.name.clone(),
+            from: o.bind,
+            to: n.bind,
+        });
+    }
+    let mut push = |key, from: String, to: String| {
+        if from != to {
+            let name = n.name.clone();
+            out.push(Change::ListenerSettings {
+                name,
+                key,
+                from,
+                to,
             });
         }
-        let mut push = |key, from: String, to: String| {
-            if from != to {
-                let name = n.name.clone();
-                out.push(Change::ListenerSettings {
-                    name,
-                    key,
-                    from,
-                    to,
-                });
-            }
-        };
-        push(
-            "protocol",
-            format!("{:?}", o.protocol),
-            format!("{:?}", n.protocol),
-        );
-        push(
-            "default_backend",
-            opt(&o.default_backend),
-            opt(&n.default_backend),
-        );
-        push("accept_proxy", list(&o.accept_proxy), list(&n.accept_proxy));
-        push(
-            "hello_timeout",
-            format_duration(o.hello_timeout),
-            format_duration(n.hello_timeout),
-        );
-        push(
-            "idle_timeout",
-            format_duration(o.idle_timeout),
-            format_duration(n.idle_timeout),
-        );
-        push(
-            "max_connections",
-            o.max_connections.to_string(),
-            n.max_connections.to_string(),
-        );
-    }
+    };
+    push(
+        "protocol",
+        format!("{:?}", o.protocol),
+        format!("{:?}", n.protocol),
+    );
+    push(
+        "default_backend",
+        opt(&o.default_backend),
+        opt(&n.default_backend),
+    );
+    push("accept_proxy", list(&o.accept_proxy), list(&n.accept_proxy));
+    push(
+        "hello_timeout",
+        format_duration(o.hello_timeout),
+        format_duration(n.hello_timeout),
+    );
+    push(
+        "idle_timeout",
+        format_duration(o.idle_timeout),
+        format_duration(n.idle_timeout),
+    );
+    push(
+        "max_connections",
+        o.max_connections.to_string(),
+        n.max_connections.to_string(),
+    );
 }
 
 /// `host → backend` entries of one listener, in file order.

@@ -1,7 +1,8 @@
 //! The change engine: apply a config as a transaction (check, then
-//! firewall, interfaces, listeners; undo on failure), one pending change at
-//! a time with confirm-or-rollback, and explicit rollback. Does I/O through
-//! the [`Store`] and the daemon's [`Steps`].
+//! firewall, interfaces, listeners — see `exec`; undo on failure), one
+//! pending change at a time with confirm-or-rollback (the timer is in
+//! `pending`), and explicit rollback. Does I/O through the [`Store`] and the
+//! daemon's [`Steps`].
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -217,35 +218,53 @@ impl Changer {
             changes.as_deref(),
         )
         .await?;
-        let running = Running {
+        st.running = Some(Running {
             version,
             config: Arc::new(new),
             text: text.to_string(),
-        };
+        });
         let changes = changes.unwrap_or_default();
+        let previous = old.map(|o| o.version);
+        self.commit(
+            st,
+            version,
+            changes,
+            &origin.author,
+            confirm_within.zip(previous),
+        )
+    }
+
+    /// After the steps succeeded: `version` becomes current, or pending until
+    /// the deadline with `previous` to go back to.
+    fn commit(
+        &self,
+        st: &mut State,
+        version: u64,
+        changes: Vec<Change>,
+        author: &Author,
+        pending: Option<(Duration, u64)>,
+    ) -> Result<ApplyOutcome, ChangeError> {
+        let store = &self.inner.store;
         let summary = summary(&changes);
-        st.running = Some(running);
-        let Some((within, old)) = confirm_within.zip(old) else {
-            self.inner.store.set_current(version)?;
-            self.inner
-                .store
-                .set_state(version, VersionState::Confirmed, None)?;
-            let msg = format!("version {version} applied by {}{summary}", origin.author);
+        let Some((within, previous)) = pending else {
+            store.set_current(version)?;
+            store.set_state(version, VersionState::Confirmed, None)?;
+            let msg = format!("version {version} applied by {author}{summary}");
             self.emit(EventKind::Applied, Some(version), msg);
             return Ok(ApplyOutcome::Applied { version, changes });
         };
         let deadline = SystemTime::now() + within;
-        let pending = Pending::new(version, old.version, deadline);
-        self.inner.store.set_pending(Some(pending))?;
-        self.arm(st, pending);
+        let record = Pending::new(version, previous, deadline);
+        store.set_pending(Some(record))?;
+        self.arm(st, record);
         let msg = format!(
-            "version {version} applied by {}, rolls back to version {} at {} unless confirmed{summary}",
-            origin.author, old.version, clock(deadline)
+            "version {version} applied by {author}, rolls back to version {previous} at {} unless confirmed{summary}",
+            clock(deadline)
         );
         self.emit(EventKind::Pending, Some(version), msg);
         Ok(ApplyOutcome::Pending {
             version,
-            previous: old.version,
+            previous,
             changes,
             deadline,
         })

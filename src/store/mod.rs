@@ -3,7 +3,7 @@
 //! its metadata (`NNNNNN.meta.json`) — plus the `current` pointer (last
 //! confirmed version) and the `pending` record (change waiting for confirm).
 //! Does I/O (the filesystem); every write is atomic and durable (see
-//! [`atomic`]), so a crash mid-write leaves the previous state intact.
+//! the `atomic` module), so a crash mid-write leaves the previous state intact.
 //!
 //! A version exists once its meta file does: the text is written first, the
 //! meta second. Corrupt or half-made files are skipped with a warning.

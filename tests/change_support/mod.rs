@@ -15,9 +15,12 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
-use parvis::change::{Step, StepError, Steps};
+use parvis::change::{ApplyOutcome, Changer, Step, StepError, Steps};
 use parvis::config::Config;
+use parvis::store::{Author, Origin, Store, VersionState};
 
 /// Records calls as `(step, appliance.name)`.
 #[derive(Default)]
@@ -161,4 +164,47 @@ servers = [{}]
             self.name, self.mtu, self.allow, self.ssh_port, self.servers
         )
     }
+}
+
+/// An engine over the store in `dir`, with a fresh recorder.
+pub fn engine(dir: &std::path::Path) -> (Changer, Arc<Recorder>) {
+    let rec = Arc::new(Recorder::default());
+    let store = Store::open(dir).expect("store opens");
+    (Changer::new(store, rec.clone()), rec)
+}
+
+/// A CLI origin.
+pub fn cli() -> Origin {
+    Origin::new(Author::Cli)
+}
+
+/// An engine running version 1 (config "a", first boot), with the calls cleared.
+pub async fn running_a(dir: &std::path::Path) -> (Changer, Arc<Recorder>) {
+    let (ch, rec) = engine(dir);
+    let out = ch
+        .startup(Some(&Knobs::new("a").text()))
+        .await
+        .expect("first boot");
+    assert!(
+        matches!(out, Some(ApplyOutcome::Applied { version: 1, .. })),
+        "{out:?}"
+    );
+    assert_eq!(
+        rec.take(),
+        ["check:a", "firewall:a", "net:a", "forwarder:a"]
+    );
+    (ch, rec)
+}
+
+/// The stored state of version `v`.
+pub fn state(ch: &Changer, v: u64) -> VersionState {
+    ch.store().get(v).expect("version stored").0.state
+}
+
+/// A config named `name` that needs all three steps after "a".
+pub fn all_steps(name: &str) -> String {
+    let mut k = Knobs::new(name);
+    k.allow = "\"198.51.100.0/24\", \"203.0.113.0/24\"";
+    k.mtu = 1400;
+    k.text()
 }
