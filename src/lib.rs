@@ -9,8 +9,13 @@
 //!   typed [`config::Config`]. Pure.
 //! - [`lab`]: network-namespace topology shared by `parvis lab` and the
 //!   integration tests. Does I/O (`ip`, namespaces).
+//! - [`demo`]: the PROXY-aware demo ingress (`parvis demo-ingress`), a TLS and
+//!   HTTP backend that reports what it saw. Does I/O (sockets); its header
+//!   and HTTP parsing are pure.
 
 pub mod config;
+pub mod demo;
 pub mod firewall;
 pub mod forwarder;
+pub mod lab;
 pub mod net;
