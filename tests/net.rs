@@ -222,3 +222,29 @@ fn bad_input_is_refused_and_no_link_is_touched() {
         ],
     );
 }
+
+#[test]
+fn a_netlink_failure_names_the_operation_in_ip_terms() {
+    let rig = rig("nlerr");
+    set_config(
+        &rig,
+        &format!(
+            "[interfaces.internal]\nname = \"{}\"\nroutes = [{{ to = \"10.99.0.0/16\", via = \"172.16.0.1\" }}]",
+            rig.internal
+        ),
+    );
+    let dir = rig.dir.path().to_string_lossy().into_owned();
+    let out = net_plan(&rig, &["--metadata", &dir]);
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stderr}\n{}",
+        text(&out.stdout)
+    );
+    let op = format!(
+        "parvis: ip route add 10.99.0.0/16 via 172.16.0.1 dev {}: Network is unreachable",
+        rig.internal
+    );
+    assert!(stderr.contains(&op), "{stderr}");
+}

@@ -14,8 +14,12 @@ use netlink_packet_route::route::{
 };
 use rtnetlink::{AddressMessageBuilder, Handle, LinkUnspec, RouteMessageBuilder};
 
-use super::{Counters, NetChange, NetError, Observed, ObservedLink, ObservedRoute, OperState};
-use crate::config::{Cidr, IfAddr, Mac};
+use super::metadata::Metadata;
+use super::{
+    plan, resolve, Counters, NetChange, NetError, Observed, ObservedLink, ObservedRoute, OperState,
+    Roles,
+};
+use crate::config::{Cidr, Config, IfAddr, Mac};
 
 /// Opens a netlink connection whose driver runs on the current runtime.
 fn connect() -> Result<(Handle, tokio::task::JoinHandle<()>), NetError> {
@@ -206,6 +210,32 @@ fn route(m: &RouteMessage) -> Option<ObservedRoute> {
         dev,
         metric,
     })
+}
+
+/// What `serve` does at start: observe, resolve the roles, plan and, unless
+/// `dry_run`, apply. A plan that cannot be made touches nothing; a failing
+/// change stops the rest (those before it stay applied).
+pub async fn configure(
+    cfg: &Config,
+    meta: Option<&Metadata>,
+    dry_run: bool,
+) -> Result<(Roles, Vec<NetChange>), NetError> {
+    let (handle, conn) = connect()?;
+    let result = async {
+        let observed = observe_with(&handle).await?;
+        let roles = match &cfg.interfaces {
+            Some(ifs) => resolve(ifs, &observed, meta)?,
+            None => Roles::default(),
+        };
+        let changes = plan(cfg, &observed, meta)?;
+        if !dry_run {
+            apply_with(&handle, &changes).await?;
+        }
+        Ok((roles, changes))
+    }
+    .await;
+    conn.abort();
+    result
 }
 
 /// Carries out `changes` in order on a new connection; stops at the first

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 
 use super::metadata::Metadata;
 use super::{resolve, Assignment, NetChange, NetError, Observed, ObservedLink, Role};
-use crate::config::{Cidr, Config, IfAddr, Port, StaticRoute};
+use crate::config::{Config, IfAddr, Port, StaticRoute};
 
 /// What one port should look like.
 struct Target<'a> {
@@ -56,11 +56,10 @@ pub fn plan(
     Ok(changes)
 }
 
-fn default_route(via: IpAddr) -> Cidr {
+/// The default route of `via`'s family (`0.0.0.0/0` or `::/0`).
+fn default_route(via: IpAddr) -> Option<StaticRoute> {
     let text = if via.is_ipv4() { "0.0.0.0/0" } else { "::/0" };
-    // Both literals are valid prefixes.
-    text.parse()
-        .unwrap_or_else(|_| unreachable!("{text} parses"))
+    text.parse().ok().map(|to| StaticRoute { to, via })
 }
 
 fn target<'a>(
@@ -82,10 +81,7 @@ fn target<'a>(
     };
     let mut routes: Vec<StaticRoute> = port
         .gateway
-        .map(|via| StaticRoute {
-            to: default_route(via),
-            via,
-        })
+        .and_then(default_route)
         .into_iter()
         .chain(port.routes.iter().cloned())
         .collect();

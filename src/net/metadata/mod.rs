@@ -114,12 +114,17 @@ impl Metadata {
             .filter_map(|d| d.mac)
             .collect()
     }
-    /// The `links` entry for the NIC with this MAC.
+    /// The `links` entry for the NIC with this MAC. A VLAN or bond on top
+    /// of the NIC carries the same MAC; the NIC's own entry is preferred.
     pub fn link_for(&self, mac: Mac) -> Option<&Link> {
-        self.network
+        let mut same = self
+            .network
             .links
             .iter()
-            .find(|l| l.ethernet_mac_address == Some(mac))
+            .filter(|l| l.ethernet_mac_address == Some(mac));
+        let first = same.clone().next();
+        same.find(|l| !matches!(l.kind.as_str(), "vlan" | "bond"))
+            .or(first)
     }
     /// The static networks on the NIC with this MAC.
     pub fn static_networks(&self, mac: Mac) -> Vec<&Network> {
