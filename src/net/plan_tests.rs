@@ -273,3 +273,38 @@ fn two_default_routes_are_refused() {
     let e = plan(&c, &observed(), None).expect_err("two defaults");
     assert!(matches!(e, NetError::TwoDefaults { .. }), "{e}");
 }
+
+#[test]
+fn ipv6_static_network_and_default_route() {
+    let network = format!(
+        r#"{{"links":[{{"id":"l1","ethernet_mac_address":"{PUB_MAC}","type":"phy"}}],
+            "networks":[{{"id":"n","link":"l1","type":"ipv6","ip_address":"2001:db8:10::5",
+              "netmask":"ffff:ffff:ffff:ffff::",
+              "routes":[{{"network":"::","netmask":"::","gateway":"2001:db8:10::1"}}]}}]}}"#
+    );
+    let meta = format!(r#"{{"devices":[{{"mac":"{PUB_MAC}","tags":["public"]}}]}}"#);
+    let m =
+        metadata::parse("/md", meta.as_bytes(), Some(network.as_bytes()), None).expect("metadata");
+    let mut obs = observed();
+    obs.links[2].up = true;
+    // A link-local address is never removed; the DHCP/SLAAC global one is.
+    obs.links[2].addresses = vec![
+        "fe80::f816:3eff:fe00:a/64".parse().expect("a"),
+        "2001:db8:10::99/64".parse().expect("a"),
+        "192.168.10.50/24".parse().expect("a"),
+    ];
+    let changes = plan(&cfg("[interfaces.public]"), &obs, Some(&m)).expect("plan");
+    assert_eq!(
+        lines(&changes),
+        [
+            "ip addr del 2001:db8:10::99/64 dev ens4",
+            "ip addr add 2001:db8:10::5/64 dev ens4",
+            "ip route add default via 2001:db8:10::1 dev ens4",
+        ]
+    );
+    simulate(&mut obs, &changes);
+    assert_eq!(
+        plan(&cfg("[interfaces.public]"), &obs, Some(&m)).expect("again"),
+        []
+    );
+}
