@@ -179,12 +179,12 @@ fn bad_input_is_refused_and_no_link_is_touched() {
         ],
     );
 
-    set_config(
-        &rig,
-        &format!(
-            "[interfaces.public]\nmac = \"{PUB_MAC}\"\n[interfaces.internal]\nmac = \"{PUB_MAC}\""
-        ),
-    );
+    // One device tagged with both roles.
+    set_config(&rig, "[interfaces.public]\n[interfaces.internal]");
+    let both =
+        meta_data(true).replace(r#""tags": ["public"]"#, r#""tags": ["public", "internal"]"#);
+    let both = both.replace(r#""tags": ["internal"]"#, r#""tags": []"#);
+    write(&d.join("openstack/latest/meta_data.json"), &both);
     refused(
         &rig,
         &[

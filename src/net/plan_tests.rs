@@ -231,7 +231,7 @@ fn role_errors_name_what_was_expected_and_seen() {
     );
     let e = err(
         &format!(
-            "[interfaces.public]\nmac = \"{PUB_MAC}\"\n[interfaces.internal]\nmac = \"{PUB_MAC}\""
+            "[interfaces.public]\nmac = \"{PUB_MAC}\"\n[interfaces.internal]\nname = \"ens4\""
         ),
         None,
     );
