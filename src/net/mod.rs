@@ -150,12 +150,6 @@ pub enum NetError {
         /// Second gateway and device.
         second: String,
     },
-    /// A metadata address of another family than its route or gateway.
-    #[error("{what}: address families do not match")]
-    Family {
-        /// What was being planned.
-        what: String,
-    },
     /// A netlink request failed; `op` is the operation in `ip` terms.
     #[error("{op}: {message}")]
     Netlink {
