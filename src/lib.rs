@@ -19,6 +19,9 @@
 //! - [`demo`]: the PROXY-aware demo ingress (`parvis demo-ingress`), a TLS and
 //!   HTTP backend that reports what it saw. Does I/O (sockets); its header
 //!   and HTTP parsing are pure.
+//! - [`net`]: owning the two ports. Role resolution and [`net::plan`] are
+//!   pure; [`net::netlink`] and [`net::watch`] do netlink I/O;
+//!   [`net::metadata`] reads the OpenStack config drive or metadata service.
 
 pub mod change;
 pub mod config;
