@@ -3,11 +3,13 @@
 //! input (clap's own usage errors also exit 2).
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use parvis::control::cli::Command as ControlCmd;
-use parvis::{demo, lab};
+use parvis::{demo, lab, net};
 
 #[derive(Parser)]
 #[command(
@@ -92,6 +94,12 @@ enum Cmd {
         #[command(flatten)]
         ask: Ask,
     },
+    /// Network diagnostics (hidden: the daemon does this itself at start).
+    #[command(hide = true)]
+    Net {
+        #[command(subcommand)]
+        command: NetCmd,
+    },
 }
 
 /// How to reach the running daemon.
@@ -103,6 +111,26 @@ struct Ask {
     /// Print JSON instead of tables.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Subcommand)]
+enum NetCmd {
+    /// Observe the links, plan what the config and the OpenStack metadata
+    /// ask for, print it in `ip` terms and apply it.
+    Plan {
+        /// The config file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// A folder laid out like a config drive, instead of the drive or the metadata service.
+        #[arg(long)]
+        metadata: Option<PathBuf>,
+        /// Print the plan, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Afterwards, print link events for this many seconds, then the live state.
+        #[arg(long, value_name = "SECS")]
+        watch: Option<u64>,
+    },
 }
 
 #[tokio::main]
@@ -158,6 +186,15 @@ async fn main() -> ExitCode {
             };
             ask(cmd, a).await
         }
+        Cmd::Net {
+            command:
+                NetCmd::Plan {
+                    config,
+                    metadata,
+                    dry_run,
+                    watch,
+                },
+        } => net_plan(&config, metadata.as_deref(), dry_run, watch).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -243,4 +280,99 @@ fn check(path: &std::path::Path) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `parvis net plan`: observe, plan, print, apply unless `dry_run`, then
+/// optionally watch. Bad config, metadata or roles exit 2; netlink failures 1.
+async fn net_plan(
+    config: &Path,
+    dir: Option<&Path>,
+    dry_run: bool,
+    watch: Option<u64>,
+) -> Result<(), Failure> {
+    let bad = |e: anyhow::Error| (2, e);
+    let cfg = parvis::config::load(config).map_err(|e| bad(e.into()))?;
+    let meta = if cfg.interfaces.is_none() && dir.is_none() {
+        None
+    } else {
+        match net::metadata::discover(dir).await {
+            Ok((meta, source)) => {
+                println!("# metadata: {source}");
+                Some(meta)
+            }
+            Err(e) if dir.is_some() => return Err(bad(e.into())),
+            Err(e) => {
+                eprintln!("warning: no OpenStack metadata: {e}");
+                None
+            }
+        }
+    };
+    let observed = net::netlink::observe().await.map_err(|e| (1, e.into()))?;
+    let roles = match &cfg.interfaces {
+        Some(ifs) => net::resolve(ifs, &observed, meta.as_ref()).map_err(|e| bad(e.into()))?,
+        None => net::Roles::default(),
+    };
+    for assignment in roles.iter() {
+        println!("# {assignment}");
+    }
+    let changes = net::plan(&cfg, &observed, meta.as_ref()).map_err(|e| bad(e.into()))?;
+    for change in &changes {
+        println!("{change}");
+    }
+    if changes.is_empty() {
+        println!("# nothing to change");
+    } else if dry_run {
+        println!("# dry run: nothing applied");
+    } else {
+        net::netlink::apply(&changes)
+            .await
+            .map_err(|e| (1, e.into()))?;
+        println!("# applied {} changes", changes.len());
+    }
+    if let Some(secs) = watch {
+        watch_links(roles, secs).await.map_err(|e| (1, e))?;
+    }
+    Ok(())
+}
+
+/// Prints link events for `secs` seconds, then the live state.
+async fn watch_links(roles: net::Roles, secs: u64) -> anyhow::Result<()> {
+    use std::io::Write;
+    let (tx, mut rx) = tokio::sync::watch::channel(Vec::new());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(net::watch(roles, tx, Duration::from_secs(2), async {
+        let _ = stopped.await;
+    }));
+    // The first snapshot comes once the event socket is subscribed.
+    if rx.changed().await.is_err() {
+        task.await??;
+        anyhow::bail!("the link watch stopped before its first snapshot");
+    }
+    let mut last = rx.borrow_and_update().clone();
+    println!("# watching for {secs} s");
+    std::io::stdout().flush()?;
+    let deadline = tokio::time::sleep(Duration::from_secs(secs));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            () = &mut deadline => break,
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let now = rx.borrow_and_update().clone();
+                for event in net::link_events(&last, &now) {
+                    println!("event: {event}");
+                }
+                std::io::stdout().flush()?;
+                last = now;
+            }
+        }
+    }
+    let _ = stop.send(());
+    task.await??;
+    for link in &last {
+        println!("link: {link}");
+    }
+    Ok(())
 }
