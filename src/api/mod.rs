@@ -2,8 +2,12 @@
 //! daemon implements, the view types it returns ([`views`]), who asked for
 //! a change ([`Author`]) and the error every API call may give
 //! ([`ApiError`]). The web UI, the JSON API, the control socket and the
-//! metrics all read the appliance through [`Control`] only. Pure.
+//! metrics all read the appliance through [`Control`] only. Helpers for
+//! the daemon's implementation: [`adapt`] (change manager and store types →
+//! views and [`ApiError`]s), [`SeriesRecorder`], [`EventLog`],
+//! [`routes_of`]/[`listeners_of`]/[`backends_of`]. Pure.
 
+pub mod adapt;
 mod series;
 mod skeleton;
 mod views;
