@@ -25,3 +25,7 @@ if ! command -v cargo >/dev/null; then
   echo "cargo is missing: install Rust (https://rustup.rs) first" >&2
   exit 1
 fi
+# The browser test drives Debian's chromium with playwright-core (no browser download).
+if [ "${1:-run}" = test ] && [ ! -d tests/browser/node_modules/playwright-core ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund >/dev/null)
+fi
