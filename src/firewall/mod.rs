@@ -23,3 +23,6 @@ pub use render::{render, DYNAMIC_SET_SIZE};
 pub use ruleset::{DynSet, Rule, Ruleset, Stmt, TimedElement, FAMILY, TABLE};
 pub use runtime::{ban_add, ban_del, bans, blocked, counters, ruleset_text, Ban, RuleCounter};
 pub use sysctl::sysctls;
+
+#[cfg(test)]
+mod tests;
