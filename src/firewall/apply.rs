@@ -91,7 +91,7 @@ fn kept_bans() -> Result<Vec<TimedElement>, FirewallError> {
 /// Reads the table back (without set contents) and compares chains, sets
 /// and every rule's chain and comment, in order.
 fn verify(rs: &Ruleset) -> Result<(), FirewallError> {
-    let doc = nft::list_table(true)?;
+    let doc = nft::list_table_terse()?;
     let names = |kind: &'static str| -> Vec<String> {
         let mut v: Vec<String> = nft::objects(&doc, kind)
             .filter_map(|o| o.get("name").and_then(|n| n.as_str()).map(str::to_string))

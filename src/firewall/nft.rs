@@ -57,14 +57,39 @@ pub fn load(action: &'static str, json: &str, check_only: bool) -> Result<(), Fi
     run(action, args, Some(json)).map(|_| ())
 }
 
-/// `nft -j [-t] list table inet parvis`, parsed.
-pub fn list_table(terse: bool) -> Result<serde_json::Value, FirewallError> {
-    let args: &[&str] = if terse {
-        &["-j", "-t", "list", "table", "inet", "parvis"]
-    } else {
-        &["-j", "list", "table", "inet", "parvis"]
+/// `table inet parvis` without set contents, parsed: `{"nftables": [...]}`
+/// holding only this table's objects.
+///
+/// Read from `nft -j -t list ruleset`: nft 1.0.6 still fetches every set
+/// element for `-t list table` (about 1 s with 50,000 blocked prefixes),
+/// but not for `-t list ruleset` (about 0.2 s). Other tables are only read.
+pub fn list_table_terse() -> Result<serde_json::Value, FirewallError> {
+    let all = parse(
+        "list ruleset",
+        &run("list the ruleset", &["-j", "-t", "list", "ruleset"], None)?,
+    )?;
+    let ours = |o: &serde_json::Value| {
+        o.as_object()
+            .and_then(|m| m.values().next())
+            .is_some_and(|v| {
+                let table = v.get("table").or_else(|| v.get("name"));
+                v.get("family").and_then(|f| f.as_str()) == Some("inet")
+                    && table.and_then(|t| t.as_str()) == Some("parvis")
+            })
     };
-    parse("list table", &run("list the table", args, None)?)
+    let objects: Vec<serde_json::Value> = all
+        .get("nftables")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter(|o| ours(o))
+        .cloned()
+        .collect();
+    let has_table = objects.iter().any(|o| o.get("table").is_some());
+    if !has_table {
+        return Err(FirewallError::NoTable);
+    }
+    Ok(serde_json::json!({ "nftables": objects }))
 }
 
 /// `nft -j list set inet parvis NAME`, parsed.

@@ -154,7 +154,7 @@ fn elements(doc: &Value) -> impl Iterator<Item = &Value> {
 
 /// Every rule's counter, in listing order.
 pub fn counters() -> Result<Vec<RuleCounter>, FirewallError> {
-    let doc = nft::list_table(true)?;
+    let doc = nft::list_table_terse()?;
     Ok(nft::objects(&doc, "rule")
         .filter_map(|r| {
             let c = r

@@ -34,7 +34,11 @@ fn sample() -> Ruleset {
 }
 
 fn comments(rs: &Ruleset, chain: &str) -> Vec<String> {
-    rs.rules.iter().filter(|r| r.chain == chain).map(|r| r.comment.clone()).collect()
+    rs.rules
+        .iter()
+        .filter(|r| r.chain == chain)
+        .map(|r| r.comment.clone())
+        .collect()
 }
 
 #[test]
@@ -42,7 +46,10 @@ fn every_rule_counts_and_names_its_config_item() {
     let rs = sample();
     for r in &rs.rules {
         assert!(!r.comment.is_empty() && r.comment.len() <= 128, "{r:?}");
-        let counted = r.expr.iter().any(|s| matches!(s, Stmt::Nft(nftables::stmt::Statement::Counter(_))));
+        let counted = r
+            .expr
+            .iter()
+            .any(|s| matches!(s, Stmt::Nft(nftables::stmt::Statement::Counter(_))));
         assert!(counted, "rule without counter: {}", r.comment);
     }
 }
@@ -55,7 +62,11 @@ fn forwards_become_dnat_forward_accept_and_masquerade() {
     assert_eq!(comments(&rs, "prerouting"), vec![f0, f1]);
     assert!(comments(&rs, "forward").contains(&f0.to_string()));
     assert!(comments(&rs, "forward").contains(&f1.to_string()));
-    assert_eq!(comments(&rs, "postrouting"), vec![f0], "only masquerade = true is masqueraded");
+    assert_eq!(
+        comments(&rs, "postrouting"),
+        vec![f0],
+        "only masquerade = true is masqueraded"
+    );
 }
 
 #[test]
@@ -71,7 +82,10 @@ fn input_has_admin_and_listener_and_no_forward_port() {
 
 #[test]
 fn empty_admin_allow_opens_nothing() {
-    let text = SAMPLE.replace("allow = [\"198.51.100.0/24\"]\n[limits]", "allow = []\n[limits]");
+    let text = SAMPLE.replace(
+        "allow = [\"198.51.100.0/24\"]\n[limits]",
+        "allow = []\n[limits]",
+    );
     let rs = render(&parse(&text).expect("config"));
     assert!(!comments(&rs, "input").contains(&"admin allow".to_string()));
 }
@@ -79,14 +93,20 @@ fn empty_admin_allow_opens_nothing() {
 #[test]
 fn overlapping_block_prefixes_are_merged() {
     let json = sample().to_json();
-    assert!(json.contains(r#""elem":["192.0.2.66",{"prefix":{"addr":"203.0.113.0","len":24}}]"#), "{json}");
+    assert!(
+        json.contains(r#""elem":["192.0.2.66",{"prefix":{"addr":"203.0.113.0","len":24}}]"#),
+        "{json}"
+    );
 }
 
 #[test]
 fn limits_meter_rate_ban_and_count() {
     let rs = sample();
     let limits = comments(&rs, "limits");
-    assert_eq!(limits[0], "limits.conn_rate 50/second burst 100 -> limits.ban 10m");
+    assert_eq!(
+        limits[0],
+        "limits.conn_rate 50/second burst 100 -> limits.ban 10m"
+    );
     assert_eq!(limits[1], "limits.conn_max 200");
     let json = rs.to_json();
     assert!(json.contains(r#"{"set":{"op":"update","elem":{"payload":{"protocol":"ip","field":"saddr"}},"set":"@rate4","stmt":[{"limit":{"rate":50,"per":"second","burst":100,"inv":true}}]}}"#), "{json}");
@@ -96,7 +116,11 @@ fn limits_meter_rate_ban_and_count() {
 
 #[test]
 fn replace_batch_adds_deletes_and_recreates_then_keeps_bans() {
-    let keep = [TimedElement { set: "ban4", addr: "198.51.100.7".parse().expect("ip"), timeout_s: 42 }];
+    let keep = [TimedElement {
+        set: "ban4",
+        addr: "198.51.100.7".parse().expect("ip"),
+        timeout_s: 42,
+    }];
     let json = sample().replace_json(&keep);
     let doc: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
     let cmds = doc["nftables"].as_array().expect("array");
@@ -105,13 +129,20 @@ fn replace_batch_adds_deletes_and_recreates_then_keeps_bans() {
     assert_eq!(cmds[1], serde_json::json!({"delete": table}));
     assert_eq!(cmds[2], serde_json::json!({"add": table}));
     let last = cmds.last().expect("last");
-    assert_eq!(last["add"]["element"]["elem"][0]["elem"], serde_json::json!({"val": "198.51.100.7", "timeout": 42}));
+    assert_eq!(
+        last["add"]["element"]["elem"][0]["elem"],
+        serde_json::json!({"val": "198.51.100.7", "timeout": 42})
+    );
     assert!(!json.contains("flush"), "never a flush");
 }
 
 #[test]
 fn long_names_are_clipped_to_what_nft_accepts() {
-    let r = Rule::new("input", "x".repeat(300), vec![nftables::stmt::Statement::Accept(None)]);
+    let r = Rule::new(
+        "input",
+        "x".repeat(300),
+        vec![nftables::stmt::Statement::Accept(None)],
+    );
     assert_eq!(r.comment.len(), 128);
     assert!(r.comment.ends_with("..."));
 }
