@@ -56,6 +56,10 @@ enum FirewallCmd {
     },
     /// Lift a ban.
     Unban { addr: std::net::IpAddr },
+    /// List the blocked prefixes as loaded.
+    Blocked,
+    /// Per-rule counters: `CHAIN PACKETS BYTES COMMENT` per line.
+    Counters,
 }
 
 fn main() -> ExitCode {
@@ -130,6 +134,14 @@ fn firewall(cmd: FirewallCmd) -> ExitCode {
         FirewallCmd::Ban { addr, secs } => done(
             firewall::ban_add(addr, std::time::Duration::from_secs(secs)).map(|()| String::new()),
         ),
+        FirewallCmd::Blocked => {
+            done(firewall::blocked().map(|list| list.iter().map(|c| format!("{c}\n")).collect()))
+        }
+        FirewallCmd::Counters => done(firewall::counters().map(|list| {
+            list.iter()
+                .map(|c| format!("{} {} {} {}\n", c.chain, c.packets, c.bytes, c.comment))
+                .collect()
+        })),
         FirewallCmd::Unban { addr } => done(firewall::ban_del(addr).map(|lifted| {
             if lifted {
                 String::new()

@@ -119,6 +119,29 @@ fn unserved_port_and_blocked_prefix_get_no_answer() {
     );
     let ping = t.exec(&t.client, &["ping", "-c1", "-W1", "-I", C2, PUBLIC]);
     assert!(ping.status.success(), "echo is answered");
+    let blocked = t.parvis(&["blocked"]);
+    assert_eq!(String::from_utf8_lossy(&blocked.stdout), "203.0.113.0/28\n");
+    let counters = t.parvis(&["counters"]);
+    let counters = String::from_utf8_lossy(&counters.stdout);
+    let count = |prefix: &str| -> u64 {
+        let line = counters
+            .lines()
+            .find(|l| l.starts_with(prefix) && !l.starts_with(&format!("{prefix} 0 ")));
+        line.and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    assert!(counters.contains("input "), "{counters}");
+    assert!(
+        count("guard") >= 3,
+        "blocked packets are counted: {counters}"
+    );
+    assert!(
+        counters.lines().any(|l| l.starts_with("input ")
+            && l.ends_with("listener https")
+            && !l.starts_with("input 0 ")),
+        "{counters}"
+    );
 }
 
 #[test]

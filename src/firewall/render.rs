@@ -133,8 +133,18 @@ fn block_elements(block: &[Cidr], v4: bool) -> Vec<Expression<'static>> {
         .collect();
     ipnet::IpNet::aggregate(&nets)
         .into_iter()
-        .filter_map(|n| n.to_string().parse::<Cidr>().ok())
-        .map(|c| cidr(&c))
+        .map(|n| {
+            let addr = super::expr::addr(n.network());
+            if n.prefix_len() == n.max_prefix_len() {
+                return addr;
+            }
+            Expression::Named(nftables::expr::NamedExpression::Prefix(
+                nftables::expr::Prefix {
+                    addr: Box::new(addr),
+                    len: u32::from(n.prefix_len()),
+                },
+            ))
+        })
         .collect()
 }
 

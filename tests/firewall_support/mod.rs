@@ -251,10 +251,17 @@ impl Topo {
         self.socat(&target, line)
     }
 
-    /// One UDP exchange from the client.
+    /// One UDP exchange from the client (three tries: UDP may lose a datagram).
     pub fn udp(&self, src: &str, dst: &str, port: u16, line: &str) -> Result<String, String> {
         let target = format!("UDP:{dst}:{port},bind={src}");
-        self.socat(&target, line)
+        let mut last = Err(String::new());
+        for _ in 0..3 {
+            last = self.socat(&target, line);
+            if last.is_ok() {
+                break;
+            }
+        }
+        last
     }
 
     fn socat(&self, target: &str, line: &str) -> Result<String, String> {
