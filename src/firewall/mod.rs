@@ -1,1 +1,28 @@
-//! The kernel data path: `render` (pure) the nftables ruleset from a `Config`, `apply` it atomically (I/O).
+//! The kernel data path: [`render`] the nftables ruleset of `table inet
+//! parvis` from a `Config` (pure), [`apply`] / [`check`] it in one atomic nft
+//! transaction, read bans, blocks and counters back, and set the
+//! [`sysctls`] forwarding needs (I/O: runs `nft`, writes `/proc/sys`).
+//!
+//! Every rule carries a counter and a comment naming the config item it came
+//! from, so `nft list table inet parvis` reads like the config.
+
+mod apply;
+mod error;
+mod expr;
+mod limits;
+mod nat;
+mod nft;
+mod render;
+mod ruleset;
+mod runtime;
+mod sysctl;
+
+pub use apply::{apply, apply_ruleset, check, ApplyReport};
+pub use error::FirewallError;
+pub use render::{render, DYNAMIC_SET_SIZE};
+pub use ruleset::{DynSet, Rule, Ruleset, Stmt, TimedElement, FAMILY, TABLE};
+pub use runtime::{ban_add, ban_del, bans, blocked, counters, ruleset_text, Ban, RuleCounter};
+pub use sysctl::sysctls;
+
+#[cfg(test)]
+mod tests;
