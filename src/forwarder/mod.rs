@@ -1,1 +1,5 @@
-//! The SNI/Host-routing TLS-passthrough forwarder: `hello`, `route`, `proxy_header` are pure; listeners, health checks and `relay` do I/O.
+//! The SNI/Host-routing TLS-passthrough forwarder. Pure parts: [`hello`],
+//! [`http`], [`route`], [`proxy_header`], [`balance`]. I/O: listeners,
+//! health checks and the relay.
+
+pub mod hello;
