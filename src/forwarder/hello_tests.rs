@@ -79,7 +79,10 @@ fn done(status: HelloStatus) -> ClientHello {
 
 #[test]
 fn whole_rustls_hello_gives_sni_and_alpn() {
-    let raw = rustls_hello("Paroisse-A.Example.org", vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+    let raw = rustls_hello(
+        "Paroisse-A.Example.org",
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+    );
     let hello = done(HelloReader::new().poll(&raw));
     assert_eq!(hello.sni, Sni::Name("paroisse-a.example.org".into()));
     assert_eq!(hello.alpn, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
@@ -109,13 +112,18 @@ fn several_records_one_byte_each_and_uneven() {
 
 #[test]
 fn large_post_quantum_sized_hello() {
-    let alpn: Vec<Vec<u8>> = (0..40).map(|i| format!("proto-{i:02}-{}", "x".repeat(40)).into_bytes()).collect();
+    let alpn: Vec<Vec<u8>> = (0..40)
+        .map(|i| format!("proto-{i:02}-{}", "x".repeat(40)).into_bytes())
+        .collect();
     let raw = rustls_hello("big.example.org", alpn.clone());
     assert!(raw.len() > 1500, "hello is {} bytes", raw.len());
     let hello = done(HelloReader::new().poll(&raw));
     assert_eq!(hello.alpn, alpn);
     let split = resplit(&raw, 500);
-    assert_eq!(done(HelloReader::new().poll(&split)).sni.name(), Some("big.example.org"));
+    assert_eq!(
+        done(HelloReader::new().poll(&split)).sni.name(),
+        Some("big.example.org")
+    );
 }
 
 #[test]
@@ -128,37 +136,58 @@ fn truncated_is_need_more_then_eof() {
 
 #[test]
 fn not_tls_is_refused_at_the_first_byte() {
-    assert_eq!(HelloReader::new().poll(b"G"), HelloStatus::Error(HelloError::NotTls));
+    assert_eq!(
+        HelloReader::new().poll(b"G"),
+        HelloStatus::Error(HelloError::NotTls)
+    );
     let status = HelloReader::new().poll(b"GET / HTTP/1.1\r\n\r\n");
     assert_eq!(status, HelloStatus::Error(HelloError::NotTls));
-    assert_eq!(HelloReader::new().poll(b"\x16\x02\x00\x00\x05"), HelloStatus::Error(HelloError::NotTls));
+    assert_eq!(
+        HelloReader::new().poll(b"\x16\x02\x00\x00\x05"),
+        HelloStatus::Error(HelloError::NotTls)
+    );
 }
 
 #[test]
 fn other_handshake_or_record_types_are_refused() {
     let mut raw = hand_hello(Some(b"a.example.org"));
     raw[5] = 2; // ServerHello
-    assert_eq!(HelloReader::new().poll(&raw), HelloStatus::Error(HelloError::NotClientHello));
+    assert_eq!(
+        HelloReader::new().poll(&raw),
+        HelloStatus::Error(HelloError::NotClientHello)
+    );
     let mut split = resplit(&hand_hello(Some(b"a.example.org")), 10);
     split[15] = 23; // second record is application data
-    assert!(matches!(HelloReader::new().poll(&split), HelloStatus::Error(HelloError::Malformed(_))));
+    assert!(matches!(
+        HelloReader::new().poll(&split),
+        HelloStatus::Error(HelloError::Malformed(_))
+    ));
 }
 
 #[test]
 fn oversized_is_refused() {
     let mut raw = vec![22, 3, 1, 0x40, 0x00, 1, 0, 0x50, 0x00];
-    assert_eq!(HelloReader::new().poll(&raw), HelloStatus::Error(HelloError::Oversized));
+    assert_eq!(
+        HelloReader::new().poll(&raw),
+        HelloStatus::Error(HelloError::Oversized)
+    );
     // Many small records that never complete a large message.
     raw = vec![22, 3, 1, 0, 4, 1, 0, 0x3f, 0xf0];
     while raw.len() < MAX_HELLO + 10 {
         raw.extend_from_slice(&[22, 3, 1, 0, 1, 0]);
     }
-    assert_eq!(HelloReader::new().poll(&raw), HelloStatus::Error(HelloError::Oversized));
+    assert_eq!(
+        HelloReader::new().poll(&raw),
+        HelloStatus::Error(HelloError::Oversized)
+    );
 }
 
 #[test]
 fn no_sni_ip_sni_and_junk_sni() {
-    assert_eq!(done(HelloReader::new().poll(&hand_hello(None))).sni, Sni::Absent);
+    assert_eq!(
+        done(HelloReader::new().poll(&hand_hello(None))).sni,
+        Sni::Absent
+    );
     let ip = done(HelloReader::new().poll(&hand_hello(Some(b"192.0.2.1"))));
     assert_eq!(ip.sni, Sni::IpLiteral("192.0.2.1".into()));
     assert_eq!(ip.sni.name(), None);
