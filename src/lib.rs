@@ -7,9 +7,13 @@
 //! # Layout
 //! - [`config`]: the operator's TOML (`FileConfig`) → [`config::validate`] →
 //!   typed [`config::Config`]. Pure.
+//! - [`forwarder`]: SNI/Host routing TLS passthrough with PROXY headers.
+//!   Pure parsers and tables; listeners, relay and health checks do I/O.
+//! - [`app`]: the `serve` daemon wiring, signals and reload. Does I/O.
 //! - [`lab`]: network-namespace topology shared by `parvis lab` and the
 //!   integration tests. Does I/O (`ip`, namespaces).
 
+pub mod app;
 pub mod config;
 pub mod firewall;
 pub mod forwarder;

@@ -25,6 +25,18 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// The appliance daemon, in the foreground.
+    Serve {
+        /// The config file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Control socket path (not used yet).
+        #[arg(long, default_value = "/run/parvis/control.sock")]
+        socket: PathBuf,
+        /// OpenStack metadata folder (not used yet).
+        #[arg(long)]
+        metadata: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -41,6 +53,31 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check { config } => check(&config),
+        Command::Serve { config, .. } => serve(&config),
+    }
+}
+
+fn serve(path: &std::path::Path) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("parvis: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(parvis::app::run(path, std::future::pending())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::from(if e.is_bad_input() { 2 } else { 1 })
+        }
     }
 }
 

@@ -88,8 +88,8 @@ mod tests {
             .collect()
     }
 
-    fn client(i: u32) -> IpAddr {
-        IpAddr::from((0xc633_6400u32 + i).to_be_bytes())
+    fn client(i: usize) -> IpAddr {
+        IpAddr::from((0xc633_6400u32 + u32::try_from(i).unwrap_or(0)).to_be_bytes())
     }
 
     #[test]
@@ -126,7 +126,7 @@ mod tests {
     fn source_hash_is_sticky_spread_and_moves_only_the_lost_server_clients() {
         let mut s = servers(3);
         let before: Vec<_> = (0..300)
-            .map(|i| pick(Balance::SourceHash, &s, client(i), i as usize, None))
+            .map(|i| pick(Balance::SourceHash, &s, client(i), i, None))
             .collect();
         let again: Vec<_> = (0..300)
             .map(|i| pick(Balance::SourceHash, &s, client(i), 7, None))
@@ -136,19 +136,14 @@ mod tests {
             let share = before.iter().filter(|p| **p == Some(k)).count();
             assert!(share > 60, "server {k} got {share}/300");
         }
-        let mapped = IpAddr::V6(
-            std::net::Ipv4Addr::from(
-                client(5)
-                    .to_string()
-                    .parse::<std::net::Ipv4Addr>()
-                    .expect("v4"),
-            )
-            .to_ipv6_mapped(),
-        );
+        let IpAddr::V4(v4) = client(5) else {
+            unreachable!("client() makes IPv4 addresses")
+        };
+        let mapped = IpAddr::V6(v4.to_ipv6_mapped());
         assert_eq!(pick(Balance::SourceHash, &s, mapped, 0, None), before[5]);
         s[1].up = false;
         for (i, old) in before.iter().enumerate() {
-            let new = pick(Balance::SourceHash, &s, client(i as u32), 0, None);
+            let new = pick(Balance::SourceHash, &s, client(i), 0, None);
             if *old != Some(1) {
                 assert_eq!(new, *old, "client {i} moved though its server stayed");
             } else {
