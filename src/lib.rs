@@ -30,6 +30,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod app;
 pub mod change;
 pub mod config;
 pub mod control;
