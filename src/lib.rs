@@ -24,6 +24,8 @@
 //! - [`demo`]: the PROXY-aware demo ingress (`parvis demo-ingress`), a TLS and
 //!   HTTP backend that reports what it saw. Does I/O (sockets); its header
 //!   and HTTP parsing are pure.
+//! - [`daemon`]: `parvis serve`: first config, restore, background tasks,
+//!   signals; implements [`api::Control`] and [`change::Steps`]. I/O.
 //! - [`net`]: owning the two ports. Role resolution and [`net::plan`] are
 //!   pure; [`net::netlink`] and [`net::watch`] do netlink I/O;
 //!   [`net::metadata`] reads the OpenStack config drive or metadata service.
@@ -34,6 +36,7 @@ pub mod app;
 pub mod change;
 pub mod config;
 pub mod control;
+pub mod daemon;
 pub mod demo;
 pub mod firewall;
 pub mod forwarder;

@@ -30,6 +30,18 @@ enum Cmd {
         #[arg(long)]
         config: std::path::PathBuf,
     },
+    /// The appliance daemon, in the foreground (SIGHUP reloads, SIGTERM drains).
+    Serve {
+        /// The config file (TOML); missing: the OpenStack user data, else a safe default.
+        #[arg(long)]
+        config: PathBuf,
+        /// The control socket for the CLI.
+        #[arg(long, default_value = parvis::control::DEFAULT_SOCKET)]
+        socket: PathBuf,
+        /// Read OpenStack metadata from this config-drive-like folder.
+        #[arg(long)]
+        metadata: Option<PathBuf>,
+    },
     /// Build a throwaway demo topology of network namespaces (needs root);
     /// Ctrl-C or SIGTERM removes it.
     Lab,
@@ -150,6 +162,16 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Check { config } => return check(&config),
         Cmd::Firewall(cmd) => return firewall(cmd),
+        Cmd::Serve {
+            config,
+            socket,
+            metadata,
+        } => serve(parvis::daemon::Options {
+            config,
+            socket,
+            metadata,
+        })
+        .await,
         Cmd::Lab => run_lab().await,
         Cmd::DemoIngress {
             name,
@@ -211,9 +233,15 @@ async fn main() -> ExitCode {
 
 type Failure = (u8, anyhow::Error);
 
+async fn serve(opts: parvis::daemon::Options) -> Result<(), Failure> {
+    parvis::daemon::run(opts, std::future::pending())
+        .await
+        .map_err(|e| (if e.is_bad_input() { 2 } else { 1 }, e.into()))
+}
+
 async fn run_lab() -> Result<(), Failure> {
     let shutdown = signals().map_err(|e| (1, e))?;
-    lab::run(lab::Options::default(), shutdown)
+    lab::appliance::run(shutdown)
         .await
         .map_err(|e| (1, e.into()))
 }

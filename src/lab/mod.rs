@@ -15,6 +15,7 @@
 //! [`Ns`] is dropped (also while unwinding from a panic). Namespaces left
 //! behind by a killed process are swept when the next [`Topology`] is built.
 
+pub mod appliance;
 mod ns;
 mod run;
 mod sweep;

@@ -1,0 +1,300 @@
+//! The daemon as the admin UI, the API and the CLI see it: the real
+//! [`Control`], reading the forwarder's snapshots, the firewall's runtime
+//! state, the links and the change manager. Does I/O (through them).
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::watch;
+
+use crate::api::{
+    self, adapt, ApiError, ApplyOutcome, ApplyRequest, Author, BackendView, BanView, BoxFuture,
+    ConfirmOutcome, ConnView, Control, EventLog, EventView, LinkView, MetricsView, NftApplyView,
+    RouteView, RuleCounterView, RulesetView, SeriesRecorder, SeriesView, ServerView, StatusView,
+    VersionView,
+};
+use crate::change::Changer;
+use crate::config::Config;
+use crate::firewall;
+use crate::net::LinkState;
+
+use super::kernel::Kernel;
+
+/// Everything the operator-facing views read.
+pub struct Daemon {
+    pub(super) changer: Changer,
+    pub(super) kernel: Arc<Kernel>,
+    pub(super) started: Instant,
+    pub(super) links: watch::Receiver<Vec<LinkState>>,
+    pub(super) events: Mutex<EventLog>,
+    pub(super) series: Mutex<SeriesRecorder>,
+    /// The config in force (the stored version, or the safe default).
+    pub(super) running: watch::Receiver<Arc<Config>>,
+    pub(super) running_text: watch::Receiver<String>,
+    /// Why the daemon runs the safe default, if it does.
+    pub(super) safe_reason: Mutex<Option<String>>,
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+impl Daemon {
+    fn config(&self) -> Arc<Config> {
+        self.running.borrow().clone()
+    }
+
+    /// Records one event for the UI's log (the change manager's arrive by
+    /// subscription, see `super::run`).
+    pub fn log(&self, kind: &str, message: impl Into<String>) {
+        if let Ok(mut ev) = self.events.lock() {
+            ev.push(adapt::unix(SystemTime::now()), kind, message);
+        }
+    }
+
+    /// Takes one sample for the dashboard chart.
+    pub fn sample(&self) {
+        let (total, active) = match self.kernel.forwarder() {
+            Some(f) => {
+                let s = f.stats();
+                (s.accepted.values().sum(), s.active)
+            }
+            None => (0, 0),
+        };
+        if let Ok(mut series) = self.series.lock() {
+            series.record(adapt::unix(SystemTime::now()), total, active);
+        }
+    }
+
+    fn link_views(&self) -> Vec<LinkView> {
+        self.links
+            .borrow()
+            .iter()
+            .filter(|l| l.role.is_some() || l.name != "lo")
+            .map(|l| LinkView {
+                name: l.name.clone(),
+                role: l.role.map(|r| r.to_string()).unwrap_or_default(),
+                mac: l.mac.map(|m| m.to_string()).unwrap_or_default(),
+                state: l.oper_state.to_string(),
+                mtu: l.mtu,
+                addresses: l.addresses.iter().map(|a| a.to_string()).collect(),
+                rx_bytes: l.counters.rx_bytes,
+                tx_bytes: l.counters.tx_bytes,
+                rx_packets: l.counters.rx_packets,
+                tx_packets: l.counters.tx_packets,
+                errors: l.counters.rx_errors + l.counters.tx_errors,
+                drops: l.counters.rx_dropped + l.counters.tx_dropped,
+            })
+            .collect()
+    }
+
+    fn warnings(&self, backends: &[BackendView]) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Ok(reason) = self.safe_reason.lock() {
+            if let Some(r) = reason.as_ref() {
+                out.push(format!("running the safe default (inbound closed but SSH and admin from admin.allow): {r}"));
+            }
+        }
+        for b in backends {
+            for s in b.servers.iter().filter(|s| !s.up) {
+                out.push(format!("backend {}: server {} is down", b.name, s.addr));
+            }
+        }
+        out
+    }
+}
+
+impl Control for Daemon {
+    fn status(&self) -> StatusView {
+        let cfg = self.config();
+        let mut listeners = api::listeners_of(&cfg);
+        if let Some(f) = self.kernel.forwarder() {
+            let stats = f.stats();
+            let live = f.connections();
+            for l in &mut listeners {
+                l.total = stats.accepted.get(&l.name).copied().unwrap_or(0);
+                l.active = live.iter().filter(|c| c.listener == l.name).count() as u64;
+            }
+        }
+        let backends = self.backends();
+        let now = SystemTime::now();
+        StatusView {
+            name: cfg.appliance.name.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            uptime_secs: self.started.elapsed().as_secs(),
+            interfaces: self.link_views(),
+            listeners,
+            config_version: self.changer.store().current().unwrap_or(0),
+            pending: self.changer.store().pending().map(|p| adapt::pending(&p, now)),
+            warnings: self.warnings(&backends),
+        }
+    }
+
+    fn routes(&self) -> Vec<RouteView> {
+        api::routes_of(&self.config())
+    }
+
+    fn backends(&self) -> Vec<BackendView> {
+        let mut views = api::backends_of(&self.config());
+        let Some(f) = self.kernel.forwarder() else { return views };
+        let live = f.backends();
+        for v in &mut views {
+            let Some(b) = live.iter().find(|b| b.name == v.name) else { continue };
+            v.servers = b
+                .servers
+                .iter()
+                .map(|s| ServerView {
+                    addr: s.addr,
+                    up: s.up,
+                    active: u64::from(s.active),
+                    total: s.total,
+                    bytes_in: s.bytes,
+                    bytes_out: 0,
+                })
+                .collect();
+        }
+        views
+    }
+
+    fn connections(&self) -> Vec<ConnView> {
+        let Some(f) = self.kernel.forwarder() else { return Vec::new() };
+        let now_ms = adapt::unix(SystemTime::now()).saturating_mul(1000);
+        f.connections()
+            .into_iter()
+            .map(|c| ConnView {
+                id: c.id,
+                listener: c.listener,
+                client: c.client,
+                host: c.host,
+                backend: c.backend,
+                server: c.server,
+                age_ms: now_ms.saturating_sub(c.started_ms),
+                bytes_in: c.bytes_in,
+                bytes_out: c.bytes_out,
+            })
+            .collect()
+    }
+
+    fn series(&self) -> SeriesView {
+        self.series.lock().map(|s| s.view()).unwrap_or_else(|_| SeriesView {
+            interval_secs: 5,
+            points: Vec::new(),
+        })
+    }
+
+    fn events(&self) -> Vec<EventView> {
+        self.events.lock().map(|e| e.view()).unwrap_or_default()
+    }
+
+    fn config_text(&self) -> String {
+        self.running_text.borrow().clone()
+    }
+
+    fn history(&self) -> Vec<VersionView> {
+        let store = self.changer.store();
+        let current = store.current();
+        store.list().iter().map(|m| adapt::version(m, current)).collect()
+    }
+
+    fn version_text(&self, version: u64) -> Option<String> {
+        self.changer.store().get(version).ok().map(|(_, text)| text)
+    }
+
+    fn ruleset(&self) -> Result<RulesetView, ApiError> {
+        let text = firewall::ruleset_text().map_err(internal)?;
+        let counters = firewall::counters()
+            .map_err(internal)?
+            .into_iter()
+            .map(|c| RuleCounterView {
+                chain: c.chain,
+                comment: c.comment,
+                packets: c.packets,
+                bytes: c.bytes,
+            })
+            .collect();
+        Ok(RulesetView { text, counters })
+    }
+
+    fn bans(&self) -> Result<Vec<BanView>, ApiError> {
+        Ok(firewall::bans()
+            .map_err(internal)?
+            .into_iter()
+            .map(|b| BanView {
+                addr: b.addr,
+                expires_in_secs: b.expires_in.map_or(0, |d| d.as_secs()),
+            })
+            .collect())
+    }
+
+    fn ban_add(&self, addr: IpAddr, secs: u64) -> Result<(), ApiError> {
+        firewall::ban_add(addr, Duration::from_secs(secs)).map_err(internal)?;
+        self.log("ban", format!("{addr} banned for {secs}s"));
+        Ok(())
+    }
+
+    fn ban_del(&self, addr: IpAddr) -> Result<(), ApiError> {
+        let lifted = firewall::ban_del(addr).map_err(internal)?;
+        if !lifted {
+            return Err(ApiError::not_found(format!("{addr} is not banned")));
+        }
+        self.log("ban", format!("ban on {addr} lifted"));
+        Ok(())
+    }
+
+    fn metrics(&self) -> MetricsView {
+        let nft = self.kernel.nft_stats();
+        let mut view = MetricsView::default();
+        if let Some(f) = self.kernel.forwarder() {
+            let stats = f.stats();
+            for (listener, reasons) in &stats.ended {
+                for (reason, count) in reasons {
+                    let result = serde_json::to_value(reason)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_else(|| format!("{reason:?}"));
+                    view.connections.push(api::ConnCountView {
+                        listener: listener.clone(),
+                        backend: String::new(),
+                        result,
+                        count: *count,
+                    });
+                }
+            }
+        }
+        view.nft_apply = Some(NftApplyView {
+            last_duration_secs: nft.last.as_secs_f64(),
+            last_ok: nft.last_ok,
+            ok_total: nft.ok,
+            failed_total: nft.failed,
+        });
+        view
+    }
+
+    fn apply(&self, req: ApplyRequest, author: Author) -> BoxFuture<'_, Result<ApplyOutcome, ApiError>> {
+        Box::pin(async move {
+            let origin = adapt::origin(author, &req.comment);
+            let within = req.confirm_within_secs.map(Duration::from_secs);
+            let out = self
+                .changer
+                .apply(&req.config, origin, within, req.force)
+                .await
+                .map_err(|e| adapt::error(&e))?;
+            Ok(adapt::outcome(&out, SystemTime::now()))
+        })
+    }
+
+    fn confirm(&self, _author: Author) -> BoxFuture<'_, Result<ConfirmOutcome, ApiError>> {
+        Box::pin(async move {
+            let version = self.changer.confirm().await.map_err(|e| adapt::error(&e))?;
+            Ok(ConfirmOutcome { version })
+        })
+    }
+
+    fn rollback(&self, version: Option<u64>, _author: Author) -> BoxFuture<'_, Result<ApplyOutcome, ApiError>> {
+        Box::pin(async move {
+            let out = self.changer.rollback(version).await.map_err(|e| adapt::error(&e))?;
+            Ok(adapt::outcome(&out, SystemTime::now()))
+        })
+    }
+}

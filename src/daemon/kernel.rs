@@ -1,0 +1,137 @@
+//! The real [`Steps`] of a change: the nftables table, the links and the
+//! user-space listeners. Each step brings its part of the system to exactly
+//! the config it is given, so the change manager can undo a step by
+//! applying the previous config to it. Does I/O.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use tokio::sync::watch;
+
+use crate::change::{StepError, Steps};
+use crate::config::Config;
+use crate::firewall;
+use crate::forwarder::Forwarder;
+use crate::net::{self, metadata::Metadata, Roles};
+
+/// How the last nftables apply went, for `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct NftStats {
+    /// Duration of the last apply.
+    pub last: Duration,
+    /// Whether it succeeded.
+    pub last_ok: bool,
+    /// Successful applies.
+    pub ok: u64,
+    /// Refused applies.
+    pub failed: u64,
+}
+
+/// The parts of the appliance a config drives.
+pub struct Kernel {
+    forwarder: Mutex<Option<Arc<Forwarder>>>,
+    metadata: Option<Metadata>,
+    roles: watch::Sender<Roles>,
+    nft: Mutex<NftStats>,
+}
+
+impl Kernel {
+    /// A kernel with nothing applied yet; `metadata` feeds the link plan.
+    pub fn new(metadata: Option<Metadata>) -> Kernel {
+        Kernel {
+            forwarder: Mutex::new(None),
+            metadata,
+            roles: watch::channel(Roles::default()).0,
+            nft: Mutex::new(NftStats::default()),
+        }
+    }
+
+    /// The running forwarder, once the first config has started it.
+    pub fn forwarder(&self) -> Option<Arc<Forwarder>> {
+        self.forwarder.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// The NIC roles found by the last link plan.
+    pub fn roles(&self) -> watch::Receiver<Roles> {
+        self.roles.subscribe()
+    }
+
+    /// How nftables applies went.
+    pub fn nft_stats(&self) -> NftStats {
+        self.nft.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Takes the forwarder out for shutdown.
+    pub fn take_forwarder(&self) -> Option<Arc<Forwarder>> {
+        self.forwarder.lock().ok().and_then(|mut f| f.take())
+    }
+
+    fn firewall(&self, cfg: &Config) -> Result<(), StepError> {
+        let started = Instant::now();
+        let result = firewall::apply(cfg);
+        if let Ok(mut s) = self.nft.lock() {
+            s.last = started.elapsed();
+            s.last_ok = result.is_ok();
+            if result.is_ok() {
+                s.ok += 1;
+            } else {
+                s.failed += 1;
+            }
+        }
+        result.map(|_| ()).map_err(|e| StepError::new(e.to_string()))
+    }
+
+    fn listeners(&self, cfg: &Config) -> Result<(), StepError> {
+        let mut slot = self
+            .forwarder
+            .lock()
+            .map_err(|_| StepError::new("forwarder state poisoned"))?;
+        match slot.as_ref() {
+            Some(f) => f.reload(cfg).map_err(|e| StepError::new(e.to_string())),
+            None => {
+                let f = Forwarder::start(cfg).map_err(|e| StepError::new(e.to_string()))?;
+                *slot = Some(Arc::new(f));
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Steps for Kernel {
+    fn check<'a>(&'a self, new: &'a Config) -> BoxFuture<'a, Result<(), StepError>> {
+        Box::pin(async move {
+            let cfg = new.clone();
+            tokio::task::spawn_blocking(move || firewall::check(&cfg))
+                .await
+                .map_err(|e| StepError::new(e.to_string()))?
+                .map_err(|e| StepError::new(e.to_string()))
+        })
+    }
+
+    fn apply_firewall<'a>(&'a self, new: &'a Config) -> BoxFuture<'a, Result<(), StepError>> {
+        // nft is quick and its child process is waited for synchronously;
+        // block_in_place keeps the reactor free without cloning the config.
+        Box::pin(async move { tokio::task::block_in_place(|| self.firewall(new)) })
+    }
+
+    fn apply_net<'a>(&'a self, new: &'a Config) -> BoxFuture<'a, Result<(), StepError>> {
+        Box::pin(async move {
+            if new.interfaces.is_none() {
+                return Ok(());
+            }
+            let (roles, changes) = net::netlink::configure(new, self.metadata.as_ref(), false)
+                .await
+                .map_err(|e| StepError::new(e.to_string()))?;
+            for c in &changes {
+                tracing::info!(change = %c, "interfaces");
+            }
+            self.roles.send_replace(roles);
+            Ok(())
+        })
+    }
+
+    fn apply_forwarder<'a>(&'a self, new: &'a Config) -> BoxFuture<'a, Result<(), StepError>> {
+        Box::pin(async move { self.listeners(new) })
+    }
+}

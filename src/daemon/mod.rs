@@ -1,0 +1,169 @@
+//! The daemon (`parvis serve`): finds its first config (the file, else the
+//! OpenStack user data, else a safe default), restores the last complete
+//! config version through the change manager, then serves the forwarder,
+//! the admin UI, the control socket and metrics until SIGTERM/SIGINT.
+//! SIGHUP re-reads the file as a change. Does I/O.
+//!
+//! The nftables table is left in the kernel on exit, so in-kernel forwards
+//! keep working while the daemon restarts.
+
+mod control;
+mod kernel;
+mod notify;
+mod start;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{adapt, EventLog, SeriesRecorder};
+use crate::change::{Changer, Steps};
+use crate::config::ConfigError;
+use crate::store::Store;
+
+pub use control::Daemon;
+pub use kernel::Kernel;
+
+/// How long open connections may drain at shutdown.
+pub const DRAIN: Duration = Duration::from_secs(10);
+
+/// What `parvis serve` was given.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The config file.
+    pub config: PathBuf,
+    /// The control socket.
+    pub socket: PathBuf,
+    /// A config-drive-like folder instead of discovering the metadata.
+    pub metadata: Option<PathBuf>,
+}
+
+/// Why the daemon could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The config file is invalid.
+    #[error("{path}: {source}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        source: ConfigError,
+    },
+    /// The OpenStack metadata could not be read.
+    #[error(transparent)]
+    Metadata(#[from] crate::net::metadata::MetadataError),
+    /// The config store could not be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// Not even the safe default could be put in place.
+    #[error("cannot start: {0}")]
+    Start(String),
+    /// The control socket could not be bound.
+    #[error(transparent)]
+    Control(#[from] crate::control::ControlError),
+    /// Signal handlers could not be installed.
+    #[error("signals: {0}")]
+    Signal(std::io::Error),
+}
+
+impl DaemonError {
+    /// True for bad input (exit code 2) rather than a runtime failure.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, DaemonError::Config { .. })
+    }
+}
+
+/// Runs the daemon until SIGTERM/SIGINT or `shutdown` resolves, then drains.
+pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+    let mut term = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
+    let first = start::first(&opts).await?;
+    if let Err(e) = crate::firewall::sysctls() {
+        tracing::warn!(error = %e, "sysctls");
+    }
+    let state_dir = first.config.appliance.state_dir.clone();
+    let store = Store::open(&state_dir)?;
+    let kernel = Arc::new(Kernel::new(first.metadata.clone()));
+    let changer = Changer::new(store, kernel.clone());
+    let change_events = changer.subscribe();
+    if let Err(e) = changer.startup(first.text.as_deref()).await {
+        tracing::error!(error = %e, "the stored or given config could not be put in place");
+    }
+    let (cfg, text, safe_reason) = match changer.running().await {
+        Some((v, cfg)) => {
+            let text = changer.store().get(v).map(|(_, t)| t).unwrap_or_default();
+            (cfg, text, None)
+        }
+        None => {
+            let safe = Arc::new(first.safe_default());
+            let why = first.reason.clone().unwrap_or_else(|| "no config version could be applied".into());
+            tracing::warn!(reason = %why, "running the safe default: inbound closed except SSH and the admin port from admin.allow");
+            for step in [kernel.apply_firewall(&safe), kernel.apply_forwarder(&safe)] {
+                step.await.map_err(|e| DaemonError::Start(e.to_string()))?;
+            }
+            (safe, String::new(), Some(why))
+        }
+    };
+    let (cfg_tx, cfg_rx) = watch::channel(cfg.clone());
+    let (text_tx, text_rx) = watch::channel(text);
+    let (links_tx, links_rx) = watch::channel(Vec::new());
+    let daemon = Arc::new(Daemon {
+        changer: changer.clone(),
+        kernel: kernel.clone(),
+        started: Instant::now(),
+        links: links_rx,
+        events: Mutex::new(EventLog::new(500)),
+        series: Mutex::new(SeriesRecorder::new(5, 120)),
+        running: cfg_rx,
+        running_text: text_rx,
+        safe_reason: Mutex::new(safe_reason),
+    });
+    let token = CancellationToken::new();
+    tokio::spawn(start::follow_changes(daemon.clone(), change_events, cfg_tx, text_tx));
+    tokio::spawn(start::watch_links(kernel.clone(), links_tx, token.clone()));
+    tokio::spawn(start::sample(daemon.clone(), token.clone()));
+    start::operator_doors(&cfg, &opts, daemon.clone(), &token).await?;
+    notify::notify("READY=1");
+    if let Some(every) = notify::watchdog_interval() {
+        tokio::spawn(start::watchdog(every, token.clone()));
+    }
+    daemon.log("start", format!("parvis {} ready", env!("CARGO_PKG_VERSION")));
+    tracing::info!(name = %cfg.appliance.name, listeners = cfg.listeners.len(), "ready");
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => reload(&changer, &opts, &daemon).await,
+        }
+    }
+    notify::notify("STOPPING=1");
+    tracing::info!(drain = ?DRAIN, "shutting down; the nftables table stays in force");
+    token.cancel();
+    if let Some(f) = kernel.take_forwarder() {
+        match Arc::try_unwrap(f) {
+            Ok(f) => f.shutdown(DRAIN).await,
+            Err(_) => tracing::warn!("forwarder still referenced; closing without drain"),
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// SIGHUP: the file as a change, author `sighup`.
+async fn reload(changer: &Changer, opts: &Options, daemon: &Daemon) {
+    match changer.reload_file(&opts.config).await {
+        Ok(out) => tracing::info!(version = adapt::outcome(&out, std::time::SystemTime::now()).version, "reloaded"),
+        Err(e) => {
+            tracing::error!(error = %e, "reload refused, keeping the running config");
+            daemon.log("refused", format!("SIGHUP reload refused: {e}"));
+        }
+    }
+}
