@@ -77,6 +77,11 @@ enum FirewallCmd {
         #[arg(long, hide = true)]
         inject_invalid_rule: bool,
     },
+    /// Ask nft whether it would accept the ruleset (`nft -c`), changing nothing.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// List the banned sources: `ADDR SECONDS-LEFT` per line.
     Bans,
     /// Ban a source by hand.
@@ -237,6 +242,10 @@ fn firewall(cmd: FirewallCmd) -> ExitCode {
             inject_invalid_rule,
         } => match load(&config) {
             Ok(cfg) => done(firewall_apply(&cfg, inject_invalid_rule)),
+            Err(code) => code,
+        },
+        FirewallCmd::Check { config } => match load(&config) {
+            Ok(cfg) => done(firewall::check(&cfg).map(|()| "ok\n".to_string())),
             Err(code) => code,
         },
         FirewallCmd::Bans => done(firewall::bans().map(|bans| {

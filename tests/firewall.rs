@@ -306,6 +306,13 @@ fn refused_ruleset_leaves_the_old_one_in_force() {
         "nft's message reaches the operator: {err}"
     );
     assert_eq!(t.table_text(), before, "byte for byte the same table");
+    let check = t.parvis(&["check", "--config", &path.to_string_lossy()]);
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout),
+        "ok\n",
+        "the newer config itself is acceptable"
+    );
+    assert_eq!(t.table_text(), before, "check changes nothing");
     assert_eq!(
         t.tcp(C1, PUBLIC, 2222, ""),
         Ok("10.0.0.1".into()),
