@@ -126,7 +126,11 @@ impl Control for Daemon {
             interfaces: self.link_views(),
             listeners,
             config_version: self.changer.store().current().unwrap_or(0),
-            pending: self.changer.store().pending().map(|p| adapt::pending(&p, now)),
+            pending: self
+                .changer
+                .store()
+                .pending()
+                .map(|p| adapt::pending(&p, now)),
             warnings: self.warnings(&backends),
         }
     }
@@ -137,10 +141,14 @@ impl Control for Daemon {
 
     fn backends(&self) -> Vec<BackendView> {
         let mut views = api::backends_of(&self.config());
-        let Some(f) = self.kernel.forwarder() else { return views };
+        let Some(f) = self.kernel.forwarder() else {
+            return views;
+        };
         let live = f.backends();
         for v in &mut views {
-            let Some(b) = live.iter().find(|b| b.name == v.name) else { continue };
+            let Some(b) = live.iter().find(|b| b.name == v.name) else {
+                continue;
+            };
             v.servers = b
                 .servers
                 .iter()
@@ -158,7 +166,9 @@ impl Control for Daemon {
     }
 
     fn connections(&self) -> Vec<ConnView> {
-        let Some(f) = self.kernel.forwarder() else { return Vec::new() };
+        let Some(f) = self.kernel.forwarder() else {
+            return Vec::new();
+        };
         let now_ms = adapt::unix(SystemTime::now()).saturating_mul(1000);
         f.connections()
             .into_iter()
@@ -177,10 +187,13 @@ impl Control for Daemon {
     }
 
     fn series(&self) -> SeriesView {
-        self.series.lock().map(|s| s.view()).unwrap_or_else(|_| SeriesView {
-            interval_secs: 5,
-            points: Vec::new(),
-        })
+        self.series
+            .lock()
+            .map(|s| s.view())
+            .unwrap_or_else(|_| SeriesView {
+                interval_secs: 5,
+                points: Vec::new(),
+            })
     }
 
     fn events(&self) -> Vec<EventView> {
@@ -194,7 +207,11 @@ impl Control for Daemon {
     fn history(&self) -> Vec<VersionView> {
         let store = self.changer.store();
         let current = store.current();
-        store.list().iter().map(|m| adapt::version(m, current)).collect()
+        store
+            .list()
+            .iter()
+            .map(|m| adapt::version(m, current))
+            .collect()
     }
 
     fn version_text(&self, version: u64) -> Option<String> {
@@ -271,7 +288,11 @@ impl Control for Daemon {
         view
     }
 
-    fn apply(&self, req: ApplyRequest, author: Author) -> BoxFuture<'_, Result<ApplyOutcome, ApiError>> {
+    fn apply(
+        &self,
+        req: ApplyRequest,
+        author: Author,
+    ) -> BoxFuture<'_, Result<ApplyOutcome, ApiError>> {
         Box::pin(async move {
             let origin = adapt::origin(author, &req.comment);
             let within = req.confirm_within_secs.map(Duration::from_secs);
@@ -291,9 +312,17 @@ impl Control for Daemon {
         })
     }
 
-    fn rollback(&self, version: Option<u64>, _author: Author) -> BoxFuture<'_, Result<ApplyOutcome, ApiError>> {
+    fn rollback(
+        &self,
+        version: Option<u64>,
+        _author: Author,
+    ) -> BoxFuture<'_, Result<ApplyOutcome, ApiError>> {
         Box::pin(async move {
-            let out = self.changer.rollback(version).await.map_err(|e| adapt::error(&e))?;
+            let out = self
+                .changer
+                .rollback(version)
+                .await
+                .map_err(|e| adapt::error(&e))?;
             Ok(adapt::outcome(&out, SystemTime::now()))
         })
     }

@@ -79,7 +79,9 @@ impl Kernel {
                 s.failed += 1;
             }
         }
-        result.map(|_| ()).map_err(|e| StepError::new(e.to_string()))
+        result
+            .map(|_| ())
+            .map_err(|e| StepError::new(e.to_string()))
     }
 
     fn listeners(&self, cfg: &Config) -> Result<(), StepError> {

@@ -102,7 +102,10 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         }
         None => {
             let safe = Arc::new(first.safe_default());
-            let why = first.reason.clone().unwrap_or_else(|| "no config version could be applied".into());
+            let why = first
+                .reason
+                .clone()
+                .unwrap_or_else(|| "no config version could be applied".into());
             tracing::warn!(reason = %why, "running the safe default: inbound closed except SSH and the admin port from admin.allow");
             for step in [kernel.apply_firewall(&safe), kernel.apply_forwarder(&safe)] {
                 step.await.map_err(|e| DaemonError::Start(e.to_string()))?;
@@ -125,7 +128,12 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         safe_reason: Mutex::new(safe_reason),
     });
     let token = CancellationToken::new();
-    tokio::spawn(start::follow_changes(daemon.clone(), change_events, cfg_tx, text_tx));
+    tokio::spawn(start::follow_changes(
+        daemon.clone(),
+        change_events,
+        cfg_tx,
+        text_tx,
+    ));
     tokio::spawn(start::watch_links(kernel.clone(), links_tx, token.clone()));
     tokio::spawn(start::sample(daemon.clone(), token.clone()));
     start::operator_doors(&cfg, &opts, daemon.clone(), &token).await?;
@@ -133,7 +141,10 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     if let Some(every) = notify::watchdog_interval() {
         tokio::spawn(start::watchdog(every, token.clone()));
     }
-    daemon.log("start", format!("parvis {} ready", env!("CARGO_PKG_VERSION")));
+    daemon.log(
+        "start",
+        format!("parvis {} ready", env!("CARGO_PKG_VERSION")),
+    );
     tracing::info!(name = %cfg.appliance.name, listeners = cfg.listeners.len(), "ready");
     tokio::pin!(shutdown);
     loop {
@@ -160,7 +171,10 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
 /// SIGHUP: the file as a change, author `sighup`.
 async fn reload(changer: &Changer, opts: &Options, daemon: &Daemon) {
     match changer.reload_file(&opts.config).await {
-        Ok(out) => tracing::info!(version = adapt::outcome(&out, std::time::SystemTime::now()).version, "reloaded"),
+        Ok(out) => tracing::info!(
+            version = adapt::outcome(&out, std::time::SystemTime::now()).version,
+            "reloaded"
+        ),
         Err(e) => {
             tracing::error!(error = %e, "reload refused, keeping the running config");
             daemon.log("refused", format!("SIGHUP reload refused: {e}"));

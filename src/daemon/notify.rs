@@ -7,7 +7,9 @@ use std::time::Duration;
 
 /// Sends one notify message; errors are logged, never fatal.
 pub fn notify(state: &str) {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
     let sent = UnixDatagram::unbound().and_then(|sock| {
         let bytes = path.as_encoded_bytes();
         match bytes.strip_prefix(b"@") {

@@ -51,12 +51,22 @@ pub async fn first(opts: &Options) -> Result<First, DaemonError> {
                 path: opts.config.clone(),
                 source,
             })?;
-            Ok(First { config, text: Some(text), metadata, reason: None })
+            Ok(First {
+                config,
+                text: Some(text),
+                metadata,
+                reason: None,
+            })
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => from_metadata(&opts.config, metadata).await,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            from_metadata(&opts.config, metadata).await
+        }
         Err(e) => Err(DaemonError::Config {
             path: opts.config.clone(),
-            source: config::ConfigError::one("", format!("cannot read {}: {e}", opts.config.display())),
+            source: config::ConfigError::one(
+                "",
+                format!("cannot read {}: {e}", opts.config.display()),
+            ),
         }),
     }
 }
@@ -76,14 +86,27 @@ async fn from_metadata(path: &Path, metadata: Option<Metadata>) -> Result<First,
         },
     };
     let Some(meta) = metadata else {
-        let reason = format!("no config file at {} and no OpenStack metadata", path.display());
+        let reason = format!(
+            "no config file at {} and no OpenStack metadata",
+            path.display()
+        );
         let config = net::metadata::safe_default(None);
-        return Ok(First { config, text: None, metadata: None, reason: Some(reason) });
+        return Ok(First {
+            config,
+            text: None,
+            metadata: None,
+            reason: Some(reason),
+        });
     };
     let first = net::metadata::first_config(&meta);
     tracing::info!(reason = %first.reason, "first config from OpenStack");
     let reason = first.text.is_none().then(|| first.reason.clone());
-    Ok(First { config: first.config, text: first.text, metadata: Some(meta), reason })
+    Ok(First {
+        config: first.config,
+        text: first.text,
+        metadata: Some(meta),
+        reason,
+    })
 }
 
 /// Puts every change-manager event in the UI's log and keeps the running
@@ -116,7 +139,11 @@ pub async fn follow_changes(
 }
 
 /// Keeps the link snapshot fresh, restarting the watch when the roles change.
-pub async fn watch_links(kernel: Arc<Kernel>, links: watch::Sender<Vec<LinkState>>, token: CancellationToken) {
+pub async fn watch_links(
+    kernel: Arc<Kernel>,
+    links: watch::Sender<Vec<LinkState>>,
+    token: CancellationToken,
+) {
     let mut roles = kernel.roles();
     loop {
         let current = roles.borrow_and_update().clone();
@@ -194,8 +221,17 @@ pub async fn operator_doors(
     {
         Ok(handle) => {
             let url = format!("https://{}/", handle.local_addr);
-            daemon.log("start", format!("admin UI at {url}, certificate SHA-256 {}", handle.fingerprint));
-            eprintln!("parvis: admin UI {url} certificate SHA-256 {}", handle.fingerprint);
+            daemon.log(
+                "start",
+                format!(
+                    "admin UI at {url}, certificate SHA-256 {}",
+                    handle.fingerprint
+                ),
+            );
+            eprintln!(
+                "parvis: admin UI {url} certificate SHA-256 {}",
+                handle.fingerprint
+            );
         }
         Err(e) => {
             tracing::error!(error = %e, "admin UI not started");

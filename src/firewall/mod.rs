@@ -4,9 +4,21 @@
 //! [`sysctls`] forwarding needs (I/O: runs `nft`, writes `/proc/sys`).
 //!
 //! Every rule carries a counter and a comment naming the config item it came
-//! from, so `nft list table inet parvis` reads like the config.
+//! from, so `nft list table inet parvis` reads like the config. The chain
+//! layout and the reasons behind it are in [`render`] and `nft/README.md`.
+//!
+//! What an apply keeps and loses (the table is deleted and re-created in one
+//! transaction):
+//! - kept: established connections and their NAT (they live in conntrack,
+//!   not in the table); bans, re-added with the time they had left;
+//! - lost: the per-source meters (`rate4/6`, `conn4/6`): after an apply every
+//!   source starts with a full burst, and `conn_max` counts only connections
+//!   opened since the apply. A ban is not extended by the banned source's
+//!   retries (they are dropped before the meter), so it ends `ban` after the
+//!   source went over the rate.
 
 mod apply;
+pub mod diag;
 mod error;
 mod expr;
 mod limits;

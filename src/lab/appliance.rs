@@ -115,7 +115,12 @@ pub struct Daemon {
 /// Writes `config_text` to `dir/parvis.toml` and starts `exe serve` in the
 /// appliance namespace; returns once the control socket answers (the
 /// startup apply is done) or fails if the daemon exits or takes over 30 s.
-pub fn start_daemon(topo: &Topology, exe: &Path, dir: &Path, config_text: &str) -> Result<Daemon, LabError> {
+pub fn start_daemon(
+    topo: &Topology,
+    exe: &Path,
+    dir: &Path,
+    config_text: &str,
+) -> Result<Daemon, LabError> {
     let io = |what: &str, e: std::io::Error| LabError::NotReady {
         command: format!("{what} in {}", dir.display()),
         reason: e.to_string(),
@@ -125,7 +130,11 @@ pub fn start_daemon(topo: &Topology, exe: &Path, dir: &Path, config_text: &str) 
     std::fs::write(&config, config_text).map_err(|e| io("write parvis.toml", e))?;
     let socket = dir.join("control.sock");
     let mut cmd = topo.appliance().command(&exe.to_string_lossy());
-    cmd.arg("serve").arg("--config").arg(&config).arg("--socket").arg(&socket);
+    cmd.arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .arg("--socket")
+        .arg(&socket);
     cmd.stdin(Stdio::null());
     let mut child = ChildGuard::spawn(cmd)?;
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -145,18 +154,27 @@ pub fn start_daemon(topo: &Topology, exe: &Path, dir: &Path, config_text: &str) 
         std::thread::sleep(Duration::from_millis(50));
     }
     let state_dir = parse_state_dir(config_text).unwrap_or_else(|| dir.join("state"));
-    Ok(Daemon { child, config, socket, state_dir })
+    Ok(Daemon {
+        child,
+        config,
+        socket,
+        state_dir,
+    })
 }
 
 fn parse_state_dir(text: &str) -> Option<PathBuf> {
-    crate::config::parse(text).ok().map(|c| c.appliance.state_dir)
+    crate::config::parse(text)
+        .ok()
+        .map(|c| c.appliance.state_dir)
 }
 
 /// A random password for the lab's admin account.
 pub fn password() -> String {
     const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY345679";
     let mut rng = rand::thread_rng();
-    (0..14).map(|_| char::from(CHARS[rng.gen_range(0..CHARS.len())])).collect()
+    (0..14)
+        .map(|_| char::from(CHARS[rng.gen_range(0..CHARS.len())]))
+        .collect()
 }
 
 /// The demo server behind the lab's port forward (plain HTTP, no PROXY).
@@ -184,11 +202,13 @@ pub fn admin_door(topo: &Topology) -> Option<ChildGuard> {
         FLOATING_IP
     );
     let mut cmd = std::process::Command::new("socat");
-    cmd.arg(format!("TCP-LISTEN:{ADMIN_DOOR},bind=127.0.0.1,fork,reuseaddr"))
-        .arg(format!("SYSTEM:{inner}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.arg(format!(
+        "TCP-LISTEN:{ADMIN_DOOR},bind=127.0.0.1,fork,reuseaddr"
+    ))
+    .arg(format!("SYSTEM:{inner}"))
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
     ChildGuard::spawn(cmd).ok()
 }
 
@@ -227,9 +247,11 @@ pub async fn run(shutdown: impl std::future::Future<Output = ()>) -> Result<(), 
         let target = start_forward_target(topo, &exe)?;
         let state_dir = dir.join("state");
         let password = password();
-        crate::admin::auth::set_password(&state_dir, &password).map_err(|e| LabError::NotReady {
-            command: "parvis passwd".into(),
-            reason: e.to_string(),
+        crate::admin::auth::set_password(&state_dir, &password).map_err(|e| {
+            LabError::NotReady {
+                command: "parvis passwd".into(),
+                reason: e.to_string(),
+            }
         })?;
         let daemon = start_daemon(topo, &exe, &dir, &config(topo, &state_dir))?;
         let door = admin_door(topo);

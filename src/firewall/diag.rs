@@ -1,0 +1,131 @@
+//! `parvis firewall ...`: hidden diagnostics of the data path for an
+//! operator on the console and for the tests (render, check, apply once,
+//! bans, counters). Does I/O (runs nft in the current namespace).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+/// The `parvis firewall` subcommands.
+#[derive(Subcommand)]
+pub enum FirewallCmd {
+    /// Print the nft JSON that `apply` would load.
+    Render {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Set the sysctls and replace `table inet parvis` in this network namespace.
+    Apply {
+        #[arg(long)]
+        config: PathBuf,
+        /// Test hook: add a rule the kernel refuses, to prove a refused batch changes nothing.
+        #[arg(long, hide = true)]
+        inject_invalid_rule: bool,
+    },
+    /// Ask nft whether it would accept the ruleset (`nft -c`), changing nothing.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// List the banned sources: `ADDR SECONDS-LEFT` per line.
+    Bans,
+    /// Ban a source by hand.
+    Ban {
+        addr: std::net::IpAddr,
+        /// Seconds.
+        #[arg(long = "for")]
+        secs: u64,
+    },
+    /// Lift a ban.
+    Unban { addr: std::net::IpAddr },
+    /// List the blocked prefixes as loaded.
+    Blocked,
+    /// Per-rule counters: `CHAIN PACKETS BYTES COMMENT` per line.
+    Counters,
+}
+
+/// Runs one diagnostic; prints its result, exit 0 / 1 (nft) / 2 (config).
+pub fn run(cmd: FirewallCmd) -> ExitCode {
+    use crate::firewall;
+    let load = |path: &std::path::Path| {
+        crate::config::load(path).map_err(|e| {
+            println!("{e}");
+            ExitCode::from(2)
+        })
+    };
+    let done = |r: Result<String, firewall::FirewallError>| match r {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("parvis: {e}");
+            ExitCode::from(1)
+        }
+    };
+    match cmd {
+        FirewallCmd::Render { config } => match load(&config) {
+            Ok(cfg) => done(Ok(firewall::render(&cfg).to_json() + "\n")),
+            Err(code) => code,
+        },
+        FirewallCmd::Apply {
+            config,
+            inject_invalid_rule,
+        } => match load(&config) {
+            Ok(cfg) => done(apply_once(&cfg, inject_invalid_rule)),
+            Err(code) => code,
+        },
+        FirewallCmd::Check { config } => match load(&config) {
+            Ok(cfg) => done(firewall::check(&cfg).map(|()| "ok\n".to_string())),
+            Err(code) => code,
+        },
+        FirewallCmd::Bans => done(firewall::bans().map(|bans| {
+            bans.iter()
+                .map(|b| match b.expires_in {
+                    Some(d) => format!("{} {}\n", b.addr, d.as_secs()),
+                    None => format!("{} -\n", b.addr),
+                })
+                .collect()
+        })),
+        FirewallCmd::Ban { addr, secs } => done(
+            firewall::ban_add(addr, std::time::Duration::from_secs(secs)).map(|()| String::new()),
+        ),
+        FirewallCmd::Blocked => {
+            done(firewall::blocked().map(|list| list.iter().map(|c| format!("{c}\n")).collect()))
+        }
+        FirewallCmd::Counters => done(firewall::counters().map(|list| {
+            list.iter()
+                .map(|c| format!("{} {} {} {}\n", c.chain, c.packets, c.bytes, c.comment))
+                .collect()
+        })),
+        FirewallCmd::Unban { addr } => done(firewall::ban_del(addr).map(|lifted| {
+            if lifted {
+                String::new()
+            } else {
+                format!("{addr} was not banned\n")
+            }
+        })),
+    }
+}
+
+fn apply_once(
+    cfg: &crate::config::Config,
+    inject_invalid_rule: bool,
+) -> Result<String, crate::firewall::FirewallError> {
+    use crate::firewall;
+    let mut rs = firewall::render(cfg);
+    if inject_invalid_rule {
+        rs.rules.push(firewall::Rule::new(
+            "input",
+            "test: jump to a chain that does not exist",
+            vec![nftables::stmt::Statement::Jump(
+                nftables::stmt::JumpTarget {
+                    target: "no-such-chain".into(),
+                },
+            )],
+        ));
+    }
+    firewall::sysctls()?;
+    Ok(format!("{}\n", firewall::apply_ruleset(&rs)?))
+}
