@@ -1,0 +1,410 @@
+#!/usr/bin/env bash
+# make image-test: boots target/image/parvis.qcow2 under qemu (TCG by default)
+# with two virtio NICs (OpenStack-style MACs, internal first) and a config-2
+# drive, in network namespaces this script makes, and checks it with real
+# traffic:
+#
+#   client 198.51.100.10 ─ router (1:1 NAT 203.0.113.10 → 192.168.10.5) ─┐
+#                                                  pv-<pid>-hv: br-pub ─ tap-pub ═ VM
+#   ingress1 10.0.0.11, ingress2 10.0.0.12,                       br-int ─ tap-int ═ VM
+#   server 10.0.0.20 ─ pv-<pid>-k8s bridge ────────────────────────┘
+#
+# qemu runs inside the "hv" namespace, where both taps live; nothing is made
+# in the host's namespace. Needs root.
+#
+# Environment: PARVIS_ACCEL=tcg|kvm (default tcg; KVM hangs guests on some
+# hosts), PARVIS_BOOT_TIMEOUT seconds (default 420), PARVIS_SMP (default 1),
+# PARVIS_IMAGE (default target/image/parvis.qcow2).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+image=${PARVIS_IMAGE:-$repo/target/image/parvis.qcow2}
+accel=${PARVIS_ACCEL:-tcg}
+boot_timeout=${PARVIS_BOOT_TIMEOUT:-420}
+smp=${PARVIS_SMP:-1}
+p="pv-$$"
+ns_hv=$p-hv ns_router=$p-router ns_client=$p-client ns_k8s=$p-k8s
+ns_ing1=$p-ing1 ns_ing2=$p-ing2 ns_server=$p-server
+all_ns=("$ns_hv" "$ns_router" "$ns_client" "$ns_k8s" "$ns_ing1" "$ns_ing2" "$ns_server")
+mac_public=fa:16:3e:4c:7a:15
+mac_internal=fa:16:3e:0b:d2:61
+floating=203.0.113.10
+tmp=$(mktemp -d /tmp/parvis-image-test.XXXXXX)
+serial=$tmp/serial.log
+qemu_pid=""
+peer_pids=()
+t0=0
+failed=0
+passed=()
+skipped=()
+
+say() { printf 'image-test: %s\n' "$*" >&2; }
+
+cleanup() {
+    local rc=$? pid ns
+    [[ -n "$qemu_pid" ]] && kill "$qemu_pid" 2>/dev/null && wait "$qemu_pid" 2>/dev/null
+    for pid in "${peer_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for ns in "${all_ns[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+    if ((rc != 0)) && [[ -s "$serial" ]]; then
+        say "---- serial console log ----"
+        cat "$serial" >&2
+        say "---- end of serial console log ----"
+    fi
+    rm -rf "$tmp"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ensure_host_packages() {
+    local missing=() pair
+    for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils genisoimage:genisoimage \
+        ssh:openssh-client ssh-keygen:openssh-client haproxy:haproxy socat:socat curl:curl openssl:openssl; do
+        command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    say "installing host packages: ${missing[*]}"
+    apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
+}
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+veth() { # veth NS_A NAME_A NS_B NAME_B
+    ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
+    ip -n "$1" link set "$2" up
+    ip -n "$3" link set "$4" up
+}
+
+make_topology() {
+    local ns
+    for ns in "${all_ns[@]}"; do
+        ip netns add "$ns"
+        ip -n "$ns" link set lo up
+    done
+    # Hypervisor: two bridges, each with a tap for the VM and a veth onward.
+    for b in pub int; do
+        ip -n "$ns_hv" link add "br-$b" type bridge
+        ip -n "$ns_hv" link set "br-$b" up
+        ip -n "$ns_hv" tuntap add "tap-$b" mode tap
+        ip -n "$ns_hv" link set "tap-$b" master "br-$b" up
+    done
+    veth "$ns_hv" up-pub "$ns_router" r-vm
+    ip -n "$ns_hv" link set up-pub master br-pub
+    veth "$ns_router" r-cl "$ns_client" c0
+    ip -n "$ns_router" addr add 192.168.10.1/24 dev r-vm
+    ip -n "$ns_router" addr add 198.51.100.1/24 dev r-cl
+    ip -n "$ns_client" addr add 198.51.100.10/24 dev c0
+    ip -n "$ns_client" route add default via 198.51.100.1
+    in_ns "$ns_router" sysctl -qw net.ipv4.ip_forward=1
+    in_ns "$ns_router" nft -f - <<NFT
+table ip floating {
+    chain pre { type nat hook prerouting priority dstnat; ip daddr $floating dnat to 192.168.10.5; }
+    chain post { type nat hook postrouting priority srcnat; ip saddr 192.168.10.5 snat to $floating; }
+}
+NFT
+    # The Kubernetes side: a bridge, the VM's internal port and three hosts.
+    ip -n "$ns_k8s" link add br0 type bridge
+    ip -n "$ns_k8s" link set br0 up
+    veth "$ns_hv" up-int "$ns_k8s" k-vm
+    ip -n "$ns_hv" link set up-int master br-int
+    ip -n "$ns_k8s" link set k-vm master br0
+    local i=0 host addr
+    for host in "$ns_ing1:10.0.0.11" "$ns_ing2:10.0.0.12" "$ns_server:10.0.0.20"; do
+        i=$((i + 1))
+        ns=${host%%:*} addr=${host##*:}
+        veth "$ns" eth0 "$ns_k8s" "k-h$i"
+        ip -n "$ns_k8s" link set "k-h$i" master br0
+        ip -n "$ns" addr add "$addr/24" dev eth0
+        ip -n "$ns" route add default via 10.0.0.1
+    done
+}
+
+start_peers() {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=app.example.org \
+        -keyout "$tmp/ingress.key" -out "$tmp/ingress.crt" 2>/dev/null
+    cat "$tmp/ingress.crt" "$tmp/ingress.key" >"$tmp/ingress.pem"
+    local n addr ns
+    for n in 1 2; do
+        addr=10.0.0.1$n ns=$p-ing$n
+        cat >"$tmp/haproxy$n.cfg" <<CFG
+global
+  maxconn 1000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend tls
+  bind $addr:443 accept-proxy ssl crt $tmp/ingress.pem
+  http-request return status 200 content-type text/plain lf-string "ingress$n ci=%[src] sni=%[ssl_fc_sni] auth=%[fc_pp_authority]\n"
+frontend plain
+  bind $addr:80 accept-proxy
+  http-request return status 200 content-type text/plain lf-string "ingress$n ci=%[src] host=%[req.hdr(host)]\n"
+CFG
+        in_ns "$ns" haproxy -db -f "$tmp/haproxy$n.cfg" >"$tmp/haproxy$n.log" 2>&1 &
+        peer_pids+=($!)
+    done
+    in_ns "$ns_server" socat TCP-LISTEN:7000,bind=10.0.0.20,fork,reuseaddr \
+        SYSTEM:'echo forward-ok peer=$SOCAT_PEERADDR' >"$tmp/socat.log" 2>&1 &
+    peer_pids+=($!)
+}
+
+# The config drive Nova would attach: meta_data.json, network_data.json, user_data.
+make_config_drive() {
+    local d=$tmp/drive/openstack/latest
+    mkdir -p "$d"
+    ssh-keygen -q -t ed25519 -N '' -C image-test -f "$tmp/id"
+    cat >"$d/meta_data.json" <<JSON
+{"uuid": "7d9c0a5e-1f3b-4a8e-9d2c-3b5e6f708192", "name": "edge-test", "hostname": "edge-test.novalocal",
+ "availability_zone": "nova", "launch_index": 0, "project_id": "0f1e2d3c",
+ "public_keys": {"image-test": "$(cat "$tmp/id.pub")"},
+ "keys": [{"name": "image-test", "type": "ssh", "data": "$(cat "$tmp/id.pub")"}],
+ "devices": [
+   {"type": "nic", "bus": "pci", "address": "0000:00:03.0", "mac": "$mac_internal", "tags": ["internal"]},
+   {"type": "nic", "bus": "pci", "address": "0000:00:04.0", "mac": "$mac_public", "tags": ["public"]}]}
+JSON
+    cat >"$d/network_data.json" <<JSON
+{"links": [
+   {"id": "tap0b2d61aa", "type": "ovs", "vif_id": "0b2d61aa", "ethernet_mac_address": "$mac_internal", "mtu": 1450},
+   {"id": "tap4c7a15bb", "type": "ovs", "vif_id": "4c7a15bb", "ethernet_mac_address": "$mac_public", "mtu": 1450}],
+ "networks": [
+   {"id": "network0", "type": "ipv4", "link": "tap0b2d61aa", "ip_address": "10.0.0.1", "netmask": "255.255.255.0",
+    "routes": [], "network_id": "k8s", "services": []},
+   {"id": "network1", "type": "ipv4", "link": "tap4c7a15bb", "ip_address": "192.168.10.5", "netmask": "255.255.255.0",
+    "routes": [{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "192.168.10.1"}],
+    "network_id": "public", "services": [{"type": "dns", "address": "192.168.10.1"}]}],
+ "services": [{"type": "dns", "address": "192.168.10.1"}]}
+JSON
+    cat >"$d/user_data" <<'TOML'
+# parvis-admin-hash: $argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$Zb7vVwF4s3qQ1m9Yb0Qx1Vt6m1x6A8m8cM0c2y5b0bE
+[appliance]
+name = "edge-test"
+
+[interfaces.public]
+
+[interfaces.internal]
+
+[admin]
+listen = "0.0.0.0:8443"
+allow = ["198.51.100.0/24"]
+
+[[listener]]
+name = "https"
+bind = "0.0.0.0:443"
+protocol = "tls"
+default_backend = "ingress-https"
+
+[backend.ingress-https]
+servers = ["10.0.0.11:443", "10.0.0.12:443"]
+proxy_protocol = "v2"
+balance = "round-robin"
+
+[[forward]]
+proto = "tcp"
+port = 7000
+to = "10.0.0.20:7000"
+masquerade = true
+TOML
+    genisoimage -quiet -o "$tmp/config-2.iso" -V config-2 -r -J "$tmp/drive"
+}
+
+boot_vm() {
+    qemu-img create -q -f qcow2 -b "$image" -F qcow2 "$tmp/disk.qcow2" 3G
+    local accel_opt=(-accel tcg)
+    [[ "$accel" == kvm ]] && accel_opt=(-accel kvm -cpu host)
+    say "booting $image (accel $accel, overlay 3G, serial log $serial)"
+    t0=$(date +%s.%N)
+    # Internal NIC first on the PCI bus: names alone would get the roles wrong.
+    ip netns exec "$ns_hv" qemu-system-x86_64 "${accel_opt[@]}" -m 1024 -smp "$smp" \
+        -display none -monitor none -serial "file:$serial" -no-reboot \
+        -drive "file=$tmp/disk.qcow2,if=virtio,format=qcow2" \
+        -drive "file=$tmp/config-2.iso,media=cdrom,if=ide,readonly=on" \
+        -netdev tap,id=n0,ifname=tap-int,script=no,downscript=no \
+        -device "virtio-net-pci,netdev=n0,mac=$mac_internal,romfile=,addr=3" \
+        -netdev tap,id=n1,ifname=tap-pub,script=no,downscript=no \
+        -device "virtio-net-pci,netdev=n1,mac=$mac_public,romfile=,addr=4" \
+        >"$tmp/qemu.log" 2>&1 &
+    qemu_pid=$!
+}
+
+elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+qemu_alive() {
+    kill -0 "$qemu_pid" 2>/dev/null && return 0
+    say "qemu exited: $(cat "$tmp/qemu.log")"
+    return 1
+}
+
+# Waits until PATTERN shows on the serial console.
+wait_serial() {
+    local pattern=$1 deadline=$(($(date +%s) + boot_timeout))
+    while ! grep -qa -- "$pattern" "$serial" 2>/dev/null; do
+        qemu_alive || return 1
+        (($(date +%s) < deadline)) || { say "timed out waiting for '$pattern' on the console"; return 1; }
+        sleep 1
+    done
+}
+
+vm_ssh() {
+    in_ns "$ns_client" ssh -q -i "$tmp/id" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o ConnectTimeout=5 -o BatchMode=yes "parvis@$floating" "$@"
+}
+
+check() { # check NAME FUNCTION: runs one check, records the result
+    local name=$1
+    shift
+    if "$@"; then
+        passed+=("$name")
+        say "PASS $name"
+    else
+        failed=$((failed + 1))
+        say "FAIL $name"
+    fi
+}
+
+skip() { skipped+=("$1: $2"); say "SKIP $1 ($2)"; }
+
+# ---- the checks: each one a function that returns non-zero on failure ----
+
+check_firstboot_console() {
+    wait_serial 'parvis-firstboot: done' || return 1
+    grep -qa 'BEGIN SSH HOST KEY FINGERPRINTS' "$serial" &&
+        grep -qa 'parvis-firstboot: config drive .* read into' "$serial" &&
+        grep -qa 'parvis-firstboot: hostname edge-test' "$serial" &&
+        grep -qa "parvis-firstboot: port $mac_public (tap4c7a15bb, public): 192.168.10.5/24" "$serial" &&
+        grep -qa 'parvis-firstboot: 1 SSH key(s) installed for user parvis' "$serial" &&
+        grep -qa 'parvis-firstboot: parvis config from user data installed' "$serial"
+}
+
+check_ssh_key() {
+    local deadline=$(($(date +%s) + boot_timeout))
+    until vm_ssh true 2>/dev/null; do
+        qemu_alive || return 1
+        (($(date +%s) < deadline)) || { say "no SSH login within ${boot_timeout}s"; return 1; }
+        sleep 3
+    done
+    say "SSH login with the injected key after $(elapsed)s"
+    [[ "$(vm_ssh hostname)" == edge-test ]] || { say "hostname is not edge-test"; return 1; }
+}
+
+# The host key the client sees is one of those printed on the serial console.
+check_host_key_fingerprint() {
+    local fp
+    fp=$(in_ns "$ns_client" ssh-keyscan -t ed25519 "$floating" 2>/dev/null | ssh-keygen -lf - | awk '{print $2}')
+    [[ -n "$fp" ]] && grep -qa -- "$fp" "$serial"
+}
+
+check_ssh_no_password() {
+    # Password and root logins are refused outright.
+    ! in_ns "$ns_client" ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o BatchMode=yes -o PubkeyAuthentication=no -o ConnectTimeout=5 "parvis@$floating" true 2>/dev/null &&
+        ! in_ns "$ns_client" ssh -i "$tmp/id" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+            -o BatchMode=yes -o ConnectTimeout=5 "root@$floating" true 2>/dev/null
+}
+
+check_sudo_and_disk() {
+    local size
+    vm_ssh sudo -n true || { say "sudo without password fails"; return 1; }
+    size=$(vm_ssh df -B1M --output=size / | tail -n 1 | tr -d ' ')
+    say "root filesystem: ${size} MiB on a 3 GiB disk"
+    ((size > 2500)) || { say "root filesystem was not grown"; return 1; }
+}
+
+check_ports_configured() {
+    local addrs routes links
+    addrs=$(vm_ssh ip -o addr show) && routes=$(vm_ssh ip route show default) &&
+        links=$(vm_ssh ip -o link show) || return 1
+    grep -q '192.168.10.5/24' <<<"$addrs" && grep -q '10.0.0.1/24' <<<"$addrs" &&
+        grep -q 'via 192.168.10.1' <<<"$routes" &&
+        [[ "$(grep "$mac_public" <<<"$links")" == *"mtu 1450"* ]]
+}
+
+# One table only, ours; it denies inbound by default.
+check_nft_table() {
+    local tables input
+    tables=$(vm_ssh sudo -n nft list tables) && input=$(vm_ssh sudo -n nft list chain inet parvis input) ||
+        return 1
+    say "nft tables in the VM: $(tr '\n' ' ' <<<"$tables")"
+    [[ "$tables" == "table inet parvis" ]] && grep -q 'policy drop' <<<"$input"
+}
+
+# A closed port must time out (dropped), not answer and not reset.
+port_times_out() {
+    local rc=0
+    in_ns "$ns_client" timeout 3 bash -c "exec 3<>/dev/tcp/$floating/$1" 2>/dev/null || rc=$?
+    ((rc == 124)) || { say "port $1: expected a timeout, got exit $rc"; return 1; }
+}
+
+check_closed_ports() {
+    local port
+    for port in 23 25 3306 8080 9108 10250; do port_times_out "$port" || return 1; done
+}
+
+daemon_supports_serve() {
+    vm_ssh /usr/local/bin/parvis serve --help >/dev/null 2>&1
+}
+
+check_daemon_ready() {
+    wait_serial 'parvis: ready' || return 1
+    say "daemon ready (console banner) $(elapsed)s after qemu start"
+    vm_ssh systemctl is-active --quiet parvis
+}
+
+check_tls_via_floating_ip() {
+    local out
+    out=$(in_ns "$ns_client" curl -sk --max-time 10 --resolve "app.example.org:443:$floating" \
+        https://app.example.org/) || { say "curl through $floating:443 failed"; return 1; }
+    say "ingress said: $out"
+    [[ "$out" == ingress[12]" ci=198.51.100.10 sni=app.example.org"* ]]
+}
+
+check_forward() {
+    local out
+    out=$(in_ns "$ns_client" timeout 10 socat -T5 - "TCP:$floating:7000" </dev/null) || return 1
+    say "forward said: $out"
+    [[ "$out" == forward-ok* ]]
+}
+
+check_admin_ui() {
+    local code
+    code=$(in_ns "$ns_client" curl -sk --max-time 10 -o /dev/null -w '%{http_code}' \
+        "https://$floating:8443/api/v1/status") || return 1
+    say "admin API without a session: HTTP $code"
+    [[ "$code" == 401 ]]
+}
+
+main() {
+    [[ $(id -u) == 0 ]] || { say "run as root"; exit 1; }
+    [[ -f "$image" ]] || { say "no image at $image (make image)"; exit 1; }
+    ensure_host_packages
+    make_topology
+    start_peers
+    make_config_drive
+    boot_vm
+    check "first boot on the serial console" check_firstboot_console
+    check "SSH with the injected key" check_ssh_key
+    ((failed == 0)) || exit 1
+    check "SSH host key matches the console fingerprint" check_host_key_fingerprint
+    check "no password or root login" check_ssh_no_password
+    check "sudo, root disk grown" check_sudo_and_disk
+    check "ports configured from network_data.json" check_ports_configured
+    check "nftables: only table inet parvis, default drop" check_nft_table
+    check "closed ports time out" check_closed_ports
+    if daemon_supports_serve; then
+        check "daemon ready" check_daemon_ready
+        check "TLS through the floating IP reaches an ingress with the client address" check_tls_via_floating_ip
+        check "nftables forward" check_forward
+        check "admin UI answers" check_admin_ui
+        check "closed ports still time out" check_closed_ports
+    else
+        skip "daemon checks (ready, TLS+PROXY, forward, admin UI)" "this parvis binary has no 'serve' yet"
+    fi
+    say "boot: first SSH login and checks done $(elapsed)s after qemu start"
+    say "passed ${#passed[@]}, failed $failed, skipped ${#skipped[@]}"
+    local s
+    for s in "${skipped[@]}"; do say "  skipped: $s"; done
+    ((failed == 0))
+}
+
+main "$@"
