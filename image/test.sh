@@ -14,7 +14,12 @@
 #
 # Environment: PARVIS_ACCEL=tcg|kvm (default tcg; KVM hangs guests on some
 # hosts), PARVIS_BOOT_TIMEOUT seconds (default 420), PARVIS_SMP (default 1),
-# PARVIS_IMAGE (default target/image/parvis.qcow2).
+# PARVIS_IMAGE (default target/image/parvis.qcow2), PARVIS_IMAGE_TEST_SCENARIO:
+#   full           (default) config drive with a valid parvis config: everything
+#   bad-user-data  user data is an invalid config: boots, says why on the
+#                  console, daemon not started, only SSH open
+#   no-drive       no config drive: DHCP (dnsmasq) and a metadata service at
+#                  169.254.169.254 in the router namespace provide the same data
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,6 +28,7 @@ image=${PARVIS_IMAGE:-$repo/target/image/parvis.qcow2}
 accel=${PARVIS_ACCEL:-tcg}
 boot_timeout=${PARVIS_BOOT_TIMEOUT:-420}
 smp=${PARVIS_SMP:-1}
+scenario=${PARVIS_IMAGE_TEST_SCENARIO:-full}
 p="pv-$$"
 ns_hv=$p-hv ns_router=$p-router ns_client=$p-client ns_k8s=$p-k8s
 ns_ing1=$p-ing1 ns_ing2=$p-ing2 ns_server=$p-server
@@ -60,7 +66,8 @@ trap 'exit 130' INT TERM
 ensure_host_packages() {
     local missing=() pair
     for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils genisoimage:genisoimage \
-        ssh:openssh-client ssh-keygen:openssh-client haproxy:haproxy socat:socat curl:curl openssl:openssl; do
+        ssh:openssh-client ssh-keygen:openssh-client haproxy:haproxy socat:socat curl:curl openssl:openssl \
+        dnsmasq:dnsmasq-base python3:python3; do
         command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
     done
     ((${#missing[@]} == 0)) && return 0
@@ -150,6 +157,19 @@ CFG
     peer_pids+=($!)
 }
 
+# No config drive: Neutron's DHCP and Nova's metadata service, in the router.
+start_metadata_service() {
+    ip -n "$ns_router" addr add 169.254.169.254/32 dev lo
+    in_ns "$ns_router" dnsmasq --no-daemon --port=0 --interface=r-vm --bind-interfaces \
+        --dhcp-range=192.168.10.5,192.168.10.5,255.255.255.0,1h --dhcp-host="$mac_public,192.168.10.5" \
+        --dhcp-option=option:router,192.168.10.1 --dhcp-leasefile="$tmp/leases" --no-resolv --no-hosts \
+        --pid-file= >"$tmp/dnsmasq.log" 2>&1 &
+    peer_pids+=($!)
+    in_ns "$ns_router" python3 -m http.server --bind 169.254.169.254 --directory "$tmp/drive" 80 \
+        >"$tmp/metadata.log" 2>&1 &
+    peer_pids+=($!)
+}
+
 # The config drive Nova would attach: meta_data.json, network_data.json, user_data.
 make_config_drive() {
     local d=$tmp/drive/openstack/latest
@@ -206,6 +226,18 @@ port = 7000
 to = "10.0.0.20:7000"
 masquerade = true
 TOML
+    if [[ "$scenario" == bad-user-data ]]; then
+        cat >"$d/user_data" <<'TOML'
+[admin]
+listen = "0.0.0.0:8443"
+allow = ["not-an-address"]
+
+[[listener]]
+name = "https"
+bind = "0.0.0.0:443"
+protocol = "tls"
+TOML
+    fi
     genisoimage -quiet -o "$tmp/config-2.iso" -V config-2 -r -J "$tmp/drive"
 }
 
@@ -213,13 +245,15 @@ boot_vm() {
     qemu-img create -q -f qcow2 -b "$image" -F qcow2 "$tmp/disk.qcow2" 3G
     local accel_opt=(-accel tcg)
     [[ "$accel" == kvm ]] && accel_opt=(-accel kvm -cpu host)
-    say "booting $image (accel $accel, overlay 3G, serial log $serial)"
+    local drive_opt=()
+    [[ "$scenario" == no-drive ]] || drive_opt=(-drive "file=$tmp/config-2.iso,media=cdrom,if=ide,readonly=on")
+    say "booting $image (scenario $scenario, accel $accel, overlay 3G, serial log $serial)"
     t0=$(date +%s.%N)
     # Internal NIC first on the PCI bus: names alone would get the roles wrong.
     ip netns exec "$ns_hv" qemu-system-x86_64 "${accel_opt[@]}" -m 1024 -smp "$smp" \
         -display none -monitor none -serial "file:$serial" -no-reboot \
         -drive "file=$tmp/disk.qcow2,if=virtio,format=qcow2" \
-        -drive "file=$tmp/config-2.iso,media=cdrom,if=ide,readonly=on" \
+        "${drive_opt[@]}" \
         -netdev tap,id=n0,ifname=tap-int,script=no,downscript=no \
         -device "virtio-net-pci,netdev=n0,mac=$mac_internal,romfile=,addr=3" \
         -netdev tap,id=n1,ifname=tap-pub,script=no,downscript=no \
@@ -275,6 +309,28 @@ check_firstboot_console() {
         grep -qa "parvis-firstboot: port $mac_public (tap4c7a15bb, public): 192.168.10.5/24" "$serial" &&
         grep -qa 'parvis-firstboot: 1 SSH key(s) installed for user parvis' "$serial" &&
         grep -qa 'parvis-firstboot: parvis config from user data installed' "$serial"
+}
+
+# The reason is on the console, with the key path `parvis check` names.
+check_bad_user_data_console() {
+    wait_serial 'parvis-firstboot: done' || return 1
+    grep -qa 'user data is not a valid parvis config' "$serial" &&
+        grep -qa 'parvis-firstboot:   .*admin.allow' "$serial"
+}
+
+check_no_daemon_config() {
+    local state
+    vm_ssh test ! -e /etc/parvis/parvis.toml || { say "a config was installed"; return 1; }
+    state=$(vm_ssh systemctl is-active parvis) || true
+    say "parvis.service: $state"
+    [[ "$state" == inactive ]]
+}
+
+check_metadata_service_console() {
+    wait_serial 'parvis-firstboot: metadata service read into' || return 1
+    grep -qa 'parvis-firstboot: no config drive' "$serial" &&
+        grep -qa 'parvis-firstboot: hostname edge-test' "$serial" &&
+        grep -qa 'parvis-firstboot: 1 SSH key(s) installed for user parvis' "$serial"
 }
 
 check_ssh_key() {
@@ -341,6 +397,11 @@ check_closed_ports() {
     for port in 23 25 3306 8080 9108 10250; do port_times_out "$port" || return 1; done
 }
 
+check_service_ports_closed() {
+    local port
+    for port in 443 8443 7000; do port_times_out "$port" || return 1; done
+}
+
 daemon_supports_serve() {
     vm_ssh /usr/local/bin/parvis serve --help >/dev/null 2>&1
 }
@@ -377,30 +438,41 @@ check_admin_ui() {
 main() {
     [[ $(id -u) == 0 ]] || { say "run as root"; exit 1; }
     [[ -f "$image" ]] || { say "no image at $image (make image)"; exit 1; }
+    case "$scenario" in full | bad-user-data | no-drive) ;; *) say "unknown scenario $scenario"; exit 2 ;; esac
     ensure_host_packages
     make_topology
     start_peers
     make_config_drive
+    [[ "$scenario" == no-drive ]] && start_metadata_service
     boot_vm
-    check "first boot on the serial console" check_firstboot_console
+    case "$scenario" in
+    full) check "first boot on the serial console" check_firstboot_console ;;
+    bad-user-data) check "invalid user data: reason on the console" check_bad_user_data_console ;;
+    no-drive) check "metadata service read (no config drive)" check_metadata_service_console ;;
+    esac
     check "SSH with the injected key" check_ssh_key
     ((failed == 0)) || exit 1
     check "SSH host key matches the console fingerprint" check_host_key_fingerprint
     check "no password or root login" check_ssh_no_password
     check "sudo, root disk grown" check_sudo_and_disk
-    check "ports configured from network_data.json" check_ports_configured
-    check "nftables: only table inet parvis, default drop" check_nft_table
+    [[ "$scenario" == no-drive ]] || check "ports configured from network_data.json" check_ports_configured
     check "closed ports time out" check_closed_ports
-    if daemon_supports_serve; then
+    if [[ "$scenario" != full ]]; then
+        [[ "$scenario" == bad-user-data ]] && check "no config installed, daemon not started" check_no_daemon_config
+        check "nftables: only the boot table (SSH only)" check_nft_table
+        check "listener and admin ports time out too" check_service_ports_closed
+    elif daemon_supports_serve; then
         check "daemon ready" check_daemon_ready
         check "TLS through the floating IP reaches an ingress with the client address" check_tls_via_floating_ip
         check "nftables forward" check_forward
         check "admin UI answers" check_admin_ui
+        check "nftables: only table inet parvis, default drop" check_nft_table
         check "closed ports still time out" check_closed_ports
     else
+        check "nftables: only table inet parvis, default drop" check_nft_table
         skip "daemon checks (ready, TLS+PROXY, forward, admin UI)" "this parvis binary has no 'serve' yet"
     fi
-    say "boot: first SSH login and checks done $(elapsed)s after qemu start"
+    say "scenario $scenario: first SSH login and all checks done $(elapsed)s after qemu start"
     say "passed ${#passed[@]}, failed $failed, skipped ${#skipped[@]}"
     local s
     for s in "${skipped[@]}"; do say "  skipped: $s"; done
