@@ -235,6 +235,14 @@ banner() {
     port=${port:-8443}
     addr=$(ip -4 -o addr show scope global 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -n 1)
     printf 'parvis: ready; admin UI https://%s:%s/ (through the floating IP from admin.allow)\n' "${addr:-ADDRESS}" "$port" >/dev/console
+    local crt fp
+    for crt in /etc/parvis/*.crt /var/lib/parvis/*.crt /var/lib/parvis/*/*.crt; do
+        [[ -f "$crt" ]] || continue
+        # SHA-256 of the first certificate's DER: what browsers show.
+        fp=$(awk '/-END CERTIFICATE-/ { exit } f { print } /-BEGIN CERTIFICATE-/ { f = 1 }' "$crt" |
+            base64 -d 2>/dev/null | sha256sum | cut -c1-64 | tr a-f A-F | sed 's/../&:/g; s/:$//')
+        printf 'parvis: admin certificate %s SHA256 %s\n' "$crt" "$fp" >/dev/console
+    done
 }
 
 main() {

@@ -327,8 +327,9 @@ check_no_daemon_config() {
 }
 
 check_metadata_service_console() {
-    wait_serial 'parvis-firstboot: metadata service read into' || return 1
-    grep -qa 'parvis-firstboot: no config drive' "$serial" &&
+    wait_serial 'parvis-firstboot: parvis config from user data installed' || return 1
+    grep -qa 'parvis-firstboot: metadata service read into' "$serial" &&
+        grep -qa 'parvis-firstboot: no config drive' "$serial" &&
         grep -qa 'parvis-firstboot: hostname edge-test' "$serial" &&
         grep -qa 'parvis-firstboot: 1 SSH key(s) installed for user parvis' "$serial"
 }
@@ -402,6 +403,38 @@ check_service_ports_closed() {
     for port in 443 8443 7000; do port_times_out "$port" || return 1; done
 }
 
+# What the daemon does, run in parvis.service's own sandbox (its [Service]
+# hardening lines handed to systemd-run): nft, a net sysctl, rtnetlink, its
+# writable paths; and what the sandbox must forbid.
+check_daemon_sandbox() {
+    local out
+    out=$(vm_ssh sudo -n bash -s <<'PROBE'
+set -eu
+cat >/run/parvis-probe.sh <<'INNER'
+set -eu
+echo "user $(id -un)"
+printf 'table inet parvis-probe {\n chain c {\n  type filter hook input priority 10; policy accept;\n }\n}\n' | nft -f -
+nft delete table inet parvis-probe && echo "nft ok"
+echo 2 >/proc/sys/net/ipv4/conf/all/rp_filter && echo "sysctl ok"
+ip link set dev lo mtu 65536 && echo "netlink ok"
+touch /var/lib/parvis/.probe /etc/parvis/.probe && rm /var/lib/parvis/.probe /etc/parvis/.probe && echo "state ok"
+if touch /usr/.probe 2>/dev/null; then echo "usr WRITABLE"; else echo "usr read-only"; fi
+if cat /etc/shadow >/dev/null 2>&1; then echo "shadow READABLE"; else echo "shadow unreadable"; fi
+INNER
+chmod 0644 /run/parvis-probe.sh
+props=()
+while IFS= read -r line; do props+=(-p "$line"); done < <(sed -n '/^\[Service\]/,/^\[Install\]/p' \
+    /etc/systemd/system/parvis.service | grep -E '^(User|Group|CapabilityBoundingSet|AmbientCapabilities|NoNewPrivileges|Protect[A-Za-z]*|Private[A-Za-z]*|Restrict[A-Za-z]*|LockPersonality|MemoryDenyWriteExecute|RemoveIPC|SystemCall[A-Za-z]*|ReadWritePaths|StateDirectory|RuntimeDirectory|UMask)=')
+systemd-run --wait --pipe --quiet --collect "${props[@]}" /bin/bash /run/parvis-probe.sh
+rm -f /run/parvis-probe.sh
+PROBE
+    ) || { say "sandbox probe failed: $out"; return 1; }
+    say "sandbox probe: $(tr '\n' ';' <<<"$out")"
+    [[ "$out" == *"user _parvis"* && "$out" == *"nft ok"* && "$out" == *"sysctl ok"* &&
+        "$out" == *"netlink ok"* && "$out" == *"state ok"* && "$out" == *"usr read-only"* &&
+        "$out" == *"shadow unreadable"* ]]
+}
+
 daemon_supports_serve() {
     vm_ssh /usr/local/bin/parvis serve --help >/dev/null 2>&1
 }
@@ -457,6 +490,7 @@ main() {
     check "sudo, root disk grown" check_sudo_and_disk
     [[ "$scenario" == no-drive ]] || check "ports configured from network_data.json" check_ports_configured
     check "closed ports time out" check_closed_ports
+    check "parvis.service sandbox allows nft, sysctl, netlink; forbids the rest" check_daemon_sandbox
     if [[ "$scenario" != full ]]; then
         [[ "$scenario" == bad-user-data ]] && check "no config installed, daemon not started" check_no_daemon_config
         check "nftables: only the boot table (SSH only)" check_nft_table
@@ -473,6 +507,8 @@ main() {
         skip "daemon checks (ready, TLS+PROXY, forward, admin UI)" "this parvis binary has no 'serve' yet"
     fi
     say "scenario $scenario: first SSH login and all checks done $(elapsed)s after qemu start"
+    say "what the console said:"
+    grep -a -E 'parvis-firstboot: |parvis: ready|SSH HOST KEY|SHA256:' "$serial" | sed 's/^\[[ 0-9.]*\] //' >&2 || true
     say "passed ${#passed[@]}, failed $failed, skipped ${#skipped[@]}"
     local s
     for s in "${skipped[@]}"; do say "  skipped: $s"; done
