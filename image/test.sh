@@ -377,6 +377,13 @@ check_ports_configured() {
         [[ "$(grep "$mac_public" <<<"$links")" == *"mtu 1450"* ]]
 }
 
+# The VM reaches the ingress nodes and the forward's server over its
+# internal port (the path the daemon will use).
+check_internal_reachable() {
+    vm_ssh timeout 10 bash -c 'exec 3<>/dev/tcp/10.0.0.11/443 && exec 4<>/dev/tcp/10.0.0.12/443 &&
+        exec 5<>/dev/tcp/10.0.0.20/7000'
+}
+
 # One table only, ours; it denies inbound by default.
 check_nft_table() {
     local tables input
@@ -488,7 +495,10 @@ main() {
     check "SSH host key matches the console fingerprint" check_host_key_fingerprint
     check "no password or root login" check_ssh_no_password
     check "sudo, root disk grown" check_sudo_and_disk
-    [[ "$scenario" == no-drive ]] || check "ports configured from network_data.json" check_ports_configured
+    if [[ "$scenario" != no-drive ]]; then
+        check "ports configured from network_data.json" check_ports_configured
+        check "internal port reaches ingress1, ingress2 and the server" check_internal_reachable
+    fi
     check "closed ports time out" check_closed_ports
     check "parvis.service sandbox allows nft, sysctl, netlink; forbids the rest" check_daemon_sandbox
     if [[ "$scenario" != full ]]; then
