@@ -5,7 +5,7 @@
 set -euo pipefail
 want=(nftables iproute2 curl openssl ca-certificates)
 if [ "${1:-run}" = test ]; then
-  want+=(haproxy nginx libnginx-mod-stream socat python3 wrk chromium nodejs npm)
+  want+=(iputils-ping haproxy nginx libnginx-mod-stream socat python3 wrk chromium nodejs npm)
 fi
 missing=()
 for p in "${want[@]}"; do
