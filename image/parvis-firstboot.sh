@@ -213,10 +213,10 @@ apply_user_data() {
         state_dir=$(sed -n 's/^[[:space:]]*state_dir[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$ud" | head -n 1)
         state_dir=${state_dir:-$state}
         install -d -m 0750 -o _parvis -g _parvis "$state_dir"
-        printf '%s\n' "$hash" >"$state_dir/admin.hash"
-        chown _parvis:_parvis "$state_dir/admin.hash"
-        chmod 0600 "$state_dir/admin.hash"
-        say "admin password hash from user data stored in $state_dir/admin.hash"
+        printf '%s\n' "$hash" >"$state_dir/admin.passwd"
+        chown _parvis:_parvis "$state_dir/admin.passwd"
+        chmod 0600 "$state_dir/admin.passwd"
+        say "admin password hash from user data stored in $state_dir/admin.passwd"
     fi
 }
 

@@ -72,7 +72,14 @@ ensure_host_packages() {
     done
     ((${#missing[@]} == 0)) && return 0
     say "installing host packages: ${missing[*]}"
-    apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
+    apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" && return 0
+    # A backported qemu-utils (newer than bookworm's qemu-system-x86 allows)
+    # blocks the install: take both from the same release.
+    local v
+    v=$(apt-cache policy qemu-system-x86 | awk '/Candidate:/ { print $2 }')
+    say "retrying with qemu-utils=$v to match qemu-system-x86"
+    apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends --allow-downgrades \
+        "${missing[@]}" "qemu-utils=$v"
 }
 
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
@@ -377,6 +384,14 @@ check_ports_configured() {
         [[ "$(grep "$mac_public" <<<"$links")" == *"mtu 1450"* ]]
 }
 
+# The admin hash from the user data's comment line, where the daemon reads it.
+check_admin_hash() {
+    local want got
+    want=$(sed -n 's/^# parvis-admin-hash: //p' "$tmp/drive/openstack/latest/user_data")
+    got=$(vm_ssh sudo -n cat /var/lib/parvis/admin.passwd) || return 1
+    [[ -n "$want" && "$got" == "$want" ]]
+}
+
 # The VM reaches the ingress nodes and the forward's server over its
 # internal port (the path the daemon will use).
 check_internal_reachable() {
@@ -499,6 +514,7 @@ main() {
         check "ports configured from network_data.json" check_ports_configured
         check "internal port reaches ingress1, ingress2 and the server" check_internal_reachable
     fi
+    [[ "$scenario" == bad-user-data ]] || check "admin hash from user data in state_dir/admin.passwd" check_admin_hash
     check "closed ports time out" check_closed_ports
     check "parvis.service sandbox allows nft, sysctl, netlink; forbids the rest" check_daemon_sandbox
     if [[ "$scenario" != full ]]; then
