@@ -213,9 +213,8 @@ apply_user_data() {
         state_dir=$(sed -n 's/^[[:space:]]*state_dir[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$ud" | head -n 1)
         state_dir=${state_dir:-$state}
         install -d -m 0750 -o _parvis -g _parvis "$state_dir"
-        printf '%s\n' "$hash" >"$state_dir/admin.passwd"
+        (umask 077 && printf '%s\n' "$hash" >"$state_dir/admin.passwd")
         chown _parvis:_parvis "$state_dir/admin.passwd"
-        chmod 0600 "$state_dir/admin.passwd"
         say "admin password hash from user data stored in $state_dir/admin.passwd"
     fi
 }
@@ -228,12 +227,14 @@ apply_metadata() {
 }
 
 banner() {
-    local listen port addr
+    local listen port addr="" dev
     listen=$(awk -F'"' '/^[[:space:]]*\[/ { admin = ($0 ~ /^[[:space:]]*\[admin\]/) }
         admin && /^[[:space:]]*listen[[:space:]]*=/ { print $2; exit }' "$config" 2>/dev/null)
     port=${listen##*:}
     port=${port:-8443}
-    addr=$(ip -4 -o addr show scope global 2>/dev/null | awk '{print $4}' | cut -d/ -f1 | head -n 1)
+    # The public port is the one with the default route.
+    dev=$(ip -4 route show default 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
+    [[ -n "$dev" ]] && addr=$(ip -4 -o addr show dev "$dev" scope global | awk '{ print $4 }' | cut -d/ -f1 | head -n 1)
     printf 'parvis: ready; admin UI https://%s:%s/ (through the floating IP from admin.allow)\n' "${addr:-ADDRESS}" "$port" >/dev/console
     local crt fp
     for crt in /etc/parvis/*.crt /var/lib/parvis/*.crt /var/lib/parvis/*/*.crt; do
