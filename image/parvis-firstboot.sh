@@ -1,0 +1,274 @@
+#!/bin/bash
+# parvis-firstboot: provisions the appliance from OpenStack metadata, without
+# cloud-init. Everything it says goes to the serial console (the unit's
+# StandardOutput=journal+console) and to /var/lib/parvis/firstboot.log.
+#
+#   parvis-firstboot drive    once, before networking (parvis-firstboot.service):
+#                             grow the root disk, host keys, read the config-2
+#                             drive, write the network config, apply metadata
+#   parvis-firstboot service  when there was no drive (parvis-metadata.service):
+#                             wait for DHCP, fetch http://169.254.169.254/openstack/latest/
+#   parvis-firstboot banner   after the daemon is ready: the admin URL on the console
+#
+# User data is a parvis config (TOML). An admin password hash may ride along
+# as a TOML comment line:   # parvis-admin-hash: $argon2id$v=19$m=...
+set -uo pipefail
+
+state=/var/lib/parvis
+meta_root=$state/metadata
+meta=$meta_root/openstack/latest
+flag_dir=/run/parvis-firstboot
+config=/etc/parvis/parvis.toml
+admin_user=parvis
+log_file=$state/firstboot.log
+
+say() {
+    printf 'parvis-firstboot: %s\n' "$*"
+    printf '%s %s\n' "$(date -u +%FT%TZ)" "$*" >>"$log_file" 2>/dev/null || true
+}
+
+grow_root() {
+    local src dev name partno disk
+    src=$(findmnt -no SOURCE /) || return 0
+    dev=$(readlink -f "$src")
+    name=${dev##*/}
+    [[ -r /sys/class/block/$name/partition ]] || { say "root $dev is not a partition, not growing"; return 0; }
+    partno=$(cat "/sys/class/block/$name/partition")
+    disk=/dev/$(basename "$(readlink -f "/sys/class/block/$name/..")")
+    # growpart's job with sfdisk: move the partition's end to the disk's end
+    # (same start), tell the kernel, then grow ext4 online.
+    local before after
+    before=$(cat "/sys/class/block/$name/size")
+    if ! echo ', +' | sfdisk --quiet --no-reread --no-tell-kernel -N "$partno" "$disk" >/dev/null 2>&1; then
+        say "could not grow partition $partno of $disk"
+        return 0
+    fi
+    partx --update --nr "$partno" "$disk" 2>/dev/null || say "the kernel did not take the new size of $disk$partno"
+    after=$(cat "/sys/class/block/$name/size")
+    if ((after > before)); then
+        resize2fs "$dev" >/dev/null 2>&1
+        say "root filesystem grown to $(df -h --output=size / | tail -n 1 | tr -d ' ')"
+    else
+        say "root partition already fills $disk"
+    fi
+}
+
+host_keys() {
+    ssh-keygen -A >/dev/null
+    echo "-----BEGIN SSH HOST KEY FINGERPRINTS-----"
+    local f
+    for f in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -lf "$f"; done
+    echo "-----END SSH HOST KEY FINGERPRINTS-----"
+}
+
+# The config drive: ISO 9660 or VFAT labelled config-2, mounted read-only.
+read_drive() {
+    local dev mnt
+    udevadm settle --timeout=20 >/dev/null 2>&1 || true
+    dev=$(blkid -t LABEL=config-2 -o device 2>/dev/null | head -n 1)
+    [[ -n "$dev" ]] || dev=$(blkid -t LABEL=CONFIG-2 -o device 2>/dev/null | head -n 1)
+    [[ -n "$dev" ]] || return 1
+    mnt=$(mktemp -d)
+    if ! mount -o ro "$dev" "$mnt"; then
+        say "config drive $dev does not mount"
+        rmdir "$mnt"
+        return 1
+    fi
+    rm -rf "$meta"
+    mkdir -p "$meta"
+    cp -r "$mnt/openstack/latest/." "$meta/" 2>/dev/null
+    umount "$mnt"
+    rmdir "$mnt"
+    [[ -s "$meta/meta_data.json" ]] || { say "config drive $dev has no openstack/latest/meta_data.json"; return 1; }
+    say "config drive $dev read into $meta"
+}
+
+# One HTTP GET to the metadata service with bash's /dev/tcp (no curl in the image).
+http_get() {
+    local path=$1 out
+    out=$(timeout 10 bash -c 'exec 3<>/dev/tcp/169.254.169.254/80 || exit 1
+        printf "GET %s HTTP/1.0\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n" "$1" >&3
+        cat <&3' _ "$path") || return 1
+    [[ "${out%%$'\r'*}" == *" 200 "* ]] || return 1
+    printf '%s\n' "${out#*$'\r\n\r\n'}"
+}
+
+read_service() {
+    /lib/systemd/systemd-networkd-wait-online --any --ipv4 --timeout=60 >/dev/null 2>&1 ||
+        say "no DHCP address within 60 s"
+    local f
+    mkdir -p "$meta"
+    for f in meta_data.json network_data.json user_data; do
+        http_get "/openstack/latest/$f" >"$meta/$f.tmp" && mv "$meta/$f.tmp" "$meta/$f"
+        rm -f "$meta/$f.tmp"
+    done
+    [[ -s "$meta/meta_data.json" ]] || { say "metadata service http://169.254.169.254 did not answer"; return 1; }
+    say "metadata service read into $meta"
+}
+
+# The MAC of the port tagged "public" in meta_data.json's devices, if any.
+public_mac() {
+    jq -r '[.devices // [] | .[] | select((.tags // []) | index("public")) | .mac // empty]
+           | first // empty | ascii_downcase' "$meta/meta_data.json" 2>/dev/null
+}
+
+network_files() {
+    local nd=$meta/network_data.json pub id mac mtu is_public
+    [[ -s "$nd" ]] || { say "no network_data.json: DHCP on every port"; return 0; }
+    pub=$(public_mac)
+    # Without tags, the first link whose network has a default route is public.
+    [[ -n "$pub" ]] || pub=$(jq -r '[.links[] as $l | select(any(.networks[]; .link == $l.id
+        and any(.routes // [] | .[]; .network == "0.0.0.0" or .network == "::")))
+        | $l.ethernet_mac_address] | first // empty | ascii_downcase' "$nd" 2>/dev/null)
+    rm -f /etc/systemd/network/10-parvis-*.network
+    while IFS=$'\t' read -r id mac mtu; do
+        [[ -n "$mac" ]] || continue
+        is_public=false
+        [[ "$mac" == "$pub" ]] && is_public=true
+        {
+            printf '# Written by parvis-firstboot from network_data.json link %s\n' "$id"
+            printf '[Match]\nMACAddress=%s\n\n' "$mac"
+            [[ -n "$mtu" ]] && printf '[Link]\nMTUBytes=%s\n\n' "$mtu"
+            jq -r --arg id "$id" --argjson public "$is_public" -f /dev/stdin "$nd" <<'JQ'
+def bits: if . == 0 then 0 else (. % 2) + ((. / 2 | floor) | bits) end;
+def plen(m): if m == null then "32"
+  elif (m | tostring | test("^[0-9]+$")) then (m | tostring)
+  elif (m | contains(":")) then (m | split(":") | map(select(. != "") | if . == "ffff" then 16 else 0 end) | add | tostring)
+  else (m | split(".") | map(tonumber | bits) | add | tostring) end;
+def addr: if (.ip_address | contains("/")) then .ip_address else "\(.ip_address)/\(plen(.netmask))" end;
+def isdefault: .network == "0.0.0.0" or .network == "::";
+[.networks // [] | .[] | select(.link == $id)] as $nets
+| [$nets[] | select(.type == "ipv4" or .type == "ipv6")] as $static
+| (any($nets[]; .type == "ipv4_dhcp")) as $dhcp4
+| (any($nets[]; .type | test("^ipv6_(dhcp|slaac)"))) as $ra6
+| "[Network]",
+  (if $dhcp4 then "DHCP=ipv4" else "DHCP=no" end),
+  "IPv6AcceptRA=\(if $ra6 then "yes" else "no" end)",
+  "LinkLocalAddressing=\(if $ra6 then "ipv6" else "no" end)",
+  "KeepConfiguration=static",
+  ($static[] | "Address=\(addr)"),
+  (if $public then ([$static[] | .services // [] | .[]] + (.services // [])) else [$static[] | .services // [] | .[]] end
+     | map(select(.type == "dns") | .address) | unique | .[] | "DNS=\(.)"),
+  ($static[] | .routes // [] | .[] | select(isdefault | not)
+     | "\n[Route]\nDestination=\(.network)/\(plen(.netmask))\nGateway=\(.gateway)"),
+  (if $public then ($static[] | .routes // [] | .[] | select(isdefault) | "\n[Route]\nGateway=\(.gateway)") else empty end)
+JQ
+        } >"/etc/systemd/network/10-parvis-${mac//:/}.network"
+        say "port $mac ($id$([[ $is_public == true ]] && echo ', public')): $(grep -h '^Address=' "/etc/systemd/network/10-parvis-${mac//:/}.network" | cut -d= -f2 | tr '\n' ' ')"
+    done < <(jq -r '.links // [] | .[] | select(.ethernet_mac_address)
+        | [.id, (.ethernet_mac_address | ascii_downcase), (.mtu // "" | tostring)] | @tsv' "$nd")
+}
+
+set_hostname() {
+    local name
+    name=$(jq -r '.hostname // .name // empty' "$meta/meta_data.json" 2>/dev/null)
+    name=${name%%.*}
+    name=$(printf '%s' "$name" | tr 'A-Z_' 'a-z-' | tr -cd 'a-z0-9-' | cut -c1-63)
+    [[ -n "$name" ]] || return 0
+    printf '%s\n' "$name" >/etc/hostname
+    hostname "$name"
+    sed -i "s/^127\.0\.1\.1.*/127.0.1.1\t$name/" /etc/hosts
+    say "hostname $name"
+}
+
+install_keys() {
+    local home ssh_dir keys count
+    home=$(getent passwd "$admin_user" | cut -d: -f6)
+    ssh_dir=$home/.ssh
+    keys=$(jq -r '(.public_keys // {} | .[]), (.keys // [] | .[] | select(.type == "ssh") | .data)' \
+        "$meta/meta_data.json" 2>/dev/null | grep -E '^(ssh-|ecdsa-|sk-)' | sort -u)
+    count=$(printf '%s' "$keys" | grep -c . || true)
+    if ((count == 0)); then
+        say "no SSH public key in the metadata: SSH login is impossible until one is added"
+        return 0
+    fi
+    install -d -m 0700 -o "$admin_user" -g "$admin_user" "$ssh_dir"
+    printf '%s\n' "$keys" >"$ssh_dir/authorized_keys"
+    chown "$admin_user:$admin_user" "$ssh_dir/authorized_keys"
+    chmod 0600 "$ssh_dir/authorized_keys"
+    say "$count SSH key(s) installed for user $admin_user"
+}
+
+# User data: a parvis config (validated with `parvis check`), optionally
+# carrying the admin password hash in a comment line.
+apply_user_data() {
+    local ud=$meta/user_data candidate report hash state_dir
+    [[ -s "$ud" ]] || { say "no user data: no parvis config yet (inbound stays closed except SSH)"; return 0; }
+    if head -c 2 "$ud" | grep -q $'\x1f\x8b' || head -n 1 "$ud" | grep -qE '^(#!|#cloud-config|Content-Type:)'; then
+        say "user data is not a parvis config (script, cloud-config or MIME); ignored"
+        return 0
+    fi
+    candidate=$(mktemp /etc/parvis/.user-data.XXXXXX)
+    cp "$ud" "$candidate"
+    if report=$(/usr/local/bin/parvis check --config "$candidate" 2>&1); then
+        install -m 0640 -o root -g _parvis "$candidate" "$config"
+        say "parvis config from user data installed in $config"
+    else
+        say "user data is not a valid parvis config; keeping the previous one. parvis check says:"
+        printf '%s\n' "$report" | while IFS= read -r line; do say "  $line"; done
+    fi
+    rm -f "$candidate"
+    hash=$(sed -n 's/^#[[:space:]]*parvis-admin-hash:[[:space:]]*\(\$argon2id\$[^[:space:]]*\).*$/\1/p' "$ud" | head -n 1)
+    if [[ -n "$hash" ]]; then
+        state_dir=$(sed -n 's/^[[:space:]]*state_dir[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$ud" | head -n 1)
+        state_dir=${state_dir:-$state}
+        install -d -m 0750 -o _parvis -g _parvis "$state_dir"
+        (umask 077 && printf '%s\n' "$hash" >"$state_dir/admin.passwd")
+        chown _parvis:_parvis "$state_dir/admin.passwd"
+        say "admin password hash from user data stored in $state_dir/admin.passwd"
+    fi
+}
+
+apply_metadata() {
+    set_hostname
+    install_keys
+    apply_user_data
+    chown -R _parvis:_parvis "$meta_root"
+}
+
+banner() {
+    local listen port addr="" dev
+    listen=$(awk -F'"' '/^[[:space:]]*\[/ { admin = ($0 ~ /^[[:space:]]*\[admin\]/) }
+        admin && /^[[:space:]]*listen[[:space:]]*=/ { print $2; exit }' "$config" 2>/dev/null)
+    port=${listen##*:}
+    port=${port:-8443}
+    # The public port is the one with the default route.
+    dev=$(ip -4 route show default 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
+    [[ -n "$dev" ]] && addr=$(ip -4 -o addr show dev "$dev" scope global | awk '{ print $4 }' | cut -d/ -f1 | head -n 1)
+    printf 'parvis: ready; admin UI https://%s:%s/ (through the floating IP from admin.allow)\n' "${addr:-ADDRESS}" "$port" >/dev/console
+    local crt fp
+    for crt in /etc/parvis/*.crt /var/lib/parvis/*.crt /var/lib/parvis/*/*.crt; do
+        [[ -f "$crt" ]] || continue
+        # SHA-256 of the first certificate's DER: what browsers show.
+        fp=$(awk '/-END CERTIFICATE-/ { exit } f { print } /-BEGIN CERTIFICATE-/ { f = 1 }' "$crt" |
+            base64 -d 2>/dev/null | sha256sum | cut -c1-64 | tr a-f A-F | sed 's/../&:/g; s/:$//')
+        printf 'parvis: admin certificate %s SHA256 %s\n' "$crt" "$fp" >/dev/console
+    done
+}
+
+main() {
+    mkdir -p "$state" "$flag_dir"
+    case "${1:-drive}" in
+    drive)
+        say "first boot"
+        grow_root
+        host_keys
+        if read_drive; then
+            network_files
+            apply_metadata
+        else
+            say "no config drive: will try the metadata service once DHCP is up"
+            touch "$flag_dir/need-metadata-service"
+        fi
+        touch "$state/.firstboot-done"
+        say "done"
+        ;;
+    service)
+        read_service && apply_metadata
+        ;;
+    banner) banner ;;
+    *) echo "usage: parvis-firstboot drive|service|banner" >&2; exit 2 ;;
+    esac
+}
+
+main "$@"

@@ -1,0 +1,364 @@
+#!/usr/bin/env bash
+# make image-test: boots target/image/parvis.qcow2 under qemu (TCG by default)
+# with two virtio NICs (OpenStack-style MACs, internal first) and a config-2
+# drive, in network namespaces this script makes, and checks it with real
+# traffic:
+#
+#   client 198.51.100.10 ─ router (1:1 NAT 203.0.113.10 → 192.168.10.5) ─┐
+#                                                  pv-<pid>-hv: br-pub ─ tap-pub ═ VM
+#   ingress1 10.0.0.11, ingress2 10.0.0.12,                       br-int ─ tap-int ═ VM
+#   server 10.0.0.20 ─ pv-<pid>-k8s bridge ────────────────────────┘
+#
+# qemu runs inside the "hv" namespace, where both taps live; nothing is made
+# in the host's namespace. Needs root.
+#
+# Environment: PARVIS_ACCEL=tcg|kvm (default tcg; KVM hangs guests on some
+# hosts), PARVIS_BOOT_TIMEOUT seconds (default 420), PARVIS_SMP (default 1),
+# PARVIS_IMAGE (default target/image/parvis.qcow2), PARVIS_IMAGE_TEST_SCENARIO:
+#   full           (default) config drive with a valid parvis config: everything
+#   bad-user-data  user data is an invalid config: boots, says why on the
+#                  console, daemon not started, only SSH open
+#   no-drive       no config drive: DHCP (dnsmasq) and a metadata service at
+#                  169.254.169.254 in the router namespace provide the same data
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+image=${PARVIS_IMAGE:-$repo/target/image/parvis.qcow2}
+accel=${PARVIS_ACCEL:-tcg}
+boot_timeout=${PARVIS_BOOT_TIMEOUT:-420}
+smp=${PARVIS_SMP:-1}
+scenario=${PARVIS_IMAGE_TEST_SCENARIO:-full}
+p="pv-$$"
+ns_hv=$p-hv ns_router=$p-router ns_client=$p-client ns_k8s=$p-k8s
+ns_ing1=$p-ing1 ns_ing2=$p-ing2 ns_server=$p-server
+all_ns=("$ns_hv" "$ns_router" "$ns_client" "$ns_k8s" "$ns_ing1" "$ns_ing2" "$ns_server")
+mac_public=fa:16:3e:4c:7a:15
+mac_internal=fa:16:3e:0b:d2:61
+floating=203.0.113.10
+tmp=$(mktemp -d /tmp/parvis-image-test.XXXXXX)
+serial=$tmp/serial.log
+qemu_pid=""
+peer_pids=()
+t0=0
+failed=0
+passed=()
+skipped=()
+
+say() { printf 'image-test: %s\n' "$*" >&2; }
+
+cleanup() {
+    local rc=$? pid ns
+    [[ -n "$qemu_pid" ]] && kill "$qemu_pid" 2>/dev/null && wait "$qemu_pid" 2>/dev/null
+    for pid in "${peer_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for ns in "${all_ns[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+    if ((rc != 0)) && [[ -s "$serial" ]]; then
+        say "---- serial console log ----"
+        cat "$serial" >&2
+        say "---- end of serial console log ----"
+    fi
+    rm -rf "$tmp"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ensure_host_packages() {
+    local missing=() pair
+    for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils genisoimage:genisoimage \
+        ssh:openssh-client ssh-keygen:openssh-client haproxy:haproxy socat:socat curl:curl openssl:openssl \
+        dnsmasq:dnsmasq-base python3:python3; do
+        command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    say "installing host packages: ${missing[*]}"
+    apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" && return 0
+    # A backported qemu-utils (newer than bookworm's qemu-system-x86 allows)
+    # blocks the install: take both from the same release.
+    local v
+    v=$(apt-cache policy qemu-system-x86 | awk '/Candidate:/ { print $2 }')
+    say "retrying with qemu-utils=$v to match qemu-system-x86"
+    apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends --allow-downgrades \
+        "${missing[@]}" "qemu-utils=$v"
+}
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+veth() { # veth NS_A NAME_A NS_B NAME_B
+    ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
+    ip -n "$1" link set "$2" up
+    ip -n "$3" link set "$4" up
+}
+
+make_topology() {
+    local ns
+    for ns in "${all_ns[@]}"; do
+        ip netns add "$ns"
+        ip -n "$ns" link set lo up
+    done
+    # Hypervisor: two bridges, each with a tap for the VM and a veth onward.
+    for b in pub int; do
+        ip -n "$ns_hv" link add "br-$b" type bridge
+        ip -n "$ns_hv" link set "br-$b" up
+        ip -n "$ns_hv" tuntap add "tap-$b" mode tap
+        ip -n "$ns_hv" link set "tap-$b" master "br-$b" up
+    done
+    veth "$ns_hv" up-pub "$ns_router" r-vm
+    ip -n "$ns_hv" link set up-pub master br-pub
+    veth "$ns_router" r-cl "$ns_client" c0
+    ip -n "$ns_router" addr add 192.168.10.1/24 dev r-vm
+    ip -n "$ns_router" addr add 198.51.100.1/24 dev r-cl
+    ip -n "$ns_client" addr add 198.51.100.10/24 dev c0
+    ip -n "$ns_client" route add default via 198.51.100.1
+    in_ns "$ns_router" sysctl -qw net.ipv4.ip_forward=1
+    in_ns "$ns_router" nft -f - <<NFT
+table ip floating {
+    chain pre { type nat hook prerouting priority dstnat; ip daddr $floating dnat to 192.168.10.5; }
+    chain post { type nat hook postrouting priority srcnat; ip saddr 192.168.10.5 snat to $floating; }
+}
+NFT
+    # The Kubernetes side: a bridge, the VM's internal port and three hosts.
+    ip -n "$ns_k8s" link add br0 type bridge
+    ip -n "$ns_k8s" link set br0 up
+    veth "$ns_hv" up-int "$ns_k8s" k-vm
+    ip -n "$ns_hv" link set up-int master br-int
+    ip -n "$ns_k8s" link set k-vm master br0
+    local i=0 host addr
+    for host in "$ns_ing1:10.0.0.11" "$ns_ing2:10.0.0.12" "$ns_server:10.0.0.20"; do
+        i=$((i + 1))
+        ns=${host%%:*} addr=${host##*:}
+        veth "$ns" eth0 "$ns_k8s" "k-h$i"
+        ip -n "$ns_k8s" link set "k-h$i" master br0
+        ip -n "$ns" addr add "$addr/24" dev eth0
+        ip -n "$ns" route add default via 10.0.0.1
+    done
+}
+
+start_peers() {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=app.example.org \
+        -keyout "$tmp/ingress.key" -out "$tmp/ingress.crt" 2>/dev/null
+    cat "$tmp/ingress.crt" "$tmp/ingress.key" >"$tmp/ingress.pem"
+    local n addr ns
+    for n in 1 2; do
+        addr=10.0.0.1$n ns=$p-ing$n
+        cat >"$tmp/haproxy$n.cfg" <<CFG
+global
+  maxconn 1000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend tls
+  bind $addr:443 accept-proxy ssl crt $tmp/ingress.pem
+  http-request return status 200 content-type text/plain lf-string "ingress$n ci=%[src] sni=%[ssl_fc_sni] auth=%[fc_pp_authority]\n"
+frontend plain
+  bind $addr:80 accept-proxy
+  http-request return status 200 content-type text/plain lf-string "ingress$n ci=%[src] host=%[req.hdr(host)]\n"
+CFG
+        in_ns "$ns" haproxy -db -f "$tmp/haproxy$n.cfg" >"$tmp/haproxy$n.log" 2>&1 &
+        peer_pids+=($!)
+    done
+    in_ns "$ns_server" socat TCP-LISTEN:7000,bind=10.0.0.20,fork,reuseaddr \
+        SYSTEM:'echo forward-ok peer=$SOCAT_PEERADDR' >"$tmp/socat.log" 2>&1 &
+    peer_pids+=($!)
+}
+
+# No config drive: Neutron's DHCP and Nova's metadata service, in the router.
+start_metadata_service() {
+    ip -n "$ns_router" addr add 169.254.169.254/32 dev lo
+    in_ns "$ns_router" dnsmasq --no-daemon --port=0 --interface=r-vm --bind-interfaces \
+        --dhcp-range=192.168.10.5,192.168.10.5,255.255.255.0,1h --dhcp-host="$mac_public,192.168.10.5" \
+        --dhcp-option=option:router,192.168.10.1 --dhcp-leasefile="$tmp/leases" --no-resolv --no-hosts \
+        --pid-file= >"$tmp/dnsmasq.log" 2>&1 &
+    peer_pids+=($!)
+    in_ns "$ns_router" python3 -m http.server --bind 169.254.169.254 --directory "$tmp/drive" 80 \
+        >"$tmp/metadata.log" 2>&1 &
+    peer_pids+=($!)
+}
+
+# The config drive Nova would attach: meta_data.json, network_data.json, user_data.
+make_config_drive() {
+    local d=$tmp/drive/openstack/latest
+    mkdir -p "$d"
+    ssh-keygen -q -t ed25519 -N '' -C image-test -f "$tmp/id"
+    cat >"$d/meta_data.json" <<JSON
+{"uuid": "7d9c0a5e-1f3b-4a8e-9d2c-3b5e6f708192", "name": "edge-test", "hostname": "edge-test.novalocal",
+ "availability_zone": "nova", "launch_index": 0, "project_id": "0f1e2d3c",
+ "public_keys": {"image-test": "$(cat "$tmp/id.pub")"},
+ "keys": [{"name": "image-test", "type": "ssh", "data": "$(cat "$tmp/id.pub")"}],
+ "devices": [
+   {"type": "nic", "bus": "pci", "address": "0000:00:03.0", "mac": "$mac_internal", "tags": ["internal"]},
+   {"type": "nic", "bus": "pci", "address": "0000:00:04.0", "mac": "$mac_public", "tags": ["public"]}]}
+JSON
+    cat >"$d/network_data.json" <<JSON
+{"links": [
+   {"id": "tap0b2d61aa", "type": "ovs", "vif_id": "0b2d61aa", "ethernet_mac_address": "$mac_internal", "mtu": 1450},
+   {"id": "tap4c7a15bb", "type": "ovs", "vif_id": "4c7a15bb", "ethernet_mac_address": "$mac_public", "mtu": 1450}],
+ "networks": [
+   {"id": "network0", "type": "ipv4", "link": "tap0b2d61aa", "ip_address": "10.0.0.1", "netmask": "255.255.255.0",
+    "routes": [], "network_id": "k8s", "services": []},
+   {"id": "network1", "type": "ipv4", "link": "tap4c7a15bb", "ip_address": "192.168.10.5", "netmask": "255.255.255.0",
+    "routes": [{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "192.168.10.1"}],
+    "network_id": "public", "services": [{"type": "dns", "address": "192.168.10.1"}]}],
+ "services": [{"type": "dns", "address": "192.168.10.1"}]}
+JSON
+    cat >"$d/user_data" <<'TOML'
+# parvis-admin-hash: $argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$Zb7vVwF4s3qQ1m9Yb0Qx1Vt6m1x6A8m8cM0c2y5b0bE
+[appliance]
+name = "edge-test"
+
+[interfaces.public]
+
+[interfaces.internal]
+
+[admin]
+listen = "0.0.0.0:8443"
+allow = ["198.51.100.0/24"]
+
+[[listener]]
+name = "https"
+bind = "0.0.0.0:443"
+protocol = "tls"
+default_backend = "ingress-https"
+
+[backend.ingress-https]
+servers = ["10.0.0.11:443", "10.0.0.12:443"]
+proxy_protocol = "v2"
+balance = "round-robin"
+
+[[forward]]
+proto = "tcp"
+port = 7000
+to = "10.0.0.20:7000"
+masquerade = true
+TOML
+    if [[ "$scenario" == bad-user-data ]]; then
+        cat >"$d/user_data" <<'TOML'
+[admin]
+listen = "0.0.0.0:8443"
+allow = ["not-an-address"]
+
+[[listener]]
+name = "https"
+bind = "0.0.0.0:443"
+protocol = "tls"
+TOML
+    fi
+    genisoimage -quiet -o "$tmp/config-2.iso" -V config-2 -r -J "$tmp/drive"
+}
+
+boot_vm() {
+    qemu-img create -q -f qcow2 -b "$image" -F qcow2 "$tmp/disk.qcow2" 3G
+    local accel_opt=(-accel tcg)
+    [[ "$accel" == kvm ]] && accel_opt=(-accel kvm -cpu host)
+    local drive_opt=()
+    [[ "$scenario" == no-drive ]] || drive_opt=(-drive "file=$tmp/config-2.iso,media=cdrom,if=ide,readonly=on")
+    say "booting $image (scenario $scenario, accel $accel, overlay 3G, serial log $serial)"
+    t0=$(date +%s.%N)
+    # Internal NIC first on the PCI bus: names alone would get the roles wrong.
+    ip netns exec "$ns_hv" qemu-system-x86_64 "${accel_opt[@]}" -m 1024 -smp "$smp" \
+        -display none -monitor none -serial "file:$serial" -no-reboot \
+        -drive "file=$tmp/disk.qcow2,if=virtio,format=qcow2" \
+        "${drive_opt[@]}" \
+        -netdev tap,id=n0,ifname=tap-int,script=no,downscript=no \
+        -device "virtio-net-pci,netdev=n0,mac=$mac_internal,romfile=,addr=3" \
+        -netdev tap,id=n1,ifname=tap-pub,script=no,downscript=no \
+        -device "virtio-net-pci,netdev=n1,mac=$mac_public,romfile=,addr=4" \
+        >"$tmp/qemu.log" 2>&1 &
+    qemu_pid=$!
+}
+
+elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+
+qemu_alive() {
+    kill -0 "$qemu_pid" 2>/dev/null && return 0
+    say "qemu exited: $(cat "$tmp/qemu.log")"
+    return 1
+}
+
+# Waits until PATTERN shows on the serial console.
+wait_serial() {
+    local pattern=$1 deadline=$(($(date +%s) + boot_timeout))
+    while ! grep -qa -- "$pattern" "$serial" 2>/dev/null; do
+        qemu_alive || return 1
+        (($(date +%s) < deadline)) || { say "timed out waiting for '$pattern' on the console"; return 1; }
+        sleep 1
+    done
+}
+
+vm_ssh() {
+    in_ns "$ns_client" ssh -q -i "$tmp/id" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+        -o ConnectTimeout=5 -o BatchMode=yes "parvis@$floating" "$@"
+}
+
+check() { # check NAME FUNCTION: runs one check, records the result
+    local name=$1
+    shift
+    if "$@"; then
+        passed+=("$name")
+        say "PASS $name"
+    else
+        failed=$((failed + 1))
+        say "FAIL $name"
+    fi
+}
+
+skip() { skipped+=("$1: $2"); say "SKIP $1 ($2)"; }
+
+# The checks, one function each.
+# shellcheck source=image/test-checks.sh
+source "$here/test-checks.sh"
+
+main() {
+    [[ $(id -u) == 0 ]] || { say "run as root"; exit 1; }
+    [[ -f "$image" ]] || { say "no image at $image (make image)"; exit 1; }
+    case "$scenario" in full | bad-user-data | no-drive) ;; *) say "unknown scenario $scenario"; exit 2 ;; esac
+    ensure_host_packages
+    make_topology
+    start_peers
+    make_config_drive
+    [[ "$scenario" == no-drive ]] && start_metadata_service
+    boot_vm
+    case "$scenario" in
+    full) check "first boot on the serial console" check_firstboot_console ;;
+    bad-user-data) check "invalid user data: reason on the console" check_bad_user_data_console ;;
+    no-drive) check "metadata service read (no config drive)" check_metadata_service_console ;;
+    esac
+    check "SSH with the injected key" check_ssh_key
+    ((failed == 0)) || exit 1
+    check "SSH host key matches the console fingerprint" check_host_key_fingerprint
+    check "no password or root login" check_ssh_no_password
+    check "sudo, root disk grown" check_sudo_and_disk
+    if [[ "$scenario" != no-drive ]]; then
+        check "ports configured from network_data.json" check_ports_configured
+        check "internal port reaches ingress1, ingress2 and the server" check_internal_reachable
+    fi
+    [[ "$scenario" == bad-user-data ]] || check "admin hash from user data in state_dir/admin.passwd" check_admin_hash
+    check "closed ports time out" check_closed_ports
+    check "parvis.service sandbox allows nft, sysctl, netlink; forbids the rest" check_daemon_sandbox
+    if [[ "$scenario" != full ]]; then
+        [[ "$scenario" == bad-user-data ]] && check "no config installed, daemon not started" check_no_daemon_config
+        check "nftables: only the boot table (SSH only)" check_nft_table
+        check "listener and admin ports time out too" check_service_ports_closed
+    elif daemon_supports_serve; then
+        check "daemon ready" check_daemon_ready
+        check "TLS through the floating IP reaches an ingress with the client address" check_tls_via_floating_ip
+        check "nftables forward" check_forward
+        check "admin UI answers" check_admin_ui
+        check "nftables: only table inet parvis, default drop" check_nft_table
+        check "closed ports still time out" check_closed_ports
+    else
+        check "nftables: only table inet parvis, default drop" check_nft_table
+        skip "daemon checks (ready, TLS+PROXY, forward, admin UI)" "this parvis binary has no 'serve' yet"
+    fi
+    say "scenario $scenario: first SSH login and all checks done $(elapsed)s after qemu start"
+    say "what the console said:"
+    grep -a -E 'parvis-firstboot: |parvis: ready|SSH HOST KEY|SHA256:' "$serial" | sed 's/^\[[ 0-9.]*\] //' >&2 || true
+    say "passed ${#passed[@]}, failed $failed, skipped ${#skipped[@]}"
+    local s
+    for s in "${skipped[@]}"; do say "  skipped: $s"; done
+    ((failed == 0))
+}
+
+main "$@"
