@@ -13,7 +13,7 @@ demo:
 ## make test: formatting, clippy (warnings are errors), unit and root integration tests
 test: lint
 	scripts/deps.sh test
-	$(CARGO) test --all-targets -- --test-threads=2
+	$(CARGO) test --lib --bins --tests -- --test-threads=2
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -5,7 +5,10 @@
 set -euo pipefail
 want=(nftables iproute2 curl openssl ca-certificates)
 if [ "${1:-run}" = test ]; then
-  want+=(iputils-ping haproxy nginx libnginx-mod-stream socat python3 wrk chromium nodejs npm)
+  want+=(iputils-ping haproxy nginx libnginx-mod-stream socat python3 wrk chromium)
+  # Node.js may come from outside Debian (as on the CI machines): only ask
+  # apt for it when there is none.
+  command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm)
 fi
 missing=()
 for p in "${want[@]}"; do
