@@ -8,6 +8,8 @@
 //                         show in the live table (optional)
 //   PARVIS_CONNECT_SNI    with PARVIS_CONNECT: open a TLS connection with
 //                         this SNI instead of sending a plain line
+//   PARVIS_EXPECT_CONN    instead of PARVIS_CONNECT: text (e.g. a host name) of a
+//                         connection the caller holds open, to wait for in the live table
 //   PARVIS_EXPECT_NAME    the appliance name the dashboard must show (optional)
 //   PARVIS_SCREENSHOTS    folder for the screenshots (default target/screenshots)
 //   CHROMIUM              the browser (default /usr/bin/chromium)
@@ -155,7 +157,17 @@ async function main() {
     await page.goto(URL_BASE + "/routes");
     check((await page.textContent("#routes")).includes("added.example.org"), "the new route is listed");
 
-    if (process.env.PARVIS_CONNECT) {
+    if (process.env.PARVIS_EXPECT_CONN) {
+      // A connection the caller holds open through the appliance: its row
+      // must appear in the live table without a reload.
+      step = "live connections";
+      await page.goto(URL_BASE + "/connections");
+      const want = process.env.PARVIS_EXPECT_CONN;
+      await page.waitForFunction(w => (document.querySelector("#conns tbody")?.textContent || "").includes(w),
+        want, { timeout: 10000 });
+      check(true, `a live connection to ${want} appeared without a reload`);
+      await shot(page, "07-connections");
+    } else if (process.env.PARVIS_CONNECT) {
       step = "live connections";
       await page.goto(URL_BASE + "/connections");
       await page.waitForSelector("#conn-updated:not(:empty)");
