@@ -18,6 +18,7 @@ mod listener;
 pub mod proxy_header;
 mod relay;
 pub mod route;
+mod splice;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
