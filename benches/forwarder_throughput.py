@@ -11,9 +11,10 @@ import os, socket, ssl, subprocess, sys, tempfile, time
 
 PID = os.getpid()
 NS = {k: f"pv-{PID}-{k}" for k in ("c", "a", "b")}
-PARVIS = sys.argv[1]
-MB = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
-CONNS = [int(x) for x in sys.argv[3:]] or [1, 8]
+PARVIS = sys.argv[1] if len(sys.argv) > 1 else "parvis"
+MB = int(sys.argv[2]) if len(sys.argv) > 2 and __name__ == "__main__" else 2000
+CONNS = [int(x) for x in sys.argv[3:]] if __name__ == "__main__" else []
+CONNS = CONNS or [1, 8]
 CHUNK = b"\0" * (1 << 20)
 
 
@@ -141,4 +142,5 @@ backend b
             subprocess.run(["ip", "netns", "del", ns])
 
 
-main()
+if __name__ == "__main__":
+    main()

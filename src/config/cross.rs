@@ -5,46 +5,49 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use super::file::FileConfig;
+use super::host::HostPattern;
 use super::model::{Config, Transport};
-use super::types::{Cidr, HostPattern, PortRange};
-use super::validate::{duplicates, Checker};
+use super::types::{canonical_ip, PortRange};
+use super::validate::{duplicates, Checker, Origins};
 
 /// Runs every cross-item check on a typed config.
-pub(crate) fn check(c: &mut Checker, file: &FileConfig, cfg: &Config) {
+pub(crate) fn check(c: &mut Checker, file: &FileConfig, cfg: &Config, o: &Origins) {
     if file.listener.is_empty() && file.forward.is_empty() {
         c.err(
             "",
             "the config has neither a [[listener]] nor a [[forward]]: there is nothing to serve",
         );
     }
-    references(c, cfg);
+    references(c, file, cfg, o);
     hosts(c, file);
-    ports(c, cfg);
-    families(c, cfg);
-    trust(c, cfg);
+    ports(c, cfg, o);
+    families(c, cfg, o);
+    trust(c, cfg, o);
 }
 
-fn references(c: &mut Checker, cfg: &Config) {
-    for (_, dup) in duplicates(cfg.listeners.iter().map(|l| l.name.as_str())) {
-        c.err(
-            format!("listener[{dup}].name"),
-            format!(
-                "{:?} is already the name of another listener",
-                cfg.listeners[dup].name
-            ),
-        );
+fn references(c: &mut Checker, file: &FileConfig, cfg: &Config, o: &Origins) {
+    let names = || file.listener.iter().map(|l| l.name.as_deref());
+    for (_, dup) in duplicates(names()) {
+        if let Some(name) = file.listener[dup].name.as_deref() {
+            c.err(
+                format!("listener[{dup}].name"),
+                format!("{name:?} is already the name of another listener"),
+            );
+        }
     }
     let backend_exists = |name: &str| cfg.backends.contains_key(name);
-    for (i, l) in cfg.listeners.iter().enumerate() {
+    for (k, l) in cfg.listeners.iter().enumerate() {
         if let Some(b) = l.default_backend.as_deref().filter(|b| !backend_exists(b)) {
             c.err(
-                format!("listener[{i}].default_backend"),
+                format!("listener[{}].default_backend", o.listeners[k]),
                 format!("no backend is named {b:?}"),
             );
         }
     }
-    for (i, r) in cfg.routes.iter().enumerate() {
-        if !cfg.listeners.iter().any(|l| l.name == r.listener) {
+    for (k, r) in cfg.routes.iter().enumerate() {
+        let i = o.routes[k];
+        // A listener that failed to type still exists as far as routes go.
+        if !names().any(|n| n == Some(r.listener.as_str())) {
             c.err(
                 format!("route[{i}].listener"),
                 format!("no listener is named {:?}", r.listener),
@@ -72,7 +75,7 @@ fn hosts(c: &mut Checker, file: &FileConfig) {
             if let Some((fi, fj)) = seen.get(&(listener, pattern.clone())) {
                 c.err(
                     format!("route[{i}].hosts[{j}]"),
-                    format!("\"{pattern}\" is already routed on listener {listener:?} by route[{fi}].hosts[{fj}]"),
+                    format!("{h:?} is already routed on listener {listener:?} by route[{fi}].hosts[{fj}]"),
                 );
             } else {
                 seen.insert((listener, pattern), (i, j));
@@ -85,16 +88,16 @@ fn hosts(c: &mut Checker, file: &FileConfig) {
 struct Holder {
     path: String,
     proto: Transport,
-    ip: Option<IpAddr>,
+    /// `None`: every address of both families (a forward, SSH), loopback aside.
+    bind: Option<IpAddr>,
     ports: PortRange,
 }
 
 fn bind_holder(path: String, addr: SocketAddr) -> Holder {
-    let ip = Some(addr.ip()).filter(|ip| !ip.is_unspecified());
     Holder {
         path,
         proto: Transport::Tcp,
-        ip,
+        bind: Some(canonical_ip(addr.ip())),
         ports: PortRange {
             first: addr.port(),
             last: addr.port(),
@@ -102,8 +105,36 @@ fn bind_holder(path: String, addr: SocketAddr) -> Holder {
     }
 }
 
-fn ports(c: &mut Checker, cfg: &Config) {
-    let mut holders = vec![bind_holder("admin.listen".into(), cfg.admin.listen)];
+/// True if sockets bound to `a` and `b` (same port) would both receive some
+/// connection. `[::]` is dual-stack, so it also covers every IPv4 address.
+fn binds_overlap(a: Option<IpAddr>, b: Option<IpAddr>) -> bool {
+    let covers = |wide: IpAddr, other: IpAddr| match wide {
+        IpAddr::V6(v6) if v6.is_unspecified() => true,
+        IpAddr::V4(v4) if v4.is_unspecified() => other.is_ipv4(),
+        _ => false,
+    };
+    match (a, b) {
+        (Some(x), Some(y)) => x == y || covers(x, y) || covers(y, x),
+        // A forward (DNAT of arriving packets) never reaches a loopback bind.
+        (Some(x), None) | (None, Some(x)) => !x.is_loopback(),
+        (None, None) => true,
+    }
+}
+
+fn ports(c: &mut Checker, cfg: &Config, o: &Origins) {
+    let mut holders = vec![
+        bind_holder("admin.listen".into(), cfg.admin.listen),
+        Holder {
+            path: "admin.ssh_port".into(),
+            proto: Transport::Tcp,
+            // sshd listens on every address of both families.
+            bind: Some(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
+            ports: PortRange {
+                first: cfg.admin.ssh_port,
+                last: cfg.admin.ssh_port,
+            },
+        },
+    ];
     if let Some(m) = &cfg.metrics {
         holders.push(bind_holder("metrics.listen".into(), m.listen));
     }
@@ -111,74 +142,132 @@ fn ports(c: &mut Checker, cfg: &Config) {
         cfg.listeners
             .iter()
             .enumerate()
-            .map(|(i, l)| bind_holder(format!("listener[{i}].bind"), l.bind)),
+            .map(|(k, l)| bind_holder(format!("listener[{}].bind", o.listeners[k]), l.bind)),
     );
-    holders.extend(cfg.forwards.iter().enumerate().map(|(i, f)| Holder {
-        path: format!("forward[{i}].port"),
+    holders.extend(cfg.forwards.iter().enumerate().map(|(k, f)| Holder {
+        path: format!("forward[{}].port", o.forwards[k]),
         proto: f.proto,
-        ip: None,
+        bind: None,
         ports: f.ports,
     }));
+    // Port 0 asks the kernel for a free port (tests do): it never clashes.
+    holders.retain(|h| h.ports.first != 0);
     for (i, b) in holders.iter().enumerate() {
-        for a in &holders[..i] {
-            let same_ip = match (a.ip, b.ip) {
-                (Some(x), Some(y)) => x == y,
-                _ => true,
-            };
-            if a.proto == b.proto && same_ip && a.ports.overlaps(&b.ports) {
-                c.err(
-                    &b.path,
-                    format!(
-                        "port {} ({}) is already taken by {}",
-                        b.ports, a.proto, a.path
-                    ),
-                );
-            }
+        let Some(a) = holders[..i].iter().find(|a| {
+            a.proto == b.proto && binds_overlap(a.bind, b.bind) && a.ports.overlaps(&b.ports)
+        }) else {
+            continue;
+        };
+        let mut message = format!(
+            "port {} ({}) is already taken by {}",
+            b.ports, a.proto, a.path
+        );
+        if a.path == "admin.ssh_port" && a.ports.first == 22 {
+            message.push_str(" (SSH, port 22 unless `admin.ssh_port` moves it)");
         }
+        let family_pair = matches!((a.bind, b.bind), (Some(x), Some(y)) if x.is_unspecified() && y.is_unspecified() && x != y);
+        if family_pair && a.path != "admin.ssh_port" {
+            message.push_str(" ([::] also receives IPv4: one listener on [::] serves both)");
+        }
+        c.err(&b.path, message);
     }
 }
 
-fn families(c: &mut Checker, cfg: &Config) {
-    let mismatch = |cidrs: &[Cidr], v4: bool| cidrs.iter().position(|x| x.is_ipv4() != v4);
-    for (i, f) in cfg.forwards.iter().enumerate() {
-        if let Some(j) = mismatch(&f.allow, f.to_addr.is_ipv4()) {
+fn families(c: &mut Checker, cfg: &Config, o: &Origins) {
+    for (k, f) in cfg.forwards.iter().enumerate() {
+        let i = o.forwards[k];
+        let v4 = canonical_ip(f.to_addr).is_ipv4();
+        for (j, _) in f
+            .allow
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.is_ipv4() != v4)
+        {
             c.err(
                 format!("forward[{i}].allow[{j}]"),
                 "is of another address family than `to`: no packet could match it",
             );
         }
     }
-    let Some(ifs) = &cfg.interfaces else { return };
-    for (role, port) in [("public", &ifs.public), ("internal", &ifs.internal)] {
-        let Some(port) = port else { continue };
-        if let (Some(a), Some(g)) = (port.address, port.gateway) {
-            if a.0.addr().is_ipv4() != g.is_ipv4() {
-                c.err(
-                    format!("interfaces.{role}.gateway"),
-                    "is of another address family than `address`",
-                );
-            }
+    for (k, l) in cfg.listeners.iter().enumerate() {
+        let i = o.listeners[k];
+        // An IPv6 socket sees IPv4 peers as IPv4-mapped addresses, so IPv4
+        // entries are fine there; an IPv4 socket never sees an IPv6 peer.
+        if !canonical_ip(l.bind.ip()).is_ipv4() {
+            continue;
         }
-        for (k, r) in port.routes.iter().enumerate() {
-            if r.to.is_ipv4() != r.via.is_ipv4() {
-                c.err(
-                    format!("interfaces.{role}.routes[{k}].via"),
-                    "is of another address family than `to`",
-                );
+        for (j, _) in l
+            .accept_proxy
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.is_ipv4())
+        {
+            c.err(
+                format!("listener[{i}].accept_proxy[{j}]"),
+                "is IPv6 but `bind` is IPv4: no IPv6 peer can connect to this listener",
+            );
+        }
+    }
+}
+
+/// The widest prefix that can still be "the proxies in front of us".
+const WIDEST_TRUSTED: (u8, u8) = (8, 32);
+
+fn trust(c: &mut Checker, cfg: &Config, o: &Origins) {
+    for (k, l) in cfg.listeners.iter().enumerate() {
+        let i = o.listeners[k];
+        for (j, p) in l.accept_proxy.iter().enumerate() {
+            let at = format!("listener[{i}].accept_proxy[{j}]");
+            let widest = if p.is_ipv4() {
+                WIDEST_TRUSTED.0
+            } else {
+                WIDEST_TRUSTED.1
+            };
+            if p.prefix_len() == 0 {
+                c.err(at, format!("{p} trusts every address on the Internet to set the client address; list the proxies that really sit in front"));
+            } else if p.prefix_len() < widest {
+                c.err(at, format!("{p} is too wide to be the proxies in front of this listener (at most a /{widest}): anyone in it could forge the client address"));
             }
         }
     }
 }
 
-fn trust(c: &mut Checker, cfg: &Config) {
-    for (i, l) in cfg.listeners.iter().enumerate() {
-        for (j, p) in l.accept_proxy.iter().enumerate() {
-            if p.prefix_len() == 0 {
-                c.err(
-                    format!("listener[{i}].accept_proxy[{j}]"),
-                    format!("{p} trusts every address on the Internet to set the client address; list the proxies that really sit in front"),
-                );
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(canonical_ip(s.parse().expect("ip")))
+    }
+
+    #[test]
+    fn which_binds_overlap() {
+        let yes = [
+            ("0.0.0.0", "192.168.10.5"),
+            ("::", "192.168.10.5"),
+            ("::", "0.0.0.0"),
+            ("::", "2001:db8::5"),
+            ("::ffff:192.168.10.5", "192.168.10.5"),
+            ("10.0.0.1", "10.0.0.1"),
+        ];
+        for (a, b) in yes {
+            assert!(binds_overlap(ip(a), ip(b)), "{a} {b}");
+            assert!(binds_overlap(ip(b), ip(a)), "{b} {a}");
         }
+        let no = [
+            ("0.0.0.0", "2001:db8::5"),
+            ("192.168.10.5", "10.0.0.1"),
+            ("2001:db8::5", "2001:db8::6"),
+            ("127.0.0.1", "192.168.10.5"),
+        ];
+        for (a, b) in no {
+            assert!(!binds_overlap(ip(a), ip(b)), "{a} {b}");
+            assert!(!binds_overlap(ip(b), ip(a)), "{b} {a}");
+        }
+        assert!(binds_overlap(None, ip("0.0.0.0")));
+        assert!(binds_overlap(None, ip("192.168.10.5")));
+        assert!(!binds_overlap(None, ip("127.0.0.1")));
+        assert!(!binds_overlap(None, ip("::1")));
+        assert!(binds_overlap(None, None));
     }
 }

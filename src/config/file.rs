@@ -188,13 +188,37 @@ pub struct FileHealth {
 }
 
 /// A port given as a number or a `"A-B"` string.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum FilePorts {
     /// `2222`
     Number(i64),
     /// `"30000-30100"`
     Text(String),
+}
+
+// Written by hand so that a wrong type says what a port looks like instead
+// of serde's "did not match any variant of untagged enum".
+impl<'de> Deserialize<'de> for FilePorts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Ports;
+        impl serde::de::Visitor<'_> for Ports {
+            type Value = FilePorts;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a port number or a range such as \"30000-30100\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<FilePorts, E> {
+                Ok(FilePorts::Number(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<FilePorts, E> {
+                Ok(FilePorts::Number(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FilePorts, E> {
+                Ok(FilePorts::Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(Ports)
+    }
 }
 
 /// `[[forward]]`

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::types::{Cidr, HostPattern, IfAddr, Mac, PortRange, Rate};
+use super::host::HostPattern;
+use super::types::{Cidr, IfAddr, Mac, PortRange, Rate};
 
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -271,6 +272,6 @@ pub struct Egress {
 /// `[metrics]`
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Metrics {
-    /// Prometheus listen address.
+    /// Prometheus listen address (default `127.0.0.1:9108` when `[metrics]` is present).
     pub listen: SocketAddr,
 }

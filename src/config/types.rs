@@ -1,5 +1,5 @@
-//! Typed values of the configuration: CIDRs, MACs, host patterns, rates,
-//! durations and port ranges. Pure: parsing only, no I/O.
+//! Typed values of the configuration: CIDRs, MACs, rates, durations and
+//! port ranges (host patterns are in `host.rs`). Pure: parsing only, no I/O.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -51,14 +51,26 @@ impl FromStr for Cidr {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         if let Ok(net) = s.parse::<ipnet::IpNet>() {
-            return Ok(Cidr(net.trunc()));
+            return Ok(Cidr(unmap(net.trunc())));
         }
         match s.parse::<IpAddr>() {
-            Ok(ip) => Ok(Cidr(ipnet::IpNet::from(ip))),
+            Ok(ip) => Ok(Cidr(ipnet::IpNet::from(canonical_ip(ip)))),
             Err(_) => Err(format!(
                 "{s:?} is not an address or prefix (expected e.g. \"198.51.100.0/24\" or \"2001:db8::/32\")"
             )),
         }
+    }
+}
+
+/// `::ffff:10.0.0.0/104` is the IPv4 prefix `10.0.0.0/8` as an IPv6 socket sees it.
+fn unmap(net: ipnet::IpNet) -> ipnet::IpNet {
+    match net {
+        ipnet::IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map_or(net, |n| ipnet::IpNet::V4(n.trunc())),
+            None => net,
+        },
+        other => other,
     }
 }
 
@@ -147,100 +159,6 @@ impl From<Mac> for String {
     }
 }
 
-/// A host name to route on: an exact name or a `*.` wildcard, lower-cased.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(into = "String")]
-pub enum HostPattern {
-    /// `paroisse-a.example.org`
-    Exact(String),
-    /// `*.paroisses.example.org`, stored as the suffix `paroisses.example.org`;
-    /// matches one or more labels in front of the suffix.
-    Wildcard(String),
-}
-
-impl HostPattern {
-    /// True if `host` (already lower-case, no trailing dot) matches.
-    pub fn matches(&self, host: &str) -> bool {
-        match self {
-            HostPattern::Exact(name) => name == host,
-            HostPattern::Wildcard(suffix) => host
-                .strip_suffix(suffix.as_str())
-                .is_some_and(|head| head.len() > 1 && head.ends_with('.')),
-        }
-    }
-}
-
-impl FromStr for HostPattern {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let lower = s.trim_end_matches('.').to_ascii_lowercase();
-        let (wild, rest) = match lower.strip_prefix("*.") {
-            Some(rest) => (true, rest.to_string()),
-            None => (false, lower.clone()),
-        };
-        check_host_name(&rest).map_err(|why| format!("{s:?} is not a valid host name: {why}"))?;
-        if wild && !rest.contains('.') {
-            return Err(format!(
-                "{s:?}: a wildcard needs at least two labels after \"*.\""
-            ));
-        }
-        Ok(if wild {
-            HostPattern::Wildcard(rest)
-        } else {
-            HostPattern::Exact(rest)
-        })
-    }
-}
-
-/// Checks a DNS name (no wildcard) label by label.
-pub fn check_host_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("it is empty".into());
-    }
-    if name.len() > 253 {
-        return Err("it is longer than 253 characters".into());
-    }
-    if name.parse::<IpAddr>().is_ok() {
-        return Err("an IP address is not a host name".into());
-    }
-    for label in name.split('.') {
-        if label.is_empty() {
-            return Err("it has an empty label".into());
-        }
-        if label == "*" {
-            return Err("\"*\" is only allowed as the whole first label".into());
-        }
-        if label.len() > 63 {
-            return Err(format!("label {label:?} is longer than 63 characters"));
-        }
-        if label.starts_with('-') || label.ends_with('-') {
-            return Err(format!("label {label:?} starts or ends with '-'"));
-        }
-        if let Some(c) = label
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-        {
-            return Err(format!("character {c:?} is not allowed"));
-        }
-    }
-    Ok(())
-}
-
-impl fmt::Display for HostPattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HostPattern::Exact(n) => write!(f, "{n}"),
-            HostPattern::Wildcard(s) => write!(f, "*.{s}"),
-        }
-    }
-}
-
-impl From<HostPattern> for String {
-    fn from(h: HostPattern) -> String {
-        h.to_string()
-    }
-}
-
 /// The unit of a [`Rate`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -310,13 +228,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// Formats a duration the way the config writes it.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 {
+    if !ms.is_multiple_of(1000) {
         format!("{ms}ms")
     } else {
         let s = d.as_secs();
-        if s != 0 && s % 3600 == 0 {
+        if s != 0 && s.is_multiple_of(3600) {
             format!("{}h", s / 3600)
-        } else if s != 0 && s % 60 == 0 {
+        } else if s != 0 && s.is_multiple_of(60) {
             format!("{}m", s / 60)
         } else {
             format!("{s}s")
@@ -396,20 +314,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn host_patterns() {
-        let w: HostPattern = "*.Paroisses.example.org".parse().expect("valid");
-        assert!(w.matches("a.paroisses.example.org"));
-        assert!(w.matches("x.y.paroisses.example.org"));
-        assert!(!w.matches("paroisses.example.org"));
-        assert!(!w.matches("xparoisses.example.org"));
-        assert!("a.*.example.org".parse::<HostPattern>().is_err());
-        assert!("*.org".parse::<HostPattern>().is_err());
-        assert!("a..b".parse::<HostPattern>().is_err());
-        assert!("10.0.0.1".parse::<HostPattern>().is_err());
-        assert!("-a.example".parse::<HostPattern>().is_err());
-    }
-
-    #[test]
     fn values() {
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
@@ -430,5 +334,105 @@ mod tests {
         assert!("100-50".parse::<PortRange>().is_err());
         assert!("0".parse::<PortRange>().is_err());
         assert_eq!(format!("{:?}", Secret("x".into())), "***");
+    }
+
+    #[test]
+    fn cidrs() {
+        let c = |s: &str| s.parse::<Cidr>();
+        assert_eq!(c("10.1.2.3").map(|x| x.to_string()), Ok("10.1.2.3".into()));
+        assert_eq!(
+            c("10.1.2.3/8").map(|x| x.to_string()),
+            Ok("10.0.0.0/8".into())
+        );
+        assert_eq!(
+            c("2001:db8::1/32").map(|x| x.to_string()),
+            Ok("2001:db8::/32".into())
+        );
+        // IPv4-mapped forms are the IPv4 prefix an IPv6 socket sees.
+        assert_eq!(c("::ffff:10.0.0.0/104"), c("10.0.0.0/8"));
+        assert_eq!(c("::ffff:192.0.2.66"), c("192.0.2.66"));
+        assert!(c("::ffff:10.0.0.0/104").expect("valid").is_ipv4());
+        assert_eq!(c("::ffff:0.0.0.0/96").map(|x| x.prefix_len()), Ok(0));
+        assert!(c("10.0.0.0/33").is_err());
+        assert!(c("10.0.0").is_err());
+        assert!(c("").is_err());
+        let v6 = c("2001:db8::/32").expect("valid");
+        assert!(!v6.is_ipv4());
+        assert!(v6.contains("2001:db8:1::5".parse().expect("ip")));
+        assert!(!v6.contains("10.0.0.1".parse().expect("ip")));
+    }
+
+    #[test]
+    fn macs_and_addresses() {
+        let m: Mac = "fa-16-3e-12-34-56".parse().expect("dashes");
+        assert_eq!(m.0, [0xfa, 0x16, 0x3e, 0x12, 0x34, 0x56]);
+        for bad in [
+            "fa:16:3e:12:34:5g",
+            "fa:16:3e:12:34:56:78",
+            "fa:16:3e:1:234:56",
+            "",
+        ] {
+            assert!(bad.parse::<Mac>().is_err(), "{bad}");
+        }
+        let a: IfAddr = "192.168.10.5/24".parse().expect("valid");
+        assert_eq!(a.to_string(), "192.168.10.5/24");
+        assert!("192.168.10.5".parse::<IfAddr>().is_err());
+    }
+
+    #[test]
+    fn rates_and_durations() {
+        for (text, count, per) in [
+            ("1/second", 1, RateUnit::Second),
+            ("10/s", 10, RateUnit::Second),
+            ("600/minute", 600, RateUnit::Minute),
+            (" 3 / min ", 3, RateUnit::Minute),
+        ] {
+            assert_eq!(text.parse(), Ok(Rate { count, per }), "{text}");
+        }
+        for bad in [
+            "0/second",
+            "5/hour",
+            "/second",
+            "5",
+            "-1/second",
+            "1.5/second",
+        ] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            Rate {
+                count: 7,
+                per: RateUnit::Minute
+            }
+            .to_string(),
+            "7/minute"
+        );
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86400)));
+        for bad in ["", "s", "1.5s", "5 s", "5S", "-5s", "99999999999999999999s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert!(parse_duration(&format!("{}d", u64::MAX / 2)).is_err());
+        for d in [
+            Duration::from_millis(1500),
+            Duration::ZERO,
+            Duration::from_secs(7200),
+        ] {
+            assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+        }
+    }
+
+    #[test]
+    fn port_ranges() {
+        let r: PortRange = "30000-30100".parse().expect("valid");
+        assert_eq!((r.first, r.last, r.is_single()), (30000, 30100, false));
+        assert!(r.contains(30050) && !r.contains(30101));
+        assert_eq!(r.to_string(), "30000-30100");
+        let one: PortRange = "2222".parse().expect("valid");
+        assert!(one.is_single() && !one.overlaps(&r));
+        for bad in ["65536", "-1", "1-", "a-b", "10-5", "0-10", ""] {
+            assert!(bad.parse::<PortRange>().is_err(), "{bad}");
+        }
     }
 }

@@ -1,17 +1,21 @@
 //! `validate`: `FileConfig` → `Config`, collecting every problem with its
 //! key path instead of stopping at the first. Pure.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use super::backends::backend;
 use super::cross;
 use super::error::{ConfigError, Problem};
 use super::file::*;
+use super::forwards::forward;
+use super::host::HostPattern;
+use super::interfaces::interfaces;
 use super::model::*;
-use super::types::{parse_duration, Cidr, HostPattern, IfAddr, Mac, PortRange, Rate};
+use super::types::{parse_duration, Cidr, Rate};
 
 /// Collects problems while typing values.
 #[derive(Default)]
@@ -25,18 +29,23 @@ impl Checker {
     }
 
     /// Parses `value` with `FromStr`, recording a problem at `path` on failure.
-    fn parse<T: FromStr<Err = String>>(&mut self, path: &str, value: &str) -> Option<T> {
+    pub(crate) fn parse<T: FromStr<Err = String>>(&mut self, path: &str, value: &str) -> Option<T> {
         value.parse().map_err(|e| self.err(path, e)).ok()
     }
 
-    fn addr(&mut self, path: &str, value: &str) -> Option<SocketAddr> {
+    pub(crate) fn addr(&mut self, path: &str, value: &str) -> Option<SocketAddr> {
         value
             .parse()
             .map_err(|_| self.err(path, format!("{value:?} is not ADDRESS:PORT (e.g. \"10.0.0.11:443\" or \"[2001:db8::1]:443\")")))
             .ok()
     }
 
-    fn duration(&mut self, path: &str, value: Option<&String>, default: Duration) -> Duration {
+    pub(crate) fn duration(
+        &mut self,
+        path: &str,
+        value: Option<&String>,
+        default: Duration,
+    ) -> Duration {
         match value {
             None => default,
             Some(v) => parse_duration(v)
@@ -45,7 +54,7 @@ impl Checker {
         }
     }
 
-    fn cidrs(&mut self, path: &str, values: &[String]) -> Vec<Cidr> {
+    pub(crate) fn cidrs(&mut self, path: &str, values: &[String]) -> Vec<Cidr> {
         values
             .iter()
             .enumerate()
@@ -53,7 +62,7 @@ impl Checker {
             .collect()
     }
 
-    fn name(&mut self, path: &str, value: &str) {
+    pub(crate) fn name(&mut self, path: &str, value: &str) {
         let ok = !value.is_empty()
             && value.len() <= 32
             && value
@@ -68,70 +77,86 @@ impl Checker {
     }
 }
 
+/// Where each typed item came from: `listeners[k]` is the file index of
+/// `Config::listeners[k]`. Items that failed to type are left out of
+/// `Config`, so the typed index alone would name the wrong `[[listener]]`.
+pub(crate) struct Origins {
+    /// File index of each typed listener.
+    pub(crate) listeners: Vec<usize>,
+    /// File index of each typed route.
+    pub(crate) routes: Vec<usize>,
+    /// File index of each typed forward.
+    pub(crate) forwards: Vec<usize>,
+}
+
 /// Types and checks a parsed file. Every problem is reported, each with its key path.
 pub fn validate(file: &FileConfig) -> Result<Config, ConfigError> {
     let mut c = Checker::default();
     let appliance = appliance(&mut c, &file.appliance);
-    let interfaces = file.interfaces.as_ref().map(|i| interfaces(&mut c, i));
-    let admin = admin(&mut c, file.admin.as_ref());
-    let limits = limits(&mut c, file.limits.as_ref());
-    let listeners: Vec<Listener> = file
-        .listener
-        .iter()
-        .enumerate()
-        .filter_map(|(i, l)| listener(&mut c, i, l, appliance.max_connections))
-        .collect();
-    let backends: BTreeMap<String, Backend> = file
-        .backend
-        .iter()
-        .filter_map(|(name, b)| backend(&mut c, name, b).map(|b| (name.clone(), b)))
-        .collect();
-    let routes = file
-        .route
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| route(&mut c, i, r))
-        .collect();
-    let forwards = file
-        .forward
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| forward(&mut c, i, f))
-        .collect();
-    let egress = Egress {
-        masquerade: file
-            .egress
-            .as_ref()
-            .map(|e| c.cidrs("egress.masquerade", &e.masquerade))
-            .unwrap_or_default(),
-    };
-    let metrics = file
-        .metrics
-        .as_ref()
-        .and_then(|m| m.listen.as_deref().map(|l| (m, l)))
-        .and_then(|(_, l)| c.addr("metrics.listen", l))
-        .map(|listen| Metrics { listen });
+    let max = appliance.max_connections;
+    let (listener_at, listeners) = typed(&mut c, &file.listener, |c, i, l| listener(c, i, l, max));
+    let (route_at, routes) = typed(&mut c, &file.route, route);
+    let (forward_at, forwards) = typed(&mut c, &file.forward, forward);
     let config = Config {
         appliance,
-        interfaces,
-        admin,
-        limits,
+        interfaces: file.interfaces.as_ref().map(|i| interfaces(&mut c, i)),
+        admin: admin(&mut c, file.admin.as_ref()),
+        limits: limits(&mut c, file.limits.as_ref()),
         listeners,
         routes,
-        backends,
+        backends: file
+            .backend
+            .iter()
+            .filter_map(|(name, b)| backend(&mut c, name, b).map(|b| (name.clone(), b)))
+            .collect(),
         forwards,
-        egress,
-        metrics,
+        egress: Egress {
+            masquerade: file
+                .egress
+                .as_ref()
+                .map(|e| c.cidrs("egress.masquerade", &e.masquerade))
+                .unwrap_or_default(),
+        },
+        metrics: file.metrics.as_ref().and_then(|m| metrics(&mut c, m)),
     };
     // Cross-item checks only make sense on items that typed cleanly, but
     // they still run so that one pass reports as much as it can.
-    cross::check(&mut c, file, &config);
+    let origins = Origins {
+        listeners: listener_at,
+        routes: route_at,
+        forwards: forward_at,
+    };
+    cross::check(&mut c, file, &config, &origins);
     if c.problems.is_empty() {
         Ok(config)
     } else {
         Err(ConfigError {
             problems: c.problems,
         })
+    }
+}
+
+/// Types each item of a `[[...]]` array, keeping the file index of those
+/// that typed.
+fn typed<F, T>(
+    c: &mut Checker,
+    items: &[F],
+    mut one: impl FnMut(&mut Checker, usize, &F) -> Option<T>,
+) -> (Vec<usize>, Vec<T>) {
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| one(c, i, item).map(|t| (i, t)))
+        .unzip()
+}
+
+/// `[metrics]` alone turns metrics on at the contract's default address.
+fn metrics(c: &mut Checker, m: &FileMetrics) -> Option<Metrics> {
+    match m.listen.as_deref() {
+        None => Some(Metrics {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9108)),
+        }),
+        Some(l) => c.addr("metrics.listen", l).map(|listen| Metrics { listen }),
     }
 }
 
@@ -161,82 +186,6 @@ fn appliance(c: &mut Checker, a: &FileAppliance) -> Appliance {
     }
 }
 
-fn interfaces(c: &mut Checker, i: &FileInterfaces) -> Interfaces {
-    Interfaces {
-        public: i.public.as_ref().map(|p| port(c, "interfaces.public", p)),
-        internal: i
-            .internal
-            .as_ref()
-            .map(|p| port(c, "interfaces.internal", p)),
-    }
-}
-
-fn port(c: &mut Checker, path: &str, p: &FilePort) -> Port {
-    let select = match (&p.mac, &p.name) {
-        (Some(_), Some(_)) => {
-            c.err(path, "give either `mac` or `name`, not both");
-            PortSelector::Tag
-        }
-        (Some(m), None) => c
-            .parse::<Mac>(&format!("{path}.mac"), m)
-            .map_or(PortSelector::Tag, PortSelector::Mac),
-        (None, Some(n)) => {
-            if n.is_empty() || n.len() > 15 || n.contains(['/', ' ']) {
-                c.err(
-                    format!("{path}.name"),
-                    format!("{n:?} is not an interface name (1-15 characters)"),
-                );
-            }
-            PortSelector::Name(n.clone())
-        }
-        (None, None) => PortSelector::Tag,
-    };
-    let address: Option<IfAddr> = p
-        .address
-        .as_ref()
-        .and_then(|a| c.parse(&format!("{path}.address"), a));
-    let gateway = p.gateway.as_ref().and_then(|g| {
-        g.parse()
-            .map_err(|_| {
-                c.err(
-                    format!("{path}.gateway"),
-                    format!("{g:?} is not an IP address"),
-                )
-            })
-            .ok()
-    });
-    if let Some(mtu) = p.mtu.filter(|m| !(576..=9000).contains(m)) {
-        c.err(format!("{path}.mtu"), format!("{mtu} is outside 576-9000"));
-    }
-    let routes = p
-        .routes
-        .iter()
-        .enumerate()
-        .filter_map(|(i, r)| {
-            let at = format!("{path}.routes[{i}]");
-            let to = c.parse::<Cidr>(&format!("{at}.to"), &r.to);
-            let via = r
-                .via
-                .parse()
-                .map_err(|_| {
-                    c.err(
-                        format!("{at}.via"),
-                        format!("{:?} is not an IP address", r.via),
-                    )
-                })
-                .ok();
-            Some(StaticRoute { to: to?, via: via? })
-        })
-        .collect();
-    Port {
-        select,
-        address,
-        gateway,
-        mtu: p.mtu,
-        routes,
-    }
-}
-
 fn admin(c: &mut Checker, a: Option<&FileAdmin>) -> Admin {
     let default = FileAdmin::default();
     let a = a.unwrap_or(&default);
@@ -258,6 +207,9 @@ fn admin(c: &mut Checker, a: Option<&FileAdmin>) -> Admin {
             None
         }
     };
+    if a.ssh_port == Some(0) {
+        c.err("admin.ssh_port", "must be a port from 1 to 65535");
+    }
     Admin {
         listen,
         allow: c.cidrs("admin.allow", &a.allow),
@@ -334,22 +286,24 @@ fn listener(c: &mut Checker, i: usize, l: &FileListener, global_max: u32) -> Opt
     if max_connections == 0 {
         c.err(format!("{at}.max_connections"), "must be at least 1");
     }
+    let mut timeout = |key: &str, value: Option<&String>, default: u64| {
+        let path = format!("{at}.{key}");
+        let d = c.duration(&path, value, Duration::from_secs(default));
+        if d.is_zero() {
+            c.err(path, "must be above zero");
+        }
+        d
+    };
+    let hello_timeout = timeout("hello_timeout", l.hello_timeout.as_ref(), 5);
+    let idle_timeout = timeout("idle_timeout", l.idle_timeout.as_ref(), 600);
     Some(Listener {
         name,
         bind,
         protocol,
         default_backend: l.default_backend.clone(),
         accept_proxy: c.cidrs(&format!("{at}.accept_proxy"), &l.accept_proxy),
-        hello_timeout: c.duration(
-            &format!("{at}.hello_timeout"),
-            l.hello_timeout.as_ref(),
-            Duration::from_secs(5),
-        ),
-        idle_timeout: c.duration(
-            &format!("{at}.idle_timeout"),
-            l.idle_timeout.as_ref(),
-            Duration::from_secs(600),
-        ),
+        hello_timeout,
+        idle_timeout,
         max_connections,
     })
 }
@@ -359,7 +313,7 @@ fn route(c: &mut Checker, i: usize, r: &FileRoute) -> Option<Route> {
     if r.hosts.is_empty() {
         c.err(
             format!("{at}.hosts"),
-            "is empty: a route needs at least one host name",
+            "has no host names: a route needs at least one",
         );
     }
     let hosts: Vec<HostPattern> = r
@@ -380,133 +334,6 @@ fn route(c: &mut Checker, i: usize, r: &FileRoute) -> Option<Route> {
         listener: listener?,
         hosts,
         backend: backend?,
-    })
-}
-
-fn backend(c: &mut Checker, name: &str, b: &FileBackend) -> Option<Backend> {
-    let at = format!("backend.{name}");
-    c.name(&at, name);
-    if b.servers.is_empty() {
-        c.err(
-            format!("{at}.servers"),
-            "is empty: a backend needs at least one server",
-        );
-    }
-    let servers: Vec<SocketAddr> = b
-        .servers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| c.addr(&format!("{at}.servers[{i}]"), s))
-        .collect();
-    let proxy_protocol = match b.proxy_protocol.as_deref() {
-        None | Some("v2") => ProxyVersion::V2,
-        Some("v1") => ProxyVersion::V1,
-        Some("off") => ProxyVersion::Off,
-        Some(o) => {
-            c.err(
-                format!("{at}.proxy_protocol"),
-                format!("{o:?} is not one of \"v1\", \"v2\", \"off\""),
-            );
-            ProxyVersion::V2
-        }
-    };
-    let balance = match b.balance.as_deref() {
-        None | Some("round-robin") => Balance::RoundRobin,
-        Some("least-conn") => Balance::LeastConn,
-        Some("source-hash") => Balance::SourceHash,
-        Some(o) => {
-            c.err(
-                format!("{at}.balance"),
-                format!("{o:?} is not one of \"round-robin\", \"least-conn\", \"source-hash\""),
-            );
-            Balance::RoundRobin
-        }
-    };
-    let health = b
-        .health
-        .as_ref()
-        .map_or_else(Health::default, |h| health(c, &format!("{at}.health"), h));
-    Some(Backend {
-        name: name.to_string(),
-        servers,
-        proxy_protocol,
-        balance,
-        health,
-    })
-}
-
-fn health(c: &mut Checker, at: &str, h: &FileHealth) -> Health {
-    let d = Health::default();
-    let out = Health {
-        interval: c.duration(&format!("{at}.interval"), h.interval.as_ref(), d.interval),
-        timeout: c.duration(&format!("{at}.timeout"), h.timeout.as_ref(), d.timeout),
-        fall: h.fall.unwrap_or(d.fall),
-        rise: h.rise.unwrap_or(d.rise),
-    };
-    if out.interval < Duration::from_millis(100) {
-        c.err(format!("{at}.interval"), "must be at least 100ms");
-    }
-    if out.timeout.is_zero() || out.timeout > out.interval {
-        c.err(
-            format!("{at}.timeout"),
-            "must be above zero and at most `interval`",
-        );
-    }
-    if out.fall == 0 || out.rise == 0 {
-        c.err(at, "`fall` and `rise` must be at least 1");
-    }
-    out
-}
-
-fn forward(c: &mut Checker, i: usize, f: &FileForward) -> Option<Forward> {
-    let at = format!("forward[{i}]");
-    let proto = match f.proto.as_deref() {
-        None | Some("tcp") => Transport::Tcp,
-        Some("udp") => Transport::Udp,
-        Some(o) => {
-            c.err(
-                format!("{at}.proto"),
-                format!("{o:?} is not \"tcp\" or \"udp\""),
-            );
-            return None;
-        }
-    };
-    let ports: PortRange = match &f.port {
-        None => {
-            c.err(&at, "missing `port`");
-            return None;
-        }
-        Some(FilePorts::Number(n)) => c.parse(&format!("{at}.port"), &n.to_string())?,
-        Some(FilePorts::Text(t)) => c.parse(&format!("{at}.port"), t)?,
-    };
-    let Some(to) = &f.to else {
-        c.err(&at, "missing `to` (e.g. \"10.0.0.20:22\")");
-        return None;
-    };
-    let (to_addr, to_port) = if let Ok(sa) = to.parse::<SocketAddr>() {
-        (sa.ip(), Some(sa.port()))
-    } else if let Ok(ip) = to.parse() {
-        (ip, None)
-    } else {
-        c.err(
-            format!("{at}.to"),
-            format!("{to:?} is not ADDRESS or ADDRESS:PORT"),
-        );
-        return None;
-    };
-    if !ports.is_single() && to_port.is_some_and(|p| p != ports.first) {
-        c.err(
-            format!("{at}.to"),
-            "a port range is forwarded to the same ports: give `to` without a port",
-        );
-    }
-    Some(Forward {
-        proto,
-        ports,
-        to_addr,
-        to_port,
-        masquerade: f.masquerade.unwrap_or(false),
-        allow: c.cidrs(&format!("{at}.allow"), &f.allow),
     })
 }
 

@@ -1,0 +1,34 @@
+# parvis — see README.md. Every target that needs root says so.
+CARGO ?= cargo
+BIN := target/debug/parvis
+
+.PHONY: demo test lint unit bench image image-test deps clean-lab
+
+## make demo: the lab topology with the daemon running in it (root)
+demo:
+	scripts/deps.sh run
+	$(CARGO) build --bin parvis
+	$(BIN) lab
+
+## make test: formatting, clippy (warnings are errors), unit and root integration tests
+test: lint
+	scripts/deps.sh test
+	$(CARGO) test --all-targets -- --test-threads=2
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+## make bench: the benchmark programs, printing figures side by side (root)
+bench:
+	scripts/deps.sh test
+	$(CARGO) build --release --bin parvis
+	$(CARGO) bench
+
+## make image: target/image/parvis.qcow2 (root)
+image:
+	image/build.sh
+
+## make image-test: boot the image under qemu and send traffic through it (root)
+image-test:
+	image/test.sh

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages parvis needs, only those missing.
+#   scripts/deps.sh run    -> what `make demo` needs (nftables, iproute2)
+#   scripts/deps.sh test   -> plus the real peers the tests use
+set -euo pipefail
+want=(nftables iproute2 curl openssl ca-certificates)
+if [ "${1:-run}" = test ]; then
+  want+=(iputils-ping haproxy nginx libnginx-mod-stream socat python3 wrk chromium nodejs npm)
+fi
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "parvis needs these Debian packages, run as root: apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || true
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null; then
+  echo "cargo is missing: install Rust (https://rustup.rs) first" >&2
+  exit 1
+fi
+# The browser test drives Debian's chromium with playwright-core (no browser download).
+if [ "${1:-run}" = test ] && [ ! -d tests/browser/node_modules/playwright-core ]; then
+  (cd tests/browser && npm ci --no-audit --no-fund >/dev/null)
+fi

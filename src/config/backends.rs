@@ -1,0 +1,96 @@
+//! `[backend.NAME]`: servers, PROXY version, balance mode and health check.
+//! Pure.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::file::{FileBackend, FileHealth};
+use super::model::{Backend, Balance, Health, ProxyVersion};
+use super::validate::Checker;
+
+/// Types one backend; `name` is its table key.
+pub(crate) fn backend(c: &mut Checker, name: &str, b: &FileBackend) -> Option<Backend> {
+    let at = format!("backend.{name}");
+    c.name(&at, name);
+    if b.servers.is_empty() {
+        c.err(
+            format!("{at}.servers"),
+            "is empty: a backend needs at least one server",
+        );
+    }
+    let mut servers: Vec<SocketAddr> = Vec::new();
+    for (i, s) in b.servers.iter().enumerate() {
+        let path = format!("{at}.servers[{i}]");
+        let Some(addr) = c.addr(&path, s) else {
+            continue;
+        };
+        if let Some(first) = servers.iter().position(|x| *x == addr) {
+            c.err(path, format!("{addr} is already servers[{first}]"));
+        } else if addr.port() == 0 || addr.ip().is_unspecified() || addr.ip().is_multicast() {
+            c.err(
+                path,
+                format!("{addr} is not an address and port a server can listen on"),
+            );
+        }
+        servers.push(addr);
+    }
+    let proxy_protocol = match b.proxy_protocol.as_deref() {
+        None | Some("v2") => ProxyVersion::V2,
+        Some("v1") => ProxyVersion::V1,
+        Some("off") => ProxyVersion::Off,
+        Some(o) => {
+            c.err(
+                format!("{at}.proxy_protocol"),
+                format!("{o:?} is not one of \"v1\", \"v2\", \"off\""),
+            );
+            ProxyVersion::V2
+        }
+    };
+    let balance = match b.balance.as_deref() {
+        None | Some("round-robin") => Balance::RoundRobin,
+        Some("least-conn") => Balance::LeastConn,
+        Some("source-hash") => Balance::SourceHash,
+        Some(o) => {
+            c.err(
+                format!("{at}.balance"),
+                format!("{o:?} is not one of \"round-robin\", \"least-conn\", \"source-hash\""),
+            );
+            Balance::RoundRobin
+        }
+    };
+    let health = b
+        .health
+        .as_ref()
+        .map_or_else(Health::default, |h| health(c, &format!("{at}.health"), h));
+    Some(Backend {
+        name: name.to_string(),
+        servers,
+        proxy_protocol,
+        balance,
+        health,
+    })
+}
+
+/// Types `health = { ... }`, filling in the defaults.
+fn health(c: &mut Checker, at: &str, h: &FileHealth) -> Health {
+    let d = Health::default();
+    let out = Health {
+        interval: c.duration(&format!("{at}.interval"), h.interval.as_ref(), d.interval),
+        timeout: c.duration(&format!("{at}.timeout"), h.timeout.as_ref(), d.timeout),
+        fall: h.fall.unwrap_or(d.fall),
+        rise: h.rise.unwrap_or(d.rise),
+    };
+    if out.interval < Duration::from_millis(100) {
+        c.err(format!("{at}.interval"), "must be at least 100ms");
+    }
+    if out.timeout.is_zero() || out.timeout > out.interval {
+        c.err(
+            format!("{at}.timeout"),
+            "must be above zero and at most `interval`",
+        );
+    }
+    if out.fall == 0 || out.rise == 0 {
+        c.err(at, "`fall` and `rise` must be at least 1");
+    }
+    out
+}

@@ -1,0 +1,373 @@
+//! The diagnostic and change commands over the control socket: each asks
+//! the daemon through [`client`] and prints an aligned table, or JSON with
+//! `--json`. Does I/O (the socket, the config file for `apply`).
+//!
+//! [`client`]: super::client
+
+use std::path::{Path, PathBuf};
+
+use hyper::Method;
+use serde_json::{json, Value};
+
+use super::client::call;
+use super::ControlError;
+use crate::admin::html::{bytes, duration, time};
+use crate::api::{
+    ApplyOutcome, ApplyRequest, BackendView, ConfirmOutcome, ConnView, RouteView, RulesetView,
+    StatusView, VersionView,
+};
+
+/// One CLI command that talks to the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `parvis status`
+    Status,
+    /// `parvis routes`
+    Routes,
+    /// `parvis conns`
+    Conns,
+    /// `parvis ruleset`
+    Ruleset,
+    /// `parvis history`
+    History,
+    /// `parvis apply --config FILE [--confirm-within SECS] [--comment TEXT] [--force]`
+    Apply {
+        /// The config file.
+        config: PathBuf,
+        /// Roll back unless confirmed within this many seconds.
+        confirm_within: Option<u64>,
+        /// For the history.
+        comment: Option<String>,
+        /// Override safety refusals.
+        force: bool,
+    },
+    /// `parvis confirm`
+    Confirm,
+    /// `parvis rollback [VERSION]`
+    Rollback {
+        /// The version to go back to.
+        version: Option<u64>,
+    },
+}
+
+/// Runs a command; returns what to print on stdout.
+pub async fn run(cmd: Command, socket: &Path, as_json: bool) -> Result<String, ControlError> {
+    let out = |v: Value, human: String| if as_json { pretty(&v) } else { human };
+    match cmd {
+        Command::Status => {
+            let s: StatusView = call(socket, Method::GET, "/status", None).await?;
+            Ok(out(json!(s), status(&s)))
+        }
+        Command::Routes => {
+            let r: Vec<RouteView> = call(socket, Method::GET, "/routes", None).await?;
+            let b: Vec<BackendView> = call(socket, Method::GET, "/backends", None).await?;
+            Ok(out(json!({"routes": r, "backends": b}), routes(&r, &b)))
+        }
+        Command::Conns => {
+            let c: Vec<ConnView> = call(socket, Method::GET, "/connections", None).await?;
+            Ok(out(json!(c), conns(&c)))
+        }
+        Command::Ruleset => {
+            let r: RulesetView = call(socket, Method::GET, "/ruleset", None).await?;
+            Ok(out(json!(r), ruleset(&r)))
+        }
+        Command::History => {
+            let h: Vec<VersionView> = call(socket, Method::GET, "/history", None).await?;
+            Ok(out(json!(h), history(&h)))
+        }
+        Command::Apply {
+            config,
+            confirm_within,
+            comment,
+            force,
+        } => {
+            let req = apply_request(&config, confirm_within, comment, force)?;
+            let o: ApplyOutcome = call(socket, Method::POST, "/apply", Some(json!(req))).await?;
+            Ok(out(json!(o), applied(&o)))
+        }
+        Command::Confirm => {
+            let o: ConfirmOutcome = call(socket, Method::POST, "/confirm", None).await?;
+            Ok(out(
+                json!(o),
+                format!("confirmed: version {} is running\n", o.version),
+            ))
+        }
+        Command::Rollback { version } => {
+            let body = json!({ "version": version });
+            let o: ApplyOutcome = call(socket, Method::POST, "/rollback", Some(body)).await?;
+            Ok(out(
+                json!(o),
+                format!(
+                    "rolled back: version {} is running\n{}",
+                    o.version,
+                    changes(&o.changes)
+                ),
+            ))
+        }
+    }
+}
+
+/// Reads the config file into an apply request (unreadable: bad input).
+fn apply_request(
+    config: &Path,
+    confirm_within: Option<u64>,
+    comment: Option<String>,
+    force: bool,
+) -> Result<ApplyRequest, ControlError> {
+    let text = std::fs::read_to_string(config)
+        .map_err(|e| ControlError::Input(format!("{}: {e}", config.display())))?;
+    Ok(ApplyRequest {
+        config: text,
+        comment: comment.unwrap_or_default(),
+        confirm_within_secs: confirm_within,
+        force,
+    })
+}
+
+fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    s.push('\n');
+    s
+}
+
+/// Aligned columns: a header row in capitals, then the rows.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut l = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            if i + 1 == cells.len() {
+                l.push_str(c);
+            } else {
+                l.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    let mut s = line(headers.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        s.push_str(&line(row.clone()));
+    }
+    s
+}
+
+fn status(s: &StatusView) -> String {
+    let mut o = format!(
+        "name     {}\nversion  {}\nuptime   {}\nconfig   version {}\n",
+        s.name,
+        s.version,
+        duration(s.uptime_secs),
+        s.config_version
+    );
+    if let Some(p) = &s.pending {
+        o.push_str(&format!(
+            "pending  version {} rolls back in {}s unless `parvis confirm`\n",
+            p.version, p.deadline_secs
+        ));
+    }
+    let ports: Vec<Vec<String>> = s
+        .interfaces
+        .iter()
+        .map(|l| {
+            vec![
+                l.role.clone(),
+                l.name.clone(),
+                l.state.clone(),
+                l.addresses.join(","),
+                l.mac.clone(),
+                l.mtu.to_string(),
+                bytes(l.rx_bytes),
+                bytes(l.tx_bytes),
+            ]
+        })
+        .collect();
+    o.push('\n');
+    o.push_str(&table(
+        &[
+            "ROLE",
+            "PORT",
+            "STATE",
+            "ADDRESSES",
+            "MAC",
+            "MTU",
+            "RX",
+            "TX",
+        ],
+        &ports,
+    ));
+    let ls: Vec<Vec<String>> = s
+        .listeners
+        .iter()
+        .map(|l| {
+            vec![
+                l.name.clone(),
+                l.bind.clone(),
+                l.protocol.clone(),
+                l.active.to_string(),
+                l.total.to_string(),
+            ]
+        })
+        .collect();
+    o.push('\n');
+    o.push_str(&table(
+        &["LISTENER", "BIND", "PROTOCOL", "ACTIVE", "TOTAL"],
+        &ls,
+    ));
+    for w in &s.warnings {
+        o.push_str(&format!("\nwarning: {w}"));
+    }
+    if !s.warnings.is_empty() {
+        o.push('\n');
+    }
+    o
+}
+
+fn routes(r: &[RouteView], b: &[BackendView]) -> String {
+    let rows: Vec<Vec<String>> = r
+        .iter()
+        .map(|r| {
+            let hosts = if r.hosts.is_empty() {
+                "(default)".to_string()
+            } else {
+                r.hosts.join(",")
+            };
+            vec![r.listener.clone(), hosts, r.backend.clone()]
+        })
+        .collect();
+    let mut o = table(&["LISTENER", "HOSTS", "BACKEND"], &rows);
+    let servers: Vec<Vec<String>> = b
+        .iter()
+        .flat_map(|b| {
+            b.servers.iter().map(move |s| {
+                vec![
+                    b.name.clone(),
+                    s.addr.to_string(),
+                    if s.up { "up".into() } else { "DOWN".into() },
+                    s.active.to_string(),
+                    s.total.to_string(),
+                    b.balance.clone(),
+                    b.proxy_protocol.clone(),
+                ]
+            })
+        })
+        .collect();
+    o.push('\n');
+    o.push_str(&table(
+        &[
+            "BACKEND", "SERVER", "HEALTH", "ACTIVE", "TOTAL", "BALANCE", "PROXY",
+        ],
+        &servers,
+    ));
+    o
+}
+
+fn conns(c: &[ConnView]) -> String {
+    let rows: Vec<Vec<String>> = c
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.to_string(),
+                c.client.to_string(),
+                c.listener.clone(),
+                c.host.clone().unwrap_or_else(|| "-".into()),
+                c.backend.clone().unwrap_or_else(|| "-".into()),
+                c.server
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                duration(c.age_ms / 1000),
+                bytes(c.bytes_in),
+                bytes(c.bytes_out),
+            ]
+        })
+        .collect();
+    let mut o = table(
+        &[
+            "ID", "CLIENT", "LISTENER", "HOST", "BACKEND", "SERVER", "AGE", "IN", "OUT",
+        ],
+        &rows,
+    );
+    o.push_str(&format!("{} connection(s)\n", c.len()));
+    o
+}
+
+fn ruleset(r: &RulesetView) -> String {
+    let rows: Vec<Vec<String>> = r
+        .counters
+        .iter()
+        .map(|c| {
+            vec![
+                c.chain.clone(),
+                c.packets.to_string(),
+                c.bytes.to_string(),
+                c.comment.clone(),
+            ]
+        })
+        .collect();
+    let mut o = r.text.clone();
+    if !o.ends_with('\n') {
+        o.push('\n');
+    }
+    o.push('\n');
+    o.push_str(&table(&["CHAIN", "PACKETS", "BYTES", "RULE"], &rows));
+    o
+}
+
+fn history(h: &[VersionView]) -> String {
+    let rows: Vec<Vec<String>> = h
+        .iter()
+        .map(|v| {
+            let state = serde_json::to_value(v.state)
+                .ok()
+                .and_then(|s| s.as_str().map(str::to_string))
+                .unwrap_or_default();
+            vec![
+                v.version.to_string(),
+                time(v.time),
+                v.author.clone(),
+                state,
+                v.comment.clone(),
+            ]
+        })
+        .collect();
+    table(&["VERSION", "APPLIED", "AUTHOR", "STATE", "COMMENT"], &rows)
+}
+
+fn changes(c: &[String]) -> String {
+    c.iter().map(|l| format!("  {l}\n")).collect()
+}
+
+fn applied(o: &ApplyOutcome) -> String {
+    let mut s = format!("applied: version {}\n{}", o.version, changes(&o.changes));
+    if let Some(d) = o.pending_deadline_secs {
+        s.push_str(&format!(
+            "pending: rolls back in {d}s unless you run `parvis confirm`\n"
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let t = table(
+            &["A", "LONG"],
+            &[
+                vec!["xxxx".into(), "1".into()],
+                vec!["y".into(), "22".into()],
+            ],
+        );
+        assert_eq!(t, "A     LONG\nxxxx  1\ny     22\n");
+    }
+}

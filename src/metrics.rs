@@ -1,0 +1,341 @@
+//! Prometheus text exposition (`parvis_` prefix) rendered from the
+//! [`Control`] views: listeners, ports, backends, bans, rule counters and
+//! the daemon's extra figures ([`MetricsView`]). Pure apart from the
+//! `Control` calls it makes.
+//!
+//! [`MetricsView`]: crate::api::MetricsView
+
+use std::fmt::Write;
+
+use crate::api::{Control, HistogramView, MetricsView};
+
+/// Escapes a label value.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Writes `# HELP` and `# TYPE` once.
+fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP parvis_{name} {help}");
+    let _ = writeln!(out, "# TYPE parvis_{name} {kind}");
+}
+
+/// The whole `/metrics` text.
+pub fn render(c: &dyn Control) -> String {
+    let mut out = String::new();
+    let status = c.status();
+    head(&mut out, "info", "gauge", "The appliance name and version.");
+    let _ = writeln!(
+        out,
+        "parvis_info{{name=\"{}\",version=\"{}\"}} 1",
+        label(&status.name),
+        label(&status.version)
+    );
+    head(
+        &mut out,
+        "uptime_seconds",
+        "gauge",
+        "Seconds since the daemon started.",
+    );
+    let _ = writeln!(out, "parvis_uptime_seconds {}", status.uptime_secs);
+    head(
+        &mut out,
+        "config_version",
+        "gauge",
+        "The running config version.",
+    );
+    let _ = writeln!(out, "parvis_config_version {}", status.config_version);
+    listeners(&mut out, &status.listeners);
+    links(&mut out, &status.interfaces);
+    backends(&mut out, c);
+    firewall(&mut out, c);
+    extra(&mut out, &c.metrics());
+    out
+}
+
+fn listeners(out: &mut String, ls: &[crate::api::ListenerView]) {
+    head(
+        out,
+        "listener_active_connections",
+        "gauge",
+        "Connections open now, by listener.",
+    );
+    for l in ls {
+        let _ = writeln!(
+            out,
+            "parvis_listener_active_connections{{listener=\"{}\"}} {}",
+            label(&l.name),
+            l.active
+        );
+    }
+    head(
+        out,
+        "listener_connections_total",
+        "counter",
+        "Connections accepted, by listener.",
+    );
+    for l in ls {
+        let _ = writeln!(
+            out,
+            "parvis_listener_connections_total{{listener=\"{}\"}} {}",
+            label(&l.name),
+            l.total
+        );
+    }
+}
+
+fn links(out: &mut String, ls: &[crate::api::LinkView]) {
+    head(out, "link_up", "gauge", "1 when the port is up.");
+    for l in ls {
+        let up = u8::from(l.state == "up");
+        let _ = writeln!(
+            out,
+            "parvis_link_up{{role=\"{}\",name=\"{}\"}} {up}",
+            label(&l.role),
+            label(&l.name)
+        );
+    }
+    for (name, help, get) in [
+        (
+            "link_rx_bytes_total",
+            "Bytes received by the port.",
+            (|l: &crate::api::LinkView| l.rx_bytes) as fn(&crate::api::LinkView) -> u64,
+        ),
+        ("link_tx_bytes_total", "Bytes sent by the port.", |l| {
+            l.tx_bytes
+        }),
+        ("link_errors_total", "Port errors.", |l| l.errors),
+        ("link_drops_total", "Port drops.", |l| l.drops),
+    ] {
+        head(out, name, "counter", help);
+        for l in ls {
+            let _ = writeln!(
+                out,
+                "parvis_{name}{{role=\"{}\"}} {}",
+                label(&l.role),
+                get(l)
+            );
+        }
+    }
+}
+
+fn backends(out: &mut String, c: &dyn Control) {
+    let bs = c.backends();
+    let rows: Vec<(String, String, &crate::api::ServerView)> = bs
+        .iter()
+        .flat_map(|b| {
+            b.servers
+                .iter()
+                .map(move |s| (label(&b.name), s.addr.to_string(), s))
+        })
+        .collect();
+    head(
+        out,
+        "backend_up",
+        "gauge",
+        "1 when the health check passes, by server.",
+    );
+    for (b, a, s) in &rows {
+        let _ = writeln!(
+            out,
+            "parvis_backend_up{{backend=\"{b}\",server=\"{a}\"}} {}",
+            u8::from(s.up)
+        );
+    }
+    head(
+        out,
+        "backend_active_connections",
+        "gauge",
+        "Connections open now, by server.",
+    );
+    for (b, a, s) in &rows {
+        let _ = writeln!(
+            out,
+            "parvis_backend_active_connections{{backend=\"{b}\",server=\"{a}\"}} {}",
+            s.active
+        );
+    }
+    head(
+        out,
+        "backend_connections_total",
+        "counter",
+        "Connections forwarded, by server.",
+    );
+    for (b, a, s) in &rows {
+        let _ = writeln!(
+            out,
+            "parvis_backend_connections_total{{backend=\"{b}\",server=\"{a}\"}} {}",
+            s.total
+        );
+    }
+    head(
+        out,
+        "backend_bytes_total",
+        "counter",
+        "Bytes relayed, by server and direction.",
+    );
+    for (b, a, s) in &rows {
+        let _ = writeln!(
+            out,
+            "parvis_backend_bytes_total{{backend=\"{b}\",server=\"{a}\",direction=\"in\"}} {}",
+            s.bytes_in
+        );
+        let _ = writeln!(
+            out,
+            "parvis_backend_bytes_total{{backend=\"{b}\",server=\"{a}\",direction=\"out\"}} {}",
+            s.bytes_out
+        );
+    }
+    let active: u64 = c.connections().len() as u64;
+    head(
+        out,
+        "active_connections",
+        "gauge",
+        "Forwarded connections open now.",
+    );
+    let _ = writeln!(out, "parvis_active_connections {active}");
+}
+
+fn firewall(out: &mut String, c: &dyn Control) {
+    if let Ok(bans) = c.bans() {
+        head(out, "bans", "gauge", "Sources banned now.");
+        let _ = writeln!(out, "parvis_bans {}", bans.len());
+    }
+    if let Ok(r) = c.ruleset() {
+        head(
+            out,
+            "rule_packets_total",
+            "counter",
+            "Packets matched, by rule.",
+        );
+        for rc in &r.counters {
+            let _ = writeln!(
+                out,
+                "parvis_rule_packets_total{{chain=\"{}\",rule=\"{}\"}} {}",
+                label(&rc.chain),
+                label(&rc.comment),
+                rc.packets
+            );
+        }
+        head(
+            out,
+            "rule_bytes_total",
+            "counter",
+            "Bytes matched, by rule.",
+        );
+        for rc in &r.counters {
+            let _ = writeln!(
+                out,
+                "parvis_rule_bytes_total{{chain=\"{}\",rule=\"{}\"}} {}",
+                label(&rc.chain),
+                label(&rc.comment),
+                rc.bytes
+            );
+        }
+    }
+}
+
+fn extra(out: &mut String, m: &MetricsView) {
+    if !m.connections.is_empty() {
+        head(
+            out,
+            "connections_total",
+            "counter",
+            "Finished connections, by listener, backend and result.",
+        );
+        for cc in &m.connections {
+            let _ = writeln!(
+                out,
+                "parvis_connections_total{{listener=\"{}\",backend=\"{}\",result=\"{}\"}} {}",
+                label(&cc.listener),
+                label(&cc.backend),
+                label(&cc.result),
+                cc.count
+            );
+        }
+    }
+    if let Some(h) = &m.hello_seconds {
+        histogram(
+            out,
+            "hello_read_seconds",
+            "Time to read the ClientHello or request head.",
+            h,
+        );
+    }
+    if let Some(n) = &m.nft_apply {
+        head(
+            out,
+            "nft_apply_duration_seconds",
+            "gauge",
+            "Duration of the last nftables apply.",
+        );
+        let _ = writeln!(
+            out,
+            "parvis_nft_apply_duration_seconds {}",
+            n.last_duration_secs
+        );
+        head(
+            out,
+            "nft_apply_total",
+            "counter",
+            "nftables applies, by result.",
+        );
+        let _ = writeln!(
+            out,
+            "parvis_nft_apply_total{{result=\"ok\"}} {}",
+            n.ok_total
+        );
+        let _ = writeln!(
+            out,
+            "parvis_nft_apply_total{{result=\"failed\"}} {}",
+            n.failed_total
+        );
+        head(
+            out,
+            "nft_apply_last_ok",
+            "gauge",
+            "1 when the last nftables apply succeeded.",
+        );
+        let _ = writeln!(out, "parvis_nft_apply_last_ok {}", u8::from(n.last_ok));
+    }
+}
+
+fn histogram(out: &mut String, name: &str, help: &str, h: &HistogramView) {
+    head(out, name, "histogram", help);
+    for (b, c) in h.bounds.iter().zip(&h.counts) {
+        let _ = writeln!(out, "parvis_{name}_bucket{{le=\"{b}\"}} {c}");
+    }
+    let _ = writeln!(out, "parvis_{name}_bucket{{le=\"+Inf\"}} {}", h.count);
+    let _ = writeln!(out, "parvis_{name}_sum {}", h.sum);
+    let _ = writeln!(out, "parvis_{name}_count {}", h.count);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_escaped_and_histograms_end_with_inf() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        let mut out = String::new();
+        let h = HistogramView {
+            bounds: vec![0.01, 0.1],
+            counts: vec![3, 5],
+            sum: 0.2,
+            count: 6,
+        };
+        histogram(&mut out, "x_seconds", "help", &h);
+        assert!(
+            out.contains("parvis_x_seconds_bucket{le=\"0.1\"} 5"),
+            "{out}"
+        );
+        assert!(
+            out.contains("parvis_x_seconds_bucket{le=\"+Inf\"} 6"),
+            "{out}"
+        );
+        assert!(out.contains("parvis_x_seconds_count 6"), "{out}");
+    }
+}

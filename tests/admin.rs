@@ -1,0 +1,359 @@
+//! The admin port over real HTTPS (curl verifying the generated
+//! certificate): login, session cookie, refusal without a session on every
+//! route, CSRF, logout, body limit, throttling and banning, expiry, input
+//! validation, pages, metrics.
+#![allow(clippy::unwrap_used)]
+
+mod admin_support;
+mod fake_daemon;
+
+use std::time::{Duration, Instant};
+
+use admin_support::{fast_options, start, PASSWORD};
+use parvis::api::Control;
+
+const JSON: &str = "content-type: application/json";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_sets_a_strict_cookie_and_gives_a_csrf_token() {
+    let a = start(fast_options()).await;
+    let body = format!(r#"{{"username":"admin","password":"{PASSWORD}"}}"#);
+    let r = a
+        .curl("POST", "/api/v1/session", &["-H", JSON, "--data", &body])
+        .await;
+    assert_eq!(r.status, 200, "{r:?}");
+    let cookie = r.header("set-cookie").unwrap();
+    for flag in [
+        "parvis_session=",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Strict",
+        "Path=/",
+    ] {
+        assert!(cookie.contains(flag), "cookie {cookie:?} lacks {flag}");
+    }
+    let csrf = r.json()["csrf"].as_str().unwrap().to_string();
+    assert_eq!(csrf.len(), 64);
+    let c = cookie.split(';').next().unwrap();
+    let s = a
+        .curl("GET", "/api/v1/status", &["-H", &format!("cookie: {c}")])
+        .await;
+    assert_eq!(s.status, 200);
+    assert_eq!(s.json()["name"], "edge-test");
+    assert_eq!(s.json()["interfaces"][0]["name"], "ens3");
+    // The fingerprint the server reports is the one of the file curl trusted.
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&a.cert)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&a.fingerprint), "{text} vs {}", a.fingerprint);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_get_401_and_no_cookie() {
+    let a = start(fast_options()).await;
+    for body in [
+        r#"{"username":"admin","password":"wrong password"}"#.to_string(),
+        format!(r#"{{"username":"root","password":"{PASSWORD}"}}"#),
+    ] {
+        let r = a
+            .curl("POST", "/api/v1/session", &["-H", JSON, "--data", &body])
+            .await;
+        assert_eq!(r.status, 401, "{r:?}");
+        assert!(r.header("set-cookie").is_none());
+        assert!(!r.body.contains("argon2"), "no secret in {}", r.body);
+    }
+    let r = a
+        .curl(
+            "POST",
+            "/api/v1/session",
+            &["-H", JSON, "--data", r#"{"username":"admin"}"#],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("password"),
+        "{}",
+        r.body
+    );
+}
+
+/// Every API route and page, by method.
+const API_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/status"),
+    ("GET", "/api/v1/routes"),
+    ("GET", "/api/v1/backends"),
+    ("GET", "/api/v1/connections"),
+    ("GET", "/api/v1/series"),
+    ("GET", "/api/v1/events"),
+    ("GET", "/api/v1/history"),
+    ("GET", "/api/v1/history/1"),
+    ("GET", "/api/v1/history/1/diff"),
+    ("GET", "/api/v1/config"),
+    ("POST", "/api/v1/diff"),
+    ("POST", "/api/v1/check"),
+    ("POST", "/api/v1/apply"),
+    ("POST", "/api/v1/confirm"),
+    ("POST", "/api/v1/rollback"),
+    ("GET", "/api/v1/ruleset"),
+    ("GET", "/api/v1/bans"),
+    ("POST", "/api/v1/bans"),
+    ("DELETE", "/api/v1/bans/192.0.2.1"),
+    ("DELETE", "/api/v1/session"),
+    ("GET", "/api/v1/no-such-route"),
+];
+const PAGES: &[(&str, &str)] = &[
+    ("GET", "/"),
+    ("GET", "/routes"),
+    ("GET", "/access"),
+    ("GET", "/connections"),
+    ("GET", "/firewall"),
+    ("GET", "/config"),
+    ("GET", "/log"),
+    ("POST", "/logout"),
+    ("POST", "/bans/add"),
+    ("POST", "/bans/delete"),
+    ("GET", "/no-such-page"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_refuses_without_a_session() {
+    let a = start(fast_options()).await;
+    let apply = r#"{"config":"x"}"#;
+    for cookie in [None, Some("cookie: parvis_session=0123456789abcdef")] {
+        for (m, p) in API_ROUTES {
+            let mut args = vec!["-H", JSON, "--data", apply];
+            if let Some(c) = cookie {
+                args.extend(["-H", c]);
+            }
+            if *m == "GET" {
+                args.drain(0..4);
+            }
+            let r = a.curl(m, p, &args).await;
+            assert_eq!(r.status, 401, "{m} {p} with {cookie:?}: {r:?}");
+            assert_eq!(r.json()["error"], "not logged in", "{m} {p}");
+        }
+        for (m, p) in PAGES {
+            let mut args = vec![];
+            if let Some(c) = cookie {
+                args.extend(["-H", c]);
+            }
+            let r = a.curl(m, p, &args).await;
+            assert_eq!(r.status, 303, "{m} {p}: {r:?}");
+            assert_eq!(r.header("location").as_deref(), Some("/login"), "{m} {p}");
+        }
+    }
+    assert!(a.fake.ban_calls.lock().unwrap().is_empty());
+    assert_eq!(a.fake.history().len(), 1, "nothing applied");
+    // The login page and static files are open.
+    for p in ["/login", "/static/style.css", "/static/app.js"] {
+        assert_eq!(a.curl("GET", p, &[]).await.status, 200, "{p}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_csrf_token_nothing_changes() {
+    let a = start(fast_options()).await;
+    let (cookie, csrf) = a.login().await;
+    let ck = format!("cookie: {cookie}");
+    let ban = r#"{"addr":"203.0.113.9","secs":60}"#;
+    let apply = format!(
+        r#"{{"config":{}}}"#,
+        serde_json::to_string(fake_daemon::INITIAL).unwrap()
+    );
+    for token in [None, Some("x-csrf-token: deadbeef")] {
+        let mut base = vec!["-H", ck.as_str(), "-H", JSON];
+        if let Some(t) = token {
+            base.extend(["-H", t]);
+        }
+        let with = |extra: &[&'static str]| [base.clone(), extra.to_vec()].concat();
+        assert_eq!(
+            a.curl("POST", "/api/v1/bans", &with(&["--data", ban]))
+                .await
+                .status,
+            403
+        );
+        let r = a
+            .curl(
+                "POST",
+                "/api/v1/apply",
+                &[base.clone(), vec!["--data", &apply]].concat(),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{r:?}");
+        assert_eq!(a.curl("POST", "/api/v1/confirm", &base).await.status, 403);
+        assert_eq!(a.curl("POST", "/api/v1/rollback", &base).await.status, 403);
+        assert_eq!(a.curl("DELETE", "/api/v1/session", &base).await.status, 403);
+    }
+    // Forms: without the field, with a wrong one.
+    for form in [
+        "addr=203.0.113.9&minutes=5",
+        "addr=203.0.113.9&minutes=5&csrf=00ff",
+    ] {
+        let r = a
+            .curl("POST", "/bans/add", &["-H", &ck, "--data", form])
+            .await;
+        assert_eq!(r.status, 403, "{form}");
+    }
+    assert!(a.fake.ban_calls.lock().unwrap().is_empty(), "no ban made");
+    assert_eq!(a.fake.history().len(), 1, "nothing applied");
+    assert_eq!(
+        a.curl("GET", "/api/v1/status", &["-H", &ck]).await.status,
+        200,
+        "still logged in"
+    );
+    // With the token, the same calls work.
+    let tok = format!("x-csrf-token: {csrf}");
+    let r = a
+        .curl(
+            "POST",
+            "/api/v1/bans",
+            &["-H", &ck, "-H", &tok, "-H", JSON, "--data", ban],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{r:?}");
+    let form = format!("addr=203.0.113.10&minutes=5&csrf={csrf}");
+    let r = a
+        .curl("POST", "/bans/add", &["-H", &ck, "--data", &form])
+        .await;
+    assert_eq!(r.status, 303, "{r:?}");
+    let calls = a.fake.ban_calls.lock().unwrap().clone();
+    assert_eq!(
+        calls,
+        vec![
+            ("203.0.113.9".parse().unwrap(), 60),
+            ("203.0.113.10".parse().unwrap(), 300)
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_ends_the_session() {
+    let a = start(fast_options()).await;
+    let (cookie, csrf) = a.login().await;
+    let ck = format!("cookie: {cookie}");
+    let tok = format!("x-csrf-token: {csrf}");
+    let r = a
+        .curl("DELETE", "/api/v1/session", &["-H", &ck, "-H", &tok])
+        .await;
+    assert_eq!(r.status, 204);
+    assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(
+        a.curl("GET", "/api/v1/status", &["-H", &ck]).await.status,
+        401
+    );
+    // The form logout too.
+    let (cookie, csrf) = a.login().await;
+    let ck = format!("cookie: {cookie}");
+    let r = a
+        .curl(
+            "POST",
+            "/logout",
+            &["-H", &ck, "--data", &format!("csrf={csrf}")],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(a.curl("GET", "/", &["-H", &ck]).await.status, 303);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_are_refused() {
+    let a = start(fast_options()).await;
+    let (cookie, csrf) = a.login().await;
+    let big = a.dir.path().join("big.json");
+    let text = "#".repeat(2 << 20);
+    std::fs::write(&big, format!(r#"{{"config":"{text}"}}"#)).unwrap();
+    let at = format!("@{}", big.display());
+    let ck = format!("cookie: {cookie}");
+    let tok = format!("x-csrf-token: {csrf}");
+    for path in ["/api/v1/check", "/api/v1/apply", "/api/v1/session"] {
+        let r = a
+            .curl(
+                "POST",
+                path,
+                &["-H", &ck, "-H", &tok, "-H", JSON, "--data-binary", &at],
+            )
+            .await;
+        assert_eq!(r.status, 413, "{path}: {r:?}");
+    }
+    // Chunked (no Content-Length): the extractor's limit.
+    let r = a
+        .curl(
+            "POST",
+            "/api/v1/check",
+            &[
+                "-H",
+                &ck,
+                "-H",
+                &tok,
+                "-H",
+                JSON,
+                "-H",
+                "transfer-encoding: chunked",
+                "-H",
+                "expect:",
+                "--data-binary",
+                &at,
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 413, "chunked: {r:?}");
+    assert_eq!(a.fake.history().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_are_slowed_then_banned() {
+    let a = start(fast_options()).await;
+    let bad = r#"{"username":"admin","password":"guess"}"#;
+    let mut last = Duration::ZERO;
+    for i in 1..=4 {
+        let t = Instant::now();
+        let r = a
+            .curl("POST", "/api/v1/session", &["-H", JSON, "--data", bad])
+            .await;
+        last = t.elapsed();
+        assert_eq!(r.status, 401, "attempt {i}");
+    }
+    assert!(
+        last >= Duration::from_millis(200),
+        "4th failure answered in {last:?}"
+    );
+    let calls = a.fake.ban_calls.lock().unwrap().clone();
+    assert_eq!(calls, vec![("127.0.0.1".parse().unwrap(), 600)]);
+    // Now even the right password is refused from that source.
+    let good = format!(r#"{{"username":"admin","password":"{PASSWORD}"}}"#);
+    let r = a
+        .curl("POST", "/api/v1/session", &["-H", JSON, "--data", &good])
+        .await;
+    assert_eq!(r.status, 429, "{r:?}");
+    assert!(a
+        .fake
+        .events()
+        .iter()
+        .any(|e| e.kind == "ban" && e.message.contains("127.0.0.1")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_session_expires() {
+    let mut o = fast_options();
+    o.session_idle = Duration::from_secs(1);
+    let a = start(o).await;
+    let (cookie, _) = a.login().await;
+    let ck = format!("cookie: {cookie}");
+    assert_eq!(
+        a.curl("GET", "/api/v1/status", &["-H", &ck]).await.status,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(
+        a.curl("GET", "/api/v1/status", &["-H", &ck]).await.status,
+        401
+    );
+    let r = a.curl("GET", "/config", &["-H", &ck]).await;
+    assert_eq!(
+        (r.status, r.header("location").as_deref()),
+        (303, Some("/login"))
+    );
+}

@@ -1,0 +1,269 @@
+// parvis admin UI: small progressive enhancements over server-rendered
+// pages (live tables, the chart, the config editor). No framework.
+"use strict";
+
+const csrf = () => (document.querySelector('meta[name="csrf"]') || {}).content || "";
+
+async function api(method, path, body) {
+  const opts = { method, credentials: "same-origin", headers: { "X-CSRF-Token": csrf() } };
+  if (body !== undefined) {
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const resp = await fetch("/api/v1" + path, opts);
+  if (resp.status === 401) { location.href = "/login"; throw new Error("not logged in"); }
+  const text = await resp.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!resp.ok) throw new Error((data && data.error) || resp.statusText);
+  return data;
+}
+
+function el(tag, attrs, text) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function human(n) {
+  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return i ? n.toFixed(1) + " " + u[i] : n + " B";
+}
+
+function age(ms) {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return s + "s";
+  if (s < 3600) return Math.floor(s / 60) + "m " + (s % 60) + "s";
+  return Math.floor(s / 3600) + "h " + Math.floor(s / 60) % 60 + "m";
+}
+
+function escapeHtml(s) {
+  return String(s).replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+
+// ---- dashboard chart ------------------------------------------------------
+function drawChart(svg, series) {
+  const NS = "http://www.w3.org/2000/svg";
+  // Match the drawn width so text is not stretched.
+  const W = Math.max(200, Math.round(svg.getBoundingClientRect().width) || 800), H = 200, P = 24;
+  svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
+  while (svg.firstChild) svg.removeChild(svg.firstChild);
+  const pts = series.points || [];
+  for (let i = 1; i < 4; i++) {
+    const g = document.createElementNS(NS, "line");
+    g.setAttribute("x1", 0); g.setAttribute("x2", W);
+    g.setAttribute("y1", (H / 4) * i); g.setAttribute("y2", (H / 4) * i);
+    g.setAttribute("stroke", "#e6ebf1"); svg.appendChild(g);
+  }
+  if (pts.length < 2) {
+    const t = document.createElementNS(NS, "text");
+    t.setAttribute("x", W / 2); t.setAttribute("y", H / 2); t.setAttribute("text-anchor", "middle");
+    t.setAttribute("fill", "#6b7785"); t.textContent = "collecting samples…"; svg.appendChild(t);
+    return;
+  }
+  const line = (key, color) => {
+    const max = Math.max(1, ...pts.map(p => p[key]));
+    const d = pts.map((p, i) => {
+      const x = (i / (pts.length - 1)) * W;
+      const y = H - P - (p[key] / max) * (H - 2 * P);
+      return (i ? "L" : "M") + x.toFixed(1) + " " + y.toFixed(1);
+    }).join(" ");
+    const path = document.createElementNS(NS, "path");
+    path.setAttribute("d", d); path.setAttribute("fill", "none");
+    path.setAttribute("stroke", color); path.setAttribute("stroke-width", "2");
+    path.setAttribute("vector-effect", "non-scaling-stroke");
+    svg.appendChild(path);
+    return max;
+  };
+  const label = (text, x, anchor, color) => {
+    const t = document.createElementNS(NS, "text");
+    t.setAttribute("x", x); t.setAttribute("y", 16); t.setAttribute("text-anchor", anchor);
+    t.setAttribute("font-size", "12"); t.setAttribute("fill", color); t.textContent = text;
+    svg.appendChild(t);
+  };
+  const maxRate = line("conn_rate", "#2a7fd4");
+  const maxActive = line("active", "#1f8a5b");
+  label("max " + maxRate.toFixed(1) + "/s", 6, "start", "#2a7fd4");
+  label("max " + maxActive + " active", W - 6, "end", "#1f8a5b");
+  const mins = Math.round((pts[pts.length - 1].time - pts[0].time) / 60);
+  const span = document.getElementById("chart-span");
+  if (span) span.textContent = "last " + mins + " min";
+  const last = pts[pts.length - 1];
+  const now = document.getElementById("chart-now");
+  if (now) now.textContent = "· now " + last.conn_rate.toFixed(1) + "/s, " + last.active + " active";
+}
+
+function initDashboard() {
+  const svg = document.getElementById("chart");
+  if (!svg) return;
+  const tick = () => api("GET", "/series").then(s => drawChart(svg, s)).catch(() => {});
+  tick();
+  setInterval(tick, 5000);
+}
+
+// ---- live connections -----------------------------------------------------
+function initConnections() {
+  const table = document.getElementById("conns");
+  const filter = document.getElementById("conn-filter");
+  if (!table) return;
+  let last = [];
+  const render = () => {
+    const q = (filter.value || "").trim().toLowerCase();
+    const rows = last.filter(c => !q || [c.client, c.listener, c.host, c.backend, c.server]
+      .some(v => v && String(v).toLowerCase().includes(q)));
+    const tbody = table.querySelector("tbody");
+    tbody.innerHTML = "";
+    if (!rows.length) {
+      const tr = el("tr", { class: "empty" });
+      tr.appendChild(el("td", { colspan: 7 }, q ? "no connection matches" : "no connections"));
+      tbody.appendChild(tr);
+    }
+    for (const c of rows) {
+      const tr = el("tr", { "data-id": c.id });
+      [c.client, c.listener, c.host || "", c.backend || "", c.server || "", age(c.age_ms),
+       "→ " + human(c.bytes_in) + " · ← " + human(c.bytes_out)].forEach(v => tr.appendChild(el("td", {}, v)));
+      tbody.appendChild(tr);
+    }
+    document.getElementById("conn-count").textContent = rows.length + (q ? " of " + last.length : "");
+  };
+  const tick = () => api("GET", "/connections").then(list => {
+    last = list;
+    render();
+    document.getElementById("conn-updated").textContent = "· updated " + new Date().toLocaleTimeString();
+  }).catch(() => {});
+  filter.addEventListener("input", render);
+  tick();
+  setInterval(tick, 2000);
+}
+
+// ---- configuration --------------------------------------------------------
+function showDiff(pre, text) {
+  pre.classList.remove("hidden");
+  if (!text) { pre.textContent = "(no difference)"; return; }
+  pre.innerHTML = text.split("\n").map(l => {
+    const cls = l.startsWith("@@") ? "hunk" : l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : "";
+    return cls ? '<span class="' + cls + '">' + escapeHtml(l) + "</span>" : escapeHtml(l);
+  }).join("\n");
+}
+
+function message(kind, text) {
+  const box = document.getElementById("result");
+  box.innerHTML = "";
+  box.appendChild(el("div", { class: "alert " + kind, id: "result-message" }, text));
+}
+
+function initConfig() {
+  const ed = document.getElementById("editor");
+  if (!ed) return;
+  const gutter = document.getElementById("gutter");
+  const problemsEl = document.getElementById("problems");
+  const status = document.getElementById("check-status");
+  let errLines = new Set();
+  const paintGutter = () => {
+    const n = ed.value.split("\n").length;
+    let html = "";
+    for (let i = 1; i <= n; i++) html += (errLines.has(i) ? '<span class="err">' + i + "</span>" : i) + "\n";
+    gutter.innerHTML = html;
+    gutter.scrollTop = ed.scrollTop;
+  };
+  const check = () => api("POST", "/check", { config: ed.value }).then(r => {
+    errLines = new Set(r.problems.filter(p => p.line).map(p => p.line));
+    problemsEl.innerHTML = "";
+    for (const p of r.problems) {
+      const li = el("li", { "data-line": p.line || "" },
+        (p.line ? "line " + p.line + ": " : "") + (p.path ? p.path + ": " : "") + p.message);
+      li.addEventListener("click", () => goToLine(ed, p.line));
+      problemsEl.appendChild(li);
+    }
+    status.className = "badge " + (r.ok ? "ok" : "bad");
+    status.textContent = r.ok ? "valid" : r.problems.length + " problem(s)";
+    paintGutter();
+    return r.ok;
+  }).catch(e => { status.className = "badge bad"; status.textContent = e.message; return false; });
+  let timer = null;
+  ed.addEventListener("input", () => { paintGutter(); clearTimeout(timer); timer = setTimeout(check, 400); });
+  ed.addEventListener("scroll", () => { gutter.scrollTop = ed.scrollTop; });
+  paintGutter();
+  check();
+
+  document.getElementById("diff-btn").addEventListener("click", () =>
+    api("POST", "/diff", { config: ed.value }).then(r => showDiff(document.getElementById("diff"), r.diff))
+      .catch(e => message("bad", e.message)));
+
+  document.getElementById("apply-btn").addEventListener("click", async () => {
+    if (!(await check())) { message("bad", "Fix the problems before applying."); return; }
+    const secs = parseInt(document.getElementById("confirm-within").value, 10);
+    const req = { config: ed.value, comment: document.getElementById("comment").value,
+      confirm_within_secs: secs > 0 ? secs : null, force: false };
+    try {
+      const o = await api("POST", "/apply", req);
+      message("ok", "Applied as version " + o.version + "." +
+        (o.changes.length ? " Changes: " + o.changes.join("; ") : ""));
+      if (o.pending_deadline_secs) startPending(o.version, o.pending_deadline_secs);
+      else setTimeout(() => location.reload(), 1500);
+    } catch (e) { message("bad", "Apply refused: " + e.message); }
+  });
+
+  document.getElementById("confirm-btn").addEventListener("click", () =>
+    api("POST", "/confirm").then(o => {
+      stopPending(); message("ok", "Confirmed: version " + o.version + " is running.");
+      setTimeout(() => location.reload(), 1500);
+    }).catch(e => message("bad", e.message)));
+  document.getElementById("rollback-now").addEventListener("click", () =>
+    api("POST", "/rollback", {}).then(o => {
+      stopPending(); message("ok", "Rolled back: version " + o.version + " is running.");
+      setTimeout(() => location.reload(), 1500);
+    }).catch(e => message("bad", e.message)));
+
+  document.querySelectorAll("[data-diff]").forEach(b => b.addEventListener("click", () =>
+    api("GET", "/history/" + b.dataset.diff + "/diff")
+      .then(r => showDiff(document.getElementById("history-diff"), r.diff))
+      .catch(e => message("bad", e.message))));
+  document.querySelectorAll("[data-rollback]").forEach(b => b.addEventListener("click", () => {
+    if (!window.confirm("Go back to version " + b.dataset.rollback + "?")) return;
+    api("POST", "/rollback", { version: parseInt(b.dataset.rollback, 10) })
+      .then(o => { message("ok", "Version " + o.version + " is running."); setTimeout(() => location.reload(), 1500); })
+      .catch(e => message("bad", e.message));
+  }));
+
+  const p = document.getElementById("pending");
+  if (p.dataset.version) startPending(p.dataset.version, parseInt(p.dataset.deadline, 10));
+}
+
+function goToLine(ed, line) {
+  if (!line) return;
+  const lines = ed.value.split("\n");
+  const start = lines.slice(0, line - 1).join("\n").length + (line > 1 ? 1 : 0);
+  ed.focus();
+  ed.setSelectionRange(start, start + (lines[line - 1] || "").length);
+  ed.scrollTop = Math.max(0, (line - 5) * 18);
+}
+
+let pendingTimer = null;
+function startPending(version, secs) {
+  const box = document.getElementById("pending");
+  document.getElementById("pending-version").textContent = version;
+  const cd = document.getElementById("countdown");
+  let left = secs;
+  cd.textContent = left;
+  box.classList.remove("hidden");
+  clearInterval(pendingTimer);
+  pendingTimer = setInterval(() => {
+    left -= 1;
+    cd.textContent = Math.max(0, left);
+    if (left <= 0) { stopPending(); message("warn", "Not confirmed in time: the change was rolled back."); setTimeout(() => location.reload(), 2500); }
+  }, 1000);
+}
+function stopPending() {
+  clearInterval(pendingTimer);
+  document.getElementById("pending").classList.add("hidden");
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const page = document.body.dataset.page;
+  if (page === "dashboard") initDashboard();
+  if (page === "connections") initConnections();
+  if (page === "config") initConfig();
+});
