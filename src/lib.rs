@@ -7,6 +7,8 @@
 //! # Layout
 //! - [`config`]: the operator's TOML (`FileConfig`) → [`config::validate`] →
 //!   typed [`config::Config`]. Pure.
+//! - [`forwarder`]: SNI/Host routing TLS passthrough with PROXY headers.
+//!   Pure parsers and tables; listeners, relay and health checks do I/O.
 //! - [`api`]: the seam between the daemon and its operators: the
 //!   [`api::Control`] trait and the view types. Pure.
 //! - [`admin`]: the HTTPS admin UI and JSON API, and `/metrics`. I/O.
@@ -32,7 +34,6 @@
 
 pub mod admin;
 pub mod api;
-pub mod app;
 pub mod change;
 pub mod config;
 pub mod control;

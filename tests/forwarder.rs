@@ -23,6 +23,7 @@ hello_timeout = "2s"
 name = "strict"
 bind = "192.168.10.5:7443"
 protocol = "tls"
+max_connections = 1
 
 [[listener]]
 name = "trusted"
@@ -125,24 +126,45 @@ fn raw(t: &Topo, port: &str, hex: &str) -> String {
     stdout(t.run(&t.client, &["python3", &script, "192.168.10.5", port, hex]))
 }
 
+/// The test config with this topology's own state folder (config history,
+/// admin certificate), so parallel runs never share one.
+fn config(t: &Topo) -> String {
+    CONFIG.replacen(
+        "name = \"fwd-test\"",
+        &format!(
+            "name = \"fwd-test\"\nstate_dir = \"{}\"",
+            t.path("state").display()
+        ),
+        1,
+    )
+}
+
 fn start(t: &mut Topo) {
-    std::fs::write(t.path("parvis.toml"), CONFIG).expect("config");
+    std::fs::write(t.path("parvis.toml"), config(t)).expect("config");
     let cfg = t.path("parvis.toml").display().to_string();
+    let socket = t.path("control.sock").display().to_string();
     let ns = t.appliance.clone();
     t.spawn(
         "parvis",
         &ns,
-        &[env!("CARGO_BIN_EXE_parvis"), "serve", "--config", &cfg],
+        &[
+            env!("CARGO_BIN_EXE_parvis"),
+            "serve",
+            "--config",
+            &cfg,
+            "--socket",
+            &socket,
+        ],
     );
     t.wait_port(&t.appliance, "192.168.10.5", 443);
 }
 
 #[test]
 fn forwarder_end_to_end() {
-    if !is_root() {
-        eprintln!("skipped: needs root for network namespaces");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test builds network namespaces: run it as root"
+    );
     let mut t = Topo::new();
     t.start_ingress();
     start(&mut t);
@@ -155,6 +177,8 @@ fn forwarder_end_to_end() {
     bad_inputs_close_only_their_connection(&t);
     eprintln!("== accept_proxy_trusted_and_untrusted");
     accept_proxy_trusted_and_untrusted(&t);
+    eprintln!("== overload_and_reload");
+    overload_and_reload(&t);
     eprintln!("== source_hash_and_backend_failure");
     source_hash_and_backend_failure(&mut t);
     eprintln!("== graceful_stop");
@@ -180,6 +204,7 @@ fn routing_and_proxy_versions(t: &Topo) {
         "{other}"
     );
     assert_eq!(curl(t, "other.test", 7443, "198.51.100.10"), "");
+    std::thread::sleep(Duration::from_millis(100));
     assert!(curl(t, "a.example.org", 7443, "198.51.100.10").starts_with("srv=ingress1"));
     // No SNI → default backend (openssl s_client -noservername).
     let out = t.run(&t.client, &["sh", "-c",
@@ -316,6 +341,79 @@ fn accept_proxy_trusted_and_untrusted(t: &Topo) {
     // And the trusted listener without a header from an untrusted peer serves.
     let got = py_tls(t, "9443", "a.example.org", "whole", "");
     assert!(got.contains("ci=198.51.100.10"), "{got}");
+}
+
+fn overload_and_reload(t: &Topo) {
+    // The strict listener takes one connection: a silent client holds it,
+    // the next one is closed at once without reaching a backend.
+    let script = support(t, "raw.py");
+    let mut holder = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &t.client,
+            "python3",
+            &script,
+            "192.168.10.5",
+            "7443",
+            "",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("holder");
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    assert_eq!(
+        curl(t, "a.example.org", 7443, "198.51.100.10"),
+        "",
+        "over the cap"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    let _ = std::process::Command::new("kill")
+        .arg(holder.id().to_string())
+        .status();
+    let _ = holder.wait();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(curl(t, "a.example.org", 7443, "198.51.100.10").starts_with("srv=ingress1"));
+
+    // SIGHUP with a new route table: a.example.org moves to ingress2 (v1).
+    let cfg = t.path("parvis.toml");
+    let moved = config(t).replacen(
+        "hosts = [\"a.example.org\", \"*.deep.example.org\"]",
+        "hosts = [\"*.deep.example.org\"]",
+        1,
+    );
+    std::fs::write(&cfg, &moved).expect("config");
+    t.signal("parvis", "-HUP");
+    wait_log(t, "reloaded", 1);
+    assert_eq!(
+        curl(t, "a.example.org", 443, "198.51.100.10"),
+        "srv=ingress2 ci=198.51.100.10 sni=a.example.org auth="
+    );
+    // A bad file is refused and the running config kept.
+    std::fs::write(&cfg, "[[listener]]\nname = 1\n").expect("config");
+    t.signal("parvis", "-HUP");
+    wait_log(t, "reload refused", 1);
+    assert!(curl(t, "a.example.org", 443, "198.51.100.10").starts_with("srv=ingress2"));
+    std::fs::write(&cfg, config(t)).expect("config");
+    t.signal("parvis", "-HUP");
+    wait_log(t, "reloaded", 2);
+    assert!(curl(t, "a.example.org", 443, "198.51.100.10").starts_with("srv=ingress1"));
+}
+
+fn wait_log(t: &Topo, needle: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if t.log("parvis").matches(needle).count() >= count {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no {needle:?} x{count} in the log:\n{}", t.log("parvis"));
 }
 
 fn source_hash_and_backend_failure(t: &mut Topo) {

@@ -108,6 +108,7 @@ async fn preamble(
         trusted_header(stream, buf, &mut pre).await?;
     }
     let mut hello = HelloReader::new();
+    let mut head = http::HeadReader::new();
     let mut checked_signature = trusted;
     loop {
         let data = &buf[pre.start..];
@@ -125,7 +126,7 @@ async fn preamble(
                     HelloStatus::NeedMore => None,
                     HelloStatus::Error(_) => return Err(EndReason::BadHello),
                 },
-                Protocol::Http => match http::poll(data) {
+                Protocol::Http => match head.poll(data) {
                     http::HeadStatus::Done { host, .. } => Some(host),
                     http::HeadStatus::NeedMore => None,
                     http::HeadStatus::Error(_) => return Err(EndReason::BadHello),

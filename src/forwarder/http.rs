@@ -37,9 +37,35 @@ pub enum HeadStatus {
     Error(HeadError),
 }
 
-/// Looks at every byte received so far.
+/// Looks at every byte received so far; each call scans only the new bytes
+/// (plus three for a split terminator), so a head sent one byte per segment
+/// costs linear, not quadratic, time.
+#[derive(Debug, Default)]
+pub struct HeadReader {
+    scanned: usize,
+}
+
+impl HeadReader {
+    /// A reader at the start of a connection.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Looks at every byte received so far (`raw` only grows between calls).
+    pub fn poll(&mut self, raw: &[u8]) -> HeadStatus {
+        let from = self.scanned.saturating_sub(3);
+        self.scanned = raw.len();
+        poll_from(raw, from)
+    }
+}
+
+/// Looks at a whole buffer at once.
 pub fn poll(raw: &[u8]) -> HeadStatus {
-    let Some(end) = find_end(raw) else {
+    poll_from(raw, 0)
+}
+
+fn poll_from(raw: &[u8], from: usize) -> HeadStatus {
+    let Some(end) = find_end(raw, from) else {
         if raw.len() >= MAX_HEAD {
             return HeadStatus::Error(HeadError::Oversized);
         }
@@ -61,8 +87,8 @@ pub fn poll(raw: &[u8]) -> HeadStatus {
 }
 
 /// Offset just past the `\r\n\r\n` (or bare `\n\n`) that ends the head.
-fn find_end(raw: &[u8]) -> Option<usize> {
-    let mut i = 0;
+fn find_end(raw: &[u8], from: usize) -> Option<usize> {
+    let mut i = from.min(raw.len());
     while let Some(pos) = raw[i..].iter().position(|&b| b == b'\n') {
         let at = i + pos;
         let next = raw.get(at + 1..).unwrap_or(&[]);
@@ -162,10 +188,11 @@ mod tests {
     fn byte_by_byte_needs_more_until_the_blank_line() {
         let raw = b"GET /.well-known/acme-challenge/x HTTP/1.1\r\nHost: a.example.org\r\n\r\nBODY";
         let end = raw.len() - 4;
+        let mut reader = HeadReader::new();
         for i in 1..end {
-            assert_eq!(poll(&raw[..i]), HeadStatus::NeedMore, "at {i}");
+            assert_eq!(reader.poll(&raw[..i]), HeadStatus::NeedMore, "at {i}");
         }
-        let done = poll(raw);
+        let done = reader.poll(raw);
         assert_eq!(
             done,
             HeadStatus::Done {

@@ -18,6 +18,7 @@ mod listener;
 pub mod proxy_header;
 mod relay;
 pub mod route;
+mod splice;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -59,6 +60,8 @@ struct ListenerCtx {
 }
 
 struct ListenerHandle {
+    /// The address actually bound (differs from the config with port 0).
+    local: SocketAddr,
     ctx: Arc<ArcSwap<ListenerCtx>>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
@@ -180,6 +183,7 @@ impl Forwarder {
                 permits: Arc::new(Semaphore::new(permits(l.max_connections))),
             }));
             let stop = CancellationToken::new();
+            let local = socket.local_addr().unwrap_or(l.bind);
             let task = tokio::spawn(listener::accept_loop(
                 socket,
                 ctx.clone(),
@@ -188,9 +192,15 @@ impl Forwarder {
                 self.alive_tx.clone(),
             ));
             tracing::info!(listener = l.name, bind = %l.bind, "listening");
-            inner
-                .listeners
-                .insert(l.bind, ListenerHandle { ctx, stop, task });
+            inner.listeners.insert(
+                l.bind,
+                ListenerHandle {
+                    local,
+                    ctx,
+                    stop,
+                    task,
+                },
+            );
         }
     }
 
@@ -232,7 +242,7 @@ impl Forwarder {
             .values()
             .map(|h| {
                 let ctx = h.ctx.load();
-                (ctx.config.name.clone(), ctx.config.bind)
+                (ctx.config.name.clone(), h.local)
             })
             .collect();
         out.sort();

@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::accounting::EndReason;
+use super::splice;
 
 /// Buffer per direction while data flows.
 const BUF: usize = 64 * 1024;
@@ -32,6 +33,31 @@ enum Fault {
     Backend,
 }
 
+/// How bytes are moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `read`/`write` through a user-space buffer.
+    Copy,
+    /// `splice(2)` through a pipe, zero-copy.
+    Splice,
+}
+
+impl Mode {
+    /// From `PARVIS_RELAY` (`copy` or `splice`), read once; the default is
+    /// splice, measured faster (docs/forwarder.md).
+    pub fn from_env() -> Mode {
+        static MODE: std::sync::OnceLock<Mode> = std::sync::OnceLock::new();
+        *MODE.get_or_init(|| match std::env::var("PARVIS_RELAY").as_deref() {
+            Ok("splice") => Mode::Splice,
+            Ok("copy") => Mode::Copy,
+            _ => DEFAULT_MODE,
+        })
+    }
+}
+
+/// The mode used unless `PARVIS_RELAY` says otherwise.
+const DEFAULT_MODE: Mode = Mode::Splice;
+
 /// Relays until both sides close, one fails, or nothing moves for `idle`.
 pub async fn relay(
     client: TcpStream,
@@ -41,24 +67,56 @@ pub async fn relay(
 ) -> EndReason {
     let start = Instant::now();
     let last = AtomicU64::new(0);
-    let (cr, cw) = client.into_split();
-    let (br, bw) = backend.into_split();
-    let up = pump(
-        cr,
-        bw,
-        counters.up,
-        &last,
-        start,
-        (Fault::Client, Fault::Backend),
-    );
-    let down = pump(
-        br,
-        cw,
-        counters.down,
-        &last,
-        start,
-        (Fault::Backend, Fault::Client),
-    );
+    match Mode::from_env() {
+        Mode::Copy => {
+            let (cr, cw) = client.into_split();
+            let (br, bw) = backend.into_split();
+            let up = pump(
+                cr,
+                bw,
+                counters.up,
+                &last,
+                start,
+                (Fault::Client, Fault::Backend),
+            );
+            let down = pump(
+                br,
+                cw,
+                counters.down,
+                &last,
+                start,
+                (Fault::Backend, Fault::Client),
+            );
+            drive(up, down, idle, &last, start).await
+        }
+        Mode::Splice => {
+            let side = |f, reader, writer| match f {
+                splice::Failed::Reader => reader,
+                splice::Failed::Writer => writer,
+            };
+            let up = async {
+                splice::pump(&client, &backend, counters.up, &last, start)
+                    .await
+                    .map_err(|f| side(f, Fault::Client, Fault::Backend))
+            };
+            let down = async {
+                splice::pump(&backend, &client, counters.down, &last, start)
+                    .await
+                    .map_err(|f| side(f, Fault::Backend, Fault::Client))
+            };
+            drive(up, down, idle, &last, start).await
+        }
+    }
+}
+
+/// Runs both directions to their end; the first to end names the reason.
+async fn drive(
+    up: impl std::future::Future<Output = Result<(), Fault>>,
+    down: impl std::future::Future<Output = Result<(), Fault>>,
+    idle: Duration,
+    last: &AtomicU64,
+    start: Instant,
+) -> EndReason {
     tokio::pin!(up, down);
     let (mut up_done, mut down_done) = (false, false);
     let mut first = None;

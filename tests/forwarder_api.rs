@@ -1,0 +1,95 @@
+//! The `Forwarder` handle in-process on loopback (no root): a bind failure
+//! names the listener and leaves nothing bound; reload keeps server state;
+//! snapshots; shutdown drains.
+
+use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
+
+use parvis::forwarder::{Forwarder, ForwarderError};
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn config(a: u16, b: u16, servers: &str) -> parvis::config::Config {
+    let text = format!(
+        r#"
+[[listener]]
+name = "first"
+bind = "127.0.0.1:{a}"
+protocol = "tls"
+default_backend = "be"
+
+[[listener]]
+name = "second"
+bind = "127.0.0.1:{b}"
+protocol = "http"
+default_backend = "be"
+
+[backend.be]
+servers = [{servers}]
+health = {{ interval = "100ms", timeout = "100ms", fall = 1, rise = 1 }}
+"#
+    );
+    parvis::config::parse(&text).expect("valid config")
+}
+
+#[tokio::test]
+async fn bind_failure_names_the_listener_and_leaves_nothing_bound() {
+    let (a, taken) = (free_port(), TcpListener::bind("127.0.0.1:0").expect("bind"));
+    let b = taken.local_addr().expect("addr").port();
+    let err = Forwarder::start(&config(a, b, "\"127.0.0.1:9\""))
+        .err()
+        .expect("must fail");
+    match &err {
+        ForwarderError::Bind { listener, addr, .. } => {
+            assert_eq!(listener, "second");
+            assert_eq!(*addr, SocketAddr::from(([127, 0, 0, 1], b)));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(err.side(), parvis::forwarder::Side::Client);
+    TcpListener::bind(("127.0.0.1", a)).expect("first listener's port was released");
+}
+
+#[tokio::test]
+async fn reload_keeps_remaining_servers_and_snapshots_report() {
+    let (a, b) = (free_port(), free_port());
+    let live = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let up = live.local_addr().expect("addr");
+    let dead = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let fwd = Forwarder::start(&config(a, b, &format!("\"{up}\", \"{dead}\""))).expect("start");
+    assert_eq!(fwd.listeners().len(), 2);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let status = fwd.backends();
+    let servers = &status[0].servers;
+    assert!(servers[0].up, "{servers:?}");
+    assert!(
+        !servers[1].up,
+        "the refused server is marked down: {servers:?}"
+    );
+    // Reload: the dead server leaves, the second listener moves to a new port.
+    let c = free_port();
+    fwd.reload(&config(a, c, &format!("\"{up}\"")))
+        .expect("reload");
+    let status = fwd.backends();
+    assert_eq!(status[0].servers.len(), 1);
+    assert!(status[0].servers[0].up);
+    let names: Vec<_> = fwd
+        .listeners()
+        .into_iter()
+        .map(|(_, addr)| addr.port())
+        .collect();
+    assert!(names.contains(&c) && !names.contains(&b), "{names:?}");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    TcpListener::bind(("127.0.0.1", b)).expect("removed listener's port released");
+    assert!(fwd.connections().is_empty());
+    assert_eq!(fwd.stats().active, 0);
+    let started = std::time::Instant::now();
+    fwd.shutdown(Duration::from_secs(5)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "nothing to drain"
+    );
+}
