@@ -361,7 +361,26 @@ fn overload_and_reload(t: &Topo) {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("holder");
-    std::thread::sleep(Duration::from_millis(300));
+    // Wait until the daemon counts the holder (a fixed sleep is too short
+    // on a loaded machine).
+    let socket = t.path("control.sock").display().to_string();
+    let held = (0..100).any(|_| {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &t.appliance, env!("CARGO_BIN_EXE_parvis")])
+            .args(["conns", "--json", "--socket", &socket])
+            .output()
+            .expect("parvis conns");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let holds = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .is_some_and(|conns| conns.iter().any(|c| c["listener"] == "strict"));
+        if !holds {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        holds
+    });
+    assert!(held, "the holder never showed in `parvis conns`");
     let start = Instant::now();
     assert_eq!(
         curl(t, "a.example.org", 7443, "198.51.100.10"),
