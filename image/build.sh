@@ -97,6 +97,7 @@ customize() {
     install -D -m 0644 "$here/parvis.service" "$r/etc/systemd/system/parvis.service"
     install -D -m 0644 "$here/parvis-firstboot.service" "$r/etc/systemd/system/parvis-firstboot.service"
     install -D -m 0644 "$here/parvis-metadata.service" "$r/etc/systemd/system/parvis-metadata.service"
+    install -D -m 0644 "$here/parvis-banner.service" "$r/etc/systemd/system/parvis-banner.service"
     install -D -m 0644 "$here/nftables.conf" "$r/etc/nftables.conf"
     install -D -m 0644 "$here/nftables-override.conf" "$r/etc/systemd/system/nftables.service.d/parvis.conf"
     install -D -m 0644 "$here/sysctl.conf" "$r/etc/sysctl.d/60-parvis.conf"
@@ -124,7 +125,7 @@ customize() {
 
     chroot "$r" systemctl enable systemd-networkd.service systemd-resolved.service \
         systemd-timesyncd.service nftables.service ssh.service \
-        parvis-firstboot.service parvis-metadata.service parvis.service
+        parvis-firstboot.service parvis-metadata.service parvis.service parvis-banner.service
     chroot "$r" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_reap.service \
         e2scrub_all.timer 2>/dev/null || true
     ln -sf /run/systemd/resolve/stub-resolv.conf "$r/etc/resolv.conf"
