@@ -11,6 +11,8 @@ mod e2e_support;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use parvis::lab::appliance;
+
 use e2e_support::*;
 use parvis::lab::{ChildGuard, FLOATING_IP};
 
@@ -19,21 +21,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("no free port: {e}"))
-}
-
-fn door(lab: &Lab, port: u16, target: &str) -> ChildGuard {
-    let inner = format!(
-        "ip netns exec {} socat STDIO TCP\\:{}",
-        lab.topo.client().name(),
-        target.replace(':', "\\:")
-    );
-    let mut cmd = Command::new("socat");
-    cmd.arg(format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr"))
-        .arg(format!("SYSTEM:{inner}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    ChildGuard::spawn(cmd).unwrap_or_else(|e| panic!("socat door: {e}"))
 }
 
 #[test]
@@ -50,7 +37,8 @@ fn the_real_admin_ui_works_in_headless_chromium() {
     );
     let lab = lab();
     let port = free_port();
-    let _door = door(&lab, port, &format!("{FLOATING_IP}:8443"));
+    let _door = appliance::door(&lab.topo, port, (FLOATING_IP, 8443).into())
+        .unwrap_or_else(|| panic!("socat door to the admin port"));
     // A connection held through the forwarder for the live table.
     let resolve = format!("{}:443:{FLOATING_IP}", host_b());
     let mut held = lab.topo.client().command("curl");

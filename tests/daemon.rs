@@ -111,27 +111,12 @@ fn admin_api_over_https_needs_a_session() {
         &format!("{base}/api/v1/status"),
     ]);
     assert_eq!(String::from_utf8_lossy(&anon.stdout), "401");
-    let jar = format!("/tmp/pv-e2e-jar-{}", std::process::id());
-    let body = format!(r#"{{"username":"admin","password":"{}"}}"#, lab.password);
-    let login = client_curl(
-        &lab.topo,
-        &[
-            "-k",
-            "-c",
-            &jar,
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &body,
-            &format!("{base}/api/v1/session"),
-        ],
-    );
-    assert!(login.contains("csrf"), "{login}");
+    let (jar, csrf) = lab.login("jar");
+    assert_eq!(csrf.len(), 64, "a CSRF token comes with the session");
     let status = client_curl(
         &lab.topo,
         &["-k", "-b", &jar, &format!("{base}/api/v1/status")],
     );
-    let _ = std::fs::remove_file(&jar);
     let v: serde_json::Value =
         serde_json::from_str(&status).unwrap_or_else(|e| panic!("{e}: {status}"));
     assert_eq!(v["name"], "lab-edge");

@@ -187,24 +187,7 @@ fn refused_changes_leave_the_running_version() {
 fn a_change_that_locks_out_the_operator_is_refused() {
     let lab = lab();
     let base = format!("https://{FLOATING_IP}:8443");
-    let jar = format!("/tmp/pv-e2e-lock-{}", std::process::id());
-    let body = format!(r#"{{"username":"admin","password":"{}"}}"#, lab.password);
-    let login = client_curl(
-        &lab.topo,
-        &[
-            "-k",
-            "-c",
-            &jar,
-            "-H",
-            "Content-Type: application/json",
-            "-d",
-            &body,
-            &format!("{base}/api/v1/session"),
-        ],
-    );
-    let csrf: serde_json::Value =
-        serde_json::from_str(&login).unwrap_or_else(|e| panic!("{e}: {login}"));
-    let csrf = csrf["csrf"].as_str().unwrap_or_default().to_string();
+    let (jar, csrf) = lab.login("jar");
     let cut = lab.config_text().replace(
         "allow = [\"198.51.100.0/24\"]",
         "allow = [\"192.0.2.0/24\"]",
@@ -224,7 +207,6 @@ fn a_change_that_locks_out_the_operator_is_refused() {
         "\n%{http_code}",
         &format!("{base}/api/v1/apply"),
     ]);
-    let _ = std::fs::remove_file(&jar);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(text.ends_with("409"), "{text}");
     assert!(

@@ -189,27 +189,31 @@ pub fn start_forward_target(topo: &Topology, exe: &Path) -> Result<ChildGuard, L
     start_demo(topo.server(), exe, &opts)
 }
 
-/// A loopback listener on the host (`127.0.0.1:ADMIN_DOOR`) whose
-/// connections socat carries into the client namespace to the admin port
-/// on the floating IP: a browser on this machine reaches the admin UI as
-/// the client 198.51.100.10 would. `None` when socat is not installed.
-pub fn admin_door(topo: &Topology) -> Option<ChildGuard> {
+/// A loopback listener on the host (`127.0.0.1:port`) whose connections
+/// socat carries into the client namespace to `target`: a browser or test
+/// on this machine reaches the appliance as the client 198.51.100.10 would.
+/// `None` when socat cannot be started.
+pub fn door(topo: &Topology, port: u16, target: std::net::SocketAddr) -> Option<ChildGuard> {
     // SYSTEM runs a shell line; socat's own address parser needs the
     // colons of the inner address escaped.
     let inner = format!(
-        "ip netns exec {} socat STDIO TCP\\:{}\\:8443",
+        "ip netns exec {} socat STDIO TCP\\:{}\\:{}",
         topo.client().name(),
-        FLOATING_IP
+        target.ip(),
+        target.port()
     );
     let mut cmd = std::process::Command::new("socat");
-    cmd.arg(format!(
-        "TCP-LISTEN:{ADMIN_DOOR},bind=127.0.0.1,fork,reuseaddr"
-    ))
-    .arg(format!("SYSTEM:{inner}"))
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
+    cmd.arg(format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr"))
+        .arg(format!("SYSTEM:{inner}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     ChildGuard::spawn(cmd).ok()
+}
+
+/// The lab's door to the admin UI on the floating IP, at [`ADMIN_DOOR`].
+pub fn admin_door(topo: &Topology) -> Option<ChildGuard> {
+    door(topo, ADMIN_DOOR, (FLOATING_IP, 8443).into())
 }
 
 /// Text printed after the lab's picture: what to try.

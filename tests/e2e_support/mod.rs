@@ -104,6 +104,34 @@ impl Lab {
         p
     }
 
+    /// Logs in to the admin API from the client through the floating IP;
+    /// returns the cookie jar's path and the CSRF token.
+    pub fn login(&self, jar_name: &str) -> (String, String) {
+        let jar = self.dir.join(jar_name).display().to_string();
+        let body = format!(r#"{{"username":"admin","password":"{}"}}"#, self.password);
+        let url = format!("https://{FLOATING_IP}:8443/api/v1/session");
+        let login = client_curl(
+            &self.topo,
+            &[
+                "-k",
+                "-c",
+                &jar,
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                &body,
+                &url,
+            ],
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&login).unwrap_or_else(|e| panic!("{e}: {login}"));
+        let csrf = v["csrf"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no csrf in {login}"))
+            .to_string();
+        (jar, csrf)
+    }
+
     /// The sample config text the daemon started with.
     pub fn config_text(&self) -> String {
         std::fs::read_to_string(&self.daemon.config).unwrap_or_else(|e| panic!("read config: {e}"))
