@@ -1,0 +1,201 @@
+//! The figures of one contender, and the side-by-side table with ratios.
+//!
+//! No I/O: builds strings.
+
+use std::fmt::Write;
+
+/// What was measured for one contender; `None` where the run failed or
+/// the figure does not apply.
+#[derive(Debug, Default, Clone)]
+pub struct Figures {
+    /// Column heading.
+    pub name: String,
+    /// Completed exchanges per second with `workers` closed-loop workers.
+    pub conn_rate: Option<f64>,
+    /// Exchanges that failed during the rate run.
+    pub conn_errors: u64,
+    /// MB/s (10^6 bytes) over one connection.
+    pub bulk1: Option<f64>,
+    /// MB/s over 64 connections.
+    pub bulk64: Option<f64>,
+    /// Bulk connections that failed.
+    pub bulk_failed: u64,
+    /// Latency percentiles, ms.
+    pub p50: Option<f64>,
+    /// Latency percentiles, ms.
+    pub p99: Option<f64>,
+    /// Exchanges that failed during the latency run.
+    pub lat_errors: u64,
+    /// Resident memory (MiB) after the other runs, before the idle run.
+    pub rss_before: Option<f64>,
+    /// Resident memory (MiB) with the idle connections open.
+    pub rss_idle: Option<f64>,
+    /// Idle connections actually established.
+    pub idle: u64,
+    /// Why something is missing.
+    pub notes: Vec<String>,
+}
+
+/// What the table header needs to know about the run.
+#[derive(Debug, Clone, Copy)]
+pub struct Params {
+    /// Closed-loop workers of the rate run.
+    pub workers: u64,
+    /// Idle connections asked for.
+    pub idle: u64,
+    /// Target rate of the latency run.
+    pub latency_rate: u64,
+}
+
+fn num(v: Option<f64>, decimals: usize) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.decimals$}"))
+}
+
+fn pair(a: Option<f64>, b: Option<f64>, decimals: usize) -> String {
+    format!("{} / {}", num(a, decimals), num(b, decimals))
+}
+
+/// RSS extrapolated linearly to 10,000 idle connections.
+pub fn rss_10k(f: &Figures) -> Option<f64> {
+    let (before, idle) = (f.rss_before?, f.rss_idle?);
+    if f.idle == 0 {
+        return None;
+    }
+    Some(before + (idle - before) * 10_000.0 / f.idle as f64)
+}
+
+/// The side-by-side table.
+pub fn table(cols: &[Figures], p: Params) -> String {
+    let direct = cols.iter().find(|f| f.name == "direct");
+    let added = |f: &Figures, v: fn(&Figures) -> Option<f64>| match direct {
+        Some(d) if f.name != "direct" => Some(v(f)? - v(d)?),
+        _ => None,
+    };
+    type Row<'a> = (String, Box<dyn Fn(&Figures) -> String + 'a>);
+    let rows: Vec<Row> = vec![
+        (
+            format!("conn/s ({} workers)", p.workers),
+            Box::new(|f| num(f.conn_rate, 0)),
+        ),
+        (
+            "  failed exchanges".into(),
+            Box::new(|f| f.conn_errors.to_string()),
+        ),
+        ("bulk 1 conn MB/s".into(), Box::new(|f| num(f.bulk1, 0))),
+        ("bulk 64 conns MB/s".into(), Box::new(|f| num(f.bulk64, 0))),
+        (
+            "  failed bulk conns".into(),
+            Box::new(|f| f.bulk_failed.to_string()),
+        ),
+        (
+            format!("latency p50 / p99 ms @{}/s", p.latency_rate),
+            Box::new(|f| pair(f.p50, f.p99, 2)),
+        ),
+        (
+            "  added over direct ms".into(),
+            Box::new(move |f| pair(added(f, |x| x.p50), added(f, |x| x.p99), 2)),
+        ),
+        (
+            "  failed exchanges".into(),
+            Box::new(|f| f.lat_errors.to_string()),
+        ),
+        (
+            "RSS before idle MiB".into(),
+            Box::new(|f| num(f.rss_before, 1)),
+        ),
+        (
+            format!("RSS {} idle MiB", p.idle),
+            Box::new(|f| format!("{} ({})", num(f.rss_idle, 1), f.idle)),
+        ),
+        (
+            "RSS 10k idle MiB (extrap.)".into(),
+            Box::new(|f| num(rss_10k(f), 1)),
+        ),
+    ];
+    let mut out = format!("{:<30}", "");
+    for f in cols {
+        let _ = write!(out, "{:>16}", f.name);
+    }
+    out.push('\n');
+    for (label, cell) in &rows {
+        let _ = write!(out, "{label:<30}");
+        for f in cols {
+            let _ = write!(out, "{:>16}", cell(f));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The ratios issue 5 asks for, for `who` (parvis, or a peer when parvis
+/// did not run) against HAProxy and the direct path.
+pub fn ratios(cols: &[Figures], who: &str) -> String {
+    let get = |n: &str| cols.iter().find(|f| f.name == n);
+    let (Some(w), h, d) = (get(who), get("haproxy"), get("direct")) else {
+        return format!("no figures for {who}\n");
+    };
+    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+        _ => "-".into(),
+    };
+    let mut out = String::new();
+    let line = |out: &mut String,
+                what: &str,
+                a,
+                other: Option<&Figures>,
+                f: fn(&Figures) -> Option<f64>,
+                goal: &str| {
+        let _ = writeln!(
+            out,
+            "{who}/{what:<22} {:>8}   (goal {goal})",
+            ratio(a, other.and_then(f))
+        );
+    };
+    line(
+        &mut out,
+        "haproxy conn/s",
+        w.conn_rate,
+        h,
+        |f| f.conn_rate,
+        ">= 1.0x",
+    );
+    line(
+        &mut out,
+        "haproxy bulk 1 conn",
+        w.bulk1,
+        h,
+        |f| f.bulk1,
+        ">= 1.0x",
+    );
+    line(
+        &mut out,
+        "haproxy bulk 64 conns",
+        w.bulk64,
+        h,
+        |f| f.bulk64,
+        ">= 1.0x",
+    );
+    line(
+        &mut out,
+        "direct bulk 1 conn",
+        w.bulk1,
+        d,
+        |f| f.bulk1,
+        ">= 0.8x",
+    );
+    line(
+        &mut out,
+        "direct bulk 64 conns",
+        w.bulk64,
+        d,
+        |f| f.bulk64,
+        ">= 0.8x",
+    );
+    if let Some(rss) = rss_10k(w) {
+        let _ = writeln!(
+            out,
+            "{who} RSS at 10k idle (extrap.)   {rss:>6.1} MiB (goal < 64 MiB)"
+        );
+    }
+    out
+}
