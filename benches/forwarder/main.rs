@@ -108,7 +108,9 @@ fn client(args: &[String]) -> Result<(), String> {
     let value = runtime()?
         .block_on(load::run(args))
         .map_err(|e| e.to_string())?;
-    println!("{value}");
+    if !value.is_null() {
+        println!("{value}");
+    }
     Ok(())
 }
 
