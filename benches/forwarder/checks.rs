@@ -6,18 +6,20 @@
 
 use crate::backend::header_len;
 use crate::peers::{haproxy_config, nginx_stream, parvis_config, Contender, HELLO_HOST};
-use crate::report::{rss_10k, table, Figures, Params};
+use crate::procfs::stat_ticks;
+use crate::report::{combine, rss_10k, table, Figures, Params};
 use crate::{hello, load};
 
 /// Runs every check; the first failure is the error.
 pub fn run() -> Result<(), String> {
     type Check = fn() -> Result<(), String>;
-    let checks: [(&str, Check); 5] = [
+    let checks: [(&str, Check); 6] = [
         ("client hello", client_hello),
         ("percentile", percentile),
         ("proxy header", proxy_header),
         ("peer configs", configs),
         ("table", report),
+        ("proc stat", proc_stat),
     ];
     for (name, check) in checks {
         check().map_err(|e| format!("self-check `{name}` failed: {e}"))?;
@@ -115,6 +117,28 @@ fn report() -> Result<(), String> {
         idle: 5000,
         latency_rate: 500,
     };
-    let t = table(&[f], p);
-    ensure(t.contains("parvis") && t.contains("70.0"), "table cells")
+    let t = table(std::slice::from_ref(&f), p);
+    ensure(t.contains("parvis") && t.contains("70.0"), "table cells")?;
+    let rounds: Vec<Figures> = [300.0, 100.0, 200.0]
+        .iter()
+        .map(|r| Figures {
+            conn_rate: Some(*r),
+            conn_errors: 1,
+            ..f.clone()
+        })
+        .collect();
+    let c = combine(&rounds);
+    ensure(
+        c.conn_rate == Some(200.0) && c.conn_errors == 3,
+        "median of rounds",
+    )?;
+    ensure(c.rss_idle == Some(40.0), "memory kept")
+}
+
+fn proc_stat() -> Result<(), String> {
+    let line = "42 (a b) c) S 1 42 42 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3 0";
+    ensure(
+        stat_ticks(line) == Some(325),
+        "utime + stime after the last `)`",
+    )
 }

@@ -213,6 +213,7 @@ async fn bulk(t: Arc<Target>, dur: Duration, conns: u64) -> Value {
     }
     json!({
         "conns": conns,
+        "total_bytes": bytes.load(Ordering::Relaxed),
         "failed": failed.load(Ordering::Relaxed),
         "bytes": b1 - b0,
         "secs": secs,

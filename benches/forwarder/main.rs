@@ -8,7 +8,10 @@
 //! ingress namespace (`--backend ADDR`). Without `--bench` (as under
 //! `cargo test --all-targets`) it only checks its pure parts and exits.
 //!
-//! Environment: `PARVIS_BENCH_SECS` (5), `PARVIS_BENCH_WORKERS` (64),
+//! Environment: `PARVIS_BENCH_SECS` (5), `PARVIS_BENCH_ROUNDS` (3; the
+//! contenders take turns, each figure is the median over the rounds, so
+//! that a burst of other work on the machine does not hit one column only),
+//! `PARVIS_BENCH_WORKERS` (64),
 //! `PARVIS_BENCH_RATE` (500/s), `PARVIS_BENCH_IDLE` (7500),
 //! `PARVIS_BENCH_ONLY` (e.g. `direct,haproxy`), `PARVIS_BIN` (the parvis
 //! binary; default the one cargo built with this bench).
@@ -19,6 +22,7 @@ mod hello;
 mod load;
 mod measure;
 mod peers;
+mod procfs;
 mod report;
 
 use std::path::PathBuf;
@@ -34,6 +38,8 @@ use report::{Figures, Params};
 pub struct Settings {
     /// Seconds per measurement.
     pub secs: u64,
+    /// Rounds; the contenders take turns in each.
+    pub rounds: u64,
     /// Closed-loop workers of the connection-rate run.
     pub workers: u64,
     /// Connections per second of the latency run.
@@ -69,6 +75,7 @@ impl Settings {
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_parvis")));
         Ok(Settings {
             secs: env_u64("PARVIS_BENCH_SECS", 5).max(1),
+            rounds: env_u64("PARVIS_BENCH_ROUNDS", 3).max(1),
             workers: env_u64("PARVIS_BENCH_WORKERS", 64).max(1),
             rate: env_u64("PARVIS_BENCH_RATE", 500).max(1),
             idle: env_u64("PARVIS_BENCH_IDLE", 7500),
@@ -94,6 +101,15 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `/proc/loadavg`'s first three fields, to show how busy the machine was.
+fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -135,28 +151,39 @@ fn bench() -> Result<(), String> {
     let hello = peers::start_hello_backend(&topo, dir.path()).map_err(|e| e.to_string())?;
     let data = peers::start_data_backend(&topo, &s.exe).map_err(|e| e.to_string())?;
     eprintln!(
-        "lab up ({}); {} s per run, {} workers, latency at {}/s, {} idle connections",
+        "lab up ({}); {} rounds of {} s per run, {} workers, latency at {}/s, {} idle connections; load average {}",
         topo.client().name(),
+        s.rounds,
         s.secs,
         s.workers,
         s.rate,
-        s.idle
+        s.idle,
+        load_average()
     );
-    let mut cols = Vec::new();
-    for who in &s.only {
-        if *who == Contender::Parvis && !parvis_ok {
-            cols.push(Figures {
-                name: who.name().into(),
-                notes: vec![format!(
-                    "{} has no working `serve`: not run",
-                    s.parvis.display()
-                )],
-                ..Figures::default()
-            });
-            continue;
+    let who_runs: Vec<Contender> = s
+        .only
+        .iter()
+        .copied()
+        .filter(|c| *c != Contender::Parvis || parvis_ok)
+        .collect();
+    let mut rounds: Vec<Vec<Figures>> = vec![Vec::new(); who_runs.len()];
+    for r in 1..=s.rounds {
+        for (i, who) in who_runs.iter().enumerate() {
+            eprintln!("== round {r}/{}: {}", s.rounds, who.name());
+            let with_idle = r == s.rounds;
+            rounds[i].push(measure::round(*who, &topo, dir.path(), &s, with_idle));
         }
-        eprintln!("== {}", who.name());
-        cols.push(measure::contender(*who, &topo, dir.path(), &s));
+    }
+    let mut cols: Vec<Figures> = rounds.iter().map(|r| report::combine(r)).collect();
+    if s.only.contains(&Contender::Parvis) && !parvis_ok {
+        cols.push(Figures {
+            name: Contender::Parvis.name().into(),
+            notes: vec![format!(
+                "{} has no working `serve`: not run",
+                s.parvis.display()
+            )],
+            ..Figures::default()
+        });
     }
     drop((data, hello));
     let params = Params {
@@ -167,6 +194,7 @@ fn bench() -> Result<(), String> {
     println!("\n{}", report::table(&cols, params));
     let who = if parvis_ok { "parvis" } else { "nginx" };
     println!("{}", report::ratios(&cols, who));
+    println!("load average after the run: {}", load_average());
     for f in &cols {
         for n in &f.notes {
             println!("note ({}): {n}", f.name);

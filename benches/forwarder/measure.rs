@@ -13,6 +13,7 @@ use parvis::lab::{ChildGuard, Topology};
 use serde_json::Value;
 
 use crate::peers::{self, Contender, Running, BULK_HOST, HELLO_HOST, IDLE_HOST};
+use crate::procfs;
 use crate::report::Figures;
 use crate::Settings;
 
@@ -41,8 +42,15 @@ pub fn raise_open_files() {
     }
 }
 
-/// Runs every measurement against `who`; failures become notes.
-pub fn contender(who: Contender, topo: &Topology, dir: &Path, s: &Settings) -> Figures {
+/// One round against `who`: conn/s, bulk 1 and 64, latency, and (when
+/// `with_idle`) memory with idle connections. Failures become notes.
+pub fn round(
+    who: Contender,
+    topo: &Topology,
+    dir: &Path,
+    s: &Settings,
+    with_idle: bool,
+) -> Figures {
     let mut f = Figures {
         name: who.name().into(),
         ..Figures::default()
@@ -55,43 +63,50 @@ pub fn contender(who: Contender, topo: &Topology, dir: &Path, s: &Settings) -> F
         }
     };
     let secs = s.secs.to_string();
+    // A client run, with the forwarder's CPU time (ms) spent meanwhile.
     let run = |mode: &str, host: &str, param: u64| {
         let addr = who.target(host).to_string();
         let args = ["--client", mode, &addr, host, &secs, &param.to_string()];
+        let cpu0 = procfs::cpu_ms(&running);
         let r = client(topo, &s.exe, &args);
+        let cpu = procfs::cpu_ms(&running).zip(cpu0).map(|(b, a)| b - a);
         std::thread::sleep(SETTLE);
-        r
+        r.map(|v| (v, cpu))
     };
     match run("rate", HELLO_HOST, s.workers) {
-        Ok(v) => {
+        Ok((v, cpu)) => {
             f.conn_rate = v["per_sec"].as_f64();
             f.conn_errors = v["errors"].as_u64().unwrap_or(0);
+            let n = v["ok"].as_f64().unwrap_or(0.0) + f.conn_errors as f64;
+            f.cpu_kconn = cpu.filter(|_| n > 0.0).map(|ms| ms * 1000.0 / n);
         }
         Err(e) => f.notes.push(format!("conn/s: {e}")),
     }
     for conns in [1, 64] {
         match run("bulk", BULK_HOST, conns) {
-            Ok(v) => {
+            Ok((v, cpu)) => {
+                let gb = v["total_bytes"].as_f64().unwrap_or(0.0) / 1e9;
+                let per_gb = cpu.filter(|_| gb > 0.0).map(|ms| ms / 1000.0 / gb);
                 let mbs = v["mb_per_sec"].as_f64();
-                *(if conns == 1 {
-                    &mut f.bulk1
+                if conns == 1 {
+                    (f.bulk1, f.cpu_gb1) = (mbs, per_gb);
                 } else {
-                    &mut f.bulk64
-                }) = mbs;
+                    (f.bulk64, f.cpu_gb64) = (mbs, per_gb);
+                }
                 f.bulk_failed += v["failed"].as_u64().unwrap_or(0);
             }
             Err(e) => f.notes.push(format!("bulk: {e}")),
         }
     }
     match run("latency", HELLO_HOST, s.rate) {
-        Ok(v) => {
+        Ok((v, _)) => {
             (f.p50, f.p99) = (v["p50_ms"].as_f64(), v["p99_ms"].as_f64());
             f.lat_errors = v["errors"].as_u64().unwrap_or(0);
         }
         Err(e) => f.notes.push(format!("latency: {e}")),
     }
-    f.rss_before = rss_mib(&running);
-    if running.pid.is_some() && s.idle > 0 {
+    if with_idle && running.pid.is_some() && s.idle > 0 {
+        f.rss_before = procfs::rss_mib(&running);
         match idle(who, topo, &s.exe, s.idle, &running) {
             Ok((n, rss)) => (f.idle, f.rss_idle) = (n, rss),
             Err(e) => f.notes.push(format!("idle: {e}")),
@@ -148,38 +163,9 @@ fn idle(
     let v: Value = serde_json::from_str(line.trim()).map_err(|e| format!("{line:?}: {e}"))?;
     // Let allocations settle (buffers handed back after the hello).
     std::thread::sleep(Duration::from_secs(1));
-    let rss = rss_mib(running);
+    let rss = procfs::rss_mib(running);
     // Closing stdin tells the client to close its connections and exit.
     drop(guard.child_mut().stdin.take());
     let _ = guard.child_mut().wait();
     Ok((v["established"].as_u64().unwrap_or(0), rss))
-}
-
-/// Resident memory of the forwarder (plus its children for nginx), MiB.
-pub fn rss_mib(r: &Running) -> Option<f64> {
-    let pid = r.pid?;
-    let mut pids = vec![pid];
-    if r.with_children {
-        pids.extend(children(pid));
-    }
-    let kib: u64 = pids.iter().filter_map(|p| vm_rss_kib(*p)).sum();
-    Some(kib as f64 / 1024.0)
-}
-
-fn children(pid: u32) -> Vec<u32> {
-    let path = format!("/proc/{pid}/task/{pid}/children");
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
-}
-
-fn vm_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
 }

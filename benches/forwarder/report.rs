@@ -20,6 +20,12 @@ pub struct Figures {
     pub bulk64: Option<f64>,
     /// Bulk connections that failed.
     pub bulk_failed: u64,
+    /// Forwarder CPU time per 1,000 exchanges of the rate run, ms.
+    pub cpu_kconn: Option<f64>,
+    /// Forwarder CPU time per GB relayed over one connection, s.
+    pub cpu_gb1: Option<f64>,
+    /// Forwarder CPU time per GB relayed over 64 connections, s.
+    pub cpu_gb64: Option<f64>,
     /// Latency percentiles, ms.
     pub p50: Option<f64>,
     /// Latency percentiles, ms.
@@ -53,6 +59,50 @@ fn num(v: Option<f64>, decimals: usize) -> String {
 
 fn pair(a: Option<f64>, b: Option<f64>, decimals: usize) -> String {
     format!("{} / {}", num(a, decimals), num(b, decimals))
+}
+
+/// The median of the `Some` values, `None` when there are none.
+fn median(values: impl Iterator<Item = Option<f64>>) -> Option<f64> {
+    let mut v: Vec<f64> = values.flatten().collect();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => None,
+        n if n % 2 == 1 => v.get(n / 2).copied(),
+        n => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
+/// Several rounds of one contender as one column: the median of each
+/// figure, the sum of the failure counts, memory from the round that
+/// measured it, every distinct note.
+pub fn combine(rounds: &[Figures]) -> Figures {
+    let m = |get: fn(&Figures) -> Option<f64>| median(rounds.iter().map(get));
+    let sum = |get: fn(&Figures) -> u64| rounds.iter().map(get).sum();
+    let memory = rounds.iter().find(|f| f.rss_idle.is_some());
+    let mut notes: Vec<String> = Vec::new();
+    for n in rounds.iter().flat_map(|f| &f.notes) {
+        if !notes.contains(n) {
+            notes.push(n.clone());
+        }
+    }
+    Figures {
+        name: rounds.first().map(|f| f.name.clone()).unwrap_or_default(),
+        conn_rate: m(|f| f.conn_rate),
+        conn_errors: sum(|f| f.conn_errors),
+        bulk1: m(|f| f.bulk1),
+        bulk64: m(|f| f.bulk64),
+        bulk_failed: sum(|f| f.bulk_failed),
+        cpu_kconn: m(|f| f.cpu_kconn),
+        cpu_gb1: m(|f| f.cpu_gb1),
+        cpu_gb64: m(|f| f.cpu_gb64),
+        p50: m(|f| f.p50),
+        p99: m(|f| f.p99),
+        lat_errors: sum(|f| f.lat_errors),
+        rss_before: memory.and_then(|f| f.rss_before),
+        rss_idle: memory.and_then(|f| f.rss_idle),
+        idle: memory.map_or(0, |f| f.idle),
+        notes,
+    }
 }
 
 /// RSS extrapolated linearly to 10,000 idle connections.
