@@ -24,6 +24,7 @@ mod measure;
 mod peers;
 mod procfs;
 mod report;
+mod running;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

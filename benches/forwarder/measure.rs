@@ -12,9 +12,10 @@ use std::time::Duration;
 use parvis::lab::{ChildGuard, Topology};
 use serde_json::Value;
 
-use crate::peers::{self, Contender, Running, BULK_HOST, HELLO_HOST, IDLE_HOST};
+use crate::peers::{self, Contender, BULK_HOST, HELLO_HOST, IDLE_HOST};
 use crate::procfs;
 use crate::report::Figures;
+use crate::running::Running;
 use crate::Settings;
 
 /// Pause between runs, so that one run's closing connections do not
@@ -110,6 +111,17 @@ pub fn round(
         match idle(who, topo, &s.exe, s.idle, &running) {
             Ok((n, rss)) => (f.idle, f.rss_idle) = (n, rss),
             Err(e) => f.notes.push(format!("idle: {e}")),
+        }
+        if f.idle < s.idle {
+            f.notes.push(format!(
+                "idle: {} of {} connections established",
+                f.idle, s.idle
+            ));
+        }
+        if f.rss_before.is_none() || f.rss_idle.is_none() {
+            let pid = running.pid.unwrap_or_default();
+            f.notes
+                .push(format!("memory: /proc/{pid}/status not readable"));
         }
     }
     drop(running);

@@ -14,6 +14,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use crate::running::Running;
 use parvis::lab::{ChildGuard, LabError, Ns, Topology, APPLIANCE_PUBLIC, FLOATING_IP, INGRESS};
 
 use crate::backend::{BULK_PLAIN, BULK_PROXY, IDLE_PLAIN, IDLE_PROXY, READY};
@@ -94,37 +95,6 @@ pub enum PeerError {
     },
 }
 
-/// A started program (or the direct path's nft table); stopped on drop.
-#[derive(Debug)]
-pub struct Running {
-    /// The process whose memory is measured (`None`: the kernel path).
-    pub pid: Option<u32>,
-    /// Sum children's memory too (nginx master + workers).
-    pub with_children: bool,
-    guard: Option<ChildGuard>,
-    nft_ns: Option<String>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        drop(self.guard.take());
-        if let Some(ns) = &self.nft_ns {
-            let _ = std::process::Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    ns,
-                    "nft",
-                    "delete",
-                    "table",
-                    "ip",
-                    DIRECT_TABLE,
-                ])
-                .status();
-        }
-    }
-}
-
 fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf, PeerError> {
     let path = dir.join(name);
     std::fs::write(&path, text).map_err(|source| PeerError::File {
@@ -171,12 +141,17 @@ fn wait_tcp(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let tail = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
-    let log = dir.join(log);
     Err(PeerError::NotReady {
         what: what.to_owned(),
-        log: format!("{}{}", tail(log.clone()), tail(log.with_extension("err"))),
+        log: read_logs(dir, log),
     })
+}
+
+/// The stdout and stderr logs of a program started by [`spawn_logged`].
+fn read_logs(dir: &Path, log: &str) -> String {
+    let read = |p: PathBuf| std::fs::read_to_string(p).unwrap_or_default();
+    let log = dir.join(log);
+    format!("{}{}", read(log.clone()), read(log.with_extension("err")))
 }
 
 /// nginx stream `return "hello\n"` on ingress1: `:7443` with PROXY, `:7444` without.
@@ -217,12 +192,7 @@ pub fn start_data_backend(topo: &Topology, exe: &Path) -> Result<Running, PeerEr
         let _ = tx.send(line);
     });
     match rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(line) if line.trim_end() == READY => Ok(Running {
-            pid: Some(guard.id()),
-            with_children: false,
-            guard: Some(guard),
-            nft_ns: None,
-        }),
+        Ok(line) if line.trim_end() == READY => Ok(Running::process(guard, false)),
         Ok(line) => Err(not_ready(&format!("printed {line:?}"))),
         Err(_) => Err(not_ready("no ready line")),
     }
@@ -252,12 +222,7 @@ fn start_nginx(ns: &Ns, dir: &Path, name: &str, servers: &str) -> Result<Running
         "daemon off;",
     ];
     let guard = spawn_logged(ns, &args, dir, &format!("{name}.log"))?;
-    Ok(Running {
-        pid: Some(guard.id()),
-        with_children: true,
-        guard: Some(guard),
-        nft_ns: None,
-    })
+    Ok(Running::process(guard, true))
 }
 
 /// Starts `who` in the appliance namespace and waits until the client
@@ -270,18 +235,13 @@ pub fn start(
     parvis: &Path,
 ) -> Result<Running, PeerError> {
     let a = topo.appliance();
-    let running = match who {
+    let mut running = match who {
         Contender::Direct => start_direct(a)?,
         Contender::Haproxy => {
             let cfg = write(dir, "haproxy.cfg", &haproxy_config())?;
             let args = ["haproxy", "-db", "-f", &cfg.to_string_lossy()];
             let guard = spawn_logged(a, &args, dir, "haproxy.log")?;
-            Running {
-                pid: Some(guard.id()),
-                with_children: false,
-                guard: Some(guard),
-                nft_ns: None,
-            }
+            Running::process(guard, false)
         }
         Contender::Nginx => start_nginx(a, dir, "forwarder", &nginx_stream())?,
         Contender::Parvis => {
@@ -289,16 +249,18 @@ pub fn start(
             let exe = parvis.to_string_lossy();
             let args = [exe.as_ref(), "serve", "--config", &cfg.to_string_lossy()];
             let guard = spawn_logged(a, &args, dir, "parvis.log")?;
-            Running {
-                pid: Some(guard.id()),
-                with_children: false,
-                guard: Some(guard),
-                nft_ns: None,
-            }
+            Running::process(guard, false)
         }
     };
     let log = format!("{}.log", who.name());
     wait_tcp(topo.client(), who.target(HELLO_HOST), who.name(), dir, &log)?;
+    // Something answered; make sure it is this program and not a leftover.
+    if let Some(status) = running.exited() {
+        return Err(PeerError::NotReady {
+            what: format!("{} (exited: {status})", who.name()),
+            log: read_logs(dir, &log),
+        });
+    }
     Ok(running)
 }
 
@@ -318,12 +280,7 @@ fn start_direct(a: &Ns) -> Result<Running, PeerError> {
          \t\ttype nat hook prerouting priority dstnat; policy accept;\n{rules}\t}}\n}}\n"
     );
     a.run_with_input(&["nft", "-f", "-"], ruleset.as_bytes())?;
-    Ok(Running {
-        pid: None,
-        with_children: false,
-        guard: None,
-        nft_ns: Some(a.name().to_owned()),
-    })
+    Ok(Running::nft_table(a.name(), DIRECT_TABLE))
 }
 
 /// The three routes: (SNI, backend name, backend port with PROXY).

@@ -3,7 +3,7 @@
 //!
 //! Does I/O: reads `/proc/PID/{status,stat,task/PID/children}`.
 
-use crate::peers::Running;
+use crate::running::Running;
 
 /// Clock ticks per second of `/proc/PID/stat` times (USER_HZ, 100 on Linux).
 const TICKS_PER_SEC: u64 = 100;
@@ -20,17 +20,19 @@ fn pids(r: &Running) -> Option<Vec<u32>> {
 
 /// Resident memory (`VmRSS`), MiB.
 pub fn rss_mib(r: &Running) -> Option<f64> {
-    let kib: u64 = pids(r)?.iter().filter_map(|p| vm_rss_kib(*p)).sum();
-    Some(kib as f64 / 1024.0)
+    let kib: Vec<u64> = pids(r)?.iter().filter_map(|p| vm_rss_kib(*p)).collect();
+    // Nothing readable means the process is gone, not that it uses 0 bytes.
+    (!kib.is_empty()).then(|| kib.iter().sum::<u64>() as f64 / 1024.0)
 }
 
 /// User + system CPU time so far, ms.
 pub fn cpu_ms(r: &Running) -> Option<f64> {
-    let ticks: u64 = pids(r)?.iter().filter_map(|p| cpu_ticks(*p)).sum();
-    Some((ticks * 1000 / TICKS_PER_SEC) as f64)
+    let ticks: Vec<u64> = pids(r)?.iter().filter_map(|p| cpu_ticks(*p)).collect();
+    (!ticks.is_empty()).then(|| (ticks.iter().sum::<u64>() * 1000 / TICKS_PER_SEC) as f64)
 }
 
-fn children(pid: u32) -> Vec<u32> {
+/// PIDs of `pid`'s children.
+pub fn children(pid: u32) -> Vec<u32> {
     let path = format!("/proc/{pid}/task/{pid}/children");
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -62,4 +64,11 @@ pub fn stat_ticks(stat: &str) -> Option<u64> {
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// The parent PID of `pid`, while it exists.
+pub fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
 }

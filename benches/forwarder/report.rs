@@ -138,6 +138,14 @@ pub fn table(cols: &[Figures], p: Params) -> String {
             Box::new(|f| f.bulk_failed.to_string()),
         ),
         (
+            "CPU ms per 1k conns".into(),
+            Box::new(|f| num(f.cpu_kconn, 0)),
+        ),
+        (
+            "CPU s per GB, 1 / 64 conns".into(),
+            Box::new(|f| pair(f.cpu_gb1, f.cpu_gb64, 2)),
+        ),
+        (
             format!("latency p50 / p99 ms @{}/s", p.latency_rate),
             Box::new(|f| pair(f.p50, f.p99, 2)),
         ),
@@ -188,59 +196,31 @@ pub fn ratios(cols: &[Figures], who: &str) -> String {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
         _ => "-".into(),
     };
+    type Get = fn(&Figures) -> Option<f64>;
+    let specs: [(&str, Option<&Figures>, Get, &str); 7] = [
+        ("haproxy conn/s", h, |f| f.conn_rate, "goal >= 1.0x"),
+        ("haproxy bulk 1 conn", h, |f| f.bulk1, "goal >= 1.0x"),
+        ("haproxy bulk 64 conns", h, |f| f.bulk64, "goal >= 1.0x"),
+        ("direct bulk 1 conn", d, |f| f.bulk1, "goal >= 0.8x"),
+        ("direct bulk 64 conns", d, |f| f.bulk64, "goal >= 0.8x"),
+        (
+            "haproxy CPU per conn",
+            h,
+            |f| f.cpu_kconn,
+            "lower is better",
+        ),
+        (
+            "haproxy CPU per GB (64)",
+            h,
+            |f| f.cpu_gb64,
+            "lower is better",
+        ),
+    ];
     let mut out = String::new();
-    let line = |out: &mut String,
-                what: &str,
-                a,
-                other: Option<&Figures>,
-                f: fn(&Figures) -> Option<f64>,
-                goal: &str| {
-        let _ = writeln!(
-            out,
-            "{who}/{what:<22} {:>8}   (goal {goal})",
-            ratio(a, other.and_then(f))
-        );
-    };
-    line(
-        &mut out,
-        "haproxy conn/s",
-        w.conn_rate,
-        h,
-        |f| f.conn_rate,
-        ">= 1.0x",
-    );
-    line(
-        &mut out,
-        "haproxy bulk 1 conn",
-        w.bulk1,
-        h,
-        |f| f.bulk1,
-        ">= 1.0x",
-    );
-    line(
-        &mut out,
-        "haproxy bulk 64 conns",
-        w.bulk64,
-        h,
-        |f| f.bulk64,
-        ">= 1.0x",
-    );
-    line(
-        &mut out,
-        "direct bulk 1 conn",
-        w.bulk1,
-        d,
-        |f| f.bulk1,
-        ">= 0.8x",
-    );
-    line(
-        &mut out,
-        "direct bulk 64 conns",
-        w.bulk64,
-        d,
-        |f| f.bulk64,
-        ">= 0.8x",
-    );
+    for (what, other, get, goal) in specs {
+        let r = ratio(get(w), other.and_then(get));
+        let _ = writeln!(out, "{who}/{what:<24} {r:>8}   ({goal})");
+    }
     if let Some(rss) = rss_10k(w) {
         let _ = writeln!(
             out,
