@@ -49,6 +49,18 @@ enum Cmd {
         #[arg(long, value_delimiter = ',')]
         hosts: Vec<String>,
     },
+    /// The appliance daemon, in the foreground.
+    Serve {
+        /// The config file (TOML).
+        #[arg(long)]
+        config: std::path::PathBuf,
+        /// Control socket path (not used yet).
+        #[arg(long, default_value = "/run/parvis/control.sock")]
+        socket: std::path::PathBuf,
+        /// OpenStack metadata folder (not used yet).
+        #[arg(long)]
+        metadata: Option<std::path::PathBuf>,
+    },
 }
 
 #[tokio::main]
@@ -65,6 +77,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Cmd::Check { config } => return check(&config),
         Cmd::Lab => run_lab().await,
+        Cmd::Serve { config, .. } => run_serve(&config).await,
         Cmd::DemoIngress {
             name,
             tls,
@@ -98,6 +111,13 @@ async fn run_lab() -> Result<(), Failure> {
     lab::run(lab::Options::default(), shutdown)
         .await
         .map_err(|e| (1, e.into()))
+}
+
+async fn run_serve(path: &std::path::Path) -> Result<(), Failure> {
+    // app::run handles SIGTERM (drain) and SIGHUP (reload) itself.
+    parvis::app::run(path, std::future::pending())
+        .await
+        .map_err(|e| (if e.is_bad_input() { 2 } else { 1 }, e.into()))
 }
 
 async fn run_demo(opts: demo::Options) -> Result<(), Failure> {

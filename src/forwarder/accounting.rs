@@ -1,0 +1,206 @@
+//! Per-connection accounting: the live table (admin UI "connections") and
+//! counters per listener, backend and end reason (metrics). In-memory only.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// The client closed first.
+    ClientClosed,
+    /// The backend closed first.
+    BackendClosed,
+    /// Hello/head not read in time, or idle too long.
+    Timeout,
+    /// No route and no default backend.
+    NoRoute,
+    /// No healthy server, or connecting failed (also after the retry).
+    BackendDown,
+    /// Not TLS/HTTP, truncated, oversized or malformed hello/head.
+    BadHello,
+    /// A PROXY header from an untrusted peer, or a bad one from a trusted peer.
+    ProxyRejected,
+    /// Over the global or listener connection cap.
+    Overload,
+    /// Closed by a shutdown after the drain period.
+    Shutdown,
+}
+
+/// A snapshot of one live connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnInfo {
+    /// Unique per process.
+    pub id: u64,
+    /// Listener name.
+    pub listener: String,
+    /// The client (from a trusted PROXY header where set).
+    pub client: SocketAddr,
+    /// SNI or Host, once read.
+    pub host: Option<String>,
+    /// Backend name, once routed.
+    pub backend: Option<String>,
+    /// Server, once connected.
+    pub server: Option<SocketAddr>,
+    /// Bytes client → backend.
+    pub bytes_in: u64,
+    /// Bytes backend → client.
+    pub bytes_out: u64,
+    /// When accepted, in milliseconds since the Unix epoch.
+    pub started_ms: u64,
+}
+
+#[derive(Debug, Default)]
+struct Routed {
+    client: Option<SocketAddr>,
+    host: Option<String>,
+    backend: Option<String>,
+    server: Option<SocketAddr>,
+}
+
+/// One connection as it lives; byte counters are updated by the relay.
+#[derive(Debug)]
+pub struct LiveConn {
+    id: u64,
+    listener: Arc<str>,
+    peer: SocketAddr,
+    started: SystemTime,
+    routed: Mutex<Routed>,
+    /// Bytes client → backend.
+    pub bytes_in: AtomicU64,
+    /// Bytes backend → client.
+    pub bytes_out: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not stop accounting: take the data as it is.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl LiveConn {
+    /// Records the real client from a trusted PROXY header.
+    pub fn set_client(&self, client: SocketAddr) {
+        lock(&self.routed).client = Some(client);
+    }
+    /// Records the host and backend.
+    pub fn set_route(&self, host: Option<&str>, backend: &str) {
+        let mut r = lock(&self.routed);
+        r.host = host.map(str::to_string);
+        r.backend = Some(backend.to_string());
+    }
+    /// Records the server.
+    pub fn set_server(&self, server: SocketAddr) {
+        lock(&self.routed).server = Some(server);
+    }
+    fn info(&self) -> ConnInfo {
+        let r = lock(&self.routed);
+        ConnInfo {
+            id: self.id,
+            listener: self.listener.to_string(),
+            client: r.client.unwrap_or(self.peer),
+            host: r.host.clone(),
+            backend: r.backend.clone(),
+            server: r.server,
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
+            started_ms: self
+                .started
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        }
+    }
+}
+
+/// Counters since start.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    /// Accepted connections per listener.
+    pub accepted: BTreeMap<String, u64>,
+    /// Ended connections per (listener, reason).
+    pub ended: BTreeMap<String, BTreeMap<EndReason, u64>>,
+    /// Connections forwarded per backend.
+    pub forwarded: BTreeMap<String, u64>,
+    /// Bytes client → backend, per backend.
+    pub bytes_in: BTreeMap<String, u64>,
+    /// Bytes backend → client, per backend.
+    pub bytes_out: BTreeMap<String, u64>,
+    /// Connections open now.
+    pub active: u64,
+}
+
+/// The live table and the counters.
+#[derive(Debug, Default)]
+pub struct Accounting {
+    next_id: AtomicU64,
+    live: Mutex<HashMap<u64, Arc<LiveConn>>>,
+    stats: Mutex<Stats>,
+}
+
+impl Accounting {
+    /// Registers an accepted connection.
+    pub fn open(&self, listener: Arc<str>, peer: SocketAddr) -> Arc<LiveConn> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let conn = Arc::new(LiveConn {
+            id,
+            listener: listener.clone(),
+            peer,
+            started: SystemTime::now(),
+            routed: Mutex::default(),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
+        });
+        lock(&self.live).insert(id, conn.clone());
+        let mut s = lock(&self.stats);
+        *s.accepted.entry(listener.to_string()).or_default() += 1;
+        s.active += 1;
+        conn
+    }
+
+    /// Counts a connection refused before it was registered (over the cap).
+    pub fn refuse(&self, listener: &str, reason: EndReason) {
+        let mut s = lock(&self.stats);
+        *s.accepted.entry(listener.to_string()).or_default() += 1;
+        *s.ended
+            .entry(listener.to_string())
+            .or_default()
+            .entry(reason)
+            .or_default() += 1;
+    }
+
+    /// Removes a connection from the live table and counts how it ended.
+    pub fn close(&self, conn: &LiveConn, reason: EndReason) {
+        lock(&self.live).remove(&conn.id);
+        let info = conn.info();
+        let mut s = lock(&self.stats);
+        s.active = s.active.saturating_sub(1);
+        *s.ended
+            .entry(info.listener)
+            .or_default()
+            .entry(reason)
+            .or_default() += 1;
+        if let (Some(backend), Some(_)) = (info.backend, info.server) {
+            *s.forwarded.entry(backend.clone()).or_default() += 1;
+            *s.bytes_in.entry(backend.clone()).or_default() += info.bytes_in;
+            *s.bytes_out.entry(backend).or_default() += info.bytes_out;
+        }
+    }
+
+    /// The live connections, oldest first.
+    pub fn connections(&self) -> Vec<ConnInfo> {
+        let conns: Vec<Arc<LiveConn>> = lock(&self.live).values().cloned().collect();
+        let mut out: Vec<ConnInfo> = conns.iter().map(|c| c.info()).collect();
+        out.sort_by_key(|c| c.id);
+        out
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        lock(&self.stats).clone()
+    }
+}

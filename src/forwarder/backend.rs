@@ -1,0 +1,169 @@
+//! Backend and server state shared by the connections and the health
+//! checks: health, active and total connections, bytes. In-memory only.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::balance::{self, Candidate};
+use crate::config::{self, Config};
+
+/// One server of a backend; kept across reloads while its backend still lists it.
+#[derive(Debug)]
+pub struct ServerState {
+    /// Address.
+    pub addr: SocketAddr,
+    up: AtomicBool,
+    active: AtomicU32,
+    total: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl ServerState {
+    fn new(addr: SocketAddr) -> Self {
+        // Servers start up: listeners serve at once, a dead server is marked
+        // down within fall × interval, and the connect retry covers the gap.
+        ServerState {
+            addr,
+            up: AtomicBool::new(true),
+            active: AtomicU32::new(0),
+            total: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+        }
+    }
+    /// Healthy.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+    /// Sets health; true if it changed.
+    pub fn set_up(&self, up: bool) -> bool {
+        self.up.swap(up, Ordering::Relaxed) != up
+    }
+    /// Counts a new connection; the guard uncounts it when dropped.
+    pub fn begin(self: &Arc<Self>) -> ActiveGuard {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        self.total.fetch_add(1, Ordering::Relaxed);
+        ActiveGuard(self.clone())
+    }
+    /// Adds relayed bytes (both directions).
+    pub fn add_bytes(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Holds one active-connection count on a server.
+#[derive(Debug)]
+pub struct ActiveGuard(Arc<ServerState>);
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A backend: its config and its servers.
+#[derive(Debug)]
+pub struct BackendState {
+    /// The config section.
+    pub config: config::Backend,
+    /// Servers, in config order.
+    pub servers: Vec<Arc<ServerState>>,
+    turn: AtomicUsize,
+}
+
+impl BackendState {
+    /// Picks a healthy server other than `exclude`.
+    pub fn pick(&self, client: std::net::IpAddr, exclude: Option<usize>) -> Option<usize> {
+        let candidates: Vec<Candidate> = self
+            .servers
+            .iter()
+            .map(|s| Candidate {
+                addr: s.addr,
+                up: s.is_up(),
+                active: s.active.load(Ordering::Relaxed),
+            })
+            .collect();
+        let turn = self.turn.fetch_add(1, Ordering::Relaxed);
+        balance::pick(self.config.balance, &candidates, client, turn, exclude)
+    }
+}
+
+/// Every backend by name.
+pub type Backends = HashMap<String, Arc<BackendState>>;
+
+/// Builds the backends of `config`, reusing the state of servers that remain
+/// in a backend of the same name (health, counters).
+pub fn build(config: &Config, old: &Backends) -> Backends {
+    config
+        .backends
+        .iter()
+        .map(|(name, b)| {
+            let previous = old.get(name);
+            let servers = b
+                .servers
+                .iter()
+                .map(|addr| {
+                    previous
+                        .and_then(|p| p.servers.iter().find(|s| s.addr == *addr))
+                        .cloned()
+                        .unwrap_or_else(|| Arc::new(ServerState::new(*addr)))
+                })
+                .collect();
+            let state = BackendState {
+                config: b.clone(),
+                servers,
+                turn: AtomicUsize::new(0),
+            };
+            (name.clone(), Arc::new(state))
+        })
+        .collect()
+}
+
+/// A snapshot of one server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerStatus {
+    /// Address.
+    pub addr: SocketAddr,
+    /// Healthy.
+    pub up: bool,
+    /// Connections open now.
+    pub active: u32,
+    /// Connections since start.
+    pub total: u64,
+    /// Bytes relayed, both directions.
+    pub bytes: u64,
+}
+
+/// A snapshot of one backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackendStatus {
+    /// Name.
+    pub name: String,
+    /// Servers, in config order.
+    pub servers: Vec<ServerStatus>,
+}
+
+/// Snapshots every backend, by name.
+pub fn status(backends: &Backends) -> Vec<BackendStatus> {
+    let sorted: BTreeMap<_, _> = backends.iter().collect();
+    sorted
+        .into_iter()
+        .map(|(name, b)| BackendStatus {
+            name: name.clone(),
+            servers: b
+                .servers
+                .iter()
+                .map(|s| ServerStatus {
+                    addr: s.addr,
+                    up: s.is_up(),
+                    active: s.active.load(Ordering::Relaxed),
+                    total: s.total.load(Ordering::Relaxed),
+                    bytes: s.bytes.load(Ordering::Relaxed),
+                })
+                .collect(),
+        })
+        .collect()
+}

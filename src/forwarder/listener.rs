@@ -1,0 +1,94 @@
+//! Listening sockets and their accept loops: the global and per-listener
+//! caps are taken at accept (over the cap: closed at once), then each
+//! connection runs in its own task. Does I/O.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tokio::net::{TcpListener, TcpSocket};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::accounting::EndReason;
+use super::error::ForwarderError;
+use super::{conn, ListenerCtx, Shared};
+
+/// Pending connections the kernel queues per listener.
+const BACKLOG: u32 = 4096;
+
+/// Binds `addr` with SO_REUSEADDR and a deep backlog.
+pub fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, ForwarderError> {
+    let fail = |source| ForwarderError::Bind {
+        listener: name.to_string(),
+        addr,
+        source,
+    };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(fail)?;
+    socket.set_reuseaddr(true).map_err(fail)?;
+    socket.bind(addr).map_err(fail)?;
+    socket.listen(BACKLOG).map_err(fail)
+}
+
+/// Accepts until `stop`; `alive` is held by every connection task so that
+/// shutdown can wait for them.
+pub async fn accept_loop(
+    listener: TcpListener,
+    ctx: Arc<ArcSwap<ListenerCtx>>,
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+    alive: mpsc::Sender<()>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.cancelled() => return,
+            r = listener.accept() => r,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little, go on.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let ctx = ctx.load_full();
+        let Some(permits) = take_permits(&shared.global.load(), &ctx.permits) else {
+            shared
+                .accounting
+                .refuse(&ctx.config.name, EndReason::Overload);
+            drop(stream);
+            continue;
+        };
+        let shared = shared.clone();
+        let alive = alive.clone();
+        tokio::spawn(async move {
+            let live = shared.accounting.open(ctx.name.clone(), peer);
+            let reason = tokio::select! {
+                r = conn::serve(&shared, &ctx, stream, peer, &live) => r,
+                _ = shared.kill.cancelled() => EndReason::Shutdown,
+            };
+            shared.accounting.close(&live, reason);
+            tracing::debug!(listener = %ctx.name, %peer, ?reason, "connection ended");
+            drop((permits, alive));
+        });
+    }
+}
+
+fn take_permits(
+    global: &Arc<Semaphore>,
+    listener: &Arc<Semaphore>,
+) -> Option<(
+    tokio::sync::OwnedSemaphorePermit,
+    tokio::sync::OwnedSemaphorePermit,
+)> {
+    let g = global.clone().try_acquire_owned().ok()?;
+    let l = listener.clone().try_acquire_owned().ok()?;
+    Some((g, l))
+}

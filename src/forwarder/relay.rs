@@ -1,0 +1,192 @@
+//! The relay: copies both directions until both sides have closed, passing
+//! each end of stream on as a half-close, with an idle timeout. Buffers are
+//! taken only while data flows, so idle connections hold no buffer memory.
+//! Does I/O.
+
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use super::accounting::EndReason;
+use super::splice;
+
+/// Buffer per direction while data flows.
+const BUF: usize = 64 * 1024;
+
+/// Byte counters the relay adds to as it goes.
+pub struct Counters<'a> {
+    /// Client → backend.
+    pub up: &'a AtomicU64,
+    /// Backend → client.
+    pub down: &'a AtomicU64,
+}
+
+/// Which side failed or closed first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Client,
+    Backend,
+}
+
+/// How bytes are moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `read`/`write` through a user-space buffer.
+    Copy,
+    /// `splice(2)` through a pipe, zero-copy.
+    Splice,
+}
+
+impl Mode {
+    /// From `PARVIS_RELAY` (`copy` or `splice`), read once; the default is
+    /// splice, measured faster (docs/forwarder.md).
+    pub fn from_env() -> Mode {
+        static MODE: std::sync::OnceLock<Mode> = std::sync::OnceLock::new();
+        *MODE.get_or_init(|| match std::env::var("PARVIS_RELAY").as_deref() {
+            Ok("splice") => Mode::Splice,
+            Ok("copy") => Mode::Copy,
+            _ => DEFAULT_MODE,
+        })
+    }
+}
+
+/// The mode used unless `PARVIS_RELAY` says otherwise.
+const DEFAULT_MODE: Mode = Mode::Splice;
+
+/// Relays until both sides close, one fails, or nothing moves for `idle`.
+pub async fn relay(
+    client: TcpStream,
+    backend: TcpStream,
+    idle: Duration,
+    counters: Counters<'_>,
+) -> EndReason {
+    let start = Instant::now();
+    let last = AtomicU64::new(0);
+    match Mode::from_env() {
+        Mode::Copy => {
+            let (cr, cw) = client.into_split();
+            let (br, bw) = backend.into_split();
+            let up = pump(
+                cr,
+                bw,
+                counters.up,
+                &last,
+                start,
+                (Fault::Client, Fault::Backend),
+            );
+            let down = pump(
+                br,
+                cw,
+                counters.down,
+                &last,
+                start,
+                (Fault::Backend, Fault::Client),
+            );
+            drive(up, down, idle, &last, start).await
+        }
+        Mode::Splice => {
+            let side = |f, reader, writer| match f {
+                splice::Failed::Reader => reader,
+                splice::Failed::Writer => writer,
+            };
+            let up = async {
+                splice::pump(&client, &backend, counters.up, &last, start)
+                    .await
+                    .map_err(|f| side(f, Fault::Client, Fault::Backend))
+            };
+            let down = async {
+                splice::pump(&backend, &client, counters.down, &last, start)
+                    .await
+                    .map_err(|f| side(f, Fault::Backend, Fault::Client))
+            };
+            drive(up, down, idle, &last, start).await
+        }
+    }
+}
+
+/// Runs both directions to their end; the first to end names the reason.
+async fn drive(
+    up: impl std::future::Future<Output = Result<(), Fault>>,
+    down: impl std::future::Future<Output = Result<(), Fault>>,
+    idle: Duration,
+    last: &AtomicU64,
+    start: Instant,
+) -> EndReason {
+    tokio::pin!(up, down);
+    let (mut up_done, mut down_done) = (false, false);
+    let mut first = None;
+    loop {
+        let quiet_since = start + Duration::from_millis(last.load(Ordering::Relaxed));
+        tokio::select! {
+            r = &mut up, if !up_done => {
+                up_done = true;
+                if let Err(side) = r { return fault_reason(side); }
+                first.get_or_insert(EndReason::ClientClosed);
+            }
+            r = &mut down, if !down_done => {
+                down_done = true;
+                if let Err(side) = r { return fault_reason(side); }
+                first.get_or_insert(EndReason::BackendClosed);
+            }
+            _ = tokio::time::sleep_until(quiet_since + idle) => {
+                let quiet = start + Duration::from_millis(last.load(Ordering::Relaxed));
+                if Instant::now() >= quiet + idle {
+                    return EndReason::Timeout;
+                }
+            }
+        }
+        if up_done && down_done {
+            return first.unwrap_or(EndReason::ClientClosed);
+        }
+    }
+}
+
+fn fault_reason(side: Fault) -> EndReason {
+    match side {
+        Fault::Client => EndReason::ClientClosed,
+        Fault::Backend => EndReason::BackendClosed,
+    }
+}
+
+/// Copies one direction; at end of stream shuts the writer (half-close).
+async fn pump(
+    from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    count: &AtomicU64,
+    last: &AtomicU64,
+    start: Instant,
+    sides: (Fault, Fault),
+) -> Result<(), Fault> {
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        from.readable().await.map_err(|_| sides.0)?;
+        if buf.capacity() == 0 {
+            buf.reserve_exact(BUF);
+        }
+        match from.try_read_buf(&mut buf) {
+            Ok(0) => {
+                let _ = to.shutdown().await;
+                return Ok(());
+            }
+            Ok(n) => {
+                to.write_all(&buf).await.map_err(|_| sides.1)?;
+                count.fetch_add(n as u64, Ordering::Relaxed);
+                let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+                last.store(ms, Ordering::Relaxed);
+                if n < BUF {
+                    // Drained: give the buffer back while the peer is quiet.
+                    buf = Vec::new();
+                } else {
+                    buf.clear();
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(_) => return Err(sides.0),
+        }
+    }
+}
