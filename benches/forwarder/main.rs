@@ -13,7 +13,8 @@
 //! that a burst of other work on the machine does not hit one column only),
 //! `PARVIS_BENCH_WORKERS` (64),
 //! `PARVIS_BENCH_RATE` (500/s), `PARVIS_BENCH_IDLE` (7500),
-//! `PARVIS_BENCH_ONLY` (e.g. `direct,haproxy`), `PARVIS_BIN` (the parvis
+//! `PARVIS_BENCH_ONLY` (e.g. `direct,haproxy`), `PARVIS_BENCH_KEEP` (keep
+//! the temp dir with configs and logs), `PARVIS_BIN` (the parvis
 //! binary; default the one cargo built with this bench).
 
 mod backend;
@@ -148,7 +149,11 @@ fn bench() -> Result<(), String> {
     measure::raise_open_files();
     let parvis_ok = peers::parvis_can_serve(&s.parvis);
     let topo = Topology::build(Options::default()).map_err(|e| e.to_string())?;
-    let dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    let mut dir = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
+    if std::env::var_os("PARVIS_BENCH_KEEP").is_some() {
+        dir.disable_cleanup(true);
+        eprintln!("configs and logs kept in {}", dir.path().display());
+    }
     let hello = peers::start_hello_backend(&topo, dir.path()).map_err(|e| e.to_string())?;
     let data = peers::start_data_backend(&topo, &s.exe).map_err(|e| e.to_string())?;
     eprintln!(
