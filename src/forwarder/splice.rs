@@ -27,6 +27,21 @@ struct Pipe {
     write: OwnedFd,
 }
 
+/// Pipes alive now, across all connections.
+static PIPES: AtomicU64 = AtomicU64::new(0);
+
+/// Above this many pipes, a pipe is closed as soon as its chunk is written
+/// instead of being kept for [`KEEP_PIPE`]: each pipe costs two descriptors,
+/// and a burst of new connections must not run the process out of them
+/// (seen at 20,000 descriptors with 128 connections opening at once).
+const MAX_KEPT_PIPES: u64 = 1024;
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        PIPES.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 fn pipe() -> io::Result<Pipe> {
     let mut fds: [libc::c_int; 2] = [-1, -1];
     // SAFETY: `fds` is a valid, writable array of two ints, as pipe2 requires.
@@ -36,6 +51,7 @@ fn pipe() -> io::Result<Pipe> {
     }
     // SAFETY: on success both descriptors are new and owned by nobody else.
     let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    PIPES.fetch_add(1, Ordering::Relaxed);
     Ok(Pipe { read, write })
 }
 
@@ -115,7 +131,7 @@ pub async fn pump(
             shutdown_write(to);
             return Ok(());
         }
-        let Some(pipe) = pipe.as_ref() else {
+        let Some(full) = pipe.as_ref() else {
             return Err(Failed::Reader);
         };
         let mut left = filled;
@@ -123,13 +139,16 @@ pub async fn pump(
             to.writable().await.map_err(|_| Failed::Writer)?;
             let fd = to.as_raw_fd();
             match to.try_io(Interest::WRITABLE, || {
-                splice(pipe.read.as_raw_fd(), fd, left)
+                splice(full.read.as_raw_fd(), fd, left)
             }) {
                 Ok(0) => return Err(Failed::Writer),
                 Ok(n) => left -= n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(_) => return Err(Failed::Writer),
             }
+        }
+        if PIPES.load(Ordering::Relaxed) > MAX_KEPT_PIPES {
+            pipe = None;
         }
         count.fetch_add(filled as u64, Ordering::Relaxed);
         let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
