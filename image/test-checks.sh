@@ -20,12 +20,17 @@ check_bad_user_data_console() {
         grep -qa 'parvis-firstboot:   .*admin.allow' "$serial"
 }
 
+# No config installed: the daemon runs the safe default (SSH only, admin UI
+# on loopback) and says why in `parvis status`.
 check_no_daemon_config() {
-    local state
+    local state status
     vm_ssh test ! -e /etc/parvis/parvis.toml || { say "a config was installed"; return 1; }
     state=$(vm_ssh systemctl is-active parvis) || true
     say "parvis.service: $state"
-    [[ "$state" == inactive ]]
+    [[ "$state" == active ]] || return 1
+    status=$(vm_ssh sudo parvis status) || return 1
+    say "parvis status: $(grep -m1 'safe default' <<<"$status")"
+    grep -q 'safe default' <<<"$status"
 }
 
 check_metadata_service_console() {

@@ -41,6 +41,9 @@ enum Cmd {
         /// Read OpenStack metadata from this config-drive-like folder.
         #[arg(long)]
         metadata: Option<PathBuf>,
+        /// State folder while the config file is missing (default /var/lib/parvis).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
     },
     /// Build a throwaway demo topology of network namespaces (needs root);
     /// Ctrl-C or SIGTERM removes it.
@@ -166,11 +169,13 @@ async fn main() -> ExitCode {
             config,
             socket,
             metadata,
+            state_dir,
         } => {
             serve(parvis::daemon::Options {
                 config,
                 socket,
                 metadata,
+                state_dir,
             })
             .await
         }

@@ -12,6 +12,11 @@ pub const FORCED_CONFIRM: std::time::Duration = std::time::Duration::from_secs(6
 /// or `None` if it would not. Only a source that `old` lets in can be cut.
 pub fn lockout(old: &Config, new: &Config, source: IpAddr) -> Option<String> {
     let src = canonical_ip(source);
+    // Loopback (an SSH tunnel to the admin port) is always let in by the
+    // firewall, whatever admin.allow says.
+    if src.is_loopback() {
+        return None;
+    }
     if !old.admin.allow.iter().any(|c| c.contains(src)) {
         return None;
     }
@@ -78,5 +83,15 @@ mod tests {
             .contains("limits.block"));
         let wider = config("\"198.51.100.0/24\", \"203.0.113.0/24\"", "");
         assert_eq!(lockout(&old, &wider, src), None);
+    }
+
+    #[test]
+    fn loopback_is_never_cut() {
+        let everyone = config("\"0.0.0.0/0\"", "");
+        let narrow = config("\"198.51.100.0/24\"", "");
+        for lo in ["127.0.0.1", "::1", "::ffff:127.0.0.1"] {
+            let src: IpAddr = lo.parse().expect("ip");
+            assert_eq!(lockout(&everyone, &narrow, src), None, "{lo}");
+        }
     }
 }

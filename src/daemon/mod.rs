@@ -41,6 +41,9 @@ pub struct Options {
     pub socket: PathBuf,
     /// A config-drive-like folder instead of discovering the metadata.
     pub metadata: Option<PathBuf>,
+    /// The state folder while no config file says otherwise (the safe
+    /// default); `None`: `/var/lib/parvis`.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// Why the daemon could not start or stopped.

@@ -29,11 +29,19 @@ pub struct First {
 }
 
 impl First {
-    /// Inbound closed except SSH and the admin port from `admin.allow`.
+    /// Inbound closed except SSH: no listener, no forward, SSH open to
+    /// every source (keys only, the image's sshd allows no password) and
+    /// the admin UI on loopback, reached through an SSH tunnel
+    /// (`ssh -L 8443:127.0.0.1:8443`), until an operator applies a config.
     pub fn safe_default(&self) -> Config {
         let mut safe = net::metadata::safe_default(self.metadata.as_ref());
         safe.appliance.state_dir = self.config.appliance.state_dir.clone();
         safe.admin = self.config.admin.clone();
+        safe.admin.listen = std::net::SocketAddr::from(([127, 0, 0, 1], safe.admin.listen.port()));
+        safe.admin.allow = ["0.0.0.0/0", "::/0"]
+            .iter()
+            .filter_map(|c| c.parse().ok())
+            .collect();
         safe
     }
 }
@@ -41,8 +49,16 @@ impl First {
 /// The config file if it exists (invalid: exit 2); else the OpenStack
 /// metadata's user data; else the safe default.
 pub async fn first(opts: &Options) -> Result<First, DaemonError> {
+    // A folder that cannot be read (no config drive was found at first
+    // boot) is not fatal: the file, or the safe default, still applies.
     let metadata = match &opts.metadata {
-        Some(dir) => Some(net::metadata::discover(Some(dir)).await?.0),
+        Some(dir) => match net::metadata::discover(Some(dir)).await {
+            Ok((m, _)) => Some(m),
+            Err(e) => {
+                tracing::warn!(error = %e, "no OpenStack metadata");
+                None
+            }
+        },
         None => None,
     };
     match std::fs::read_to_string(&opts.config) {
@@ -59,7 +75,11 @@ pub async fn first(opts: &Options) -> Result<First, DaemonError> {
             })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            from_metadata(&opts.config, metadata).await
+            let mut first = from_metadata(&opts.config, metadata).await?;
+            if let Some(dir) = &opts.state_dir {
+                first.config.appliance.state_dir = dir.clone();
+            }
+            Ok(first)
         }
         Err(e) => Err(DaemonError::Config {
             path: opts.config.clone(),

@@ -282,9 +282,13 @@ fn icmp_rules() -> Vec<Rule> {
     ]
 }
 
-/// Admin port and SSH (and metrics if not on loopback), from `admin.allow` only.
+/// Admin port (if not on loopback) and SSH (and metrics if not on
+/// loopback), from `admin.allow` only.
 fn admin_rules(cfg: &Config) -> Vec<Rule> {
-    let mut ports = vec![cfg.admin.listen.port(), cfg.admin.ssh_port];
+    let mut ports = vec![cfg.admin.ssh_port];
+    if !cfg.admin.listen.ip().is_loopback() {
+        ports.push(cfg.admin.listen.port());
+    }
     if let Some(m) = cfg
         .metrics
         .as_ref()
