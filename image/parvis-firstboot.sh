@@ -235,7 +235,11 @@ banner() {
     # The public port is the one with the default route.
     dev=$(ip -4 route show default 2>/dev/null | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") { print $(i + 1); exit } }')
     [[ -n "$dev" ]] && addr=$(ip -4 -o addr show dev "$dev" scope global | awk '{ print $4 }' | cut -d/ -f1 | head -n 1)
-    printf 'parvis: ready; admin UI https://%s:%s/ (through the floating IP from admin.allow)\n' "${addr:-ADDRESS}" "$port" >/dev/console
+    if [[ -f "$config" ]]; then
+        printf 'parvis: ready; admin UI https://%s:%s/ (through the floating IP from admin.allow)\n' "${addr:-ADDRESS}" "$port" >/dev/console
+    else
+        printf 'parvis: ready on the safe default (no config): SSH only; admin UI on 127.0.0.1:%s through an SSH tunnel\n' "$port" >/dev/console
+    fi
     local crt fp
     for crt in /etc/parvis/*.crt /var/lib/parvis/*.crt /var/lib/parvis/*/*.crt; do
         [[ -f "$crt" ]] || continue

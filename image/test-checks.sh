@@ -28,9 +28,13 @@ check_no_daemon_config() {
     state=$(vm_ssh systemctl is-active parvis) || true
     say "parvis.service: $state"
     [[ "$state" == active ]] || return 1
-    status=$(vm_ssh sudo parvis status) || return 1
+    status=$(vm_ssh sudo parvis status 2>&1) || {
+        say "parvis status failed: $status"
+        vm_ssh 'sudo ls -la /run/parvis/; sudo ss -xlp | grep -i parvis; sudo cat /proc/$(pidof parvis)/mountinfo | grep -E " /run( |/)"; sudo ls -la /proc/$(pidof parvis)/root/run/parvis/' || true
+        return 1
+    }
     say "parvis status: $(grep -m1 'safe default' <<<"$status")"
-    grep -q 'safe default' <<<"$status"
+    grep -q 'safe default' <<<"$status" || { say "$status"; return 1; }
 }
 
 check_metadata_service_console() {
@@ -144,9 +148,11 @@ if touch /usr/.probe 2>/dev/null; then echo "usr WRITABLE"; else echo "usr read-
 if cat /etc/shadow >/dev/null 2>&1; then echo "shadow READABLE"; else echo "shadow unreadable"; fi
 INNER
 chmod 0644 /run/parvis-probe.sh
+# Not RuntimeDirectory=: when this transient unit ends, systemd would remove
+# the running daemon's /run/parvis (and with it the control socket).
 props=()
 while IFS= read -r line; do props+=(-p "$line"); done < <(sed -n '/^\[Service\]/,/^\[Install\]/p' \
-    /etc/systemd/system/parvis.service | grep -E '^(User|Group|CapabilityBoundingSet|AmbientCapabilities|NoNewPrivileges|Protect[A-Za-z]*|Private[A-Za-z]*|Restrict[A-Za-z]*|LockPersonality|MemoryDenyWriteExecute|RemoveIPC|SystemCall[A-Za-z]*|ReadWritePaths|StateDirectory|RuntimeDirectory|UMask)=')
+    /etc/systemd/system/parvis.service | grep -E '^(User|Group|CapabilityBoundingSet|AmbientCapabilities|NoNewPrivileges|Protect[A-Za-z]*|Private[A-Za-z]*|Restrict[A-Za-z]*|LockPersonality|MemoryDenyWriteExecute|RemoveIPC|SystemCall[A-Za-z]*|ReadWritePaths|StateDirectory|UMask)=')
 systemd-run --wait --pipe --quiet --collect "${props[@]}" /bin/bash /run/parvis-probe.sh
 rm -f /run/parvis-probe.sh
 PROBE
@@ -190,3 +196,11 @@ check_admin_ui() {
     [[ "$code" == 401 ]]
 }
 
+
+# The CLI an operator uses over SSH: both ports with their roles.
+check_cli_status() {
+    local status
+    status=$(vm_ssh sudo parvis status 2>&1) || { say "parvis status failed: $status"; return 1; }
+    say "parvis status: $(tr '\n' ' ' <<<"$status" | tr -s ' ' | cut -c1-200)"
+    grep -q '^public ' <<<"$status" && grep -q '^internal ' <<<"$status"
+}

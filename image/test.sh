@@ -346,6 +346,7 @@ main() {
         check "TLS through the floating IP reaches an ingress with the client address" check_tls_via_floating_ip
         check "nftables forward" check_forward
         check "admin UI answers" check_admin_ui
+        check "parvis status over SSH shows both ports by role" check_cli_status
         check "nftables: only table inet parvis, default drop" check_nft_table
         check "closed ports still time out" check_closed_ports
     else
