@@ -156,10 +156,10 @@ frontend plain
   bind $addr:80 accept-proxy
   http-request return status 200 content-type text/plain lf-string "ingress$n ci=%[src] host=%[req.hdr(host)]\n"
 CFG
-        in_ns "$ns" haproxy -db -f "$tmp/haproxy$n.cfg" >"$tmp/haproxy$n.log" 2>&1 &
+        ip netns exec "$ns" haproxy -db -f "$tmp/haproxy$n.cfg" >"$tmp/haproxy$n.log" 2>&1 &
         peer_pids+=($!)
     done
-    in_ns "$ns_server" socat TCP-LISTEN:7000,bind=10.0.0.20,fork,reuseaddr \
+    ip netns exec "$ns_server" socat TCP-LISTEN:7000,bind=10.0.0.20,fork,reuseaddr \
         SYSTEM:'echo forward-ok peer=$SOCAT_PEERADDR' >"$tmp/socat.log" 2>&1 &
     peer_pids+=($!)
 }
@@ -167,12 +167,12 @@ CFG
 # No config drive: Neutron's DHCP and Nova's metadata service, in the router.
 start_metadata_service() {
     ip -n "$ns_router" addr add 169.254.169.254/32 dev lo
-    in_ns "$ns_router" dnsmasq --no-daemon --port=0 --interface=r-vm --bind-interfaces \
+    ip netns exec "$ns_router" dnsmasq --no-daemon --port=0 --interface=r-vm --bind-interfaces \
         --dhcp-range=192.168.10.5,192.168.10.5,255.255.255.0,1h --dhcp-host="$mac_public,192.168.10.5" \
         --dhcp-option=option:router,192.168.10.1 --dhcp-leasefile="$tmp/leases" --no-resolv --no-hosts \
         --pid-file= >"$tmp/dnsmasq.log" 2>&1 &
     peer_pids+=($!)
-    in_ns "$ns_router" python3 -m http.server --bind 169.254.169.254 --directory "$tmp/drive" 80 \
+    ip netns exec "$ns_router" python3 -m http.server --bind 169.254.169.254 --directory "$tmp/drive" 80 \
         >"$tmp/metadata.log" 2>&1 &
     peer_pids+=($!)
 }
