@@ -5,7 +5,7 @@
 mod e2e_support;
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use e2e_support::*;
 use parvis::lab::{appliance, ChildGuard, FLOATING_IP};
@@ -45,15 +45,8 @@ fn without_a_config_the_daemon_runs_closed_and_takes_one_later() {
     cmd.arg("--state-dir")
         .arg(dir.join("state"))
         .stdin(Stdio::null());
-    let _daemon = ChildGuard::spawn(cmd).unwrap_or_else(|e| panic!("{e}"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !socket.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the daemon never opened its control socket"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let mut daemon = ChildGuard::spawn(cmd).unwrap_or_else(|e| panic!("{e}"));
+    appliance::wait_ready(&mut daemon, &socket).unwrap_or_else(|e| panic!("{e}"));
     let cli = |args: &[&str]| {
         let mut c = topo.appliance().command(&parvis_exe().to_string_lossy());
         c.args(args).arg("--socket").arg(&socket);

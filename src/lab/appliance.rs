@@ -137,6 +137,19 @@ pub fn start_daemon(
         .arg(&socket);
     cmd.stdin(Stdio::null());
     let mut child = ChildGuard::spawn(cmd)?;
+    wait_ready(&mut child, &socket)?;
+    let state_dir = parse_state_dir(config_text).unwrap_or_else(|| dir.join("state"));
+    Ok(Daemon {
+        child,
+        config,
+        socket,
+        state_dir,
+    })
+}
+
+/// Waits until a starting `parvis serve` has opened its control socket
+/// (its startup apply is done); fails if it exits first or takes over 30 s.
+pub fn wait_ready(child: &mut ChildGuard, socket: &Path) -> Result<(), LabError> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !socket.exists() {
         if let Ok(Some(status)) = child.child_mut().try_wait() {
@@ -153,13 +166,7 @@ pub fn start_daemon(
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let state_dir = parse_state_dir(config_text).unwrap_or_else(|| dir.join("state"));
-    Ok(Daemon {
-        child,
-        config,
-        socket,
-        state_dir,
-    })
+    Ok(())
 }
 
 fn parse_state_dir(text: &str) -> Option<PathBuf> {
