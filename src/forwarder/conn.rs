@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 use super::accounting::{EndReason, LiveConn};
 use super::backend::BackendState;
-use super::hello::{HelloReader, HelloStatus, MAX_HELLO};
+use super::hello::{HelloReader, HelloStatus, MAX_HELLO, MAX_HELLO_RAW};
 use super::proxy_header::{self, DecodeStatus, Decoded, MAX_HEADER};
 use super::relay::{self, Counters};
 use super::{http, ListenerCtx, Shared};
@@ -137,7 +137,11 @@ async fn preamble(
                 return Ok(pre);
             }
         }
-        read_more(stream, buf, pre.start + MAX_HELLO).await?;
+        let limit = match ctx.config.protocol {
+            Protocol::Tls => MAX_HELLO_RAW,
+            Protocol::Http => MAX_HELLO,
+        };
+        read_more(stream, buf, pre.start + limit).await?;
     }
 }
 
