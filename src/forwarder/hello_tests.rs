@@ -223,7 +223,7 @@ fn hello_message_of(size: usize) -> Vec<u8> {
     let pad = size - hs.len() - 4;
     hs.extend_from_slice(&[0xff, 0x15]);
     hs.extend_from_slice(&(pad as u16).to_be_bytes());
-    hs.extend(std::iter::repeat(0).take(pad));
+    hs.resize(hs.len() + pad, 0);
     let body = hs.len() - 4;
     hs[1..4].copy_from_slice(&(body as u32).to_be_bytes()[1..]);
     let ext_len = u16::from_be_bytes([hs[4 + 41], hs[4 + 42]]) as usize + 4 + pad;
@@ -237,7 +237,11 @@ fn a_16_kib_message_over_two_records_is_accepted() {
     // The contract counts the handshake message, not the record headers.
     let hs = hello_message_of(MAX_HELLO);
     let raw = records(&hs, MAX_HELLO / 2 + 100);
-    assert!(raw.len() > MAX_HELLO, "two records: {} raw bytes", raw.len());
+    assert!(
+        raw.len() > MAX_HELLO,
+        "two records: {} raw bytes",
+        raw.len()
+    );
     let hello = done(HelloReader::new().poll(&raw));
     assert_eq!(hello.sni.name(), Some("big.example.org"));
     assert_eq!(hello.consumed, raw.len());
