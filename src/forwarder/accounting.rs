@@ -31,6 +31,8 @@ pub enum EndReason {
     Overload,
     /// Closed by a shutdown after the drain period.
     Shutdown,
+    /// The connection's task failed (a bug): closed by its guard.
+    Internal,
 }
 
 /// A snapshot of one live connection.
@@ -191,6 +193,18 @@ impl Accounting {
         }
     }
 
+    /// Registers an accepted connection and returns a guard that closes
+    /// it when dropped: with the reason given to [`Open::end`], or
+    /// [`EndReason::Internal`] if the task serving it failed first, so no
+    /// ghost entry stays in the live table.
+    pub fn open_guarded(self: &Arc<Self>, listener: Arc<str>, peer: SocketAddr) -> Open {
+        Open {
+            live: self.open(listener, peer),
+            accounting: self.clone(),
+            reason: None,
+        }
+    }
+
     /// The live connections, oldest first.
     pub fn connections(&self) -> Vec<ConnInfo> {
         let conns: Vec<Arc<LiveConn>> = lock(&self.live).values().cloned().collect();
@@ -202,5 +216,60 @@ impl Accounting {
     /// The counters.
     pub fn stats(&self) -> Stats {
         lock(&self.stats).clone()
+    }
+}
+
+/// A registered connection that closes itself (see
+/// [`Accounting::open_guarded`]).
+#[derive(Debug)]
+pub struct Open {
+    accounting: Arc<Accounting>,
+    live: Arc<LiveConn>,
+    reason: Option<EndReason>,
+}
+
+impl Open {
+    /// The live entry, for the task to update.
+    pub fn live(&self) -> &LiveConn {
+        &self.live
+    }
+
+    /// Records how the connection ended; closes it now.
+    pub fn end(mut self, reason: EndReason) {
+        self.reason = Some(reason);
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        let reason = self.reason.unwrap_or(EndReason::Internal);
+        self.accounting.close(&self.live, reason);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_task_leaves_no_ghost_entry() {
+        let acc = Arc::new(Accounting::default());
+        let peer: SocketAddr = "198.51.100.10:40000".parse().expect("addr");
+        let open = acc.open_guarded("https".into(), peer);
+        assert_eq!(acc.connections().len(), 1);
+        // The task serving it panics: its guard is dropped while unwinding.
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _open = open;
+            panic!("a bug while serving");
+        }));
+        assert!(caught.is_err());
+        assert!(acc.connections().is_empty(), "ghost entry left");
+        let stats = acc.stats();
+        assert_eq!(stats.active, 0);
+        assert_eq!(stats.ended["https"][&EndReason::Internal], 1);
+        let done = acc.open_guarded("https".into(), peer);
+        done.end(EndReason::ClientClosed);
+        assert!(acc.connections().is_empty());
+        assert_eq!(acc.stats().ended["https"][&EndReason::ClientClosed], 1);
     }
 }
