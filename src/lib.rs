@@ -31,6 +31,8 @@
 //! - [`net`]: owning the two ports. Role resolution and [`net::plan`] are
 //!   pure; [`net::netlink`] and [`net::watch`] do netlink I/O;
 //!   [`net::metadata`] reads the OpenStack config drive or metadata service.
+//! - [`firstboot`]: what the image's first-boot script asks of parvis (the
+//!   networkd files, the state directory it may hand over). I/O.
 
 pub mod admin;
 pub mod api;
@@ -40,6 +42,7 @@ pub mod control;
 pub mod daemon;
 pub mod demo;
 pub mod firewall;
+pub mod firstboot;
 pub mod forwarder;
 pub mod lab;
 pub mod metrics;

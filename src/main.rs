@@ -67,6 +67,28 @@ enum Cmd {
         #[arg(long, value_delimiter = ',')]
         hosts: Vec<String>,
     },
+    /// First boot of the image: write the systemd-networkd files from the
+    /// metadata folder's network_data.json (every value checked).
+    #[command(hide = true)]
+    FirstbootNetworkd {
+        /// The metadata folder (`openstack/latest/...` inside).
+        #[arg(long)]
+        metadata: PathBuf,
+        /// Where the `.network` files go.
+        #[arg(long, default_value = "/etc/systemd/network")]
+        out: PathBuf,
+    },
+    /// First boot of the image: print the state_dir of a valid config if
+    /// the daemon may own it (BASE or below); exit 2 otherwise.
+    #[command(hide = true)]
+    FirstbootStateDir {
+        /// The config file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// The tree the daemon may own.
+        #[arg(long, default_value = parvis::firstboot::STATE_BASE)]
+        base: PathBuf,
+    },
     /// Set the admin password (read from stdin) in that config's state_dir.
     Passwd {
         /// The config file (TOML) whose `appliance.state_dir` gets the hash.
@@ -197,6 +219,10 @@ async fn main() -> ExitCode {
             run_demo(opts).await
         }
         Cmd::Passwd { config } => passwd(&config),
+        Cmd::FirstbootNetworkd { metadata, out } => firstboot_networkd(&metadata, &out),
+        Cmd::FirstbootStateDir { config, base } => parvis::firstboot::state_dir(&config, &base)
+            .map(|d| println!("{}", d.display()))
+            .map_err(|e| (2, e.into())),
         Cmd::Status(a) => ask(ControlCmd::Status, a).await,
         Cmd::Routes(a) => ask(ControlCmd::Routes, a).await,
         Cmd::Conns(a) => ask(ControlCmd::Conns, a).await,
@@ -269,6 +295,20 @@ async fn ask(cmd: ControlCmd, a: Ask) -> Result<(), Failure> {
             Ok(())
         }
         Err(e) => Err((e.exit_code(), e.into())),
+    }
+}
+
+/// `parvis firstboot-networkd`: the files, one line per port on stdout.
+fn firstboot_networkd(metadata: &Path, out: &Path) -> Result<(), Failure> {
+    match parvis::firstboot::write_networkd(metadata, out) {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            Ok(())
+        }
+        Err(e @ parvis::firstboot::FirstbootError::Io { .. }) => Err((1, e.into())),
+        Err(e) => Err((2, e.into())),
     }
 }
 
