@@ -232,20 +232,20 @@ fn missing_config_argument_is_exit_2() {
 /// The bound is generous: it only catches a quadratic walk.
 #[test]
 fn a_megabyte_of_problems_is_checked_in_linear_time() {
-    let mut text = String::from(
+    let mut config = String::from(
         "[[listener]]\nname = \"h\"\nbind = \"0.0.0.0:443\"\nprotocol = \"tls\"\ndefault_backend = \"b\"\n[backend.b]\nservers = [\"10.0.0.11:443\"]\n",
     );
     let mut n = 0;
-    while text.len() < 1_000_000 {
+    while config.len() < 1_000_000 {
         let port = 10_000 + n % 50_000;
-        text.push_str(&format!(
+        config.push_str(&format!(
             "[[forward]]\nproto = \"tcp\"\nport = {port}\nto = \"bad-{n}\"\n"
         ));
         n += 1;
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("big.toml");
-    fs::write(&path, &text).expect("write");
+    fs::write(&path, &config).expect("write");
     let started = std::time::Instant::now();
     let out = check(&path);
     let took = started.elapsed();
