@@ -8,6 +8,7 @@
 //! [`routes_of`]/[`listeners_of`]/[`backends_of`]. Pure.
 
 pub mod adapt;
+pub mod json;
 mod series;
 mod skeleton;
 mod views;
