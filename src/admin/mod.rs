@@ -8,7 +8,7 @@
 
 pub mod auth;
 mod guard;
-pub(crate) mod html;
+mod html;
 mod pages;
 mod render;
 mod server;

@@ -11,6 +11,7 @@ pub mod adapt;
 pub mod json;
 mod series;
 mod skeleton;
+pub mod text;
 mod views;
 
 use std::fmt;

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::client::call;
 use super::ControlError;
-use crate::admin::html::{bytes, duration, time};
+use crate::api::text::{bytes, duration, time};
 use crate::api::{
     ApplyOutcome, ApplyRequest, BackendView, ConfirmOutcome, ConnView, RouteView, RulesetView,
     StatusView, VersionView,
