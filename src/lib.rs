@@ -13,7 +13,7 @@
 //!   [`api::Control`] trait and the view types. Pure.
 //! - [`admin`]: the HTTPS admin UI and JSON API, and `/metrics`. I/O.
 //! - [`control`]: the control socket and the CLI client. I/O.
-//! - [`metrics`]: Prometheus text from the views. Pure.
+//! - [`api::metrics`]: Prometheus text from the views. Pure.
 //! - [`store`]: the config history in `state_dir/config/`: numbered
 //!   versions, the `current` pointer, the pending record; atomic, durable
 //!   writes. Does I/O (files).
@@ -42,6 +42,5 @@ pub mod demo;
 pub mod firewall;
 pub mod forwarder;
 pub mod lab;
-pub mod metrics;
 pub mod net;
 pub mod store;

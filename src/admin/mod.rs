@@ -241,7 +241,7 @@ async fn metrics_text(
     axum::extract::State(c): axum::extract::State<Arc<dyn Control>>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let text = crate::api::json::blocking(c, |c| Ok(crate::metrics::render(c)))
+    let text = crate::api::json::blocking(c, |c| Ok(crate::api::metrics::render(c)))
         .await
         .unwrap_or_default();
     (

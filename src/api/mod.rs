@@ -9,6 +9,7 @@
 
 pub mod adapt;
 pub mod json;
+pub mod metrics;
 mod series;
 mod skeleton;
 pub mod text;
