@@ -7,9 +7,12 @@
 //! The nftables table is left in the kernel on exit, so in-kernel forwards
 //! keep working while the daemon restarts.
 
+mod adapt;
 mod control;
 mod kernel;
 mod notify;
+mod series;
+mod skeleton;
 mod start;
 
 use std::future::Future;
@@ -21,13 +24,14 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{adapt, EventLog, SeriesRecorder};
 use crate::change::{Changer, Steps};
 use crate::config::ConfigError;
 use crate::store::Store;
 
 pub use control::Daemon;
 pub use kernel::Kernel;
+use series::SeriesRecorder;
+use skeleton::EventLog;
 
 /// How long open connections may drain at shutdown.
 pub const DRAIN: Duration = Duration::from_secs(10);
