@@ -4,7 +4,6 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use super::diff::{forward, list, opt};
 use crate::config::{Cidr, Forward};
 /// One difference between two configs.
 #[derive(Debug, Clone, PartialEq)]
@@ -296,4 +295,27 @@ fn write_routes(
         write!(f, " -{r}")?;
     }
     Ok(())
+}
+
+/// A forward as the change log names it: `forward tcp 2222 → 10.0.0.5:22`.
+fn forward(fw: &Forward) -> String {
+    let to = match fw.to_port {
+        Some(p) => SocketAddr::new(fw.to_addr, p).to_string(),
+        None => fw.to_addr.to_string(),
+    };
+    format!("forward {} {} → {to}", fw.proto, fw.ports)
+}
+
+/// Items joined with `, `.
+pub(super) fn list<T: fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(T::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A value, or `none`.
+pub(super) fn opt<T: fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref().map_or_else(|| "none".to_string(), T::to_string)
 }
