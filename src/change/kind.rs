@@ -185,8 +185,10 @@ impl Change {
         matches!(self, Change::Interface { .. })
     }
 
-    /// The user-space services must reload: the forwarder's listeners, route
-    /// tables and backends, and the admin/metrics sockets.
+    /// The forwarder must reload (listeners, route tables, backends). Also
+    /// true for `admin.listen`, the admin TLS files and `[metrics]`, though
+    /// that step does not rebind the admin or metrics sockets: the daemon
+    /// binds them at start, so those take effect at its next start.
     pub fn needs_forwarder(&self) -> bool {
         use Change::*;
         !matches!(
