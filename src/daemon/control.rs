@@ -268,14 +268,10 @@ impl Control for Daemon {
             let stats = f.stats();
             for (listener, reasons) in &stats.ended {
                 for (reason, count) in reasons {
-                    let result = serde_json::to_value(reason)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_else(|| format!("{reason:?}"));
                     view.connections.push(crate::api::ConnCountView {
                         listener: listener.clone(),
                         backend: String::new(),
-                        result,
+                        result: reason.as_str().to_string(),
                         count: *count,
                     });
                 }
