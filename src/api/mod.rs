@@ -1,5 +1,5 @@
 //! The seam between the daemon and its operators: the [`Control`] trait the
-//! daemon implements, the view types it returns ([`views`]), who asked for
+//! daemon implements, the view types it returns (`views`), who asked for
 //! a change ([`Author`]) and the error every API call may give
 //! ([`ApiError`]). The web UI, the JSON API, the control socket and the
 //! metrics all read the appliance through [`Control`] only. Its renderings
