@@ -17,6 +17,7 @@
 
 pub mod appliance;
 mod ns;
+pub mod receiver;
 mod run;
 mod sweep;
 mod topology;

@@ -1,0 +1,193 @@
+//! The configuration files of a receiver: the operator's snippet from the
+//! template in `docs/ingress/` (the text `docs/ingress.md` shows) with its
+//! placeholders filled in, and the few lines around it that run the server
+//! in the foreground from a private folder. Pure: strings in, strings out.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use super::Kind;
+
+/// What a receiver's configuration is filled in with.
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// Where the server listens for parvis (`10.0.0.11:8443`).
+    pub listen: SocketAddr,
+    /// The host name its certificate and `ServerName` carry.
+    pub name: String,
+    /// The one prefix allowed to send PROXY headers: parvis's internal
+    /// address as a CIDR (`10.0.0.1/32`).
+    pub parvis: String,
+    /// The private folder for its config, certificate, logs and pid file.
+    pub dir: PathBuf,
+}
+
+/// A template still holding a placeholder after rendering: the template and
+/// this code disagree.
+#[derive(Debug, thiserror::Error)]
+#[error("{template}: placeholder {placeholder} has no value")]
+pub struct Unfilled {
+    /// The template's path in the repository.
+    pub template: &'static str,
+    /// The placeholder left, `@NAME@`.
+    pub placeholder: String,
+}
+
+/// Paths inside a receiver's folder.
+pub fn cert(dir: &Path) -> PathBuf {
+    dir.join("cert.pem")
+}
+/// The private key next to [`cert`].
+pub fn key(dir: &Path) -> PathBuf {
+    dir.join("key.pem")
+}
+/// Certificate and key in one file (HAProxy's `crt`).
+pub fn pem(dir: &Path) -> PathBuf {
+    dir.join("both.pem")
+}
+/// The server's own access log.
+pub fn access_log(dir: &Path) -> PathBuf {
+    dir.join("access.log")
+}
+/// The operator's snippet, rendered.
+pub fn site(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Apache => "site.conf",
+        Kind::Nginx => "site.conf",
+        Kind::Haproxy => "site.cfg",
+    }
+}
+/// The main file that runs the server and includes the snippet.
+pub fn main_file(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Apache => "httpd.conf",
+        Kind::Nginx => "nginx.conf",
+        Kind::Haproxy => "global.cfg",
+    }
+}
+
+/// The template with `@LISTEN@`, `@NAME@`, `@PARVIS@`, `@CERT@`, `@KEY@`,
+/// `@PEM@` and `@LOG@` replaced.
+pub fn snippet(kind: Kind, p: &Params) -> Result<String, Unfilled> {
+    let path = |f: PathBuf| f.display().to_string();
+    let values = [
+        ("@LISTEN@", p.listen.to_string()),
+        ("@NAME@", p.name.clone()),
+        ("@PARVIS@", p.parvis.clone()),
+        ("@CERT@", path(cert(&p.dir))),
+        ("@KEY@", path(key(&p.dir))),
+        ("@PEM@", path(pem(&p.dir))),
+        ("@LOG@", path(access_log(&p.dir))),
+    ];
+    let mut text = kind.template().to_owned();
+    for (from, to) in &values {
+        text = text.replace(from, to);
+    }
+    match leftover(&text) {
+        Some(placeholder) => Err(Unfilled {
+            template: kind.template_path(),
+            placeholder,
+        }),
+        None => Ok(text),
+    }
+}
+
+/// The first `@WORD@` (capitals and `_`) left in `text`.
+fn leftover(text: &str) -> Option<String> {
+    let mut rest = text;
+    while let Some(start) = rest.find('@') {
+        let after = &rest[start + 1..];
+        let word_len = after
+            .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+            .unwrap_or(after.len());
+        if word_len > 0 && after[word_len..].starts_with('@') {
+            return Some(format!("@{}@", &after[..word_len]));
+        }
+        rest = after;
+    }
+    None
+}
+
+/// The main configuration that runs `kind` in the foreground from `dir`
+/// and includes the rendered snippet.
+pub fn main_config(kind: Kind, dir: &Path) -> String {
+    let d = dir.display();
+    match kind {
+        Kind::Apache => {
+            let m = "/usr/lib/apache2/modules";
+            let modules = [
+                ("mpm_event", "mod_mpm_event"),
+                ("authz_core", "mod_authz_core"),
+                ("remoteip", "mod_remoteip"),
+                ("ssl", "mod_ssl"),
+                ("include", "mod_include"),
+                ("dir", "mod_dir"),
+            ]
+            .iter()
+            .map(|(name, file)| format!("LoadModule {name}_module {m}/{file}.so\n"))
+            .collect::<String>();
+            format!(
+                "ServerRoot {d}\nPidFile {d}/httpd.pid\nDefaultRuntimeDir {d}\n\
+                 ErrorLog {d}/error.log\nLogLevel warn\n{modules}\
+                 ServerName localhost\nUser www-data\nGroup www-data\n\
+                 DocumentRoot {d}/www\n<Directory {d}/www>\n    Options +Includes\n\
+                 \x20   SetOutputFilter INCLUDES\n    DirectoryIndex index.html\n\
+                 \x20   Require all granted\n</Directory>\nInclude {d}/site.conf\n"
+            )
+        }
+        Kind::Nginx => format!(
+            "daemon off;\nworker_processes 1;\nuser root;\npid {d}/nginx.pid;\n\
+             error_log {d}/error.log warn;\nevents {{ worker_connections 256; }}\n\
+             http {{\n    access_log off;\n    client_body_temp_path {d}/body;\n\
+             \x20   proxy_temp_path {d}/proxy;\n    fastcgi_temp_path {d}/fastcgi;\n\
+             \x20   uwsgi_temp_path {d}/uwsgi;\n    scgi_temp_path {d}/scgi;\n\
+             \x20   include {d}/site.conf;\n}}\n"
+        ),
+        Kind::Haproxy => "global\n    log stdout format raw local0\n    maxconn 1000\n\
+             defaults\n    log global\n    mode http\n    timeout connect 5s\n\
+             \x20   timeout client 10s\n    timeout server 10s\n"
+            .to_owned(),
+    }
+}
+
+/// Apache's page: server-side includes print the address mod_remoteip set.
+pub const APACHE_PAGE: &str = "Apache httpd: client=<!--#echo var=\"REMOTE_ADDR\" -->\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> Params {
+        Params {
+            listen: "10.0.0.11:8443".parse().unwrap(),
+            name: "civi.example.org".into(),
+            parvis: "10.0.0.1/32".into(),
+            dir: PathBuf::from("/tmp/r"),
+        }
+    }
+
+    #[test]
+    fn every_template_fills_completely() {
+        for kind in Kind::ALL {
+            let text = snippet(kind, &params()).unwrap();
+            assert!(text.contains("10.0.0.11:8443"), "{kind:?}");
+            assert!(text.contains("10.0.0.1/32"), "{kind:?}");
+            assert_eq!(leftover(&text), None, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn leftover_finds_placeholders_and_ignores_other_ats() {
+        assert_eq!(leftover("a @PORT@ b"), Some("@PORT@".into()));
+        assert_eq!(leftover("mail@example.org @ x"), None);
+        assert_eq!(leftover("@@ @a@"), None);
+    }
+
+    #[test]
+    fn main_configs_include_the_snippet_from_the_folder() {
+        let dir = Path::new("/tmp/r");
+        assert!(main_config(Kind::Apache, dir).contains("Include /tmp/r/site.conf\n"));
+        assert!(main_config(Kind::Nginx, dir).contains("include /tmp/r/site.conf;"));
+        assert!(main_config(Kind::Haproxy, dir).starts_with("global\n"));
+    }
+}

@@ -1,0 +1,241 @@
+//! The last hop, end to end (needs root): a client on the "internet" goes
+//! through the floating IP and parvis to real Apache httpd, nginx and
+//! HAProxy, configured from the templates in `docs/ingress/`, and each
+//! server's own access log shows the client's address (PROXY v1 and v2);
+//! another host on the internal network that sends a forged PROXY header is
+//! refused or not believed. A receiver whose Debian package is missing is
+//! skipped with a printed reason.
+//!
+//! Does I/O: namespaces, the daemon, the servers, curl and python clients.
+
+mod e2e_support;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use e2e_support::*;
+use parvis::lab::receiver::{self, Kind, Params, Receiver};
+use parvis::lab::{self, Ns, CLIENT, CLIENT_2, FLOATING_IP, INGRESS};
+use ppp::v2::{Builder, Command as PpCommand, Protocol, Version};
+
+/// Only parvis's internal address may claim a client address.
+const TRUSTED: &str = "10.0.0.1/32";
+/// Another host on the Kubernetes network: a pod that should not be able to.
+const INTRUDER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 50);
+/// The address the intruder claims to be relaying for.
+const CLAIM: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 66);
+
+#[test]
+fn apache_httpd_logs_the_client_and_refuses_other_peers() {
+    last_hop(Kind::Apache);
+}
+
+#[test]
+fn nginx_logs_the_client_and_ignores_other_peers_claims() {
+    last_hop(Kind::Nginx);
+}
+
+#[test]
+fn haproxy_logs_the_client_and_refuses_other_peers() {
+    last_hop(Kind::Haproxy);
+}
+
+/// Where each receiver listens for parvis.
+fn listen(kind: Kind) -> SocketAddr {
+    match kind {
+        Kind::Apache => (INGRESS[0], 8443).into(),
+        Kind::Nginx => (INGRESS[1], 8443).into(),
+        Kind::Haproxy => (INGRESS[0], 9443).into(),
+    }
+}
+
+/// `apache-v1.example.org`: the route that reaches `kind` with PROXY `ver`.
+fn host(kind: Kind, ver: &str) -> String {
+    format!("{}-{ver}.example.org", kind.name())
+}
+
+/// Routes and backends appended to the lab's sample config: one host name
+/// per receiver and PROXY version.
+fn routes(kind: Kind) -> String {
+    ["v1", "v2"]
+        .iter()
+        .map(|ver| {
+            format!(
+                "\n[[route]]\nlistener = \"https\"\nhosts = [\"{h}\"]\nbackend = \"{b}\"\n\
+                 \n[backend.{b}]\nservers = [\"{addr}\"]\nproxy_protocol = \"{ver}\"\n",
+                h = host(kind, ver),
+                b = format_args!("{}-{ver}", kind.name()),
+                addr = listen(kind),
+            )
+        })
+        .collect()
+}
+
+fn last_hop(kind: Kind) {
+    if kind.installed().is_none() {
+        println!(
+            "SKIPPED: {} is not installed (Debian package {}; `scripts/deps.sh test` installs it)",
+            kind.program(),
+            kind.package()
+        );
+        return;
+    }
+    let lab = lab_with(|text| text + &routes(kind));
+    let ns = match kind {
+        Kind::Nginx => lab.topo.ingress(1),
+        _ => lab.topo.ingress(0),
+    };
+    let params = Params {
+        listen: listen(kind),
+        name: format!("{}.example.org", kind.name()),
+        parvis: TRUSTED.into(),
+        dir: lab.dir.join(kind.name()),
+    };
+    let server = receiver::start(kind, ns, &params).unwrap_or_else(|e| panic!("{e}"));
+    through_parvis(&lab, &server, "v1", CLIENT);
+    through_parvis(&lab, &server, "v2", CLIENT_2);
+    let intruder = lab
+        .topo
+        .attach_internal("intruder", INTRUDER)
+        .unwrap_or_else(|e| panic!("intruder: {e}"));
+    for ver in ["v1", "v2"] {
+        forged(&intruder, &server, ver);
+    }
+}
+
+/// A client at `from` reaches the receiver through the floating IP; the
+/// answer and the server's access log carry `from`, the SNI and (HAProxy,
+/// v2) the AUTHORITY TLV parvis sent.
+fn through_parvis(lab: &Lab, server: &Receiver, ver: &str, from: Ipv4Addr) {
+    let kind = server.kind();
+    let name = host(kind, ver);
+    let resolve = format!("{name}:443:{FLOATING_IP}");
+    let body = client_curl(
+        &lab.topo,
+        &[
+            "-k",
+            "--interface",
+            &from.to_string(),
+            "--resolve",
+            &resolve,
+            &format!("https://{name}/"),
+        ],
+    );
+    assert!(
+        body.ends_with(&format!("client={from}\n")),
+        "{kind:?} {ver}: answered {body:?}"
+    );
+    let line = log_line(server, &format!("client={from} "));
+    println!("{} {ver} access log: {line}", kind.program());
+    assert!(line.contains(&format!(" sni={name} ")), "{line}");
+    assert!(line.contains(&format!(" host={name} ")), "{line}");
+    assert!(line.ends_with(" 200"), "{line}");
+    match kind {
+        Kind::Apache | Kind::Nginx => {
+            let peer = format!(" peer={} ", lab::APPLIANCE_INTERNAL);
+            assert!(line.contains(&peer), "{line}");
+        }
+        Kind::Haproxy if ver == "v2" => {
+            assert!(line.contains(&format!(" authority={name} ")), "{line}")
+        }
+        Kind::Haproxy => assert!(!line.contains(&format!("authority={name}")), "{line}"),
+    }
+}
+
+/// The intruder connects straight to the receiver and claims [`CLAIM`] in
+/// a `ver` header: Apache answers 403 and logs the real peer, nginx serves
+/// it as itself, HAProxy refuses the connection.
+fn forged(intruder: &Ns, server: &Receiver, ver: &str) {
+    let kind = server.kind();
+    let addr = listen(kind);
+    let header = forged_header(ver, addr);
+    let sni = format!("{}-forged-{ver}.example.org", kind.name());
+    let out = tls_get(intruder, addr, &header, &sni);
+    println!("{} forged {ver}: intruder got {out:?}", kind.program());
+    match kind {
+        Kind::Apache => {
+            assert!(out.starts_with("HTTP/1.1 403 "), "{out}");
+            let line = log_line(server, &format!(" sni={sni} "));
+            println!("{} forged {ver} access log: {line}", kind.program());
+            assert!(line.contains(&format!(" peer={INTRUDER} ")), "{line}");
+            assert!(line.ends_with(" 403"), "{line}");
+        }
+        Kind::Nginx => {
+            assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+            assert!(out.ends_with(&format!("client={INTRUDER}\n")), "{out}");
+            let line = log_line(server, &format!(" sni={sni} "));
+            println!("{} forged {ver} access log: {line}", kind.program());
+            assert!(line.starts_with(&format!("client={INTRUDER} ")), "{line}");
+            assert!(line.contains(&format!(" claimed={CLAIM} ")), "{line}");
+        }
+        Kind::Haproxy => {
+            assert!(out.starts_with("ERROR"), "{out}");
+            std::thread::sleep(Duration::from_millis(300));
+            let log = server.access_log();
+            assert!(!log.contains(&CLAIM.to_string()), "{log}");
+            assert!(!log.contains(&sni), "{log}");
+        }
+    }
+}
+
+fn forged_header(ver: &str, to: SocketAddr) -> Vec<u8> {
+    let from: SocketAddr = (CLAIM, 40000).into();
+    if ver == "v1" {
+        return format!("PROXY TCP4 {CLAIM} {} 40000 {}\r\n", to.ip(), to.port()).into_bytes();
+    }
+    Builder::with_addresses(
+        Version::Two | PpCommand::Proxy,
+        Protocol::Stream,
+        (from, to),
+    )
+    .write_tlv(0x02, b"forged.example.org")
+    .and_then(Builder::build)
+    .expect("v2 header")
+}
+
+/// The access-log line holding `needle`, waiting up to 5 s for it.
+fn log_line(server: &Receiver, needle: &str) -> String {
+    let mut found = None;
+    let seen = eventually(5, || {
+        found = server
+            .access_log()
+            .lines()
+            .find(|l| l.contains(needle))
+            .map(str::to_owned);
+        found.is_some()
+    });
+    assert!(
+        seen,
+        "{}: no access-log line with {needle:?} in {}:\n{}\nerrors:\n{}",
+        server.kind().program(),
+        server.dir().display(),
+        server.access_log(),
+        server.error_log()
+    );
+    found.unwrap_or_default()
+}
+
+/// From `ns`: connect to `addr`, send `header`, then TLS with `sni` and one
+/// GET; returns the whole answer, or `ERROR: ...` if the server refused.
+fn tls_get(ns: &Ns, addr: SocketAddr, header: &[u8], sni: &str) -> String {
+    let script = format!(
+        "import socket, ssl, sys\n\
+         try:\n\
+         \x20   s = socket.create_connection(('{ip}', {port}), timeout=5)\n\
+         \x20   s.sendall(sys.stdin.buffer.read())\n\
+         \x20   ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
+         \x20   t = ctx.wrap_socket(s, server_hostname='{sni}')\n\
+         \x20   t.sendall(b'GET / HTTP/1.1\\r\\nHost: {sni}\\r\\nConnection: close\\r\\n\\r\\n')\n\
+         \x20   data = b''\n\
+         \x20   while True:\n\
+         \x20       chunk = t.recv(4096)\n\
+         \x20       if not chunk: break\n\
+         \x20       data += chunk\n\
+         \x20   sys.stdout.write(data.decode())\n\
+         except Exception as e:\n\
+         \x20   sys.stdout.write('ERROR: %r' % e)\n",
+        ip = addr.ip(),
+        port = addr.port(),
+    );
+    run_with_input(ns, &["/usr/bin/python3", "-c", &script], header)
+}
