@@ -239,3 +239,26 @@ fn tls_get(ns: &Ns, addr: SocketAddr, header: &[u8], sni: &str) -> String {
     );
     run_with_input(ns, &["/usr/bin/python3", "-c", &script], header)
 }
+
+/// `parvis lab`'s Apache behind `civi.example.org`: the same template, the
+/// same route, reached from the client through the floating IP.
+#[test]
+fn the_labs_apache_answers_for_civi_with_the_client_address() {
+    if Kind::Apache.installed().is_none() {
+        println!("SKIPPED: apache2 is not installed (Debian package apache2)");
+        return;
+    }
+    let lab = lab_with(|text| text + &lab::civi_config());
+    let apache =
+        lab::start_civi(&lab.topo, &lab.dir.join("apache")).unwrap_or_else(|e| panic!("{e}"));
+    let body = lab.https(lab::CIVI_HOST, "/");
+    assert_eq!(body, format!("Apache httpd: client={CLIENT}\n"));
+    let line = log_line(&apache, &format!("client={CLIENT} "));
+    println!("lab apache access log: {line}");
+    let want = format!(
+        "client={CLIENT} peer={} sni={h} host={h} \"GET / HTTP/1.1\" 200",
+        lab::APPLIANCE_INTERNAL,
+        h = lab::CIVI_HOST
+    );
+    assert_eq!(line, want);
+}
