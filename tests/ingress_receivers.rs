@@ -101,6 +101,16 @@ fn last_hop(kind: Kind) {
     for ver in ["v1", "v2"] {
         forged(&intruder, &server, ver);
     }
+    without_header(&intruder, &server);
+}
+
+/// A connection without a PROXY header is refused: the port is for parvis.
+fn without_header(intruder: &Ns, server: &Receiver) {
+    let kind = server.kind();
+    let sni = format!("{}-bare.example.org", kind.name());
+    let out = tls_get(intruder, listen(kind), b"", &sni);
+    println!("{} without a header: intruder got {out:?}", kind.program());
+    assert!(out.starts_with("ERROR"), "{out}");
 }
 
 /// A client at `from` reaches the receiver through the floating IP; the
