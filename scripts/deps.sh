@@ -5,7 +5,7 @@
 set -euo pipefail
 want=(nftables iproute2 curl openssl ca-certificates)
 if [ "${1:-run}" = test ]; then
-  want+=(iputils-ping haproxy nginx libnginx-mod-stream socat python3 wrk chromium)
+  want+=(iputils-ping haproxy nginx libnginx-mod-stream apache2 socat python3 wrk chromium)
   # Node.js may come from outside Debian (as on the CI machines): only ask
   # apt for it when there is none.
   command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm)
@@ -23,6 +23,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq || true
   apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# The last-hop test runs Apache httpd from /usr/sbin (not always on PATH).
+if [ "${1:-run}" = test ] && ! PATH="$PATH:/usr/sbin:/sbin" command -v apache2 >/dev/null; then
+  echo "the apache2 package is installed but the apache2 command is missing" >&2
+  exit 1
 fi
 if ! command -v cargo >/dev/null; then
   echo "cargo is missing: install Rust (https://rustup.rs) first" >&2

@@ -150,6 +150,35 @@ pub fn main_config(kind: Kind, dir: &Path) -> String {
     }
 }
 
+/// The operator's guide, whose snippets must be the templates.
+pub const GUIDE: &str = include_str!("../../../docs/ingress.md");
+/// The marker in [`GUIDE`] before a fenced block that must equal a file.
+const FILE_MARKER: &str = "<!-- file: ";
+
+/// The snippets [`GUIDE`] says are files: `(path, fenced block's text)`.
+/// A marker not followed by a fenced block yields an empty text.
+pub fn guide_snippets(guide: &str) -> Vec<(&str, String)> {
+    let mut found = Vec::new();
+    let mut rest = guide;
+    while let Some(at) = rest.find(FILE_MARKER) {
+        rest = &rest[at + FILE_MARKER.len()..];
+        let Some((path, after)) = rest.split_once(" -->\n") else {
+            break;
+        };
+        let mut lines = after.lines();
+        let opens = lines.next().is_some_and(|l| l.starts_with("```"));
+        let body: Vec<&str> = if opens {
+            lines.take_while(|l| *l != "```").collect()
+        } else {
+            Vec::new()
+        };
+        let text = body.iter().map(|l| format!("{l}\n")).collect();
+        found.push((path, text));
+        rest = after;
+    }
+    found
+}
+
 /// Apache's page: server-side includes print the address mod_remoteip set.
 pub const APACHE_PAGE: &str = "Apache httpd: client=<!--#echo var=\"REMOTE_ADDR\" -->\n";
 
@@ -159,7 +188,7 @@ mod tests {
 
     fn params() -> Params {
         Params {
-            listen: "10.0.0.11:8443".parse().unwrap(),
+            listen: (std::net::Ipv4Addr::new(10, 0, 0, 11), 8443).into(),
             name: "civi.example.org".into(),
             parvis: "10.0.0.1/32".into(),
             dir: PathBuf::from("/tmp/r"),
@@ -169,11 +198,46 @@ mod tests {
     #[test]
     fn every_template_fills_completely() {
         for kind in Kind::ALL {
-            let text = snippet(kind, &params()).unwrap();
+            let text = snippet(kind, &params()).expect("every placeholder has a value");
             assert!(text.contains("10.0.0.11:8443"), "{kind:?}");
             assert!(text.contains("10.0.0.1/32"), "{kind:?}");
             assert_eq!(leftover(&text), None, "{kind:?}");
         }
+    }
+
+    /// The guide shows each template byte for byte, so what operators copy
+    /// is what `tests/ingress_receivers.rs` runs.
+    #[test]
+    fn the_guide_shows_every_template_as_it_is() {
+        let snippets = guide_snippets(GUIDE);
+        for kind in Kind::ALL {
+            let shown: Vec<_> = snippets
+                .iter()
+                .filter(|(path, _)| *path == kind.template_path())
+                .collect();
+            assert_eq!(
+                shown.len(),
+                1,
+                "{} in docs/ingress.md",
+                kind.template_path()
+            );
+            assert_eq!(shown[0].1, kind.template(), "{}", kind.template_path());
+        }
+        assert_eq!(snippets.len(), Kind::ALL.len());
+    }
+
+    #[test]
+    fn guide_snippets_read_the_fenced_block_after_each_marker() {
+        let guide = "x\n<!-- file: a.conf -->\n```apache\nA 1\n\nA 2\n```\n\
+                     <!-- file: b.cfg -->\nno fence\n";
+        let got = guide_snippets(guide);
+        assert_eq!(
+            got,
+            vec![
+                ("a.conf", "A 1\n\nA 2\n".to_owned()),
+                ("b.cfg", String::new())
+            ]
+        );
     }
 
     #[test]
