@@ -9,21 +9,18 @@
 //! Does I/O: namespaces, the daemon, the servers, curl and python clients.
 
 mod e2e_support;
+mod ingress_support;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use e2e_support::*;
+use ingress_support::*;
 use parvis::lab::receiver::{self, Kind, Params, Receiver};
 use parvis::lab::{self, Ns, CLIENT, CLIENT_2, FLOATING_IP, INGRESS};
-use ppp::v2::{Builder, Command as PpCommand, Protocol, Version};
 
 /// Only parvis's internal address may claim a client address.
 const TRUSTED: &str = "10.0.0.1/32";
-/// Another host on the Kubernetes network: a pod that should not be able to.
-const INTRUDER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 50);
-/// The address the intruder claims to be relaying for.
-const CLAIM: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 66);
 
 #[test]
 fn apache_httpd_logs_the_client_and_refuses_other_peers() {
@@ -46,6 +43,7 @@ fn listen(kind: Kind) -> SocketAddr {
         Kind::Apache => (INGRESS[0], 8443).into(),
         Kind::Nginx => (INGRESS[1], 8443).into(),
         Kind::Haproxy => (INGRESS[0], 9443).into(),
+        Kind::Traefik => unreachable!("tests/ingress_traefik.rs"),
     }
 }
 
@@ -90,6 +88,7 @@ fn last_hop(kind: Kind) {
         name: format!("{}.example.org", kind.name()),
         parvis: TRUSTED.into(),
         dir: lab.dir.join(kind.name()),
+        upstream: None,
     };
     let server = receiver::start(kind, ns, &params).unwrap_or_else(|e| panic!("{e}"));
     through_parvis(&lab, &server, "v1", CLIENT);
@@ -149,6 +148,7 @@ fn through_parvis(lab: &Lab, server: &Receiver, ver: &str, from: Ipv4Addr) {
             assert!(line.contains(&format!(" authority={name} ")), "{line}")
         }
         Kind::Haproxy => assert!(!line.contains(&format!("authority={name}")), "{line}"),
+        Kind::Traefik => unreachable!("tests/ingress_traefik.rs"),
     }
 }
 
@@ -185,69 +185,8 @@ fn forged(intruder: &Ns, server: &Receiver, ver: &str) {
             assert!(!log.contains(&CLAIM.to_string()), "{log}");
             assert!(!log.contains(&sni), "{log}");
         }
+        Kind::Traefik => unreachable!("tests/ingress_traefik.rs"),
     }
-}
-
-fn forged_header(ver: &str, to: SocketAddr) -> Vec<u8> {
-    let from: SocketAddr = (CLAIM, 40000).into();
-    if ver == "v1" {
-        return format!("PROXY TCP4 {CLAIM} {} 40000 {}\r\n", to.ip(), to.port()).into_bytes();
-    }
-    Builder::with_addresses(
-        Version::Two | PpCommand::Proxy,
-        Protocol::Stream,
-        (from, to),
-    )
-    .write_tlv(0x02, b"forged.example.org")
-    .and_then(Builder::build)
-    .expect("v2 header")
-}
-
-/// The access-log line holding `needle`, waiting up to 5 s for it.
-fn log_line(server: &Receiver, needle: &str) -> String {
-    let mut found = None;
-    let seen = eventually(5, || {
-        found = server
-            .access_log()
-            .lines()
-            .find(|l| l.contains(needle))
-            .map(str::to_owned);
-        found.is_some()
-    });
-    assert!(
-        seen,
-        "{}: no access-log line with {needle:?} in {}:\n{}\nerrors:\n{}",
-        server.kind().program(),
-        server.dir().display(),
-        server.access_log(),
-        server.error_log()
-    );
-    found.unwrap_or_default()
-}
-
-/// From `ns`: connect to `addr`, send `header`, then TLS with `sni` and one
-/// GET; returns the whole answer, or `ERROR: ...` if the server refused.
-fn tls_get(ns: &Ns, addr: SocketAddr, header: &[u8], sni: &str) -> String {
-    let script = format!(
-        "import socket, ssl, sys\n\
-         try:\n\
-         \x20   s = socket.create_connection(('{ip}', {port}), timeout=5)\n\
-         \x20   s.sendall(sys.stdin.buffer.read())\n\
-         \x20   ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE\n\
-         \x20   t = ctx.wrap_socket(s, server_hostname='{sni}')\n\
-         \x20   t.sendall(b'GET / HTTP/1.1\\r\\nHost: {sni}\\r\\nConnection: close\\r\\n\\r\\n')\n\
-         \x20   data = b''\n\
-         \x20   while True:\n\
-         \x20       chunk = t.recv(4096)\n\
-         \x20       if not chunk: break\n\
-         \x20       data += chunk\n\
-         \x20   sys.stdout.write(data.decode())\n\
-         except Exception as e:\n\
-         \x20   sys.stdout.write('ERROR: %r' % e)\n",
-        ip = addr.ip(),
-        port = addr.port(),
-    );
-    run_with_input(ns, &["/usr/bin/python3", "-c", &script], header)
 }
 
 /// `parvis lab`'s Apache behind `civi.example.org`: the same template, the

