@@ -11,12 +11,12 @@
 mod e2e_support;
 mod ingress_support;
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 
 use e2e_support::*;
 use ingress_support::*;
-use parvis::lab::receiver::{self, Kind, Params};
-use parvis::lab::{self, CLIENT, CLIENT_2, FLOATING_IP, INGRESS};
+use parvis::lab::receiver::{self, Kind, Params, Receiver};
+use parvis::lab::{self, Ns, CLIENT, CLIENT_2, FLOATING_IP, INGRESS};
 
 /// Apache on ingress1, trusting Traefik only.
 fn apache_addr() -> SocketAddr {
@@ -55,84 +55,92 @@ fn traefik_passes_the_client_on_to_apache_and_ignores_other_peers_claims() {
         }
     }
     let lab = lab_with(|text| text + &routes());
-    let apache = receiver::start(
-        Kind::Apache,
-        lab.topo.ingress(0),
-        &Params {
-            listen: apache_addr(),
-            name: "civi.example.org".into(),
-            parvis: format!("{}/32", INGRESS[1]),
-            dir: lab.dir.join("apache"),
-            upstream: None,
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let traefik = receiver::start(
-        Kind::Traefik,
-        lab.topo.ingress(1),
-        &Params {
-            listen: traefik_addr(),
-            name: "traefik.example.org".into(),
-            parvis: format!("{}/32", lab::APPLIANCE_INTERNAL),
-            dir: lab.dir.join("traefik"),
-            upstream: Some(apache_addr()),
-        },
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-
+    let (apache, traefik) = start_chain(&lab);
     for (ver, from) in [("v1", CLIENT), ("v2", CLIENT_2)] {
-        let name = format!("traefik-{ver}.example.org");
-        let resolve = format!("{name}:443:{FLOATING_IP}");
-        let url = format!("https://{name}/");
-        let from_arg = from.to_string();
-        let args = ["-k", "--interface", &from_arg, "--resolve", &resolve, &url];
-        // Traefik listens (and answers 404 itself) before its file provider
-        // has loaded the router.
-        let mut out = lab.client_curl_raw(&args);
-        eventually(10, || {
-            out = lab.client_curl_raw(&args);
-            out.stdout.starts_with(b"Apache httpd")
-        });
-        let body = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "curl {url}: {}\ntraefik:\n{}\napache:\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            traefik.error_log(),
-            apache.error_log()
-        );
-        assert_eq!(body, format!("Apache httpd: client={from}\n"), "{ver}");
-        let line = log_line(&apache, &format!("client={from} "));
-        println!("parvis {ver} -> traefik -> apache2 access log: {line}");
-        let want = format!("client={from} peer={} sni={name} host={name} ", INGRESS[1]);
-        assert!(line.starts_with(&want), "{line}");
+        through_parvis(&lab, &apache, &traefik, ver, from);
     }
-
     let intruder = lab
         .topo
         .attach_internal("intruder", INTRUDER)
         .unwrap_or_else(|e| panic!("intruder: {e}"));
     for ver in ["v1", "v2"] {
-        let sni = format!("traefik-forged-{ver}.example.org");
-        let header = forged_header(ver, traefik_addr());
-        let out = tls_get(&intruder, traefik_addr(), &header, &sni);
-        println!("forged {ver} to traefik: intruder got {out:?}");
-        // Apache's page, chunked: the address Traefik passed on.
-        assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
-        assert!(out.contains(&INTRUDER.to_string()), "{out}");
-        assert!(!out.contains(&CLAIM.to_string()), "{out}");
-        let line = log_line(&apache, &format!(" sni={sni} "));
-        println!("forged {ver} to traefik, apache2 access log: {line}");
-        let want = format!("client={INTRUDER} peer={} ", INGRESS[1]);
-        assert!(line.starts_with(&want), "{line}");
-        assert!(!line.contains(&CLAIM.to_string()), "{line}");
+        forged_to_traefik(&intruder, &apache, ver);
     }
     // Straight to Apache, the intruder is refused (it is not Traefik).
-    let out = tls_get(
-        &intruder,
-        apache_addr(),
-        &forged_header("v2", apache_addr()),
-        "civi.example.org",
-    );
+    let header = forged_header("v2", apache_addr());
+    let out = tls_get(&intruder, apache_addr(), &header, "civi.example.org");
     assert!(out.starts_with("HTTP/1.1 403 "), "{out}");
+}
+
+/// Apache on ingress1 trusting Traefik; Traefik on ingress2 trusting
+/// parvis and passing connections on to Apache.
+fn start_chain(lab: &Lab) -> (Receiver, Receiver) {
+    let apache = Params {
+        listen: apache_addr(),
+        name: "civi.example.org".into(),
+        parvis: format!("{}/32", INGRESS[1]),
+        dir: lab.dir.join("apache"),
+        upstream: None,
+    };
+    let traefik = Params {
+        listen: traefik_addr(),
+        name: "traefik.example.org".into(),
+        parvis: format!("{}/32", lab::APPLIANCE_INTERNAL),
+        dir: lab.dir.join("traefik"),
+        upstream: Some(apache_addr()),
+    };
+    let start =
+        |kind, ns, p: &Params| receiver::start(kind, ns, p).unwrap_or_else(|e| panic!("{e}"));
+    (
+        start(Kind::Apache, lab.topo.ingress(0), &apache),
+        start(Kind::Traefik, lab.topo.ingress(1), &traefik),
+    )
+}
+
+/// A client at `from` through parvis (PROXY `ver`) and Traefik: Apache's
+/// page and own log carry `from`, its log's `peer=` is Traefik.
+fn through_parvis(lab: &Lab, apache: &Receiver, traefik: &Receiver, ver: &str, from: Ipv4Addr) {
+    let name = format!("traefik-{ver}.example.org");
+    let resolve = format!("{name}:443:{FLOATING_IP}");
+    let url = format!("https://{name}/");
+    let from_arg = from.to_string();
+    let args = ["-k", "--interface", &from_arg, "--resolve", &resolve, &url];
+    // Traefik listens (and answers 404 itself) before its file provider
+    // has loaded the router.
+    let mut out = lab.client_curl_raw(&args);
+    eventually(10, || {
+        out = lab.client_curl_raw(&args);
+        out.stdout.starts_with(b"Apache httpd")
+    });
+    assert!(
+        out.status.success(),
+        "curl {url}: {}\ntraefik:\n{}\napache:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        traefik.error_log(),
+        apache.error_log()
+    );
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(body, format!("Apache httpd: client={from}\n"), "{ver}");
+    let line = log_line(apache, &format!("client={from} "));
+    println!("parvis {ver} -> traefik -> apache2 access log: {line}");
+    let want = format!("client={from} peer={} sni={name} host={name} ", INGRESS[1]);
+    assert!(line.starts_with(&want), "{line}");
+}
+
+/// The intruder sends Traefik a `ver` header claiming [`CLAIM`]: Traefik
+/// ignores it and Apache sees the intruder's own address.
+fn forged_to_traefik(intruder: &Ns, apache: &Receiver, ver: &str) {
+    let sni = format!("traefik-forged-{ver}.example.org");
+    let header = forged_header(ver, traefik_addr());
+    let out = tls_get(intruder, traefik_addr(), &header, &sni);
+    println!("forged {ver} to traefik: intruder got {out:?}");
+    // Apache's page, chunked: the address Traefik passed on.
+    assert!(out.starts_with("HTTP/1.1 200 "), "{out}");
+    assert!(out.contains(&INTRUDER.to_string()), "{out}");
+    assert!(!out.contains(&CLAIM.to_string()), "{out}");
+    let line = log_line(apache, &format!(" sni={sni} "));
+    println!("forged {ver} to traefik, apache2 access log: {line}");
+    let want = format!("client={INTRUDER} peer={} ", INGRESS[1]);
+    assert!(line.starts_with(&want), "{line}");
+    assert!(!line.contains(&CLAIM.to_string()), "{line}");
 }

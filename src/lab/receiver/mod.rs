@@ -268,14 +268,17 @@ fn certificate(p: &Params) -> Result<(), LabError> {
 fn wait_listening(r: &mut Receiver, ns: &Ns, p: &Params) -> Result<(), LabError> {
     let filter = format!("sport = :{}", p.listen.port());
     let deadline = Instant::now() + Duration::from_secs(10);
-    let not_ready = |r: &Receiver, why: &str| LabError::NotReady {
-        command: r.kind.program().into(),
-        reason: format!(
-            "{why}; its logs in {}:\n{}{}",
-            r.dir.display(),
-            std::fs::read_to_string(r.dir.join("stderr.log")).unwrap_or_default(),
-            r.error_log()
-        ),
+    let not_ready = |r: &Receiver, why: &str| {
+        let mut logs = r.error_log();
+        if !matches!(r.kind, Kind::Haproxy | Kind::Traefik) {
+            // Apache and nginx say why they stopped on stderr too.
+            let stderr = std::fs::read_to_string(r.dir.join("stderr.log"));
+            logs = stderr.unwrap_or_default() + &logs;
+        }
+        LabError::NotReady {
+            command: r.kind.program().into(),
+            reason: format!("{why}; its logs in {}:\n{logs}", r.dir.display()),
+        }
     };
     loop {
         if let Ok(Some(status)) = r.child.child_mut().try_wait() {
