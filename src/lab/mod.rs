@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Where Apache httpd is installed, `parvis lab` also runs it on ingress1
-//! port 8443 behind `civi.example.org` ([`civi`], configured from
+//! port 8443 behind `civi.example.org` (`civi.rs`, configured from
 //! `docs/ingress/apache.conf` by [`receiver`]).
 //!
 //! Every namespace is named `pv-<pid>-<n>-<role>` and deleted when its
