@@ -119,7 +119,7 @@ network_files() {
     local nd=$meta/network_data.json out line
     rm -f "$networkd_dir"/10-parvis-*.network
     [[ -s "$nd" ]] || { say "no network_data.json: DHCP on every port"; return 0; }
-    if out=$("$parvis" firstboot-networkd --metadata "$meta_root" --out "$networkd_dir" 2>&1); then
+    if out=$("$parvis" firstboot networkd --metadata "$meta_root" --out "$networkd_dir" 2>&1); then
         while IFS= read -r line; do [[ -n "$line" ]] && say "$line"; done <<<"$out"
     else
         rm -f "$networkd_dir"/10-parvis-*.network
@@ -161,7 +161,7 @@ install_keys() {
 # User data: a parvis config (validated with `parvis check`), optionally
 # carrying the admin password hash in a comment line. The hash goes to the
 # state_dir of the config only once that config passed the check and only
-# if the daemon may own that folder (parvis firstboot-state-dir); else to
+# if the daemon may own that folder (parvis firstboot state-dir); else to
 # the default state folder. Nothing else is created or re-owned.
 apply_user_data() {
     local ud=$meta/user_data candidate report hash state_dir valid=false
@@ -186,7 +186,7 @@ apply_user_data() {
     [[ -n "$hash" ]] || return 0
     state_dir=$state
     if [[ $valid == true ]]; then
-        if ! state_dir=$("$parvis" firstboot-state-dir --config "$config" --base "$state" 2>&1); then
+        if ! state_dir=$("$parvis" firstboot state-dir --config "$config" --base "$state" 2>&1); then
             say "admin password hash not stored: $state_dir"
             return 0
         fi

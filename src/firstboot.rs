@@ -1,13 +1,58 @@
 //! What the image's first-boot script asks of parvis instead of parsing
 //! OpenStack's JSON or a TOML file in shell: the systemd-networkd files
-//! (`parvis firstboot-networkd`) and the state directory it may create for
-//! the daemon (`parvis firstboot-state-dir`). [`check_state_dir`] is pure;
+//! (`parvis firstboot networkd`) and the state directory it may create for
+//! the daemon (`parvis firstboot state-dir`). [`check_state_dir`] is pure;
 //! the rest does I/O (reads the metadata folder and the config, writes the
 //! network files).
 
 use std::path::{Component, Path, PathBuf};
 
 use crate::net::metadata::{self, networkd, MetadataError};
+
+/// `parvis firstboot ...` (hidden: for the image's first-boot script).
+#[derive(Debug, clap::Subcommand)]
+pub enum FirstbootCmd {
+    /// Write the systemd-networkd files from the metadata folder's
+    /// network_data.json (every value checked); one line per port.
+    Networkd {
+        /// The metadata folder (`openstack/latest/...` inside).
+        #[arg(long)]
+        metadata: PathBuf,
+        /// Where the `.network` files go.
+        #[arg(long, default_value = "/etc/systemd/network")]
+        out: PathBuf,
+    },
+    /// Print the state_dir of a valid config if the daemon may own it
+    /// (BASE or below); exit 2 otherwise.
+    StateDir {
+        /// The config file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// The tree the daemon may own.
+        #[arg(long, default_value = STATE_BASE)]
+        base: PathBuf,
+    },
+}
+
+/// Runs one command, printing its answer; the exit code with the error
+/// (2 bad input, 1 a file that could not be written).
+pub fn run(cmd: FirstbootCmd) -> Result<(), (u8, FirstbootError)> {
+    let code = |e: FirstbootError| match e {
+        FirstbootError::Io { .. } => (1, e),
+        other => (2, other),
+    };
+    match cmd {
+        FirstbootCmd::Networkd { metadata, out } => {
+            for line in write_networkd(&metadata, &out).map_err(code)? {
+                println!("{line}");
+            }
+        }
+        FirstbootCmd::StateDir { config, base } => {
+            println!("{}", state_dir(&config, &base).map_err(code)?.display());
+        }
+    }
+    Ok(())
+}
 
 /// Where the image's daemon keeps its state; the only tree the first boot
 /// hands to the daemon's user.

@@ -1,11 +1,12 @@
 //! `[backend.NAME]`: servers, PROXY version, balance mode and health check.
 //! Pure.
 
+use std::net::SocketAddr;
+
 use super::bounds;
+use super::checker::Checker;
 use super::file::{FileBackend, FileHealth};
 use super::model::{Backend, Balance, Health, ProxyVersion};
-use super::validate::Checker;
-use std::net::SocketAddr;
 
 /// Types one backend; `name` is its table key.
 pub(crate) fn backend(c: &mut Checker, name: &str, b: &FileBackend) -> Option<Backend> {

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use super::checker::Checker;
 use super::types::format_duration;
-use super::validate::Checker;
 
 /// An inclusive range of durations.
 #[derive(Debug, Clone, Copy)]
