@@ -191,7 +191,16 @@ impl Changer {
         confirm_within: Option<Duration>,
         force: bool,
     ) -> Result<ApplyOutcome, ChangeError> {
-        let new = config::parse(text).inspect_err(|e| {
+        // CPU work in proportion to the text: off the async workers.
+        let owned = text.to_string();
+        let parsed = tokio::task::spawn_blocking(move || config::parse(&owned)).await;
+        let parsed = parsed.unwrap_or_else(|e| {
+            Err(config::ConfigError::one(
+                "",
+                format!("the config check failed: {e}"),
+            ))
+        });
+        let new = parsed.inspect_err(|e| {
             self.emit(
                 EventKind::Refused,
                 None,

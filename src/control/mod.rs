@@ -19,8 +19,10 @@ use crate::api::{Author, AuthorKind, Control};
 
 /// Where the daemon listens and the CLI asks by default.
 pub const DEFAULT_SOCKET: &str = "/run/parvis/control.sock";
-/// Largest request body on the socket.
-const BODY_LIMIT: usize = 1 << 20;
+/// Largest request body on the socket: the socket is root-only, and it
+/// must take any config `parvis check` accepts (1 MiB refused a 1.1 MB
+/// config with "length limit exceeded").
+pub const BODY_LIMIT: usize = 64 << 20;
 
 /// Control socket and client failures.
 #[derive(Debug, thiserror::Error)]
