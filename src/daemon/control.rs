@@ -313,12 +313,12 @@ impl Control for Daemon {
     fn rollback(
         &self,
         version: Option<u64>,
-        _author: Author,
+        author: Author,
     ) -> BoxFuture<'_, Result<ApplyOutcome, ApiError>> {
         Box::pin(async move {
             let out = self
                 .changer
-                .rollback(version)
+                .rollback_from(version, author.source_addr)
                 .await
                 .map_err(|e| adapt::error(&e))?;
             Ok(adapt::outcome(&out, SystemTime::now()))
