@@ -166,7 +166,10 @@ bind = "0.0.0.0:443"
 protocol = "tls"
 "#;
 
-/// Opens N connections as fast as it can from SRC; prints "ok failed".
+/// Opens N connections as fast as it can from SRC; prints "ok failed". A
+/// connection counts as ok when the server's answer arrives: the meter
+/// sees a connection after its handshake, so an over-limit connection
+/// does connect and then stalls.
 const BURST: &str = r#"
 import socket, sys
 src, dst, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -177,7 +180,10 @@ for _ in range(n):
     s.settimeout(0.3)
     try:
         s.connect((dst, port))
-        ok += 1
+        if s.recv(64):
+            ok += 1
+        else:
+            failed += 1
     except OSError:
         failed += 1
     s.close()
@@ -250,9 +256,11 @@ bind = "0.0.0.0:443"
 protocol = "tls"
 "#;
 
-/// Opens N connections from SRC and keeps them all open; prints how many connected.
+/// Opens N connections from SRC and keeps them all open; prints how many
+/// are still open half a second later (the meter sees a connection after
+/// its handshake, and resets one over `conn_max`).
 const HOLD: &str = r#"
-import socket, sys
+import socket, sys, time
 src, dst, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 held = []
 for _ in range(n):
@@ -264,7 +272,18 @@ for _ in range(n):
         held.append(s)
     except OSError:
         pass
-print(len(held))
+    time.sleep(0.05)
+time.sleep(0.5)
+alive = 0
+for s in held:
+    s.setblocking(False)
+    try:
+        s.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        alive += 1
+    except OSError:
+        pass
+print(alive)
 "#;
 
 #[test]

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
 use crate::api::{
-    self, adapt, ApiError, ApplyOutcome, ApplyRequest, Author, BackendView, BanView, BoxFuture,
-    ConfirmOutcome, ConnView, Control, EventLog, EventView, LinkView, MetricsView, NftApplyView,
-    RouteView, RuleCounterView, RulesetView, SeriesRecorder, SeriesView, ServerView, StatusView,
-    VersionView,
+    self, adapt, ApiError, ApplyOutcome, ApplyRequest, Author, BackendView, BanScopeView, BanView,
+    BoxFuture, ConfirmOutcome, ConnView, Control, EventLog, EventView, LinkView, MetricsView,
+    NftApplyView, RouteView, RuleCounterView, RulesetView, SeriesRecorder, SeriesView, ServerView,
+    SetFillView, StatusView, VersionView,
 };
 use crate::change::Changer;
 use crate::config::Config;
@@ -240,18 +240,36 @@ impl Control for Daemon {
             .map(|b| BanView {
                 addr: b.addr,
                 expires_in_secs: b.expires_in.map_or(0, |d| d.as_secs()),
+                scope: match b.scope {
+                    firewall::BanScope::All => BanScopeView::All,
+                    firewall::BanScope::Admin => BanScopeView::Admin,
+                },
             })
             .collect())
     }
 
     fn ban_add(&self, addr: IpAddr, secs: u64) -> Result<(), ApiError> {
-        firewall::ban_add(addr, Duration::from_secs(secs)).map_err(internal)?;
+        let prefix = self.config().limits.ipv6_prefix;
+        let d = Duration::from_secs(secs);
+        firewall::ban_add(addr, d, firewall::BanScope::All, prefix).map_err(internal)?;
         self.log("ban", format!("{addr} banned for {secs}s"));
         Ok(())
     }
 
+    fn login_ban(&self, addr: IpAddr, secs: u64) -> Result<(), ApiError> {
+        let prefix = self.config().limits.ipv6_prefix;
+        let d = Duration::from_secs(secs);
+        firewall::ban_add(addr, d, firewall::BanScope::Admin, prefix).map_err(internal)?;
+        self.log(
+            "ban",
+            format!("{addr} banned from the admin port and SSH for {secs}s (failed logins)"),
+        );
+        Ok(())
+    }
+
     fn ban_del(&self, addr: IpAddr) -> Result<(), ApiError> {
-        let lifted = firewall::ban_del(addr).map_err(internal)?;
+        let prefix = self.config().limits.ipv6_prefix;
+        let lifted = firewall::ban_del(addr, prefix).map_err(internal)?;
         if !lifted {
             return Err(ApiError::not_found(format!("{addr} is not banned")));
         }
@@ -278,6 +296,17 @@ impl Control for Daemon {
                     });
                 }
             }
+        }
+        // How full the meters are: a full meter refuses new sources.
+        if let Ok(fill) = firewall::set_fill() {
+            view.limit_sets = fill
+                .into_iter()
+                .map(|f| SetFillView {
+                    set: f.set,
+                    elements: f.elements,
+                    size: f.size,
+                })
+                .collect();
         }
         view.nft_apply = Some(NftApplyView {
             last_duration_secs: nft.last.as_secs_f64(),

@@ -21,7 +21,9 @@ mod apply;
 pub mod diag;
 mod error;
 mod expr;
+mod guard;
 mod limits;
+mod meter;
 mod nat;
 mod nft;
 mod render;
@@ -31,9 +33,12 @@ mod sysctl;
 
 pub use apply::{apply, apply_ruleset, check, ApplyReport};
 pub use error::FirewallError;
-pub use render::{render, DYNAMIC_SET_SIZE};
+pub use render::render;
 pub use ruleset::{DynSet, Rule, Ruleset, Stmt, TimedElement, FAMILY, TABLE};
-pub use runtime::{ban_add, ban_del, bans, blocked, counters, ruleset_text, Ban, RuleCounter};
+pub use runtime::{
+    ban_add, ban_del, ban_key, bans, blocked, counters, ruleset_text, set_fill, Ban, BanScope,
+    RuleCounter, SetFill,
+};
 pub use sysctl::sysctls;
 
 #[cfg(test)]
