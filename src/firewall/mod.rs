@@ -10,8 +10,10 @@
 //! What an apply keeps and loses (the table is deleted and re-created in one
 //! transaction):
 //! - kept: established connections and their NAT (they live in conntrack,
-//!   not in the table); bans, re-added with the time they had left;
-//! - lost: the per-source meters (`rate4/6`, `conn4/6`): after an apply every
+//!   not in the table, with their `ct mark`: metered or refused); bans and
+//!   login bans, re-added with the time they had left;
+//! - lost: the per-source meters (`rate4/6`, `conn4/6`, `urate4/6`,
+//!   `uconn4/6`): after an apply every
 //!   source starts with a full burst, and `conn_max` counts only connections
 //!   opened since the apply. A ban is not extended by the banned source's
 //!   retries (they are dropped before the meter), so it ends `ban` after the
