@@ -118,6 +118,7 @@ pub fn validate(file: &FileConfig) -> Result<Config, ConfigError> {
                 .unwrap_or_default(),
         },
         metrics: file.metrics.as_ref().and_then(|m| metrics(&mut c, m)),
+        ha: file.ha.as_ref().and_then(|h| super::ha::ha(&mut c, h)),
     };
     // Cross-item checks only make sense on items that typed cleanly, but
     // they still run so that one pass reports as much as it can.
@@ -127,6 +128,7 @@ pub fn validate(file: &FileConfig) -> Result<Config, ConfigError> {
         forwards: forward_at,
     };
     cross::check(&mut c, file, &config, &origins);
+    super::ha::cross(&mut c, &config);
     if c.problems.is_empty() {
         Ok(config)
     } else {
