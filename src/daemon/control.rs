@@ -34,7 +34,13 @@ pub struct Daemon {
     pub(super) running_text: watch::Receiver<String>,
     /// Why the daemon runs the safe default, if it does.
     pub(super) safe_reason: Mutex<Option<String>>,
+    /// How full the meter and ban sets were, and when that was read.
+    pub(super) limit_sets: Mutex<Option<(Instant, Vec<SetFillView>)>>,
 }
+
+/// How long a reading of the sets' fullness serves `/metrics`: listing a
+/// full set of 65,536 sources takes nft about a second.
+const SET_FILL_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e.to_string())
@@ -51,6 +57,30 @@ impl Daemon {
         if let Ok(mut ev) = self.events.lock() {
             ev.push(adapt::unix(SystemTime::now()), kind, message);
         }
+    }
+
+    /// How full the meters are (a full meter refuses new sources), read at
+    /// most every [`SET_FILL_TTL`].
+    fn set_fill(&self) -> Vec<SetFillView> {
+        let Ok(mut cache) = self.limit_sets.lock() else {
+            return Vec::new();
+        };
+        if let Some((at, sets)) = cache.as_ref() {
+            if at.elapsed() < SET_FILL_TTL {
+                return sets.clone();
+            }
+        }
+        let sets: Vec<SetFillView> = firewall::set_fill()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| SetFillView {
+                set: f.set,
+                elements: f.elements,
+                size: f.size,
+            })
+            .collect();
+        *cache = Some((Instant::now(), sets.clone()));
+        sets
     }
 
     /// Takes one sample for the dashboard chart.
@@ -297,17 +327,7 @@ impl Control for Daemon {
                 }
             }
         }
-        // How full the meters are: a full meter refuses new sources.
-        if let Ok(fill) = firewall::set_fill() {
-            view.limit_sets = fill
-                .into_iter()
-                .map(|f| SetFillView {
-                    set: f.set,
-                    elements: f.elements,
-                    size: f.size,
-                })
-                .collect();
-        }
+        view.limit_sets = self.set_fill();
         view.nft_apply = Some(NftApplyView {
             last_duration_secs: nft.last.as_secs_f64(),
             last_ok: nft.last_ok,
