@@ -66,6 +66,7 @@ fn forged_syns_ban_nobody_and_a_real_flood_still_bans() {
     let dst = APPLIANCE_PUBLIC.to_string();
     let sent = forge(lab.topo.router(), &admin, &dst, &ports, 400);
     assert_eq!(sent, 800);
+    eprintln!("forged {sent} segments (400 SYN, 400 blind ACK) from {admin}");
     std::thread::sleep(Duration::from_millis(500));
 
     let bans = firewall(&lab.topo, &["bans"]);
@@ -82,6 +83,7 @@ fn forged_syns_ban_nobody_and_a_real_flood_still_bans() {
     // A real flood: 40 completed connections from CLIENT_2 at full speed.
     let other = CLIENT_2.to_string();
     let answered = flood(lab.topo.client(), &other, &fip, 443, 40);
+    eprintln!("flood of 40 completed connections from {other}: {answered} answered");
     assert!(
         (8..=20).contains(&answered),
         "about the burst (10) is served, got {answered} of 40"
