@@ -278,3 +278,32 @@ fn sysctls_are_set_in_the_namespace_only() {
     let after = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").expect("host sysctl");
     assert_eq!(host, after, "the host's own sysctl is untouched");
 }
+
+/// `admin.allow` reaches the admin port and SSH whatever the block list
+/// and the bans say; everything else from a blocked or banned source is
+/// dropped.
+#[test]
+fn admin_allow_outranks_block_and_bans_on_the_admin_ports() {
+    let mut t = Topo::new("admblk");
+    let a = t.appliance.clone();
+    t.tell_peer_tcp(&a, 8443);
+    t.tell_peer_tcp(&a, 22);
+    t.tell_peer_tcp(&a, 443);
+    t.apply(&BASE.replace(
+        "block = [\"203.0.113.0/28\"]",
+        "block = [\"203.0.113.0/28\", \"198.51.100.10\"]",
+    ));
+    assert_eq!(t.tcp(C1, PUBLIC, 8443, ""), Ok(C1.into()), "admin port");
+    assert_eq!(t.tcp(C1, PUBLIC, 22, ""), Ok(C1.into()), "SSH");
+    timed_out(t.tcp(C1, PUBLIC, 443, ""));
+    t.apply(BASE);
+    assert!(t.parvis(&["ban", C1, "--for", "60"]).status.success());
+    assert_eq!(t.tcp(C1, PUBLIC, 8443, ""), Ok(C1.into()), "admin port");
+    assert_eq!(t.tcp(C1, PUBLIC, 22, ""), Ok(C1.into()), "SSH");
+    timed_out(t.tcp(C1, PUBLIC, 443, ""));
+    assert_eq!(
+        t.tcp(C2, PUBLIC, 443, ""),
+        Ok(C2.into()),
+        "others unaffected"
+    );
+}
