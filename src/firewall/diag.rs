@@ -92,34 +92,13 @@ pub fn run(cmd: FirewallCmd) -> ExitCode {
             Ok(cfg) => done(firewall::check(&cfg).map(|()| "ok\n".to_string())),
             Err(code) => code,
         },
-        FirewallCmd::Bans => done(firewall::bans().map(|bans| {
-            bans.iter()
-                .map(|b| {
-                    let left = b
-                        .expires_in
-                        .map_or_else(|| "-".to_string(), |d| d.as_secs().to_string());
-                    let scope = match b.scope {
-                        firewall::BanScope::All => "all",
-                        firewall::BanScope::Admin => "admin",
-                    };
-                    format!("{} {left} {scope}\n", b.addr)
-                })
-                .collect()
-        })),
+        FirewallCmd::Bans => done(firewall::bans().map(|bans| bans_text(&bans))),
         FirewallCmd::Ban {
             addr,
             secs,
             login,
             ipv6_prefix,
-        } => {
-            let scope = if login {
-                firewall::BanScope::Admin
-            } else {
-                firewall::BanScope::All
-            };
-            let d = std::time::Duration::from_secs(secs);
-            done(firewall::ban_add(addr, d, scope, ipv6_prefix).map(|()| String::new()))
-        }
+        } => done(ban(addr, secs, login, ipv6_prefix)),
         FirewallCmd::Blocked => {
             done(firewall::blocked().map(|list| list.iter().map(|c| format!("{c}\n")).collect()))
         }
@@ -138,6 +117,38 @@ pub fn run(cmd: FirewallCmd) -> ExitCode {
             }))
         }
     }
+}
+
+/// `ADDR SECONDS-LEFT SCOPE` per ban.
+fn bans_text(bans: &[crate::firewall::Ban]) -> String {
+    bans.iter()
+        .map(|b| {
+            let left = b
+                .expires_in
+                .map_or_else(|| "-".to_string(), |d| d.as_secs().to_string());
+            let scope = match b.scope {
+                crate::firewall::BanScope::All => "all",
+                crate::firewall::BanScope::Admin => "admin",
+            };
+            format!("{} {left} {scope}\n", b.addr)
+        })
+        .collect()
+}
+
+fn ban(
+    addr: std::net::IpAddr,
+    secs: u64,
+    login: bool,
+    ipv6_prefix: u8,
+) -> Result<String, crate::firewall::FirewallError> {
+    use crate::firewall::{ban_add, BanScope};
+    let scope = if login {
+        BanScope::Admin
+    } else {
+        BanScope::All
+    };
+    let d = std::time::Duration::from_secs(secs);
+    ban_add(addr, d, scope, ipv6_prefix).map(|()| String::new())
 }
 
 fn apply_once(
