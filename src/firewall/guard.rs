@@ -26,7 +26,7 @@ use super::expr::{
     word,
 };
 use super::limits;
-use super::render::{admin_ports, allowed, set};
+use super::render::{allowed, set};
 use super::ruleset::Rule;
 use crate::config::Config;
 
@@ -140,4 +140,23 @@ fn ban_rules(cfg: &Config, v4: bool) -> Vec<Rule> {
             vec![banned(), is_in(ct("state"), word("new")), drop()],
         ),
     ]
+}
+
+/// The ports only `admin.allow` reaches: SSH, the admin port and the
+/// metrics port (each unless it listens on loopback only), sorted.
+pub fn admin_ports(cfg: &Config) -> Vec<u16> {
+    let mut ports = vec![cfg.admin.ssh_port];
+    if !cfg.admin.listen.ip().is_loopback() {
+        ports.push(cfg.admin.listen.port());
+    }
+    if let Some(m) = cfg
+        .metrics
+        .as_ref()
+        .filter(|m| !m.listen.ip().is_loopback())
+    {
+        ports.push(m.listen.port());
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    ports
 }

@@ -224,4 +224,3 @@ pub fn guard_jumps(cfg: &Config) -> Vec<Rule> {
     out
 }
 
-pub use super::meter::{refused_rules, rules};

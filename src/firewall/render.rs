@@ -33,6 +33,7 @@ use nftables::types::{NfChainPolicy, NfChainType, NfHook};
 use super::expr::{accept, anon_set, cidr, ct, drop, eq, is_in, meta, payload, saddr, word, words};
 use super::guard;
 use super::limits;
+use super::meter;
 use super::nat;
 use super::ruleset::{Rule, Ruleset, FAMILY, TABLE};
 use crate::config::{Cidr, Config};
@@ -45,11 +46,11 @@ pub fn render(cfg: &Config) -> Ruleset {
         rules: Vec::new(),
     };
     rs.rules.extend(guard::rules(cfg));
-    rs.rules.extend(limits::rules(cfg));
+    rs.rules.extend(meter::rules(cfg));
     // Before each chain's `established` accept.
-    rs.rules.extend(limits::refused_rules(cfg, "forward"));
+    rs.rules.extend(meter::refused_rules(cfg, "forward"));
     rs.rules.extend(nat::rules(cfg));
-    rs.rules.extend(limits::refused_rules(cfg, "input"));
+    rs.rules.extend(meter::refused_rules(cfg, "input"));
     rs.rules.extend(input_rules(cfg));
     rs
 }
@@ -263,7 +264,7 @@ fn icmp_rules() -> Vec<Rule> {
 /// Admin port (if not on loopback) and SSH (and metrics if not on
 /// loopback), from `admin.allow` only.
 fn admin_rules(cfg: &Config) -> Vec<Rule> {
-    let ports = admin_ports(cfg);
+    let ports = guard::admin_ports(cfg);
     let port_set = || {
         anon_set(
             ports
@@ -289,25 +290,6 @@ fn admin_rules(cfg: &Config) -> Vec<Rule> {
         ));
     }
     out
-}
-
-/// The ports only `admin.allow` reaches: SSH, the admin port and the
-/// metrics port (each unless it listens on loopback only), sorted.
-pub fn admin_ports(cfg: &Config) -> Vec<u16> {
-    let mut ports = vec![cfg.admin.ssh_port];
-    if !cfg.admin.listen.ip().is_loopback() {
-        ports.push(cfg.admin.listen.port());
-    }
-    if let Some(m) = cfg
-        .metrics
-        .as_ref()
-        .filter(|m| !m.listen.ip().is_loopback())
-    {
-        ports.push(m.listen.port());
-    }
-    ports.sort_unstable();
-    ports.dedup();
-    ports
 }
 
 /// The prefixes of one family from an allow-list, as expressions.
