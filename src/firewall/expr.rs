@@ -243,3 +243,16 @@ pub fn reject_tcp() -> Statement<'static> {
 pub fn ret() -> Statement<'static> {
     Statement::Return(None)
 }
+
+/// The prefixes of one family from an allow-list, as expressions.
+pub fn allowed(list: &[Cidr], v4: bool) -> Vec<Expression<'static>> {
+    list.iter()
+        .filter(|c| c.is_ipv4() == v4)
+        .map(cidr)
+        .collect()
+}
+
+/// True if `ip` is IPv4 (after unmapping `::ffff:a.b.c.d`).
+pub fn is_v4(ip: IpAddr) -> bool {
+    crate::config::canonical_ip(ip).is_ipv4()
+}

@@ -22,12 +22,11 @@ use nftables::expr::{Expression, MetaKey};
 use nftables::schema::{Set, SetFlag};
 
 use super::expr::{
-    accept, anon_set, ct, drop, eq, fib_daddr_type, is_in, meta, neq, payload, saddr, source_key,
-    word,
+    accept, allowed, anon_set, ct, drop, eq, fib_daddr_type, is_in, meta, neq, payload, saddr,
+    source_key, word,
 };
 use super::limits;
-use super::render::{allowed, set};
-use super::ruleset::Rule;
+use super::ruleset::{set, Rule};
 use crate::config::Config;
 
 /// The ban sets: `ban4/6` (everything, or new connections for

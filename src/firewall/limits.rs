@@ -53,8 +53,7 @@ use super::expr::{
     anon_set, ct, ct_mark_clear, ct_mark_set, eq, fib_daddr_type, is_in, jump, payload, ports,
     tcp_plain_segment, word,
 };
-use super::render::set;
-use super::ruleset::Rule;
+use super::ruleset::{set, Rule};
 use crate::config::{Config, PortRange, RateUnit, Transport};
 
 /// The `ct mark` bit of a connection already metered (no other rule of
@@ -223,4 +222,3 @@ pub fn guard_jumps(cfg: &Config) -> Vec<Rule> {
     }
     out
 }
-
