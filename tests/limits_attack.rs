@@ -15,14 +15,17 @@ use parvis::lab::{APPLIANCE_PUBLIC, CLIENT, CLIENT_2, FLOATING_IP};
 /// The lab's sample config with tight limits and `admin.allow` narrowed to
 /// the admin's own address (CLIENT), so CLIENT_2 is an ordinary client.
 fn tight(text: String) -> String {
-    text.replace(
-        "allow = [\"198.51.100.0/24\"]",
-        "allow = [\"198.51.100.10/32\"]",
-    )
-    .replace(
-        "conn_rate = \"100/second\"\nconn_burst = 200",
-        "conn_rate = \"5/second\"\nconn_burst = 10",
-    )
+    let pairs = [
+        ("allow = [\"198.51.100.0/24\"]", "allow = [\"198.51.100.10/32\"]"),
+        (
+            "conn_rate = \"100/second\"\nconn_burst = 200",
+            "conn_rate = \"5/second\"\nconn_burst = 10",
+        ),
+    ];
+    pairs.iter().fold(text, |t, (from, to)| {
+        assert!(t.contains(from), "the lab config has no {from:?}");
+        t.replace(from, to)
+    })
 }
 
 /// A stand-in for sshd on port 22 of the appliance.
@@ -184,6 +187,7 @@ fn a_login_ban_closes_the_admin_port_not_the_public_sites() {
 #[test]
 fn a_full_meter_refuses_new_sources_and_reports_it() {
     let lab = lab_with(|t| {
+        assert!(t.contains("ban = \"1m\"") && !t.contains("[metrics]"), "{t}");
         t.replace("ban = \"1m\"", "ban = \"1m\"\nmeter_size = 16")
             + "\n[metrics]\nlisten = \"127.0.0.1:9108\"\n"
     });
