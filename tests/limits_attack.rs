@@ -16,7 +16,10 @@ use parvis::lab::{APPLIANCE_PUBLIC, CLIENT, CLIENT_2, FLOATING_IP};
 /// the admin's own address (CLIENT), so CLIENT_2 is an ordinary client.
 fn tight(text: String) -> String {
     let pairs = [
-        ("allow = [\"198.51.100.0/24\"]", "allow = [\"198.51.100.10/32\"]"),
+        (
+            "allow = [\"198.51.100.0/24\"]",
+            "allow = [\"198.51.100.10/32\"]",
+        ),
         (
             "conn_rate = \"100/second\"\nconn_burst = 200",
             "conn_rate = \"5/second\"\nconn_burst = 10",
@@ -187,7 +190,10 @@ fn a_login_ban_closes_the_admin_port_not_the_public_sites() {
 #[test]
 fn a_full_meter_refuses_new_sources_and_reports_it() {
     let lab = lab_with(|t| {
-        assert!(t.contains("ban = \"1m\"") && !t.contains("[metrics]"), "{t}");
+        assert!(
+            t.contains("ban = \"1m\"") && !t.contains("[metrics]"),
+            "{t}"
+        );
         t.replace("ban = \"1m\"", "ban = \"1m\"\nmeter_size = 16")
             + "\n[metrics]\nlisten = \"127.0.0.1:9108\"\n"
     });
