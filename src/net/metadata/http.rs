@@ -45,7 +45,7 @@ async fn exchange(addr: SocketAddr, path: &str) -> Result<Option<Vec<u8>>, Strin
 }
 
 /// Splits status, headers and body; decodes a chunked body.
-pub(super) fn parse_response(raw: &[u8]) -> Result<Option<Vec<u8>>, String> {
+pub fn parse_response(raw: &[u8]) -> Result<Option<Vec<u8>>, String> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
