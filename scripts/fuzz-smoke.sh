@@ -32,11 +32,12 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 for t in "${targets[@]}"; do
   mkdir -p "$scratch/$t"
+  case $t in hello|http_head) max_len=20000 ;; proxy_header) max_len=5000 ;; *) max_len=4096 ;; esac
   dict=()
   [ -f "fuzz/dicts/$t.dict" ] && dict=("-dict=fuzz/dicts/$t.dict")
   log="$scratch/$t.log"
   if ! cargo +nightly fuzz run -s none -a "$t" "$scratch/$t" "fuzz/corpus/$t" -- \
-      -runs="$runs" -max_len=20000 -max_total_time=30 -rss_limit_mb=1024 \
+      -runs="$runs" -max_len="$max_len" -max_total_time=30 -rss_limit_mb=1024 \
       -artifact_prefix="$scratch/" "${dict[@]}" >"$log" 2>&1; then
     tail -40 "$log"
     echo "fuzz-smoke: $t FAILED; the input is in fuzz/artifacts-smoke/" >&2

@@ -106,7 +106,7 @@ fn dechunk(mut body: &[u8]) -> Result<Vec<u8>, String> {
         if size == 0 {
             return Ok(out);
         }
-        if body.len() < size + 2 {
+        if size.checked_add(2).is_none_or(|need| body.len() < need) {
             return Err("a chunk is cut short".into());
         }
         out.extend_from_slice(&body[..size]);
@@ -130,5 +130,14 @@ mod tests {
         assert!(err.contains("500"), "{err}");
         assert!(parse_response(b"garbage").is_err());
         assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc").is_err());
+    }
+
+    /// A chunk size near `usize::MAX` overflowed `size + 2` (a panic in a
+    /// debug build, a slice past the end in a release build).
+    #[test]
+    fn absurd_chunk_size_is_an_error() {
+        let huge = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nab\r\n0\r\n\r\n";
+        let err = parse_response(huge).expect_err("absurd chunk size");
+        assert!(err.contains("cut short"), "{err}");
     }
 }
