@@ -17,8 +17,10 @@ test: lint
 	$(CARGO) test --lib --bins --tests -- --test-threads=2
 	scripts/fuzz-smoke.sh
 
+## make lint: formatting, the import graph's layers (scripts/layers.py), clippy
 lint:
 	$(CARGO) fmt --all -- --check
+	scripts/layers.py
 	$(CARGO) clippy --all-targets -- -D warnings
 
 ## make bench: the benchmark programs, printing figures side by side (root)

@@ -35,6 +35,8 @@ pub struct FileConfig {
     pub egress: Option<FileEgress>,
     /// `[metrics]`
     pub metrics: Option<FileMetrics>,
+    /// `[ha]`: a pair of appliances.
+    pub ha: Option<FileHa>,
 }
 
 /// `[appliance]`
@@ -253,4 +255,39 @@ pub struct FileEgress {
 pub struct FileMetrics {
     /// Prometheus listen address.
     pub listen: Option<String>,
+}
+
+/// `[ha]`: the pair's shared settings.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHa {
+    /// VRRP virtual router id, 1-255.
+    pub vrid: Option<i64>,
+    /// The address the floating IP points at, with its prefix.
+    pub vip_public: Option<String>,
+    /// The Kubernetes nodes' gateway and SNAT source, with its prefix.
+    pub vip_internal: Option<String>,
+    /// VRRP advertisement interval.
+    pub advert: Option<String>,
+    /// TCP port of the config sync channel between the nodes.
+    pub sync_port: Option<i64>,
+    /// The pair's shared secret (authenticates the sync channel), inline.
+    pub key: Option<String>,
+    /// The pair's shared secret, read from this file.
+    pub key_file: Option<String>,
+    /// `[[ha.node]]`: exactly two.
+    #[serde(default)]
+    pub node: Vec<FileHaNode>,
+}
+
+/// `[[ha.node]]`
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHaNode {
+    /// The node's name, shown in status and logs.
+    pub name: Option<String>,
+    /// Its address on the internal port.
+    pub address: Option<String>,
+    /// VRRP priority, 1-254.
+    pub priority: Option<i64>,
 }

@@ -6,10 +6,12 @@
 //! TOML text tells, its line.
 
 mod backends;
+mod checker;
 mod cross;
 mod error;
 mod file;
 mod forwards;
+mod ha;
 mod host;
 mod interfaces;
 mod model;
@@ -20,6 +22,7 @@ use std::path::Path;
 
 pub use error::{ConfigError, Problem};
 pub use file::FileConfig;
+pub use ha::{ADVERT as HA_ADVERT, SYNC_PORT as HA_SYNC_PORT};
 pub use host::{check_host_name, HostPattern};
 pub use model::*;
 pub use types::{

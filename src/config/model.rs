@@ -35,6 +35,8 @@ pub struct Config {
     pub egress: Egress,
     /// `[metrics]`
     pub metrics: Option<Metrics>,
+    /// `[ha]`; `None`: a single appliance.
+    pub ha: Option<Ha>,
 }
 
 /// `[appliance]`
@@ -274,4 +276,62 @@ pub struct Egress {
 pub struct Metrics {
     /// Prometheus listen address (default `127.0.0.1:9108` when `[metrics]` is present).
     pub listen: SocketAddr,
+}
+
+/// `[ha]`: a pair of appliances sharing two virtual addresses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ha {
+    /// VRRP virtual router id.
+    pub vrid: u8,
+    /// The address the floating IP points at (public side).
+    pub vip_public: IfAddr,
+    /// The Kubernetes nodes' gateway and the SNAT source (internal side).
+    pub vip_internal: IfAddr,
+    /// VRRP advertisement interval (a multiple of 10 ms, default 1 s).
+    pub advert: Duration,
+    /// TCP port of the config sync channel (default 7443).
+    pub sync_port: u16,
+    /// Where the pair's shared secret comes from.
+    pub key: HaKey,
+    /// The two nodes, in file order.
+    pub nodes: [HaNode; 2],
+}
+
+/// The pair's shared secret: inline, or a file read when the daemon starts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum HaKey {
+    /// `key = "..."`
+    #[serde(serialize_with = "redacted")]
+    Inline(crate::config::Secret),
+    /// `key_file = "/path"`
+    File(PathBuf),
+}
+
+fn redacted<S: serde::Serializer>(_: &crate::config::Secret, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("***")
+}
+
+/// `[[ha.node]]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HaNode {
+    /// Shown in status and logs.
+    pub name: String,
+    /// Its address on the internal port: VRRP, conntrackd and config sync use it.
+    pub address: IpAddr,
+    /// VRRP priority (1-254).
+    pub priority: u8,
+}
+
+impl Ha {
+    /// This node and its peer, found by which node address is among
+    /// `local` (the addresses on this machine's internal port); `None`
+    /// when neither or both are.
+    pub fn me(&self, local: &[IpAddr]) -> Option<(&HaNode, &HaNode)> {
+        let [a, b] = &self.nodes;
+        match (local.contains(&a.address), local.contains(&b.address)) {
+            (true, false) => Some((a, b)),
+            (false, true) => Some((b, a)),
+            _ => None,
+        }
+    }
 }

@@ -131,6 +131,7 @@ pub fn safe_default(meta: Option<&Metadata>) -> Config {
         forwards: Vec::new(),
         egress: Egress::default(),
         metrics: None,
+        ha: None,
     }
 }
 
