@@ -3,9 +3,9 @@
 
 use parvis::forwarder::hello::{HelloReader, HelloStatus, Sni, MAX_HELLO};
 
-/// Record headers a 16 KiB handshake message may need on top of its bytes
-/// (one per record of at least one byte is absurd; allow plenty).
-const SLACK: usize = 5 * 1024;
+/// The most raw bytes the reader may stay pending on: a 16 KiB handshake
+/// message plus room for the headers of the records that carry it.
+const LIMIT: usize = 2 * MAX_HELLO;
 
 /// Feeds `data` as a client's first bytes.
 pub fn check(data: &[u8]) {
@@ -14,7 +14,7 @@ pub fn check(data: &[u8]) {
         HelloReader::new,
         |r, b| r.poll(b),
         |s| *s == HelloStatus::NeedMore,
-        MAX_HELLO + SLACK,
+        LIMIT,
     );
     let Some((at, HelloStatus::Done(hello))) = fine else {
         return;
