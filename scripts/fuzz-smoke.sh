@@ -24,12 +24,16 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
 fi
 
 started=$(date +%s)
-# -s none: safe Rust needs no AddressSanitizer, and it halves the speed;
-# -a: debug assertions, so integer overflow is a crash.
-cargo +nightly fuzz build -s none -a >/dev/null 2>&1 || cargo +nightly fuzz build -s none -a
-echo "fuzz-smoke: targets built in $(( $(date +%s) - started ))s"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+# -s none: safe Rust needs no AddressSanitizer, and it halves the speed;
+# -a: debug assertions, so integer overflow is a crash.
+if ! cargo +nightly fuzz build -s none -a >"$scratch/build.log" 2>&1; then
+  tail -20 "$scratch/build.log"
+  echo "fuzz-smoke: the build failed (above); once more, in full"
+  cargo +nightly fuzz build -s none -a
+fi
+echo "fuzz-smoke: targets built in $(( $(date +%s) - started ))s"
 for t in "${targets[@]}"; do
   mkdir -p "$scratch/$t"
   case $t in hello|http_head) max_len=20000 ;; proxy_header) max_len=5000 ;; *) max_len=4096 ;; esac
