@@ -10,10 +10,12 @@ demo:
 	$(CARGO) build --bin parvis
 	$(BIN) lab
 
-## make test: formatting, clippy (warnings are errors), unit and root integration tests
+## make test: formatting, clippy (warnings are errors), unit and root integration
+## tests, and a short run of every fuzz target (docs/fuzzing.md)
 test: lint
 	scripts/deps.sh test
 	$(CARGO) test --lib --bins --tests -- --test-threads=2
+	scripts/fuzz-smoke.sh
 
 ## make lint: formatting, the import graph's layers (scripts/layers.py), clippy
 lint:

@@ -18,6 +18,8 @@ use serde::Serialize;
 use crate::config::{Cidr, IfAddr, Mac, StaticRoute};
 
 pub use first::{first_config, safe_default, FirstConfig};
+/// The metadata service's HTTP answer: the body of a 200, `None` for a 404.
+pub use http::parse_response as parse_service_response;
 pub use source::{discover, read_config_drive, read_dir, read_service, Source};
 
 /// Everything read from one metadata source.
