@@ -41,6 +41,7 @@ pub mod daemon;
 pub mod demo;
 pub mod firewall;
 pub mod forwarder;
+pub mod ha;
 pub mod lab;
 pub mod metrics;
 pub mod net;

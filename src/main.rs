@@ -41,13 +41,20 @@ enum Cmd {
         /// Read OpenStack metadata from this config-drive-like folder.
         #[arg(long)]
         metadata: Option<PathBuf>,
-        /// State folder while the config file is missing (default /var/lib/parvis).
+        /// State folder; overrides the config's `appliance.state_dir` (default /var/lib/parvis).
         #[arg(long)]
         state_dir: Option<PathBuf>,
     },
     /// Build a throwaway demo topology of network namespaces (needs root);
     /// Ctrl-C or SIGTERM removes it.
-    Lab,
+    Lab {
+        /// Two appliances as an active/standby pair behind the floating IP.
+        #[arg(long)]
+        ha: bool,
+    },
+    /// The active/standby pair: status, planned handover.
+    #[command(subcommand)]
+    Ha(HaCmd),
     /// The demo ingress backend used by the lab and the tests.
     #[command(hide = true)]
     DemoIngress {
@@ -132,6 +139,25 @@ struct Ask {
 }
 
 #[derive(Subcommand)]
+enum HaCmd {
+    /// This node's role, the peer, the last transition and its cause.
+    Status(Ask),
+    /// Planned switch: the peer takes both VIPs, this node stands by as BACKUP.
+    Handover(Ask),
+    /// keepalived's health script: exit 0 when the daemon's health file
+    /// says "ok" and is fresh (hidden).
+    #[command(hide = true)]
+    Check {
+        /// The health file.
+        #[arg(long)]
+        file: PathBuf,
+        /// Older than this (milliseconds) counts as a hung daemon.
+        #[arg(long, default_value_t = 1000)]
+        max_age_ms: u64,
+    },
+}
+
+#[derive(Subcommand)]
 enum NetCmd {
     /// Observe the links, plan what the config and the OpenStack metadata
     /// ask for, print it in `ip` terms and apply it.
@@ -179,7 +205,8 @@ async fn main() -> ExitCode {
             })
             .await
         }
-        Cmd::Lab => run_lab().await,
+        Cmd::Lab { ha } => run_lab(ha).await,
+        Cmd::Ha(cmd) => ha(cmd).await,
         Cmd::DemoIngress {
             name,
             tls,
@@ -246,11 +273,34 @@ async fn serve(opts: parvis::daemon::Options) -> Result<(), Failure> {
         .map_err(|e| (if e.is_bad_input() { 2 } else { 1 }, e.into()))
 }
 
-async fn run_lab() -> Result<(), Failure> {
+async fn run_lab(ha: bool) -> Result<(), Failure> {
     let shutdown = signals().map_err(|e| (1, e))?;
-    lab::appliance::run(shutdown)
-        .await
-        .map_err(|e| (1, e.into()))
+    let run = if ha {
+        lab::pair::run(shutdown).await
+    } else {
+        lab::appliance::run(shutdown).await
+    };
+    run.map_err(|e| (1, e.into()))
+}
+
+/// `parvis ha ...`
+async fn ha(cmd: HaCmd) -> Result<(), Failure> {
+    let out = match cmd {
+        HaCmd::Status(a) => parvis::control::ha::status(&a.socket, a.json).await,
+        HaCmd::Handover(a) => parvis::control::ha::handover(&a.socket).await,
+        HaCmd::Check { file, max_age_ms } => {
+            let age = Duration::from_millis(max_age_ms);
+            return parvis::ha::health::check(&file, age, std::time::SystemTime::now())
+                .map_err(|why| (1, anyhow::anyhow!(why)));
+        }
+    };
+    match out {
+        Ok(text) => {
+            print!("{text}");
+            Ok(())
+        }
+        Err(e) => Err((e.exit_code(), e.into())),
+    }
 }
 
 async fn run_demo(opts: demo::Options) -> Result<(), Failure> {

@@ -62,6 +62,19 @@ pub trait Control: Send + Sync + 'static {
     fn metrics(&self) -> MetricsView {
         MetricsView::default()
     }
+    /// The HA pair as this node sees it; `None` without `[ha]`. Default: none.
+    fn ha(&self) -> Option<crate::ha::HaView> {
+        None
+    }
+    /// Planned handover of both VIPs to the peer (`parvis ha handover`).
+    /// Default: not a pair.
+    fn ha_handover(&self) -> BoxFuture<'_, Result<String, ApiError>> {
+        Box::pin(async {
+            Err(ApiError::not_found(
+                "this appliance is not one of a pair (no [ha])",
+            ))
+        })
+    }
     /// Checks a config without applying it. Default: [`check_text`].
     fn check(&self, text: &str) -> CheckResult {
         check_text(text)

@@ -8,6 +8,7 @@
 //! keep working while the daemon restarts.
 
 mod control;
+mod ha;
 mod kernel;
 mod notify;
 mod start;
@@ -41,8 +42,8 @@ pub struct Options {
     pub socket: PathBuf,
     /// A config-drive-like folder instead of discovering the metadata.
     pub metadata: Option<PathBuf>,
-    /// The state folder while no config file says otherwise (the safe
-    /// default); `None`: `/var/lib/parvis`.
+    /// The state folder: overrides `appliance.state_dir` (two nodes of a
+    /// pair on one host); `None`: the config's, else `/var/lib/parvis`.
     pub state_dir: Option<PathBuf>,
 }
 
@@ -90,7 +91,10 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     if let Err(e) = crate::firewall::sysctls() {
         tracing::warn!(error = %e, "sysctls");
     }
-    let state_dir = first.config.appliance.state_dir.clone();
+    let state_dir = opts
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| first.config.appliance.state_dir.clone());
     let store = Store::open(&state_dir)?;
     let kernel = Arc::new(Kernel::new(first.metadata.clone()));
     let changer = Changer::new(store, kernel.clone());
@@ -129,6 +133,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         running: cfg_rx,
         running_text: text_rx,
         safe_reason: Mutex::new(safe_reason),
+        ha: std::sync::OnceLock::new(),
     });
     let token = CancellationToken::new();
     tokio::spawn(start::follow_changes(
@@ -139,11 +144,17 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     ));
     tokio::spawn(start::watch_links(kernel.clone(), links_tx, token.clone()));
     tokio::spawn(start::sample(daemon.clone(), token.clone()));
-    start::operator_doors(&cfg, &opts, daemon.clone(), &token).await?;
-    notify::notify("READY=1");
-    if let Some(every) = notify::watchdog_interval() {
-        tokio::spawn(start::watchdog(every, token.clone()));
+    let mut doors = (*cfg).clone();
+    doors.appliance.state_dir = state_dir.clone();
+    start::operator_doors(&doors, &opts, daemon.clone(), &token).await?;
+    // [ha] is read from the config in force at start; a change of [ha]
+    // takes a restart of the daemon.
+    let pair = ha::start(&cfg, &state_dir, &daemon).await;
+    if let Some(p) = &pair {
+        let _ = daemon.ha.set(p.clone());
     }
+    tokio::spawn(ha::health_loop(daemon.clone(), pair.clone(), token.clone()));
+    notify::notify("READY=1");
     daemon.log(
         "start",
         format!("parvis {} ready", env!("CARGO_PKG_VERSION")),
@@ -159,6 +170,11 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         }
     }
     notify::notify("STOPPING=1");
+    if let Some(p) = pair {
+        // keepalived first: it hands the VIPs over (priority 0) before the
+        // forwarder stops accepting.
+        let _ = tokio::task::spawn_blocking(move || p.stop()).await;
+    }
     tracing::info!(drain = ?DRAIN, "shutting down; the nftables table stays in force");
     token.cancel();
     if let Some(f) = kernel.take_forwarder() {

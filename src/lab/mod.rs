@@ -17,6 +17,8 @@
 
 pub mod appliance;
 mod ns;
+pub mod pair;
+pub mod pair_topology;
 mod run;
 mod sweep;
 mod topology;
@@ -24,6 +26,7 @@ mod topology;
 use std::net::Ipv4Addr;
 
 pub use ns::{ChildGuard, Ns};
+pub use pair_topology::PairTopology;
 pub use run::{
     picture, run, run_with, start_demo, start_ingresses, ApplianceStart, DemoHandles, DEMO_HOSTS,
 };

@@ -1,0 +1,248 @@
+//! What `parvis ha status`, the metrics and the dashboard show: this node's
+//! VRRP role, the last transition and its cause, the transition count, and
+//! the peer as last seen. Pure (a value behind a mutex).
+
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+/// A node's VRRP role as keepalived reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Role {
+    /// Holds both VIPs.
+    Master,
+    /// Ready to take them.
+    Backup,
+    /// Unfit (health, a link, or a planned handover): never takes them.
+    Fault,
+    /// keepalived stopped, or has not reported yet.
+    Unknown,
+}
+
+impl Role {
+    /// The `parvis_ha_state` value: 0 unknown, 1 backup, 2 master, 3 fault.
+    pub fn gauge(self) -> u8 {
+        match self {
+            Role::Unknown => 0,
+            Role::Backup => 1,
+            Role::Master => 2,
+            Role::Fault => 3,
+        }
+    }
+    /// Upper-case name, as keepalived writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Master => "MASTER",
+            Role::Backup => "BACKUP",
+            Role::Fault => "FAULT",
+            Role::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// One change of role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Transition {
+    /// The role before.
+    pub from: Role,
+    /// The role after.
+    pub to: Role,
+    /// Seconds since the epoch.
+    pub at: u64,
+    /// Why, as far as this node knows (health, handover, peer silent...).
+    pub cause: String,
+}
+
+/// The pair as this node sees it (`GET /api/v1/ha`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HaView {
+    /// This node's name.
+    pub node: String,
+    /// This node's internal address.
+    pub address: String,
+    /// This node's role.
+    pub role: Role,
+    /// The peer's name.
+    pub peer: String,
+    /// The peer's internal address.
+    pub peer_address: String,
+    /// The peer's role as last seen over the sync channel; "unknown" until
+    /// that channel reports it (module `sync`).
+    pub peer_role: String,
+    /// The peer's config version as last seen over the sync channel;
+    /// "unknown" until that channel reports it.
+    pub peer_version: String,
+    /// The last transition, if any.
+    pub last: Option<Transition>,
+    /// Transitions since the daemon started.
+    pub transitions: u64,
+    /// This node's health: "ok" or why not.
+    pub health: String,
+    /// A planned handover holds this node out of the election.
+    pub standby: bool,
+    /// The public and internal VIPs.
+    pub vips: [String; 2],
+}
+
+/// The shared, changing part of the view.
+#[derive(Debug)]
+pub struct HaState {
+    view: Mutex<HaView>,
+}
+
+impl HaState {
+    /// Starts at role `Unknown` with no transition.
+    pub fn new(view: HaView) -> HaState {
+        HaState {
+            view: Mutex::new(view),
+        }
+    }
+    /// A copy of the view.
+    pub fn view(&self) -> HaView {
+        self.lock().clone()
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, HaView> {
+        self.view.lock().unwrap_or_else(|p| p.into_inner())
+    }
+    /// Records a role keepalived reported; returns the transition if the
+    /// role changed. The cause is the health, handover or peer at the time.
+    pub fn set_role(&self, to: Role, now: SystemTime) -> Option<Transition> {
+        let mut v = self.lock();
+        if v.role == to {
+            return None;
+        }
+        let cause = cause(&v, to);
+        let t = Transition {
+            from: v.role,
+            to,
+            at: now
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            cause,
+        };
+        v.role = to;
+        v.transitions += 1;
+        v.last = Some(t.clone());
+        Some(t)
+    }
+    /// Records the health loop's verdict.
+    pub fn set_health(&self, health: &str) {
+        let mut v = self.lock();
+        if v.health != health {
+            v.health = health.to_string();
+        }
+    }
+    /// Records whether a handover holds this node in standby.
+    pub fn set_standby(&self, standby: bool) {
+        self.lock().standby = standby;
+    }
+}
+
+/// `parvis_ha_state` and `parvis_ha_transitions_total` in Prometheus text.
+pub fn metrics(v: &HaView) -> String {
+    let node = v.node.replace(['\\', '"', '\n'], "_");
+    format!(
+        "# HELP parvis_ha_state This node's VRRP role: 0 unknown, 1 backup, 2 master, 3 fault.\n\
+         # TYPE parvis_ha_state gauge\n\
+         parvis_ha_state{{node=\"{node}\",role=\"{role}\"}} {gauge}\n\
+         # HELP parvis_ha_transitions_total VRRP role changes since the daemon started.\n\
+         # TYPE parvis_ha_transitions_total counter\n\
+         parvis_ha_transitions_total{{node=\"{node}\"}} {n}\n",
+        role = v.role.as_str(),
+        gauge = v.role.gauge(),
+        n = v.transitions,
+    )
+}
+
+/// Why a node moved to `to`, from what it knew at that moment.
+fn cause(v: &HaView, to: Role) -> String {
+    match to {
+        Role::Fault if v.standby => "planned handover: this node stands by".into(),
+        Role::Fault if v.health != "ok" => format!("unhealthy: {}", v.health),
+        Role::Fault => "a tracked link is down or the health check failed".into(),
+        Role::Master
+            if v.role == Role::Unknown
+                || v.last.as_ref().is_some_and(|t| t.from == Role::Unknown) =>
+        {
+            "no master heard since this node started".into()
+        }
+        Role::Master => format!(
+            "peer {} stopped advertising or gave up (priority 0)",
+            v.peer
+        ),
+        Role::Backup if v.role == Role::Master => "a higher-priority master was heard".into(),
+        Role::Backup if v.role == Role::Fault => "healthy again; ready to take over".into(),
+        Role::Backup if v.role == Role::Unknown => "started as BACKUP (no preemption)".into(),
+        Role::Backup => "peer is master".into(),
+        Role::Unknown => "keepalived stopped".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view() -> HaView {
+        HaView {
+            node: "a".into(),
+            address: "10.0.0.2".into(),
+            role: Role::Unknown,
+            peer: "b".into(),
+            peer_address: "10.0.0.3".into(),
+            peer_role: "unknown".into(),
+            peer_version: "unknown".into(),
+            last: None,
+            transitions: 0,
+            health: "ok".into(),
+            standby: false,
+            vips: ["192.168.10.4/24".into(), "10.0.0.1/24".into()],
+        }
+    }
+
+    #[test]
+    fn transitions_are_counted_with_their_cause() {
+        let s = HaState::new(view());
+        let now = SystemTime::UNIX_EPOCH;
+        assert!(s.set_role(Role::Backup, now).is_some());
+        assert!(
+            s.set_role(Role::Backup, now).is_none(),
+            "same role: no transition"
+        );
+        let t = s.set_role(Role::Master, now).expect("moved");
+        assert!(t.cause.contains("peer b"), "{}", t.cause);
+        s.set_health("down: table inet parvis is missing");
+        let t = s.set_role(Role::Fault, now).expect("moved");
+        assert!(t.cause.contains("table inet parvis"), "{}", t.cause);
+        assert_eq!(s.view().transitions, 3);
+        s.set_standby(true);
+        let t = s.set_role(Role::Fault, now);
+        assert!(t.is_none());
+    }
+
+    #[test]
+    fn metrics_name_the_role_and_count() {
+        let s = HaState::new(view());
+        s.set_role(Role::Master, SystemTime::UNIX_EPOCH);
+        let m = metrics(&s.view());
+        assert!(
+            m.contains("parvis_ha_state{node=\"a\",role=\"MASTER\"} 2\n"),
+            "{m}"
+        );
+        assert!(
+            m.contains("parvis_ha_transitions_total{node=\"a\"} 1\n"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn roles_serialise_upper_case_and_gauge() {
+        assert_eq!(
+            serde_json::to_string(&Role::Master).ok().as_deref(),
+            Some("\"MASTER\"")
+        );
+        assert_eq!(Role::Fault.gauge(), 3);
+    }
+}
