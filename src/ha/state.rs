@@ -212,11 +212,14 @@ mod tests {
             "same role: no transition"
         );
         let t = s.set_role(Role::Master, now).expect("moved");
+        assert!(t.cause.contains("since this node started"), "{}", t.cause);
+        s.set_role(Role::Backup, now);
+        let t = s.set_role(Role::Master, now).expect("moved");
         assert!(t.cause.contains("peer b"), "{}", t.cause);
         s.set_health("down: table inet parvis is missing");
         let t = s.set_role(Role::Fault, now).expect("moved");
         assert!(t.cause.contains("table inet parvis"), "{}", t.cause);
-        assert_eq!(s.view().transitions, 3);
+        assert_eq!(s.view().transitions, 5);
         s.set_standby(true);
         let t = s.set_role(Role::Fault, now);
         assert!(t.is_none());
