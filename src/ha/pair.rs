@@ -51,7 +51,8 @@ impl Pair {
         let place = locate(ha, &observed)?;
         let paths = Paths::new(state_dir);
         prepare(ha, &place, &paths, parvis)?;
-        let state = Arc::new(HaState::new(view(ha, &place)));
+        let window = ha.advert * 4 + Duration::from_secs(1);
+        let state = Arc::new(HaState::new(view(ha, &place), SystemTime::now(), window));
         let pair = Arc::new(Pair {
             ha: ha.clone(),
             place,

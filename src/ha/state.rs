@@ -90,13 +90,21 @@ pub struct HaView {
 #[derive(Debug)]
 pub struct HaState {
     view: Mutex<HaView>,
+    /// When the daemon started the pair, and how long after that a first
+    /// MASTER means "no master was heard" rather than "the peer stopped".
+    started: SystemTime,
+    window: std::time::Duration,
 }
 
 impl HaState {
-    /// Starts at role `Unknown` with no transition.
-    pub fn new(view: HaView) -> HaState {
+    /// Starts at role `Unknown` with no transition; `window` is the
+    /// master-down interval (a MASTER within it of `started` is a start-up
+    /// election).
+    pub fn new(view: HaView, started: SystemTime, window: std::time::Duration) -> HaState {
         HaState {
             view: Mutex::new(view),
+            started,
+            window,
         }
     }
     /// A copy of the view.
@@ -113,7 +121,10 @@ impl HaState {
         if v.role == to {
             return None;
         }
-        let cause = cause(&v, to);
+        let at_start = now
+            .duration_since(self.started)
+            .is_ok_and(|d| d <= self.window);
+        let cause = cause(&v, to, at_start);
         let t = Transition {
             from: v.role,
             to,
@@ -158,17 +169,15 @@ pub fn metrics(v: &HaView) -> String {
 }
 
 /// Why a node moved to `to`, from what it knew at that moment.
-fn cause(v: &HaView, to: Role) -> String {
+fn cause(v: &HaView, to: Role, at_start: bool) -> String {
     match to {
         Role::Fault if v.standby => "planned handover: this node stands by".into(),
         Role::Fault if v.health != "ok" => format!("unhealthy: {}", v.health),
         Role::Fault => "a tracked link is down or the health check failed".into(),
-        Role::Master
-            if v.role == Role::Unknown
-                || v.last.as_ref().is_some_and(|t| t.from == Role::Unknown) =>
-        {
-            "no master heard since this node started".into()
-        }
+        Role::Master if at_start && v.transitions <= 1 => format!(
+            "peer {} not heard as master since this node started (down, or it gave up)",
+            v.peer
+        ),
         Role::Master => format!(
             "peer {} stopped advertising or gave up (priority 0)",
             v.peer
@@ -204,8 +213,8 @@ mod tests {
 
     #[test]
     fn transitions_are_counted_with_their_cause() {
-        let s = HaState::new(view());
         let now = SystemTime::UNIX_EPOCH;
+        let s = HaState::new(view(), now, std::time::Duration::from_secs(4));
         assert!(s.set_role(Role::Backup, now).is_some());
         assert!(
             s.set_role(Role::Backup, now).is_none(),
@@ -213,8 +222,10 @@ mod tests {
         );
         let t = s.set_role(Role::Master, now).expect("moved");
         assert!(t.cause.contains("since this node started"), "{}", t.cause);
+        assert!(t.cause.contains("peer b"), "{}", t.cause);
         s.set_role(Role::Backup, now);
-        let t = s.set_role(Role::Master, now).expect("moved");
+        let later = now + std::time::Duration::from_secs(60);
+        let t = s.set_role(Role::Master, later).expect("moved");
         assert!(t.cause.contains("peer b"), "{}", t.cause);
         s.set_health("down: table inet parvis is missing");
         let t = s.set_role(Role::Fault, now).expect("moved");
@@ -227,7 +238,7 @@ mod tests {
 
     #[test]
     fn metrics_name_the_role_and_count() {
-        let s = HaState::new(view());
+        let s = HaState::new(view(), SystemTime::UNIX_EPOCH, std::time::Duration::ZERO);
         s.set_role(Role::Master, SystemTime::UNIX_EPOCH);
         let m = metrics(&s.view());
         assert!(

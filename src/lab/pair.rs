@@ -8,9 +8,13 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use super::appliance::{wait_ready, Daemon, FORWARD_PORT};
+use super::echo::{start_echo, Echo};
 use super::pair_topology::*;
 use super::{start_demo, ChildGuard, LabError, DEMO_HOSTS, FLOATING_IP, INGRESS, SERVER};
 use crate::demo::{self, ProxyMode};
+
+/// The forwarded port of the TCP echo on the server (held connections).
+pub const ECHO_PORT: u16 = 7000;
 
 /// The pair's shared config: both VIPs, the two nodes, listeners bound to
 /// the public VIP, a forward to the server (SNAT to the internal VIP).
@@ -82,6 +86,12 @@ proto = "tcp"
 port = {FORWARD_PORT}
 to = "{SERVER}:{FORWARD_PORT}"
 masquerade = true
+
+[[forward]]
+proto = "tcp"
+port = {ECHO_PORT}
+to = "{SERVER}:{ECHO_PORT}"
+masquerade = true
 "#,
         state = state_dir.display(),
         advert = advert.as_millis(),
@@ -128,8 +138,12 @@ pub fn start_node(
     })
 }
 
-/// The demo ingresses (TLS :443 and HTTP :80) and the forward target.
-pub fn start_backends(topo: &PairTopology, exe: &Path) -> Result<Vec<ChildGuard>, LabError> {
+/// The demo ingresses (TLS :443 and HTTP :80), the forward target and the
+/// TCP echo behind [`ECHO_PORT`].
+pub fn start_backends(
+    topo: &PairTopology,
+    exe: &Path,
+) -> Result<(Vec<ChildGuard>, Echo), LabError> {
     let mut out = Vec::new();
     for (i, ns) in topo.ingresses().iter().enumerate() {
         let opts = demo::Options {
@@ -149,7 +163,8 @@ pub fn start_backends(topo: &PairTopology, exe: &Path) -> Result<Vec<ChildGuard>
         hosts: Vec::new(),
     };
     out.push(start_demo(topo.server(), exe, &opts)?);
-    Ok(out)
+    let echo = start_echo(topo.server(), (SERVER, ECHO_PORT).into())?;
+    Ok((out, echo))
 }
 
 /// What `parvis lab --ha` prints: the picture and how to make the VIPs move.
@@ -177,7 +192,8 @@ pub fn notes(topo: &PairTopology, dir: &Path, pids: [u32; 2]) -> String {
          \x20 kill -STOP {ida}; kill -CONT {ida}   hang: the health file goes stale, a goes FAULT\n\
          \x20 parvis ha handover --socket {sa}   planned: b takes over, a stands by as BACKUP\n\
          \x20 ip -n {ns_a} link set ens3 down     link loss\n\
-         \nIn-kernel forward (survives a crash failover): ip netns exec {c} curl -s http://{f}:{FORWARD_PORT}/\n\
+         \nIn-kernel forwards survive a crash failover: type into a held echo connection\n\
+         \x20 ip netns exec {c} socat - TCP:{f}:{ECHO_PORT}\n\
          Ctrl-C removes everything.\n",
         na = NODE_INTERNAL[0],
         nb = NODE_INTERNAL[1],
