@@ -61,6 +61,16 @@ pub fn supervise(
     }
 }
 
+/// The daemon's stderr (its log), for the child's stdout too: conntrackd
+/// prints its notices there.
+fn stderr() -> Stdio {
+    use std::os::fd::AsFd;
+    std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_or_else(|_| Stdio::null(), Stdio::from)
+}
+
 fn run(
     name: &'static str,
     argv: &[String],
@@ -73,6 +83,7 @@ fn run(
             .args(["--pdeathsig", "SIGTERM", "--"])
             .args(argv)
             .stdin(Stdio::null())
+            .stdout(stderr())
             .spawn();
         let status = match spawned {
             Ok(mut child) => {

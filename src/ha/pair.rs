@@ -218,8 +218,13 @@ fn prepare(ha: &Ha, place: &Place, paths: &Paths, parvis: &Path) -> Result<(), H
         move |source| HaError::Io { path, source }
     };
     std::fs::create_dir_all(&paths.dir).map_err(io(&paths.dir))?;
+    let user = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map_or_else(|| "root".to_string(), |u| u.name);
     let hooks = Hooks {
         parvis,
+        script_user: &user,
         max_age_ms: u64::try_from(health::MAX_AGE.as_millis()).unwrap_or(1000),
     };
     let files = [

@@ -24,6 +24,9 @@ pub struct Hooks<'a> {
     pub parvis: &'a Path,
     /// How old the health file may be before the node counts as hung.
     pub max_age_ms: u64,
+    /// The user keepalived runs the health script as: the daemon's own
+    /// (root in the lab, `_parvis` in the image).
+    pub script_user: &'a str,
 }
 
 /// keepalived.conf for this node.
@@ -41,7 +44,7 @@ pub fn keepalived(ha: &Ha, place: &Place, paths: &Paths, hooks: &Hooks<'_>) -> S
          \trouter_id parvis-{name}\n\
          \tvrrp_version 3\n\
          \tenable_script_security\n\
-         \tscript_user root\n\
+         \tscript_user {user}\n\
          \tmax_auto_priority -1\n\
          \tvrrp_notify_fifo {fifo}\n\
          \tvrrp_garp_master_delay 1\n\
@@ -49,6 +52,7 @@ pub fn keepalived(ha: &Ha, place: &Place, paths: &Paths, hooks: &Hooks<'_>) -> S
          \tvrrp_garp_master_refresh 10\n\
          }}\n",
         name = place.me.name,
+        user = hooks.script_user,
         fifo = quoted(&paths.notify_fifo()),
     );
     let _ = writeln!(
@@ -175,6 +179,7 @@ mod tests {
         let hooks = Hooks {
             parvis: Path::new("/usr/bin/parvis"),
             max_age_ms: 1000,
+            script_user: "root",
         };
         keepalived(
             &ha(),
@@ -201,6 +206,7 @@ mod tests {
             "\t\t10.0.0.1/24 dev ens4\n",
             "\tgarp_master_refresh 10\n",
             "max_auto_priority -1\n",
+            "script_user root\n",
             "vrrp_notify_fifo \"/var/lib/b/ha/notify.fifo\"\n",
         ] {
             assert!(t.contains(want), "missing {want:?} in\n{t}");
@@ -230,6 +236,7 @@ mod tests {
         let hooks = Hooks {
             parvis: Path::new("/p"),
             max_age_ms: 1000,
+            script_user: "_parvis",
         };
         let t = keepalived(&h, &place_b(), &Paths::new(Path::new("/b")), &hooks);
         assert!(t.contains("\tadvert_int 0.35\n"), "{t}");
