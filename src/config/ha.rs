@@ -229,6 +229,18 @@ fn node_address(c: &mut Checker, path: &str, a: IpAddr, vip: Option<IfAddr>) -> 
 /// the nodes' addresses.
 pub(crate) fn cross(c: &mut Checker, cfg: &Config) {
     let Some(ha) = &cfg.ha else { return };
+    // Both nodes run this file: a static address would be the same on both,
+    // and the address plan would remove the VIPs keepalived adds.
+    if let Some(ifs) = &cfg.interfaces {
+        for (side, port) in [("public", &ifs.public), ("internal", &ifs.internal)] {
+            if port.as_ref().is_some_and(|p| p.address.is_some()) {
+                c.err(
+                    format!("interfaces.{side}.address"),
+                    "with [ha] both nodes run this file: leave the address to DHCP (each node keeps its own)",
+                );
+            }
+        }
+    }
     let mut binds: Vec<(String, std::net::SocketAddr)> = cfg
         .listeners
         .iter()

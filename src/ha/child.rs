@@ -40,10 +40,14 @@ pub struct Exit {
 }
 
 /// Starts `argv` (program first) under `setpriv --pdeathsig SIGTERM` and
-/// restarts it whenever it exits, calling `on_exit` each time.
+/// restarts it whenever it exits, calling `on_exit` each time. Before each
+/// start it waits (up to [`PREDECESSOR_WAIT`]) for the process named in
+/// `pid_file` to be gone: the instance of a daemon that was just killed is
+/// still giving up its VIPs, and a second keepalived would see it and exit.
 pub fn supervise(
     name: &'static str,
     argv: Vec<String>,
+    pid_file: Option<std::path::PathBuf>,
     on_exit: impl Fn(Exit) + Send + 'static,
 ) -> Supervised {
     let stop = Arc::new(AtomicBool::new(false));
@@ -51,7 +55,7 @@ pub fn supervise(
     let (s, p) = (stop.clone(), pid.clone());
     let thread = std::thread::Builder::new()
         .name(format!("ha-{name}"))
-        .spawn(move || run(name, &argv, &s, &p, &on_exit))
+        .spawn(move || run(name, &argv, pid_file.as_deref(), &s, &p, &on_exit))
         .ok();
     Supervised {
         name,
@@ -71,14 +75,39 @@ fn stderr() -> Stdio {
         .map_or_else(|_| Stdio::null(), Stdio::from)
 }
 
+/// How long a start waits for the previous instance to exit.
+pub const PREDECESSOR_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits until the pid in `pid_file` (if any, and alive) has exited.
+fn await_predecessor(name: &str, pid_file: &std::path::Path) {
+    let Some(pid) = std::fs::read_to_string(pid_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    let alive = || std::path::Path::new(&format!("/proc/{pid}")).exists();
+    let deadline = std::time::Instant::now() + PREDECESSOR_WAIT;
+    if alive() {
+        tracing::info!(child = name, pid, "waiting for the previous instance to exit");
+    }
+    while alive() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn run(
     name: &'static str,
     argv: &[String],
+    pid_file: Option<&std::path::Path>,
     stop: &AtomicBool,
     pid: &AtomicI32,
     on_exit: &dyn Fn(Exit),
 ) {
     while !stop.load(Ordering::SeqCst) {
+        if let Some(f) = pid_file {
+            await_predecessor(name, f);
+        }
         let spawned = Command::new("setpriv")
             .args(["--pdeathsig", "SIGTERM", "--"])
             .args(argv)
@@ -141,7 +170,7 @@ mod tests {
     fn restarts_a_child_that_exits_and_stops_on_request() {
         let (tx, rx) = mpsc::channel();
         let tx = std::sync::Mutex::new(tx);
-        let s = supervise("true", vec!["true".into()], move |e| {
+        let s = supervise("true", vec!["true".into()], None, move |e| {
             let _ = tx.lock().map(|t| t.send(e.status));
         });
         let first = rx
@@ -154,8 +183,25 @@ mod tests {
     }
 
     #[test]
+    fn a_start_waits_for_the_previous_instance() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let pid_file = dir.path().join("old.pid");
+        let mut old = Command::new("sleep").arg("1").spawn().expect("sleep");
+        std::fs::write(&pid_file, format!("{}\n", old.id())).expect("pid");
+        let reaper = std::thread::spawn(move || old.wait());
+        let t = std::time::Instant::now();
+        let s = supervise("sleep", vec!["sleep".into(), "60".into()], Some(pid_file), |_| {});
+        while s.pid().is_none() && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = reaper.join();
+        assert!(t.elapsed() >= Duration::from_millis(800), "started after {:?}", t.elapsed());
+        s.stop();
+    }
+
+    #[test]
     fn stop_ends_a_long_running_child() {
-        let s = supervise("sleep", vec!["sleep".into(), "60".into()], |_| {});
+        let s = supervise("sleep", vec!["sleep".into(), "60".into()], None, |_| {});
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while s.pid().is_none() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));

@@ -2,7 +2,6 @@
 //! `INSTANCE "parvis" MASTER 200`. [`parse`] is pure; [`read`] opens the
 //! FIFO (created here, mode 0600) and hands each role on. Does I/O.
 
-use std::io::BufRead;
 use std::path::Path;
 
 use super::{HaError, Role, INSTANCE};
@@ -36,26 +35,53 @@ pub fn create(path: &Path) -> Result<(), HaError> {
 }
 
 /// Reads the FIFO forever on the calling (dedicated) thread, calling
-/// `on_role` for every line about our instance. Reopens after EOF (keepalived
-/// restarted). Returns only if the FIFO cannot be opened.
+/// `on_role` for every line about our instance. The FIFO is opened
+/// read-write and non-blocking (our own writer end means a restart of
+/// keepalived is no EOF) and polled; if the path is removed or replaced (a
+/// keepalived that exits may unlink it), it is made again and reopened, so
+/// no transition is lost to a FIFO nobody reads. Returns only if it cannot
+/// be made or opened.
 pub fn read(path: &Path, mut on_role: impl FnMut(Role)) -> Result<(), HaError> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     loop {
-        // Opening read-write keeps a writer on the FIFO ourselves, so a
-        // restart of keepalived is no EOF and open never blocks.
-        let file = std::fs::OpenOptions::new()
+        create(path)?;
+        let mut file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
+            .custom_flags(libc::O_NONBLOCK)
             .open(path)
             .map_err(|e| io(path, e))?;
-        for line in std::io::BufReader::new(file).lines() {
-            let Ok(line) = line else { break };
-            tracing::debug!(line = %line, "keepalived notify");
-            if let Some(role) = parse(&line) {
-                on_role(role);
+        let ino = file.metadata().map_err(|e| io(path, e))?.ino();
+        let mut pending = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match file.read(&mut buf) {
+                Ok(n) if n > 0 => {
+                    pending.extend_from_slice(&buf[..n]);
+                    while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                        let line: Vec<u8> = pending.drain(..=end).collect();
+                        let line = String::from_utf8_lossy(&line);
+                        tracing::debug!(line = %line.trim_end(), "keepalived notify");
+                        if let Some(role) = parse(&line) {
+                            on_role(role);
+                        }
+                    }
+                    continue;
+                }
+                _ => {}
             }
+            if std::fs::metadata(path).map(|m| m.ino()).ok() != Some(ino) {
+                tracing::warn!(fifo = %path.display(), "notify FIFO was removed or replaced; reopening");
+                break;
+            }
+            std::thread::sleep(POLL);
         }
     }
 }
+
+/// How often an idle FIFO is polled.
+const POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 fn io(path: &Path, source: std::io::Error) -> HaError {
     HaError::Io {
@@ -78,6 +104,31 @@ mod tests {
         assert_eq!(parse("GROUP \"g\" MASTER"), None);
         assert_eq!(parse(""), None);
         assert_eq!(parse("INSTANCE"), None);
+    }
+
+    #[test]
+    fn a_replaced_fifo_is_reopened() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("f");
+        create(&path).expect("mkfifo");
+        let p = path.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            read(&p, |r| {
+                let _ = tx.send(r);
+            })
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::fs::remove_file(&path).expect("unlink");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !path.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        use std::io::Write;
+        let mut w = std::fs::OpenOptions::new().write(true).open(&path).expect("open");
+        writeln!(w, "INSTANCE \"parvis\" BACKUP 100").expect("write");
+        let got = rx.recv_timeout(std::time::Duration::from_secs(5));
+        assert_eq!(got.ok(), Some(Role::Backup));
     }
 
     #[test]

@@ -139,7 +139,7 @@ impl Pair {
         let mut children = self.children.lock().unwrap_or_else(|e| e.into_inner());
         let lock = p.conntrackd_lock();
         let l = log.clone();
-        children.push(child::supervise("conntrackd", conntrackd, move |e| {
+        children.push(child::supervise("conntrackd", conntrackd, None, move |e| {
             // A conntrackd killed hard leaves its lock behind and would refuse to start.
             let _ = std::fs::remove_file(&lock);
             l(
@@ -148,7 +148,8 @@ impl Pair {
             );
         }));
         let state = self.state.clone();
-        children.push(child::supervise("keepalived", keepalived, move |e| {
+        let pid = Some(p.keepalived_pid());
+        children.push(child::supervise("keepalived", keepalived, pid, move |e| {
             state.set_role(Role::Unknown, SystemTime::now());
             log(
                 "ha",
