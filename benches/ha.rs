@@ -40,7 +40,9 @@ fn args() -> Args {
     let mut a = Args {
         trials: 20,
         advert: Duration::from_millis(1000),
-        faults: ["crash", "hang", "link", "handover", "node"].map(String::from).to_vec(),
+        faults: ["crash", "hang", "link", "handover", "node"]
+            .map(String::from)
+            .to_vec(),
         conns: 500,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
@@ -49,7 +51,9 @@ fn args() -> Args {
         let next = v.get(i + 1).cloned().unwrap_or_default();
         match v[i].as_str() {
             "--trials" => a.trials = next.parse().expect("--trials N"),
-            "--advert-ms" => a.advert = Duration::from_millis(next.parse().expect("--advert-ms MS")),
+            "--advert-ms" => {
+                a.advert = Duration::from_millis(next.parse().expect("--advert-ms MS"))
+            }
             "--faults" => a.faults = next.split(',').map(String::from).collect(),
             "--conns" => a.conns = next.parse().expect("--conns N"),
             _ => {
@@ -81,7 +85,18 @@ impl Prober {
             while !s.load(Ordering::SeqCst) {
                 let t = Instant::now();
                 let out = std::process::Command::new("ip")
-                    .args(["netns", "exec", &ns, "curl", "-sk", "--max-time", "0.5", "--resolve", &resolve, &url])
+                    .args([
+                        "netns",
+                        "exec",
+                        &ns,
+                        "curl",
+                        "-sk",
+                        "--max-time",
+                        "0.5",
+                        "--resolve",
+                        &resolve,
+                        &url,
+                    ])
                     .output();
                 if out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("ingress=")) {
                     o.lock().expect("lock").push(Instant::now());
@@ -109,7 +124,10 @@ impl Drop for Prober {
 fn open_conns(p: &Pair, n: usize) -> Vec<TcpStream> {
     let conns = within(p.topo.client(), move || {
         (0..n)
-            .filter_map(|_| TcpStream::connect_timeout(&(FLOATING_IP, ECHO_PORT).into(), Duration::from_secs(2)).ok())
+            .filter_map(|_| {
+                TcpStream::connect_timeout(&(FLOATING_IP, ECHO_PORT).into(), Duration::from_secs(2))
+                    .ok()
+            })
             .collect::<Vec<_>>()
     })
     .expect("client ns");
@@ -135,7 +153,10 @@ fn surviving(conns: &mut [TcpStream]) -> usize {
 }
 
 fn synced(p: &Pair, backup: usize, n: usize) -> bool {
-    let conf = p.dir.path().join(format!("{}/state/ha/conntrackd.conf", ["a", "b"][backup]));
+    let conf = p
+        .dir
+        .path()
+        .join(format!("{}/state/ha/conntrackd.conf", ["a", "b"][backup]));
     p.topo
         .node(backup)
         .run(&["conntrackd", "-C", &conf.to_string_lossy(), "-e", "ct"])
@@ -153,7 +174,13 @@ fn keepalived_pids(p: &Pair, i: usize) -> Vec<i32> {
     let ha = p.dir.path().join(format!("{}/state/ha", ["a", "b"][i]));
     ["keepalived-vrrp.pid", "keepalived.pid"]
         .iter()
-        .filter_map(|f| std::fs::read_to_string(ha.join(f)).ok()?.trim().parse().ok())
+        .filter_map(|f| {
+            std::fs::read_to_string(ha.join(f))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        })
         .collect()
 }
 
@@ -196,14 +223,19 @@ fn restore(p: &mut Pair, fault: &str, m: usize) {
             }
             for vip in [VIP_PUBLIC, VIP_INTERNAL] {
                 for dev in ["ens3", "ens4"] {
-                    let _ = p.topo.node(m).ip(&["addr", "del", &format!("{vip}/24"), "dev", dev]);
+                    let _ = p
+                        .topo
+                        .node(m)
+                        .ip(&["addr", "del", &format!("{vip}/24"), "dev", dev]);
                 }
             }
             p.start_node(m);
         }
         _ => {}
     }
-    wait_for("old master back as BACKUP", Duration::from_secs(30), || p.role(m) == "BACKUP");
+    wait_for("old master back as BACKUP", Duration::from_secs(30), || {
+        p.role(m) == "BACKUP"
+    });
 }
 
 struct Trial {
@@ -217,9 +249,15 @@ fn trial(p: &mut Pair, fault: &str, conns: usize, deadline: Duration) -> Trial {
     let m = if p.role(0) == "MASTER" { 0 } else { 1 };
     let b = 1 - m;
     let mut held = open_conns(p, conns);
-    wait_for("the backup's conntrackd has every flow", Duration::from_secs(20), || synced(p, b, held.len()));
+    wait_for(
+        "the backup's conntrackd has every flow",
+        Duration::from_secs(20),
+        || synced(p, b, held.len()),
+    );
     let prober = Prober::start(p);
-    wait_for("probe succeeds", Duration::from_secs(10), || !prober.ok.lock().expect("lock").is_empty());
+    wait_for("probe succeeds", Duration::from_secs(10), || {
+        !prober.ok.lock().expect("lock").is_empty()
+    });
     let t0 = Instant::now();
     inject(p, fault, m);
     let mut split = Duration::ZERO;
@@ -235,14 +273,22 @@ fn trial(p: &mut Pair, fault: &str, conns: usize, deadline: Duration) -> Trial {
         if p.sole_owner(b) && prober.gap_around(t0).is_some() {
             break;
         }
-        assert!(start.elapsed() < deadline, "{fault}: no failover within {deadline:?}");
+        assert!(
+            start.elapsed() < deadline,
+            "{fault}: no failover within {deadline:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let blackout = prober.gap_around(t0).unwrap_or_default();
     let survived = surviving(&mut held);
     drop(prober);
     restore(p, fault, m);
-    Trial { blackout, survived, opened: held.len(), split }
+    Trial {
+        blackout,
+        survived,
+        opened: held.len(),
+        split,
+    }
 }
 
 fn pct(sorted: &[Duration], q: f64) -> Duration {
@@ -259,12 +305,20 @@ fn main() {
         a.trials,
         a.conns
     );
-    println!("{:<9} {:>8} {:>8} {:>8} {:>12} {:>12}", "fault", "p50 ms", "p95 ms", "max ms", "survived %", "split max ms");
+    println!(
+        "{:<9} {:>8} {:>8} {:>8} {:>12} {:>12}",
+        "fault", "p50 ms", "p95 ms", "max ms", "survived %", "split max ms"
+    );
     for fault in &a.faults {
         let mut p = Pair::start(a.advert);
         let mut results = Vec::new();
         for _ in 0..a.trials {
-            results.push(trial(&mut p, fault, a.conns, a.advert * 6 + Duration::from_secs(10)));
+            results.push(trial(
+                &mut p,
+                fault,
+                a.conns,
+                a.advert * 6 + Duration::from_secs(10),
+            ));
         }
         let mut b: Vec<Duration> = results.iter().map(|r| r.blackout).collect();
         b.sort();

@@ -89,7 +89,11 @@ fn await_predecessor(name: &str, pid_file: &std::path::Path) {
     let alive = || std::path::Path::new(&format!("/proc/{pid}")).exists();
     let deadline = std::time::Instant::now() + PREDECESSOR_WAIT;
     if alive() {
-        tracing::info!(child = name, pid, "waiting for the previous instance to exit");
+        tracing::info!(
+            child = name,
+            pid,
+            "waiting for the previous instance to exit"
+        );
     }
     while alive() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
@@ -190,12 +194,21 @@ mod tests {
         std::fs::write(&pid_file, format!("{}\n", old.id())).expect("pid");
         let reaper = std::thread::spawn(move || old.wait());
         let t = std::time::Instant::now();
-        let s = supervise("sleep", vec!["sleep".into(), "60".into()], Some(pid_file), |_| {});
+        let s = supervise(
+            "sleep",
+            vec!["sleep".into(), "60".into()],
+            Some(pid_file),
+            |_| {},
+        );
         while s.pid().is_none() && t.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(5));
         }
         let _ = reaper.join();
-        assert!(t.elapsed() >= Duration::from_millis(800), "started after {:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_millis(800),
+            "started after {:?}",
+            t.elapsed()
+        );
         s.stop();
     }
 

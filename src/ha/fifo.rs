@@ -125,7 +125,10 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         use std::io::Write;
-        let mut w = std::fs::OpenOptions::new().write(true).open(&path).expect("open");
+        let mut w = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open");
         writeln!(w, "INSTANCE \"parvis\" BACKUP 100").expect("write");
         let got = rx.recv_timeout(std::time::Duration::from_secs(5));
         assert_eq!(got.ok(), Some(Role::Backup));

@@ -49,12 +49,7 @@ pub fn dashboard(s: &StatusView, backends: &[BackendView], bans: &[BanView], fp:
 /// transition and its cause.
 pub fn ha_line(v: &crate::ha::HaView) -> String {
     let last = match &v.last {
-        Some(t) => format!(
-            "{} → {}: {}",
-            t.from.as_str(),
-            t.to.as_str(),
-            esc(&t.cause)
-        ),
+        Some(t) => format!("{} → {}: {}", t.from.as_str(), t.to.as_str(), esc(&t.cause)),
         None => "no transition yet".into(),
     };
     format!(
