@@ -188,7 +188,7 @@ fn inject(p: &mut Pair, fault: &str, m: usize) {
     match fault {
         "crash" => p.signal(m, Signal::SIGKILL),
         "hang" => p.signal(m, Signal::SIGSTOP),
-        "link" => drop(p.topo.node(m).ip(&["link", "set", "ens3", "down"])),
+        "link" => p.link_down(m),
         "handover" => {
             let sock = p.socket(m);
             std::thread::spawn(move || {
@@ -216,11 +216,10 @@ fn restore(p: &mut Pair, fault: &str, m: usize) {
     match fault {
         "crash" => p.start_node(m),
         "hang" => p.signal(m, Signal::SIGCONT),
-        "link" => drop(p.topo.node(m).ip(&["link", "set", "ens3", "up"])),
+        "link" => p.link_up(m),
         "node" => {
-            for dev in ["ens3", "ens4"] {
-                drop(p.topo.node(m).ip(&["link", "set", dev, "up"]));
-            }
+            drop(p.topo.node(m).ip(&["link", "set", "ens4", "up"]));
+            p.link_up(m);
             for vip in [VIP_PUBLIC, VIP_INTERNAL] {
                 for dev in ["ens3", "ens4"] {
                     let _ = p

@@ -139,10 +139,7 @@ fn hang_handover_and_link_down() {
     });
     assert!(p.tls_ok(), "service through a after the handover");
 
-    p.topo
-        .node(0)
-        .ip(&["link", "set", "ens3", "down"])
-        .expect("link down");
+    p.link_down(0);
     wait_for(
         "b MASTER after a's public link went down",
         failover(),
@@ -153,12 +150,24 @@ fn hang_handover_and_link_down() {
     });
     assert_eq!(p.role(0), "FAULT");
     wait_for("TLS through b after link down", failover(), || p.tls_ok());
-    p.topo
-        .node(0)
-        .ip(&["link", "set", "ens3", "up"])
-        .expect("link up");
+    p.link_up(0);
     wait_for("a BACKUP after link up", failover(), || {
         p.role(0) == "BACKUP"
+    });
+    // a can serve again: hand the VIPs back and reach the service through it.
+    let out = std::process::Command::new(ha_support::exe())
+        .args(["ha", "handover", "--socket"])
+        .arg(p.socket(1))
+        .output()
+        .expect("handover");
+    assert!(
+        out.status.success(),
+        "handover back: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for("a sole owner again", failover(), || p.sole_owner(0));
+    wait_for("TLS through a after its link came back", failover(), || {
+        p.tls_ok()
     });
     assert!(p.sole_owner(1));
 }

@@ -151,6 +151,23 @@ impl Pair {
             .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("ingress="))
     }
 
+    /// Takes node `i`'s public link down (the kernel drops its default route).
+    pub fn link_down(&self, i: usize) {
+        self.topo
+            .node(i)
+            .ip(&["link", "set", "ens3", "down"])
+            .expect("link down");
+    }
+
+    /// Brings node `i`'s public link back and puts back the default route
+    /// the kernel removed with it, as DHCP on a cloud port would.
+    pub fn link_up(&self, i: usize) {
+        let n = self.topo.node(i);
+        n.ip(&["link", "set", "ens3", "up"]).expect("link up");
+        let gw = parvis::lab::ROUTER_PUBLIC.to_string();
+        let _ = n.ip(&["route", "replace", "default", "via", &gw]);
+    }
+
     /// The last lines of node `i`'s event log as the daemon reports them.
     pub fn cause(&self, i: usize) -> String {
         self.status(i)
