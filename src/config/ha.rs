@@ -10,6 +10,10 @@ use super::model::{Config, Ha, HaKey, HaNode};
 use super::types::{IfAddr, Secret};
 use super::validate::Checker;
 
+/// conntrackd's UDP port between the two internal addresses.
+pub const CONNTRACKD_PORT: u16 = 3780;
+/// IP protocol number of VRRP.
+pub const VRRP_PROTO: u8 = 112;
 /// Default TCP port of the config sync channel.
 pub const SYNC_PORT: u16 = 7443;
 /// Default VRRP advertisement interval.

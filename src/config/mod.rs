@@ -6,6 +6,7 @@
 //! TOML text tells, its line.
 
 mod backends;
+mod checker;
 mod cross;
 mod error;
 mod file;
@@ -19,6 +20,7 @@ mod validate;
 
 use std::path::Path;
 
+pub use ha::{CONNTRACKD_PORT, VRRP_PROTO};
 pub use error::{ConfigError, Problem};
 pub use file::FileConfig;
 pub use ha::{ADVERT as HA_ADVERT, SYNC_PORT as HA_SYNC_PORT};

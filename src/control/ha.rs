@@ -1,14 +1,47 @@
 //! `parvis ha status [--json]` and `parvis ha handover` over the control
 //! socket. Does I/O (the socket).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hyper::Method;
 use serde_json::Value;
 
+use super::cli::Ask;
 use super::client::call;
 use super::ControlError;
-use crate::ha::HaView;
+use crate::api::ha::HaView;
+
+/// `parvis ha ...`
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum HaCmd {
+    /// This node's role, the peer, the last transition and its cause.
+    Status(Ask),
+    /// Planned switch: the peer takes both VIPs, this node stands by as BACKUP.
+    Handover(Ask),
+    /// keepalived's health script: exit 0 when the daemon's health file
+    /// says "ok" and is fresh (hidden).
+    #[command(hide = true)]
+    Check {
+        /// The health file.
+        #[arg(long)]
+        file: PathBuf,
+        /// Older than this (milliseconds) counts as a hung daemon.
+        #[arg(long, default_value_t = 1000)]
+        max_age_ms: u64,
+    },
+}
+
+/// Runs `parvis ha status` or `handover`; returns what to print. `check`
+/// asks no daemon: the command line runs it itself (`ha::health::check`).
+pub async fn run(cmd: HaCmd) -> Result<String, ControlError> {
+    match cmd {
+        HaCmd::Status(a) => status(&a.socket, a.json).await,
+        HaCmd::Handover(a) => handover(&a.socket).await,
+        HaCmd::Check { .. } => Err(ControlError::Input(
+            "`parvis ha check` reads a file; it does not talk to the daemon".into(),
+        )),
+    }
+}
 
 /// `parvis ha status`: the pair as this node sees it.
 pub async fn status(socket: &Path, as_json: bool) -> Result<String, ControlError> {
@@ -42,7 +75,7 @@ pub fn human(v: &HaView) -> String {
             "{} → {} at {}: {}",
             t.from.as_str(),
             t.to.as_str(),
-            crate::admin::html::time(t.at),
+            crate::api::text::time(t.at),
             t.cause
         ),
         None => "none yet".into(),
@@ -78,7 +111,7 @@ pub fn human(v: &HaView) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ha::{Role, Transition};
+    use crate::api::ha::{Role, Transition};
 
     #[test]
     fn status_names_role_peer_and_cause() {

@@ -15,7 +15,7 @@ use nftables::stmt::{NATFamily, Statement, NAT};
 use super::expr::{accept, addr, anon_set, eq, payload, saddr};
 use super::ruleset::Rule;
 use crate::config::Config;
-use crate::ha::{CONNTRACKD_PORT, VRRP_PROTO};
+use crate::config::{CONNTRACKD_PORT, VRRP_PROTO};
 
 /// `input` rules for the pair's traffic; none without `[ha]`.
 pub fn rules(cfg: &Config) -> Vec<Rule> {

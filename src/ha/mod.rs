@@ -32,13 +32,10 @@ pub use paths::Paths;
 pub use place::{locate, Place};
 pub use state::{HaState, HaView, Role, Transition};
 
-/// conntrackd's UDP port between the two internal addresses.
-pub const CONNTRACKD_PORT: u16 = 3780;
+pub use crate::config::{CONNTRACKD_PORT, VRRP_PROTO};
 /// The advertisement interval `parvis lab --ha` and docs/ha.md recommend
 /// (see the measurements there).
 pub const RECOMMENDED_ADVERT_MS: u64 = 1000;
-/// IP protocol number of VRRP.
-pub const VRRP_PROTO: u8 = 112;
 /// The VRRP instance's name in keepalived.conf and in the notify FIFO.
 pub const INSTANCE: &str = "parvis";
 

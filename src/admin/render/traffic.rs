@@ -1,7 +1,8 @@
 //! The traffic pages: dashboard, routes and backends, live connections.
 //! View types in, HTML out, through the embedded templates. Pure.
 
-use super::super::html::{badge, bytes, duration, esc, fill, table};
+use super::super::html::{badge, esc, fill, table};
+use crate::api::text::{bytes, duration};
 use crate::api::{BackendView, BanView, ConnView, RouteView, StatusView};
 
 const DASHBOARD: &str = include_str!("../../../web/templates/dashboard.html");
@@ -47,7 +48,7 @@ pub fn dashboard(s: &StatusView, backends: &[BackendView], bans: &[BanView], fp:
 
 /// The pair's line on the dashboard: this node's role, the peer, the last
 /// transition and its cause.
-pub fn ha_line(v: &crate::ha::HaView) -> String {
+pub fn ha_line(v: &crate::api::ha::HaView) -> String {
     let last = match &v.last {
         Some(t) => format!("{} → {}: {}", t.from.as_str(), t.to.as_str(), esc(&t.cause)),
         None => "no transition yet".into(),

@@ -53,7 +53,7 @@ pub fn render(c: &dyn Control) -> String {
     firewall(&mut out, c);
     extra(&mut out, &c.metrics());
     if let Some(v) = c.ha() {
-        out.push_str(&crate::ha::state::metrics(&v));
+        out.push_str(&crate::api::ha::metrics(&v));
     }
     out
 }
