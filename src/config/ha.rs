@@ -5,10 +5,10 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::checker::Checker;
 use super::file::{FileHa, FileHaNode};
 use super::model::{Config, Ha, HaKey, HaNode};
 use super::types::{IfAddr, Secret};
-use super::validate::Checker;
 
 /// conntrackd's UDP port between the two internal addresses.
 pub const CONNTRACKD_PORT: u16 = 3780;
