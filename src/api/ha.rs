@@ -97,4 +97,3 @@ pub fn metrics(v: &HaView) -> String {
         n = v.transitions,
     )
 }
-

@@ -20,8 +20,8 @@
 //! behind by a killed process are swept when the next [`Topology`] is built.
 
 pub mod appliance;
-pub mod echo;
 mod civi;
+pub mod echo;
 mod ns;
 pub mod pair;
 pub mod pair_topology;

@@ -113,14 +113,14 @@ impl Pair {
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid(i)), sig).expect("kill");
     }
 
-    /// Which nodes hold `vip` on a link right now.
+    /// Which nodes hold `vip` on a link that is up (a dead VM's links are down).
     pub fn owners(&self, vip: Ipv4Addr) -> Vec<usize> {
         (0..2)
             .filter(|i| {
                 let out = self
                     .topo
                     .node(*i)
-                    .ip(&["-4", "-o", "addr", "show"])
+                    .ip(&["-4", "-o", "addr", "show", "up"])
                     .expect("ip addr");
                 String::from_utf8_lossy(&out.stdout).contains(&format!(" {vip}/"))
             })
