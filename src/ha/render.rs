@@ -31,7 +31,13 @@ pub struct Hooks<'a> {
 
 /// keepalived.conf for this node.
 pub fn keepalived(ha: &Ha, place: &Place, paths: &Paths, hooks: &Hooks<'_>) -> String {
-    let advert = ha.advert.as_millis() as f64 / 1000.0;
+    let mut s = globals(place, paths, hooks);
+    s.push_str(&instance(ha, place));
+    s
+}
+
+/// `global_defs`, the health script and the standby track file.
+fn globals(place: &Place, paths: &Paths, hooks: &Hooks<'_>) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -73,6 +79,13 @@ pub fn keepalived(ha: &Ha, place: &Place, paths: &Paths, hooks: &Hooks<'_>) -> S
         "track_file parvis_standby {{\n\tfile {}\n\tweight 0\n}}\n",
         quoted(&paths.standby())
     );
+    s
+}
+
+/// The one VRRP instance holding both VIPs.
+fn instance(ha: &Ha, place: &Place) -> String {
+    let advert = ha.advert.as_millis() as f64 / 1000.0;
+    let mut s = String::new();
     let _ = writeln!(
         s,
         "vrrp_instance {INSTANCE} {{\n\
