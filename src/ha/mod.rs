@@ -35,7 +35,7 @@ pub use state::{HaState, HaView, Role, Transition};
 pub use crate::config::{CONNTRACKD_PORT, VRRP_PROTO};
 /// The advertisement interval `parvis lab --ha` and docs/ha.md recommend
 /// (see the measurements there).
-pub const RECOMMENDED_ADVERT_MS: u64 = 1000;
+pub const RECOMMENDED_ADVERT_MS: u64 = 500;
 /// The VRRP instance's name in keepalived.conf and in the notify FIFO.
 pub const INSTANCE: &str = "parvis";
 
