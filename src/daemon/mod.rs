@@ -142,6 +142,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         running_text: text_rx,
         safe_reason: Mutex::new(safe_reason),
         ha: std::sync::OnceLock::new(),
+        limit_sets: Mutex::new(None),
     });
     let token = CancellationToken::new();
     tokio::spawn(start::follow_changes(
