@@ -10,7 +10,9 @@ use std::time::Duration;
 use super::appliance::{wait_ready, Daemon, FORWARD_PORT};
 use super::echo::{start_echo, Echo};
 use super::pair_topology::*;
-use super::{start_demo, ChildGuard, LabError, DEMO_HOSTS, FLOATING_IP, INGRESS, SERVER};
+use super::{
+    start_demo, ChildGuard, LabError, DEMO_HOSTS, FLOATING_IP, INGRESS, ROUTER_PUBLIC, SERVER,
+};
 use crate::demo::{self, ProxyMode};
 
 /// The forwarded port of the TCP echo on the server (held connections).
@@ -191,7 +193,7 @@ pub fn notes(topo: &PairTopology, dir: &Path, pids: [u32; 2]) -> String {
          \x20 kill -9 {ida}                      crash: keepalived dies with the daemon, b takes over\n\
          \x20 kill -STOP {ida}; kill -CONT {ida}   hang: the health file goes stale, a goes FAULT\n\
          \x20 parvis ha handover --socket {sa}   planned: b takes over, a stands by as BACKUP\n\
-         \x20 ip -n {ns_a} link set ens3 down     link loss\n\
+         \x20 ip -n {ns_a} link set ens3 down     link loss (back: link set ens3 up; route add default via {ROUTER_PUBLIC})\n\
          \nIn-kernel forwards survive a crash failover: type into a held echo connection\n\
          \x20 ip netns exec {c} socat - TCP:{f}:{ECHO_PORT}\n\
          Ctrl-C removes everything.\n",
