@@ -59,6 +59,7 @@ pub mod demo;
 pub mod firewall;
 pub mod firstboot;
 pub mod forwarder;
+pub mod ha;
 pub mod lab;
 pub mod net;
 pub mod store;

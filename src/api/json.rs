@@ -87,6 +87,8 @@ pub fn router(control: Arc<dyn Control>) -> Router {
         .route("/ruleset", get(ruleset))
         .route("/bans", get(bans).post(ban_add))
         .route("/bans/{addr}", delete(ban_del))
+        .route("/ha", get(ha))
+        .route("/ha/handover", post(ha_handover))
         .fallback(|| async { ApiError::not_found("no such API route") })
         .with_state(control)
 }
@@ -248,6 +250,18 @@ async fn rollback(
     }
     let outcome = c.rollback(version, author_of(author)).await?;
     Ok(Json(outcome).into_response())
+}
+
+async fn ha(State(c): Ctl) -> Result<Response, ApiError> {
+    let v = c
+        .ha()
+        .ok_or_else(|| ApiError::not_found("this appliance is not one of a pair (no [ha])"))?;
+    Ok(Json(v).into_response())
+}
+
+async fn ha_handover(State(c): Ctl) -> Result<Response, ApiError> {
+    let message = c.ha_handover().await?;
+    Ok(Json(serde_json::json!({ "message": message })).into_response())
 }
 
 /// Runs a blocking [`Control`] call on a blocking thread.

@@ -24,6 +24,7 @@ use std::path::Path;
 pub use error::{ConfigError, Problem};
 pub use file::FileConfig;
 pub use ha::{ADVERT as HA_ADVERT, SYNC_PORT as HA_SYNC_PORT};
+pub use ha::{CONNTRACKD_PORT, VRRP_PROTO};
 pub use host::{check_host_name, HostPattern};
 pub use model::*;
 pub use types::{

@@ -17,7 +17,9 @@ use super::{conn, ListenerCtx, Shared};
 /// Pending connections the kernel queues per listener.
 const BACKLOG: u32 = 4096;
 
-/// Binds `addr` with SO_REUSEADDR and a deep backlog.
+/// Binds `addr` with SO_REUSEADDR, IP_FREEBIND (IPv4) and a deep backlog.
+/// Free bind lets the standby node of a pair listen on the public VIP it
+/// does not hold yet, so a takeover needs no restart of the forwarder.
 pub fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, ForwarderError> {
     let fail = |source| ForwarderError::Bind {
         listener: name.to_string(),
@@ -31,6 +33,10 @@ pub fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, ForwarderError>
     }
     .map_err(fail)?;
     socket.set_reuseaddr(true).map_err(fail)?;
+    if addr.is_ipv4() {
+        nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::IpFreebind, &true)
+            .map_err(|e| fail(std::io::Error::from(e)))?;
+    }
     socket.bind(addr).map_err(fail)?;
     socket.listen(BACKLOG).map_err(fail)
 }
