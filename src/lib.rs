@@ -28,6 +28,10 @@
 //!   and HTTP parsing are pure.
 //! - [`daemon`]: `parvis serve`: first config, restore, background tasks,
 //!   signals; implements [`api::Control`] and [`change::Steps`]. I/O.
+//! - [`sync`]: the HA pair's config sync: mutual TLS with a certificate
+//!   derived from `ha.key`, replicated applies with the same version
+//!   numbers, catching up, bans carried across. [`sync::plan`],
+//!   [`sync::redact`] and the key derivation are pure; the rest does I/O.
 //! - [`net`]: owning the two ports. Role resolution and [`net::plan`] are
 //!   pure; [`net::netlink`] and [`net::watch`] do netlink I/O;
 //!   [`net::metadata`] reads the OpenStack config drive or metadata service.
@@ -45,3 +49,4 @@ pub mod lab;
 pub mod metrics;
 pub mod net;
 pub mod store;
+pub mod sync;

@@ -44,7 +44,12 @@ impl Changer {
         } else {
             Author::Startup
         };
-        let last_read = list.iter().rev().find(|m| m.author.is_file());
+        // A version read from the peer's file (config sync) says nothing
+        // about this node's file.
+        let last_read = list
+            .iter()
+            .rev()
+            .find(|m| m.author.is_file() && m.node.is_none());
         if let Some(m) = last_read {
             if store.get(m.version).is_ok_and(|(_, t)| t == text) {
                 return restored.map(|()| None);

@@ -1,0 +1,161 @@
+//! What a node does with its peer's requests (already authenticated by
+//! the channel): heartbeats, validate, commit, confirm, rollback, history,
+//! bans. Nothing here calls the peer back. Does I/O (the change engine,
+//! nft for bans).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::channel::Handler;
+use super::link::Link;
+use super::wire::{hash, Entry, Listed, Request, Response};
+use crate::change::Changer;
+use crate::firewall;
+
+/// Most bans sent in one go when the peer comes back.
+const SHARE_MAX: usize = 4096;
+
+/// The server side of one node.
+pub struct Node {
+    changer: Changer,
+    link: Arc<Link>,
+}
+
+impl Node {
+    /// Answers with `changer`, recording what it hears in `link`.
+    pub fn new(changer: Changer, link: Arc<Link>) -> Node {
+        Node { changer, link }
+    }
+
+    async fn commit(&self, entry: Entry, within_ms: Option<u64>, from: String) -> Response {
+        let mut meta = entry.meta;
+        meta.node = Some(from);
+        let version = meta.version;
+        let within = within_ms.map(Duration::from_millis);
+        match self.changer.apply_replica(meta, &entry.text, within).await {
+            Ok(_) => Response::Done,
+            Err(e) => refused(format!("version {version}: {e}")),
+        }
+    }
+
+    fn list(&self) -> Response {
+        let store = self.changer.store();
+        let versions = store
+            .list()
+            .into_iter()
+            .filter_map(|meta| {
+                let (_, text) = store.get(meta.version).ok()?;
+                Some(Listed {
+                    hash: hash(&text),
+                    meta,
+                })
+            })
+            .collect();
+        Response::Listing { versions }
+    }
+
+    fn fetch(&self, versions: &[u64]) -> Response {
+        let store = self.changer.store();
+        let entries = versions
+            .iter()
+            .take(crate::store::KEEP)
+            .filter_map(|&n| store.get(n).ok())
+            .map(|(meta, text)| Entry { meta, text })
+            .collect();
+        Response::Entries { entries }
+    }
+}
+
+fn refused(message: String) -> Response {
+    Response::Refused { message }
+}
+
+impl Handler for Node {
+    async fn handle(&self, req: Request) -> Response {
+        match req {
+            Request::Hello(peer) => {
+                self.link.saw(&peer);
+                Response::State(self.link.state())
+            }
+            Request::Prepare { text } => match self.changer.validate_replica(&text).await {
+                Ok(last) => Response::Prepared { last },
+                Err(message) => refused(message),
+            },
+            Request::Commit {
+                entry,
+                within_ms,
+                from,
+            } => self.commit(entry, within_ms, from).await,
+            Request::Confirm { version } => match self.changer.confirm_replica(version).await {
+                Ok(()) => Response::Done,
+                Err(e) => refused(e.to_string()),
+            },
+            Request::Rollback { version } => {
+                let peer = self.link.status().peer;
+                match self.changer.rollback_replica(version, &peer).await {
+                    Ok(()) => Response::Done,
+                    Err(e) => refused(e.to_string()),
+                }
+            }
+            Request::List => self.list(),
+            Request::Fetch { versions } => self.fetch(&versions),
+            Request::Ban { addr, secs } => ban(addr, secs).await,
+            Request::Unban { addr } => unban(addr).await,
+        }
+    }
+}
+
+async fn ban(addr: IpAddr, secs: u64) -> Response {
+    let done = tokio::task::spawn_blocking(move || {
+        firewall::ban_add(addr, Duration::from_secs(secs)).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
+    match done {
+        Ok(()) => {
+            tracing::info!(%addr, secs, "sync: ban from the peer");
+            Response::Done
+        }
+        Err(e) => refused(format!("ban {addr}: {e}")),
+    }
+}
+
+async fn unban(addr: IpAddr) -> Response {
+    let done =
+        tokio::task::spawn_blocking(move || firewall::ban_del(addr).map_err(|e| e.to_string()))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|r| r);
+    match done {
+        Ok(_) => {
+            tracing::info!(%addr, "sync: ban lifted by the peer");
+            Response::Done
+        }
+        Err(e) => refused(format!("unban {addr}: {e}")),
+    }
+}
+
+/// When the peer (re)appears: sends it this node's bans with the time they
+/// have left, so bans made while it was away reach it too.
+pub async fn share_bans(link: &Arc<Link>) {
+    let bans = tokio::task::spawn_blocking(firewall::bans).await;
+    let Ok(Ok(bans)) = bans else {
+        return;
+    };
+    for b in bans.into_iter().take(SHARE_MAX) {
+        let Some(left) = b.expires_in.filter(|d| !d.is_zero()) else {
+            continue;
+        };
+        let _ = link
+            .ask(
+                &Request::Ban {
+                    addr: b.addr,
+                    secs: left.as_secs().max(1),
+                },
+                Duration::from_secs(2),
+            )
+            .await;
+    }
+}
