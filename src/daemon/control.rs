@@ -18,6 +18,7 @@ use crate::change::Changer;
 use crate::config::Config;
 use crate::firewall;
 use crate::net::LinkState;
+use crate::sync::redact::{redact, restore};
 
 use super::kernel::Kernel;
 
@@ -34,6 +35,11 @@ pub struct Daemon {
     pub(super) running_text: watch::Receiver<String>,
     /// Why the daemon runs the safe default, if it does.
     pub(super) safe_reason: Mutex<Option<String>>,
+    /// The HA pair's config sync, with `[ha]`.
+    pub(super) sync: Option<Arc<crate::sync::Link>>,
+    /// This node's VRRP role for the sync's heartbeats: the VRRP
+    /// supervision sends `MASTER`, `BACKUP` or `FAULT` here.
+    pub ha_role: watch::Sender<String>,
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -119,19 +125,27 @@ impl Control for Daemon {
         }
         let backends = self.backends();
         let now = SystemTime::now();
+        let config_version = self.changer.store().current().unwrap_or(0);
+        let ha = self.sync.as_ref().map(|l| {
+            let running = self.changer.snapshot().running;
+            super::pair::view(&l.status(), running)
+        });
+        let mut warnings = self.warnings(&backends);
+        warnings.extend(ha.iter().flat_map(super::pair::warnings));
         StatusView {
             name: cfg.appliance.name.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             uptime_secs: self.started.elapsed().as_secs(),
             interfaces: self.link_views(),
             listeners,
-            config_version: self.changer.store().current().unwrap_or(0),
+            config_version,
             pending: self
                 .changer
                 .store()
                 .pending()
                 .map(|p| adapt::pending(&p, now)),
-            warnings: self.warnings(&backends),
+            warnings,
+            ha,
         }
     }
 
@@ -201,7 +215,7 @@ impl Control for Daemon {
     }
 
     fn config_text(&self) -> String {
-        self.running_text.borrow().clone()
+        redact(&self.running_text.borrow())
     }
 
     fn history(&self) -> Vec<VersionView> {
@@ -215,7 +229,11 @@ impl Control for Daemon {
     }
 
     fn version_text(&self, version: u64) -> Option<String> {
-        self.changer.store().get(version).ok().map(|(_, text)| text)
+        self.changer
+            .store()
+            .get(version)
+            .ok()
+            .map(|(_, text)| redact(&text))
     }
 
     fn ruleset(&self) -> Result<RulesetView, ApiError> {
@@ -247,6 +265,9 @@ impl Control for Daemon {
     fn ban_add(&self, addr: IpAddr, secs: u64) -> Result<(), ApiError> {
         firewall::ban_add(addr, Duration::from_secs(secs)).map_err(internal)?;
         self.log("ban", format!("{addr} banned for {secs}s"));
+        if let Some(link) = &self.sync {
+            link.ban(addr, secs);
+        }
         Ok(())
     }
 
@@ -256,6 +277,9 @@ impl Control for Daemon {
             return Err(ApiError::not_found(format!("{addr} is not banned")));
         }
         self.log("ban", format!("ban on {addr} lifted"));
+        if let Some(link) = &self.sync {
+            link.unban(addr);
+        }
         Ok(())
     }
 
@@ -296,9 +320,11 @@ impl Control for Daemon {
         Box::pin(async move {
             let origin = adapt::origin(author, &req.comment);
             let within = req.confirm_within_secs.map(Duration::from_secs);
+            // A text edited from a redacted view keeps the pair's key.
+            let text = restore(&req.config, &self.running_text.borrow().clone());
             let out = self
                 .changer
-                .apply(&req.config, origin, within, req.force)
+                .apply(&text, origin, within, req.force)
                 .await
                 .map_err(|e| adapt::error(&e))?;
             Ok(adapt::outcome(&out, SystemTime::now()))

@@ -10,6 +10,7 @@
 mod control;
 mod kernel;
 mod notify;
+mod pair;
 mod start;
 
 use std::future::Future;
@@ -41,8 +42,8 @@ pub struct Options {
     pub socket: PathBuf,
     /// A config-drive-like folder instead of discovering the metadata.
     pub metadata: Option<PathBuf>,
-    /// The state folder while no config file says otherwise (the safe
-    /// default); `None`: `/var/lib/parvis`.
+    /// The state folder: overrides `appliance.state_dir` (two nodes of a
+    /// pair on one host); `None`: the config's, else `/var/lib/parvis`.
     pub state_dir: Option<PathBuf>,
 }
 
@@ -116,6 +117,10 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
             (safe, String::new(), Some(why))
         }
     };
+    let token = CancellationToken::new();
+    // The VRRP supervision sends this node's role here; "unknown" until then.
+    let (ha_role, role_rx) = watch::channel("unknown".to_string());
+    let sync = start_sync(&cfg, &changer, role_rx, &token);
     let (cfg_tx, cfg_rx) = watch::channel(cfg.clone());
     let (text_tx, text_rx) = watch::channel(text);
     let (links_tx, links_rx) = watch::channel(Vec::new());
@@ -129,8 +134,9 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         running: cfg_rx,
         running_text: text_rx,
         safe_reason: Mutex::new(safe_reason),
+        sync,
+        ha_role,
     });
-    let token = CancellationToken::new();
     tokio::spawn(start::follow_changes(
         daemon.clone(),
         change_events,
@@ -139,7 +145,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     ));
     tokio::spawn(start::watch_links(kernel.clone(), links_tx, token.clone()));
     tokio::spawn(start::sample(daemon.clone(), token.clone()));
-    start::operator_doors(&cfg, &opts, daemon.clone(), &token).await?;
+    start::operator_doors(&cfg, &state_dir, &opts, daemon.clone(), &token).await?;
     notify::notify("READY=1");
     if let Some(every) = notify::watchdog_interval() {
         tokio::spawn(start::watchdog(every, token.clone()));
@@ -169,6 +175,26 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// With `[ha]`: the config sync with the peer, connected to the change engine.
+fn start_sync(
+    cfg: &crate::config::Config,
+    changer: &Changer,
+    role: watch::Receiver<String>,
+    token: &CancellationToken,
+) -> Option<Arc<crate::sync::Link>> {
+    let ha = cfg.ha.as_ref()?;
+    match crate::sync::start(ha, changer.clone(), role, token.clone()) {
+        Ok(link) => {
+            changer.set_replication(link.clone());
+            Some(link)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "config sync not started: this node runs alone");
+            None
+        }
+    }
 }
 
 /// SIGHUP: the file as a change, author `sighup`.

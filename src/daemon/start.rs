@@ -63,10 +63,15 @@ pub async fn first(opts: &Options) -> Result<First, DaemonError> {
     };
     match std::fs::read_to_string(&opts.config) {
         Ok(text) => {
-            let config = config::parse(&text).map_err(|source| DaemonError::Config {
+            let mut config = config::parse(&text).map_err(|source| DaemonError::Config {
                 path: opts.config.clone(),
                 source,
             })?;
+            // `--state-dir` wins over the file: two nodes of a pair run
+            // the same file side by side.
+            if let Some(dir) = &opts.state_dir {
+                config.appliance.state_dir = dir.clone();
+            }
             Ok(First {
                 config,
                 text: Some(text),
@@ -210,6 +215,7 @@ pub async fn watchdog(every: Duration, token: CancellationToken) {
 /// socket (a failure stops the start) and metrics.
 pub async fn operator_doors(
     cfg: &Config,
+    state_dir: &Path,
     opts: &Options,
     daemon: Arc<Daemon>,
     token: &CancellationToken,
@@ -232,7 +238,7 @@ pub async fn operator_doors(
     match admin::start(
         cfg.admin.listen,
         tls,
-        &cfg.appliance.state_dir,
+        state_dir,
         control.clone(),
         AdminOptions::default(),
         token.clone().cancelled_owned(),

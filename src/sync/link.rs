@@ -76,7 +76,6 @@ impl Link {
     /// A link that knows nothing yet (see [`Link::found`]).
     pub fn new(
         ha: Ha,
-        _appliance: String,
         tls: Arc<rustls::ClientConfig>,
         changer: Changer,
         role: watch::Receiver<String>,

@@ -72,7 +72,6 @@ pub const HEARTBEAT: Duration = Duration::from_secs(1);
 /// views read.
 pub fn start(
     ha: &Ha,
-    name: &str,
     changer: Changer,
     role: watch::Receiver<String>,
     token: CancellationToken,
@@ -81,7 +80,6 @@ pub fn start(
     let identity = key::Identity::derive(&secret)?;
     let link = Arc::new(Link::new(
         ha.clone(),
-        name.to_string(),
         identity.client_config()?,
         changer.clone(),
         role.clone(),

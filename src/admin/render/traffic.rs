@@ -28,6 +28,7 @@ pub fn dashboard(s: &StatusView, backends: &[BackendView], bans: &[BanView], fp:
             ("uptime", &duration(s.uptime_secs)),
             ("config_version", &s.config_version.to_string()),
             ("warnings", &alerts(s)),
+            ("pair", &pair(s)),
             ("ports", &ports_table(s)),
             ("listeners", &listeners_table(s)),
             ("backends", &backend_tables(backends)),
@@ -42,6 +43,51 @@ pub fn dashboard(s: &StatusView, backends: &[BackendView], bans: &[BanView], fp:
             ),
             ("fingerprint", &esc(fp)),
         ],
+    )
+}
+
+/// The HA pair: both nodes, their roles and config versions; empty without `[ha]`.
+fn pair(s: &StatusView) -> String {
+    let Some(ha) = &s.ha else {
+        return String::new();
+    };
+    let p = &ha.peer;
+    let seen = match (p.reachable, p.last_seen_secs) {
+        (true, _) => "reachable".to_string(),
+        (false, Some(secs)) => format!("unreachable, last seen {} ago", duration(secs)),
+        (false, None) => "unreachable".to_string(),
+    };
+    let rows = vec![
+        vec![
+            format!("{} (this node)", esc(&ha.node)),
+            esc(&ha.role),
+            ha.config_version.to_string(),
+            "-".to_string(),
+        ],
+        vec![
+            esc(&p.name),
+            esc(if p.role.is_empty() {
+                "unknown"
+            } else {
+                &p.role
+            }),
+            p.config_version.to_string(),
+            esc(&seen),
+        ],
+    ];
+    let flag = if ha.diverged {
+        "<div class=\"alert warn\" id=\"ha-diverged\">The two nodes run different config versions.</div>"
+    } else {
+        ""
+    };
+    format!(
+        "<section id=\"ha-pair\">\n  <h2>HA pair</h2>\n  {flag}{}\n</section>",
+        table(
+            "ha-nodes",
+            &["Node", "Role", "Config version", "Sync"],
+            &rows,
+            ""
+        )
     )
 }
 
