@@ -145,7 +145,9 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     ));
     tokio::spawn(start::watch_links(kernel.clone(), links_tx, token.clone()));
     tokio::spawn(start::sample(daemon.clone(), token.clone()));
-    start::operator_doors(&cfg, &state_dir, &opts, daemon.clone(), &token).await?;
+    let mut doors = (*cfg).clone();
+    doors.appliance.state_dir = state_dir.clone();
+    start::operator_doors(&doors, &opts, daemon.clone(), &token).await?;
     notify::notify("READY=1");
     if let Some(every) = notify::watchdog_interval() {
         tokio::spawn(start::watchdog(every, token.clone()));

@@ -67,8 +67,6 @@ pub async fn first(opts: &Options) -> Result<First, DaemonError> {
                 path: opts.config.clone(),
                 source,
             })?;
-            // `--state-dir` wins over the file: two nodes of a pair run
-            // the same file side by side.
             if let Some(dir) = &opts.state_dir {
                 config.appliance.state_dir = dir.clone();
             }
@@ -215,7 +213,6 @@ pub async fn watchdog(every: Duration, token: CancellationToken) {
 /// socket (a failure stops the start) and metrics.
 pub async fn operator_doors(
     cfg: &Config,
-    state_dir: &Path,
     opts: &Options,
     daemon: Arc<Daemon>,
     token: &CancellationToken,
@@ -238,7 +235,7 @@ pub async fn operator_doors(
     match admin::start(
         cfg.admin.listen,
         tls,
-        state_dir,
+        &cfg.appliance.state_dir,
         control.clone(),
         AdminOptions::default(),
         token.clone().cancelled_owned(),

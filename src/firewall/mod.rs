@@ -21,6 +21,7 @@ mod apply;
 pub mod diag;
 mod error;
 mod expr;
+mod ha;
 mod limits;
 mod nat;
 mod nft;

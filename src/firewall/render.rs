@@ -47,6 +47,7 @@ pub fn render(cfg: &Config) -> Ruleset {
     rs.rules.extend(limits::rules(cfg));
     rs.rules.extend(nat::rules(cfg));
     rs.rules.extend(input_rules(cfg));
+    rs.rules.extend(super::ha::rules(cfg));
     rs
 }
 

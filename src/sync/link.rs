@@ -60,6 +60,8 @@ pub struct PeerSeen {
 struct State {
     client: Option<Client>,
     seen: PeerSeen,
+    /// The peer's state as last heard.
+    peer: Option<NodeState>,
 }
 
 /// This node's link to its peer.
@@ -88,6 +90,7 @@ impl Link {
             state: Mutex::new(State {
                 client: None,
                 seen: PeerSeen::default(),
+                peer: None,
             }),
         }
     }
@@ -115,22 +118,35 @@ impl Link {
         }
     }
 
-    /// What was last seen of the peer.
+    /// What was last seen of the peer; whether the configs diverge is
+    /// judged now, against the peer's state as last heard.
     pub fn status(&self) -> PeerSeen {
-        let mut seen = self
+        let (mut seen, peer) = self
             .state
             .lock()
-            .map(|s| s.seen.clone())
+            .map(|s| (s.seen.clone(), s.peer.clone()))
             .unwrap_or_default();
         seen.role = self.role.borrow().clone();
+        if let Some(peer) = peer {
+            seen.diverged = diverged(&self.state_named(&seen.node), &peer);
+        }
         seen
     }
 
     /// This node's state, as the heartbeat tells it.
     pub fn state(&self) -> NodeState {
+        let node = self
+            .state
+            .lock()
+            .map(|s| s.seen.node.clone())
+            .unwrap_or_default();
+        self.state_named(&node)
+    }
+
+    fn state_named(&self, node: &str) -> NodeState {
         let snap = self.changer.snapshot();
         NodeState {
-            name: self.status().node,
+            name: node.to_string(),
             role: self.role.borrow().clone(),
             running: snap.running,
             hash: hash(&snap.text),
@@ -142,16 +158,25 @@ impl Link {
 
     /// Records the peer's state (from its answer or its own heartbeat).
     pub fn saw(&self, peer: &NodeState) {
-        let me = self.state();
         if let Ok(mut st) = self.state.lock() {
+            st.peer = Some(peer.clone());
             let s = &mut st.seen;
             s.reachable = true;
             s.last_seen = Some(SystemTime::now());
             s.peer_role = peer.role.clone();
             s.version = peer.running;
             s.pending = peer.pending;
-            s.diverged = diverged(&me, peer);
             s.error = None;
+        }
+    }
+
+    /// One heartbeat now (after a change reached the peer), so the view
+    /// of the peer is fresh.
+    async fn refresh(&self) {
+        if let Ok(Response::State(peer)) =
+            self.ask(&Request::Hello(self.state()), HELLO_TIMEOUT).await
+        {
+            self.saw(&peer);
         }
     }
 
@@ -165,7 +190,8 @@ impl Link {
         }
     }
 
-    fn conflict(&self, what: String) {
+    /// Records a conflict resolved after a partition, for the operator.
+    pub(super) fn conflict(&self, what: String) {
         tracing::warn!("sync: {what}");
         if let Ok(mut st) = self.state.lock() {
             st.seen.conflict = Some(what);
@@ -349,7 +375,10 @@ impl Link {
             from: self.status().node,
         };
         match self.ask(&req, COMMIT_TIMEOUT).await {
-            Ok(Response::Done) => tracing::info!(version, "sync: in force on the peer"),
+            Ok(Response::Done) => {
+                tracing::info!(version, "sync: in force on the peer");
+                self.refresh().await;
+            }
             Ok(Response::Refused { message }) => {
                 tracing::warn!(version, %message, "sync: the peer did not take the version")
             }
@@ -363,7 +392,7 @@ impl Link {
             return;
         }
         match self.ask(&req, COMMIT_TIMEOUT).await {
-            Ok(Response::Done) => {}
+            Ok(Response::Done) => self.refresh().await,
             Ok(other) => tracing::warn!(?req, ?other, "sync: the peer did not follow"),
             Err(e) => tracing::warn!(?req, error = %e, "sync: the peer will catch up"),
         }

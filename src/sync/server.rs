@@ -10,8 +10,9 @@ use std::time::Duration;
 use super::channel::Handler;
 use super::link::Link;
 use super::wire::{hash, Entry, Listed, Request, Response};
-use crate::change::Changer;
+use crate::change::{ApplyOutcome, Changer};
 use crate::firewall;
+use crate::store::{Author, VersionState};
 
 /// Most bans sent in one go when the peer comes back.
 const SHARE_MAX: usize = 4096;
@@ -30,13 +31,35 @@ impl Node {
 
     async fn commit(&self, entry: Entry, within_ms: Option<u64>, from: String) -> Response {
         let mut meta = entry.meta;
-        meta.node = Some(from);
+        meta.node = Some(from.clone());
         let version = meta.version;
+        let reissued = meta.author == Author::Sync;
+        let before = self.changer.snapshot().running;
         let within = within_ms.map(Duration::from_millis);
         match self.changer.apply_replica(meta, &entry.text, within).await {
-            Ok(_) => Response::Done,
+            Ok(ApplyOutcome::Unchanged { .. }) => Response::Done,
+            Ok(_) => {
+                if reissued && before != 0 {
+                    self.superseded(before, &from, version);
+                }
+                Response::Done
+            }
             Err(e) => refused(format!("version {version}: {e}")),
         }
+    }
+
+    /// The peer won a partition in which both changed the config: the
+    /// version this node made meanwhile is marked so.
+    fn superseded(&self, mine: u64, peer: &str, theirs: u64) {
+        let why = format!(
+            "superseded by {peer}'s version {theirs}: both nodes changed the config while apart"
+        );
+        let _ = self
+            .changer
+            .store()
+            .set_state(mine, VersionState::RolledBack, Some(why.clone()));
+        self.link
+            .conflict(format!("version {mine} made here was {why}"));
     }
 
     fn list(&self) -> Response {
