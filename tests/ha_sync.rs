@@ -305,3 +305,93 @@ fn bans_reach_the_peer() {
     assert!(out.status.success(), "{out:?}");
     assert!(within(5, || !p.nft(0).contains("203.0.113.77")).is_some());
 }
+
+#[test]
+fn a_change_the_peer_refuses_is_not_applied_anywhere() {
+    let p = pair();
+    assert!(within(10, || p.ha(0)["peer"]["reachable"] == true).is_some());
+    // A change pending on b alone (made while apart) blocks a's change.
+    p.link(0, false);
+    assert!(within(5, || p.ha(1)["peer"]["reachable"] == false).is_some());
+    let (out, _) = p.apply(
+        1,
+        "pend-b.toml",
+        &forward(8090),
+        &["--confirm-within", "60"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    p.link(0, true);
+    assert!(within(5, || p.ha(0)["peer"]["reachable"] == true).is_some());
+    let before = p.history(0);
+    let (out, _) = p.apply(0, "refused.toml", &forward(8091), &[]);
+    assert!(
+        !out.status.success(),
+        "a must refuse what b refuses: {out:?}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refused by the peer b") && err.contains("pending"),
+        "{err}"
+    );
+    assert_eq!(p.history(0), before, "nothing stored on a");
+    assert!(!p.nft(0).contains("8091"));
+    // Once b's change is confirmed, a follows it.
+    assert!(p.cli(1, &["confirm"]).status.success());
+    let v = p.running(1).0;
+    assert!(
+        within(5, || p.running(0).0 == v).is_some(),
+        "{:?}",
+        p.running(0)
+    );
+    assert!(p.nft(0).contains("8090"));
+}
+
+/// Figures for docs/ha.md: `cargo test --test ha_sync figures -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn figures() {
+    let mut p = pair();
+    assert!(within(10, || p.ha(0)["peer"]["reachable"] == true).is_some());
+    let mut applies = Vec::new();
+    for k in 0..20u16 {
+        let (out, took) = p.apply(
+            usize::from(k % 2),
+            &format!("f{k}.toml"),
+            &forward(9000 + k),
+            &[],
+        );
+        assert!(out.status.success(), "{out:?}");
+        let v = p.running(usize::from(k % 2)).0;
+        assert_eq!(p.running(usize::from(1 - k % 2)).0, v);
+        applies.push(took);
+    }
+    let mut catch = Vec::new();
+    for k in 0..5u16 {
+        p.kill(1);
+        let (out, _) = p.apply(0, &format!("c{k}.toml"), &forward(9100 + k), &[]);
+        assert!(out.status.success(), "{out:?}");
+        let v = p.running(0).0;
+        p.restart(1);
+        let took = within(15, || p.running(1).0 == v).expect("caught up");
+        catch.push(took);
+    }
+    let stats = |mut d: Vec<Duration>| {
+        d.sort();
+        let at = |q: f64| d[((d.len() as f64 - 1.0) * q).round() as usize];
+        format!(
+            "p50 {:?} p95 {:?} max {:?} (n={})",
+            at(0.5),
+            at(0.95),
+            at(1.0),
+            d.len()
+        )
+    };
+    eprintln!(
+        "FIGURE apply returns with the version in force on both: {}",
+        stats(applies)
+    );
+    eprintln!(
+        "FIGURE restarted node in force on the missed version after its socket opened: {}",
+        stats(catch)
+    );
+}

@@ -303,12 +303,13 @@ impl Link {
     /// The peer's version wins: take its history and apply its version.
     async fn follow(&self, me: &NodeState, peer: &NodeState) -> Result<(), String> {
         let store = self.changer.store();
-        if store
-            .get(peer.running)
-            .is_ok_and(|(_, t)| hash(&t) != peer.hash)
-        {
+        match store.get(peer.running) {
             // The same number holds another config here: the peer re-issues.
-            return Ok(());
+            Ok((_, t)) if hash(&t) != peer.hash => return Ok(()),
+            // It failed here once: no retry every second; the divergence
+            // stays flagged until an operator acts.
+            Ok((m, _)) if m.state == crate::store::VersionState::Failed => return Ok(()),
+            _ => {}
         }
         let listing = self.fill(None).await?;
         let (meta, text) = store.get(peer.running).map_err(|e| e.to_string())?;
