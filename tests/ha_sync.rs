@@ -377,12 +377,13 @@ fn figures() {
     }
     let stats = |mut d: Vec<Duration>| {
         d.sort();
-        let at = |q: f64| d[((d.len() as f64 - 1.0) * q).round() as usize];
+        // Nearest rank: the q-th percentile of n samples is sample ceil(q*n/100).
+        let at = |q: usize| d[(q * d.len()).div_ceil(100).clamp(1, d.len()) - 1];
         format!(
             "p50 {:?} p95 {:?} max {:?} (n={})",
-            at(0.5),
-            at(0.95),
-            at(1.0),
+            at(50),
+            at(95),
+            at(100),
             d.len()
         )
     };

@@ -178,7 +178,13 @@ impl Changer {
         let mut st = self.inner.state.lock().await;
         let n = meta.version;
         let running = st.running.as_ref().map(|r| r.version);
-        if running == Some(n) {
+        if let Some(r) = st.running.as_ref().filter(|r| r.version == n) {
+            if r.text != text {
+                return Err(ChangeError::Clash {
+                    version: n,
+                    message: "another config of that number is in force here".into(),
+                });
+            }
             return Ok(ApplyOutcome::Unchanged { version: n });
         }
         if let Some(p) = st.pending {

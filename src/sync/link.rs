@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::channel::Client;
-use super::plan::{diverged, plan, Plan};
+use super::plan::diverged;
 use super::wire::{hash, Entry, NodeState, Request, Response};
 use super::{SyncError, HEARTBEAT};
 use crate::change::{Changer, Published, Replication};
@@ -25,7 +25,7 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long the peer may take to validate a config (it runs `nft -c`).
 const PREPARE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the peer may take to put a version in force.
-const COMMIT_TIMEOUT: Duration = Duration::from_secs(20);
+pub(super) const COMMIT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The pair as this node last saw it: the operator's view.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -69,7 +69,7 @@ pub struct Link {
     /// The `[ha]` section the link was started with.
     pub ha: Ha,
     tls: Arc<rustls::ClientConfig>,
-    changer: Changer,
+    pub(super) changer: Changer,
     role: watch::Receiver<String>,
     state: Mutex<State>,
 }
@@ -247,128 +247,8 @@ impl Link {
         }
     }
 
-    async fn settle(&self, me: &NodeState, peer: &NodeState, first: bool) -> Result<(), String> {
-        match plan(me, peer) {
-            Plan::Follow => self.follow(me, peer).await,
-            Plan::Lead => self.lead(me, peer).await,
-            Plan::InSync if first || peer.last > me.last => self.fill(None).await.map(drop),
-            Plan::InSync | Plan::Wait => Ok(()),
-        }
-    }
-
-    async fn list(&self) -> Result<Vec<super::wire::Listed>, String> {
-        match self.ask(&Request::List, COMMIT_TIMEOUT).await {
-            Ok(Response::Listing { versions }) => Ok(versions),
-            Ok(other) => Err(format!("unexpected answer to List: {other:?}")),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    /// Copies the peer's versions this node lacks (history only); returns
-    /// the peer's listing.
-    async fn fill(
-        &self,
-        listing: Option<Vec<super::wire::Listed>>,
-    ) -> Result<Vec<super::wire::Listed>, String> {
-        let listing = match listing {
-            Some(l) => l,
-            None => self.list().await?,
-        };
-        let store = self.changer.store();
-        let missing: Vec<u64> = listing
-            .iter()
-            .map(|l| l.meta.version)
-            .filter(|&n| store.get(n).is_err())
-            .collect();
-        if missing.is_empty() {
-            return Ok(listing);
-        }
-        let req = Request::Fetch { versions: missing };
-        let entries = match self.ask(&req, COMMIT_TIMEOUT).await {
-            Ok(Response::Entries { entries }) => entries,
-            Ok(other) => return Err(format!("unexpected answer to Fetch: {other:?}")),
-            Err(e) => return Err(e.to_string()),
-        };
-        let peer = self.status().peer;
-        for e in entries {
-            let mut meta = e.meta;
-            meta.node = meta.node.or_else(|| Some(peer.clone()));
-            if let Err(err) = self.changer.record_replica(&meta, &e.text) {
-                tracing::warn!(version = meta.version, error = %err, "sync: history copy");
-            }
-        }
-        Ok(listing)
-    }
-
-    /// The peer's version wins: take its history and apply its version.
-    async fn follow(&self, me: &NodeState, peer: &NodeState) -> Result<(), String> {
-        let store = self.changer.store();
-        match store.get(peer.running) {
-            // The same number holds another config here: the peer re-issues.
-            Ok((_, t)) if hash(&t) != peer.hash => return Ok(()),
-            // It failed here once: no retry every second; the divergence
-            // stays flagged until an operator acts.
-            Ok((m, _)) if m.state == crate::store::VersionState::Failed => return Ok(()),
-            _ => {}
-        }
-        let listing = self.fill(None).await?;
-        let (meta, text) = store.get(peer.running).map_err(|e| e.to_string())?;
-        let started = std::time::Instant::now();
-        self.changer
-            .apply_replica(meta, &text, None)
-            .await
-            .map_err(|e| e.to_string())?;
-        tracing::info!(version = peer.running, took = ?started.elapsed(), "sync: caught up with the peer");
-        let lost = me.running != 0
-            && !listing
-                .iter()
-                .any(|l| l.meta.version == me.running && l.hash == me.hash);
-        if lost {
-            let why = format!(
-                "superseded by {}'s version {}: both nodes changed the config while apart",
-                peer.name, peer.running
-            );
-            let _ = store.set_state(
-                me.running,
-                crate::store::VersionState::RolledBack,
-                Some(why.clone()),
-            );
-            self.conflict(format!("version {} made here was {why}", me.running));
-        }
-        Ok(())
-    }
-
-    /// This node's version wins; if the peer holds another config under
-    /// the same number, re-issue it above both histories and push it.
-    async fn lead(&self, me: &NodeState, peer: &NodeState) -> Result<(), String> {
-        let listing = self.list().await?;
-        let clash = listing
-            .iter()
-            .any(|l| l.meta.version == me.running && l.hash != me.hash);
-        if !clash {
-            return Ok(());
-        }
-        let min = me.last.max(peer.last).saturating_add(1);
-        let why = format!(
-            "re-issued version {} above both histories ({} holds another version {}: both nodes changed the config while apart)",
-            me.running, peer.name, me.running
-        );
-        let meta = self
-            .changer
-            .reissue(min, why.clone())
-            .await
-            .map_err(|e| e.to_string())?;
-        self.conflict(why);
-        if let Some(meta) = meta {
-            if let Ok((meta, text)) = self.changer.store().get(meta.version) {
-                self.push(Entry { meta, text }, None).await;
-            }
-        }
-        Ok(())
-    }
-
     /// Sends a version to the peer to put in force.
-    async fn push(&self, entry: Entry, within: Option<Duration>) {
+    pub(super) async fn push(&self, entry: Entry, within: Option<Duration>) {
         let version = entry.meta.version;
         let req = Request::Commit {
             entry,

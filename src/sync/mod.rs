@@ -19,6 +19,7 @@
 //! lacks and applies the winner's version with its number. See
 //! `docs/ha.md`, "Config sync".
 
+mod catchup;
 pub mod channel;
 pub mod key;
 pub mod link;
