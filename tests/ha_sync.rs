@@ -3,7 +3,8 @@
 //! unconfirmed change rolled back on both, confirm from the other node, a
 //! node that was down catching up, a wrong-key peer and an intruder
 //! refused, a divergence flagged, a partition in which both changed
-//! resolved the same way on both, and bans carried across.
+//! resolved the same way on both, a pending change taken by a returning
+//! node, and bans carried across.
 
 mod pair_support;
 
@@ -145,7 +146,7 @@ fn an_unconfirmed_change_rolls_back_on_both_and_confirm_reaches_the_peer() {
 }
 
 #[test]
-fn a_node_that_was_down_catches_up_when_it_returns() {
+fn a_node_that_was_down_is_flagged_and_catches_up_when_it_returns() {
     let mut p = pair();
     assert!(within(10, || p.ha(0)["peer"]["reachable"] == true).is_some());
     p.kill(1);
@@ -162,6 +163,25 @@ fn a_node_that_was_down_catches_up_when_it_returns() {
     assert!(within(5, || p.ha(0)["peer"]["reachable"] == false).is_some());
     let w = p.json(0, &["status"])["warnings"].to_string();
     assert!(w.contains("peer b is not reachable"), "{w}");
+    // b was last seen on the version before: flagged, in the three views.
+    let ha = p.ha(0);
+    assert_eq!(
+        (
+            ha["diverged"].as_bool(),
+            ha["peer"]["config_version"].as_u64()
+        ),
+        (Some(true), Some(v - 1)),
+        "{ha}"
+    );
+    let text = String::from_utf8_lossy(&p.cli(0, &["status"]).stdout).into_owned();
+    assert!(
+        text.contains("DIVERGED") && text.contains("config versions diverge"),
+        "{text}"
+    );
+    let metrics = p.ns[0]
+        .run(&["curl", "-s", "http://127.0.0.1:9108/metrics"])
+        .expect("metrics");
+    assert!(String::from_utf8_lossy(&metrics.stdout).contains("parvis_ha_config_diverged 1"));
 
     p.restart(1);
     let caught = within(10, || p.running(1).0 == v);
@@ -169,6 +189,11 @@ fn a_node_that_was_down_catches_up_when_it_returns() {
     eprintln!("FIGURE node b back: in force on it {caught:?} after its control socket opened");
     assert!(p.nft(1).contains("8085"));
     assert_eq!(versions(&p.history(0)), versions(&p.history(1)));
+    assert!(
+        within(3, || p.ha(0)["diverged"] == false).is_some(),
+        "{}",
+        p.ha(0)
+    );
     // Restarting b again keeps it there: its own (older) file does not win.
     p.kill(1);
     p.restart(1);
@@ -219,7 +244,7 @@ fn a_host_on_the_internal_network_cannot_reach_the_sync_port() {
 }
 
 #[test]
-fn a_divergence_is_flagged_and_a_partition_resolves_the_same_way_on_both() {
+fn a_partition_in_which_both_changed_resolves_the_same_way_on_both() {
     let p = pair();
     assert!(within(10, || p.ha(0)["peer"]["reachable"] == true).is_some());
     let base = p.running(0).0;
@@ -246,28 +271,30 @@ fn a_divergence_is_flagged_and_a_partition_resolves_the_same_way_on_both() {
         "{ha}"
     );
 
-    // A change pending on a while b is away: back, b is flagged diverged
-    // until the change is settled, then follows.
+    // A change pending on a while b is away: back, b takes it pending with
+    // the time left, and a confirm reaches it.
     p.link(1, false);
     assert!(within(5, || p.ha(0)["peer"]["reachable"] == false).is_some());
     let (out, _) = p.apply(0, "pend.toml", &forward(8089), &["--confirm-within", "60"]);
     assert!(out.status.success(), "{out:?}");
-    p.link(1, true);
-    let flagged = within(5, || p.ha(0)["diverged"] == true);
-    assert!(flagged.is_some(), "{}", p.ha(0));
-    let text = String::from_utf8_lossy(&p.cli(0, &["status"]).stdout).into_owned();
-    assert!(
-        text.contains("DIVERGED") && text.contains("config versions diverge"),
-        "{text}"
-    );
-    let metrics = p.ns[0]
-        .run(&["curl", "-s", "http://127.0.0.1:9108/metrics"])
-        .expect("metrics");
-    assert!(String::from_utf8_lossy(&metrics.stdout).contains("parvis_ha_config_diverged 1"));
-    assert!(p.cli(0, &["confirm"]).status.success());
     let v = p.running(0).0;
-    assert!(within(5, || p.running(1).0 == v).is_some());
-    assert!(within(3, || p.ha(0)["diverged"] == false).is_some());
+    p.link(1, true);
+    let adopted = within(5, || p.running(1) == (v, Some(v)));
+    assert!(adopted.is_some(), "{:?}", p.running(1));
+    let left = p.json(1, &["status"])["pending"]["deadline_secs"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(
+        (50..=60).contains(&left),
+        "the same deadline on b: {left}s left"
+    );
+    assert!(p.cli(0, &["confirm"]).status.success());
+    assert!(
+        within(3, || p.running(1) == (v, None)).is_some(),
+        "{:?}",
+        p.running(1)
+    );
+    assert!(!p.ha(0)["diverged"].as_bool().unwrap_or(true));
 }
 
 #[test]
@@ -310,9 +337,21 @@ fn bans_reach_the_peer() {
 fn a_change_the_peer_refuses_is_not_applied_anywhere() {
     let p = pair();
     assert!(within(10, || p.ha(0)["peer"]["reachable"] == true).is_some());
-    // A change pending on b alone (made while apart) blocks a's change.
+    // Apart: a moves on twice; b makes a change pending. Back together,
+    // b's pending change loses to a's version, so a does not take it, and
+    // b keeps it pending until it is settled.
     p.link(0, false);
     assert!(within(5, || p.ha(1)["peer"]["reachable"] == false).is_some());
+    assert!(p
+        .apply(0, "a2.toml", &forward(8092), &[])
+        .0
+        .status
+        .success());
+    assert!(p
+        .apply(0, "a3.toml", &forward(8093), &[])
+        .0
+        .status
+        .success());
     let (out, _) = p.apply(
         1,
         "pend-b.toml",
@@ -335,15 +374,17 @@ fn a_change_the_peer_refuses_is_not_applied_anywhere() {
     );
     assert_eq!(p.history(0), before, "nothing stored on a");
     assert!(!p.nft(0).contains("8091"));
-    // Once b's change is confirmed, a follows it.
+    // Once b's change is confirmed, the higher version (a's) wins on both.
     assert!(p.cli(1, &["confirm"]).status.success());
-    let v = p.running(1).0;
+    let v = p.running(0).0;
     assert!(
-        within(5, || p.running(0).0 == v).is_some(),
+        within(5, || p.running(1).0 == v).is_some(),
         "{:?}",
-        p.running(0)
+        p.running(1)
     );
-    assert!(p.nft(0).contains("8090"));
+    assert!(p.nft(1).contains("8093") && !p.nft(1).contains("8090"));
+    let c = p.ha(1)["peer"]["conflict"].to_string();
+    assert!(c.contains("superseded"), "{c}");
 }
 
 /// Figures for docs/ha.md: `cargo test --test ha_sync figures -- --ignored --nocapture`.

@@ -62,6 +62,8 @@ pub struct Snapshot {
     pub last: u64,
     /// The version waiting for confirmation.
     pub pending: Option<u64>,
+    /// Time left before it rolls back.
+    pub pending_left: Option<Duration>,
 }
 
 impl Changer {
@@ -130,7 +132,13 @@ impl Changer {
     /// This node's state for the heartbeat.
     pub fn snapshot(&self) -> Snapshot {
         let store = &self.inner.store;
-        let pending = store.pending().map(|p| p.version);
+        let record = store.pending();
+        let pending = record.map(|p| p.version);
+        let pending_left = record.map(|p| {
+            p.deadline_time()
+                .duration_since(SystemTime::now())
+                .unwrap_or_default()
+        });
         let running = pending.or(store.current()).unwrap_or(0);
         let (time, text) = match store.get(running) {
             Ok((m, t)) => (m.time, t),
@@ -142,6 +150,7 @@ impl Changer {
             time,
             last: store.last(),
             pending,
+            pending_left,
         }
     }
 

@@ -79,8 +79,14 @@ impl Link {
         let listing = self.fill(None).await?;
         let (meta, text) = store.get(peer.running).map_err(|e| e.to_string())?;
         let started = std::time::Instant::now();
+        // Pending there: pending here too, with the same time left.
+        let within = peer
+            .pending
+            .filter(|&v| v == peer.running)
+            .and(peer.pending_ms)
+            .map(std::time::Duration::from_millis);
         self.changer
-            .apply_replica(meta, &text, None)
+            .apply_replica(meta, &text, within)
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!(version = peer.running, took = ?started.elapsed(), "sync: caught up with the peer");

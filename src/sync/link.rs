@@ -153,6 +153,9 @@ impl Link {
             time: snap.time,
             last: snap.last,
             pending: snap.pending,
+            pending_ms: snap
+                .pending_left
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         }
     }
 

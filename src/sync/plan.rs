@@ -10,10 +10,12 @@ use super::wire::NodeState;
 pub enum Plan {
     /// Same version, same text.
     InSync,
-    /// A change is pending on one side: its confirm or rollback reaches
-    /// both; catching up waits until it is settled.
+    /// This node has a change pending: it is settled (confirmed or rolled
+    /// back, on both) before anything else; or the peer has one that
+    /// loses to this node's version.
     Wait,
-    /// The peer's version wins: copy what is missing and apply it here.
+    /// The peer's version wins: copy what is missing and apply it here
+    /// (pending with the same time left if it is pending there).
     Follow,
     /// This node's version wins: the peer follows, unless it holds a
     /// different config under the same number (then re-issue it higher).
@@ -24,15 +26,15 @@ pub enum Plan {
 /// version with the same number while apart) the later one, then the
 /// greater node name, so that both nodes reach the same verdict.
 pub fn plan(me: &NodeState, peer: &NodeState) -> Plan {
-    if me.pending.is_some() || peer.pending.is_some() {
-        return Plan::Wait;
-    }
     if me.running == peer.running && me.hash == peer.hash {
         return Plan::InSync;
     }
-    match winner(me, peer) {
-        Ordering::Less => Plan::Follow,
-        _ => Plan::Lead,
+    let peer_wins = winner(me, peer) == Ordering::Less;
+    match (me.pending.is_some(), peer.pending.is_some(), peer_wins) {
+        (true, _, _) => Plan::Wait,
+        (false, _, true) => Plan::Follow,
+        (false, true, false) => Plan::Wait,
+        (false, false, false) => Plan::Lead,
     }
 }
 
@@ -67,11 +69,18 @@ mod tests {
     #[test]
     fn same_version_is_in_sync_and_pending_waits() {
         let a = node("a", 3, "h3", "t");
-        let mut b = node("b", 3, "h3", "t");
+        let b = node("b", 3, "h3", "t");
         assert_eq!(plan(&a, &b), Plan::InSync);
         assert!(!diverged(&a, &b));
-        b.pending = Some(4);
-        assert_eq!(plan(&a, &b), Plan::Wait);
+        // b has version 4 pending: a takes it (pending too); b waits.
+        let mut b4 = node("b", 4, "h4", "t");
+        b4.pending = Some(4);
+        assert_eq!(plan(&a, &b4), Plan::Follow);
+        assert_eq!(plan(&b4, &a), Plan::Wait);
+        // A pending version that loses is settled first.
+        let mut b2 = node("b", 2, "h2", "t");
+        b2.pending = Some(2);
+        assert_eq!(plan(&a, &b2), Plan::Wait);
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct NodeState {
     pub last: u64,
     /// The version waiting for confirmation, if any.
     pub pending: Option<u64>,
+    /// Milliseconds left before the pending version rolls back.
+    #[serde(default)]
+    pub pending_ms: Option<u64>,
 }
 
 /// One history entry: metadata and text, copied with its number.
