@@ -331,6 +331,29 @@ fn bans_reach_the_peer() {
         .expect("unban");
     assert!(out.status.success(), "{out:?}");
     assert!(within(5, || !p.nft(0).contains("203.0.113.77")).is_some());
+    // A ban made while b is away reaches it when it returns.
+    let mut p = p;
+    p.kill(1);
+    let out = p.ns[0]
+        .run(&[
+            "curl",
+            "-s",
+            "--unix-socket",
+            &sock,
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"addr":"203.0.113.78","secs":600}"#,
+            "http://parvis/api/v1/bans",
+        ])
+        .expect("ban");
+    assert!(out.status.success(), "{out:?}");
+    p.restart(1);
+    assert!(
+        within(10, || p.nft(1).contains("203.0.113.78")).is_some(),
+        "{}",
+        p.nft(1)
+    );
 }
 
 #[test]
@@ -436,4 +459,55 @@ fn figures() {
         "FIGURE restarted node in force on the missed version after its socket opened: {}",
         stats(catch)
     );
+}
+
+#[test]
+fn sighup_and_an_api_apply_of_the_redacted_text_reach_the_peer_with_the_key() {
+    let p = pair();
+    assert!(within(10, || p.ha(0)["peer"]["reachable"] == true).is_some());
+    // SIGHUP on a: its file, re-read, is in force on b too.
+    std::fs::write(&p.nodes[0].config, config(&p.dir, KEY, &forward(8094))).expect("write");
+    let pid = p.nodes[0].child.as_ref().expect("a runs").id().to_string();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .expect("kill");
+    assert!(hup.success());
+    let v = within(10, || p.nft(1).contains("8094"));
+    assert!(v.is_some(), "SIGHUP on a never reached b");
+    assert_eq!(p.running(0).0, p.running(1).0);
+
+    // The API on b: the config as shown (key masked), edited, applied.
+    let sock = p.nodes[1].socket.to_string_lossy().into_owned();
+    let curl = |args: &[&str]| {
+        let mut all = vec!["curl", "-s", "--unix-socket", sock.as_str()];
+        all.extend_from_slice(args);
+        let out = p.ns[1].run(&all).expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown: serde_json::Value =
+        serde_json::from_str(&curl(&["http://parvis/api/v1/config"])).expect("json");
+    let text = shown["text"].as_str().expect("text").to_string();
+    assert!(!text.contains(KEY), "{text}");
+    let body = serde_json::json!({ "config": text + &forward(8095) }).to_string();
+    let out = curl(&[
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &body,
+        "http://parvis/api/v1/apply",
+    ]);
+    assert!(out.contains("\"version\""), "{out}");
+    let v = p.running(1).0;
+    assert_eq!(p.running(0).0, v);
+    assert!(p.nft(0).contains("8095"));
+    for state in [&p.nodes[0].state, &p.nodes[1].state] {
+        let stored =
+            std::fs::read_to_string(state.join(format!("config/{v:06}.toml"))).expect("stored");
+        assert!(
+            stored.contains(KEY),
+            "the pair's key kept in the stored version"
+        );
+    }
+    assert_eq!(p.ha(0)["peer"]["reachable"], true, "the key still works");
 }
