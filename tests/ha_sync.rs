@@ -511,3 +511,28 @@ fn sighup_and_an_api_apply_of_the_redacted_text_reach_the_peer_with_the_key() {
     }
     assert_eq!(p.ha(0)["peer"]["reachable"], true, "the key still works");
 }
+
+#[test]
+fn an_unreadable_key_file_is_a_status_warning_not_a_dead_daemon() {
+    let mut p = pair();
+    p.kill(0);
+    let missing = p.dir.join("no-such.key");
+    let text = config(&p.dir, KEY, "").replace(
+        &format!("key = \"{KEY}\""),
+        &format!("key_file = \"{}\"", missing.display()),
+    );
+    std::fs::write(&p.nodes[0].config, text).expect("write");
+    std::fs::remove_dir_all(&p.nodes[0].state).expect("fresh state");
+    p.restart(0);
+    let s = p.json(0, &["status"]);
+    let w = s["warnings"].to_string();
+    assert!(
+        w.contains("config sync not started") && w.contains("no-such.key"),
+        "{w}"
+    );
+    assert!(s["ha"].is_null(), "{s}");
+    assert!(
+        p.nft(0).contains("2222"),
+        "the node still serves its config"
+    );
+}

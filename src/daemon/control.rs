@@ -37,6 +37,8 @@ pub struct Daemon {
     pub(super) safe_reason: Mutex<Option<String>>,
     /// The HA pair's config sync, with `[ha]`.
     pub(super) sync: Option<Arc<crate::sync::Link>>,
+    /// Why the config sync did not start, if `[ha]` is set and it did not.
+    pub(super) sync_error: Option<String>,
     /// This node's VRRP role for the sync's heartbeats: the VRRP
     /// supervision sends `MASTER`, `BACKUP` or `FAULT` here.
     pub ha_role: watch::Sender<String>,
@@ -132,6 +134,7 @@ impl Control for Daemon {
         });
         let mut warnings = self.warnings(&backends);
         warnings.extend(ha.iter().flat_map(super::pair::warnings));
+        warnings.extend(self.sync_error.clone());
         StatusView {
             name: cfg.appliance.name.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),

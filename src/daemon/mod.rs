@@ -120,7 +120,10 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     let token = CancellationToken::new();
     // The VRRP supervision sends this node's role here; "unknown" until then.
     let (ha_role, role_rx) = watch::channel("unknown".to_string());
-    let sync = start_sync(&cfg, &changer, role_rx, &token);
+    let (sync, sync_error) = match start_sync(&cfg, &changer, role_rx, &token) {
+        Ok(link) => (link, None),
+        Err(e) => (None, Some(e)),
+    };
     let (cfg_tx, cfg_rx) = watch::channel(cfg.clone());
     let (text_tx, text_rx) = watch::channel(text);
     let (links_tx, links_rx) = watch::channel(Vec::new());
@@ -135,6 +138,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         running_text: text_rx,
         safe_reason: Mutex::new(safe_reason),
         sync,
+        sync_error,
         ha_role,
     });
     tokio::spawn(start::follow_changes(
@@ -180,21 +184,26 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
 }
 
 /// With `[ha]`: the config sync with the peer, connected to the change engine.
+/// The error is kept for the status warnings.
 fn start_sync(
     cfg: &crate::config::Config,
     changer: &Changer,
     role: watch::Receiver<String>,
     token: &CancellationToken,
-) -> Option<Arc<crate::sync::Link>> {
-    let ha = cfg.ha.as_ref()?;
+) -> Result<Option<Arc<crate::sync::Link>>, String> {
+    let Some(ha) = cfg.ha.as_ref() else {
+        return Ok(None);
+    };
     match crate::sync::start(ha, changer.clone(), role, token.clone()) {
         Ok(link) => {
             changer.set_replication(link.clone());
-            Some(link)
+            Ok(Some(link))
         }
         Err(e) => {
             tracing::error!(error = %e, "config sync not started: this node runs alone");
-            None
+            Err(format!(
+                "ha: config sync not started ({e}): this node runs alone"
+            ))
         }
     }
 }

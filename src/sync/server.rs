@@ -123,25 +123,29 @@ impl Handler for Node {
             }
             Request::List => self.list(),
             Request::Fetch { versions } => self.fetch(&versions),
-            Request::Ban { addr, secs } => ban(addr, secs).await,
+            Request::Ban { addr, secs } => ban(vec![(addr, secs)]).await,
+            Request::Bans { bans } => ban(bans.into_iter().take(SHARE_MAX).collect()).await,
             Request::Unban { addr } => unban(addr).await,
         }
     }
 }
 
-async fn ban(addr: IpAddr, secs: u64) -> Response {
+async fn ban(bans: Vec<(IpAddr, u64)>) -> Response {
     let done = tokio::task::spawn_blocking(move || {
-        firewall::ban_add(addr, Duration::from_secs(secs)).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())
-    .and_then(|r| r);
-    match done {
-        Ok(()) => {
-            tracing::info!(%addr, secs, "sync: ban from the peer");
-            Response::Done
+        let mut failed = Vec::new();
+        for (addr, secs) in bans {
+            match firewall::ban_add(addr, Duration::from_secs(secs)) {
+                Ok(()) => tracing::info!(%addr, secs, "sync: ban from the peer"),
+                Err(e) => failed.push(format!("ban {addr}: {e}")),
+            }
         }
-        Err(e) => refused(format!("ban {addr}: {e}")),
+        failed
+    })
+    .await;
+    match done {
+        Ok(failed) if failed.is_empty() => Response::Done,
+        Ok(failed) => refused(failed.join("; ")),
+        Err(e) => refused(e.to_string()),
     }
 }
 
@@ -167,18 +171,18 @@ pub async fn share_bans(link: &Arc<Link>) {
     let Ok(Ok(bans)) = bans else {
         return;
     };
-    for b in bans.into_iter().take(SHARE_MAX) {
-        let Some(left) = b.expires_in.filter(|d| !d.is_zero()) else {
-            continue;
-        };
-        let _ = link
-            .ask(
-                &Request::Ban {
-                    addr: b.addr,
-                    secs: left.as_secs().max(1),
-                },
-                Duration::from_secs(2),
-            )
-            .await;
+    let list: Vec<(IpAddr, u64)> = bans
+        .into_iter()
+        .filter_map(|b| {
+            let left = b.expires_in.filter(|d| !d.is_zero())?;
+            Some((b.addr, left.as_secs().max(1)))
+        })
+        .take(SHARE_MAX)
+        .collect();
+    if list.is_empty() {
+        return;
     }
+    let _ = link
+        .ask(&Request::Bans { bans: list }, Duration::from_secs(10))
+        .await;
 }

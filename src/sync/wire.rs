@@ -99,6 +99,11 @@ pub enum Request {
         /// Seconds.
         secs: u64,
     },
+    /// Several bans at once (when the peer comes back): address, seconds.
+    Bans {
+        /// The bans.
+        bans: Vec<(IpAddr, u64)>,
+    },
     /// Lift the ban on `addr`.
     Unban {
         /// The source.
