@@ -15,8 +15,10 @@ test: lint
 	scripts/deps.sh test
 	$(CARGO) test --lib --bins --tests -- --test-threads=2
 
+## make lint: formatting, the import graph's layers (scripts/layers.py), clippy
 lint:
 	$(CARGO) fmt --all -- --check
+	scripts/layers.py
 	$(CARGO) clippy --all-targets -- -D warnings
 
 ## make bench: the benchmark programs, printing figures side by side (root)

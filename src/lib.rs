@@ -5,36 +5,51 @@
 //! an admin UI. This crate is one library and one binary (`src/main.rs`).
 //!
 //! # Layout
+//! From the bottom up; a module uses only those above it in this list
+//! (`scripts/layers.py` checks the arrows and that no two files import
+//! each other).
 //! - [`config`]: the operator's TOML (`FileConfig`) → [`config::validate`] →
 //!   typed [`config::Config`]. Pure.
-//! - [`forwarder`]: SNI/Host routing TLS passthrough with PROXY headers.
-//!   Pure parsers and tables; listeners, relay and health checks do I/O.
-//! - [`api`]: the seam between the daemon and its operators: the
-//!   [`api::Control`] trait and the view types. Pure.
-//! - [`admin`]: the HTTPS admin UI and JSON API, and `/metrics`. I/O.
-//! - [`control`]: the control socket and the CLI client. I/O.
-//! - [`metrics`]: Prometheus text from the views. Pure.
 //! - [`store`]: the config history in `state_dir/config/`: numbered
 //!   versions, the `current` pointer, the pending record; atomic, durable
 //!   writes. Does I/O (files).
+//! - [`firewall`]: [`firewall::render`] the nftables ruleset (pure) and
+//!   apply it in one `nft` transaction; runtime bans and counters. I/O.
+//! - [`net`]: owning the two ports. Role resolution and [`net::plan`] are
+//!   pure; [`net::netlink`] and [`net::watch`] do netlink I/O;
+//!   [`net::metadata`] reads the OpenStack config drive or metadata service.
+//! - [`forwarder`]: SNI/Host routing TLS passthrough with PROXY headers.
+//!   Pure parsers and tables; listeners, relay and health checks do I/O.
 //! - [`change`]: [`change::diff`] of two configs (pure) and the
 //!   [`change::Changer`]: apply as a transaction with undo, confirm or roll
 //!   back, restore at startup. Does I/O through the store and the
 //!   [`change::Steps`] the daemon implements.
-//! - [`lab`]: network-namespace topology shared by `parvis lab` and the
-//!   integration tests. Does I/O (`ip`, namespaces).
+//! - [`sync`]: the HA pair's config sync: mutual TLS with a certificate
+//!   derived from `ha.key`, replicated applies with the same version
+//!   numbers (through [`change::Replication`]), catching up, bans carried
+//!   across. [`sync::plan`], [`sync::redact`] and the key derivation are
+//!   pure; the rest does I/O.
+//! - [`api`]: the seam between the daemon and its operators, on `config`
+//!   only: the [`api::Control`] trait and the view types, and their
+//!   renderings: [`api::json`] (the `/api/v1` router that the admin port
+//!   and the control socket both serve), [`api::metrics`] (Prometheus
+//!   text), [`api::text`] (figures for the UI and the CLI). Pure.
+//! - [`admin`]: the HTTPS admin UI (pages, login, sessions) serving
+//!   [`api::json`], and `/metrics`; sees the daemon through `api` only. I/O.
+//! - [`control`]: the control socket and the CLI's commands and tables;
+//!   sees the daemon through `api` only. I/O.
+//! - [`daemon`]: `parvis serve`: first config, restore, background tasks,
+//!   signals; implements [`api::Control`] and [`change::Steps`], converting
+//!   the change manager's and the store's types to views. The one module
+//!   that uses all the ones above. I/O.
 //! - [`demo`]: the PROXY-aware demo ingress (`parvis demo-ingress`), a TLS and
 //!   HTTP backend that reports what it saw. Does I/O (sockets); its header
 //!   and HTTP parsing are pure.
-//! - [`daemon`]: `parvis serve`: first config, restore, background tasks,
-//!   signals; implements [`api::Control`] and [`change::Steps`]. I/O.
-//! - [`sync`]: the HA pair's config sync: mutual TLS with a certificate
-//!   derived from `ha.key`, replicated applies with the same version
-//!   numbers, catching up, bans carried across. [`sync::plan`],
-//!   [`sync::redact`] and the key derivation are pure; the rest does I/O.
-//! - [`net`]: owning the two ports. Role resolution and [`net::plan`] are
-//!   pure; [`net::netlink`] and [`net::watch`] do netlink I/O;
-//!   [`net::metadata`] reads the OpenStack config drive or metadata service.
+//! - [`lab`]: network-namespace topology shared by `parvis lab` and the
+//!   integration tests. Does I/O (`ip`, namespaces).
+//!
+//! `src/main.rs` is the command line: one enum of subcommands, each a call
+//! into the library.
 
 pub mod admin;
 pub mod api;
@@ -46,7 +61,6 @@ pub mod demo;
 pub mod firewall;
 pub mod forwarder;
 pub mod lab;
-pub mod metrics;
 pub mod net;
 pub mod store;
 pub mod sync;

@@ -2,14 +2,10 @@
 //! calls into the library. Exit codes: 0 success, 1 runtime failure, 2 bad
 //! input (clap's own usage errors also exit 2).
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use parvis::control::cli::Command as ControlCmd;
-use parvis::{demo, lab, net};
+use parvis::{control, daemon, demo, firewall, lab, net};
 
 #[derive(Parser)]
 #[command(
@@ -31,124 +27,28 @@ enum Cmd {
         config: std::path::PathBuf,
     },
     /// The appliance daemon, in the foreground (SIGHUP reloads, SIGTERM drains).
-    Serve {
-        /// The config file (TOML); missing: the OpenStack user data, else a safe default.
-        #[arg(long)]
-        config: PathBuf,
-        /// The control socket for the CLI.
-        #[arg(long, default_value = parvis::control::DEFAULT_SOCKET)]
-        socket: PathBuf,
-        /// Read OpenStack metadata from this config-drive-like folder.
-        #[arg(long)]
-        metadata: Option<PathBuf>,
-        /// State folder while the config file is missing (default /var/lib/parvis).
-        #[arg(long)]
-        state_dir: Option<PathBuf>,
-    },
+    Serve(daemon::Options),
     /// Build a throwaway demo topology of network namespaces (needs root);
     /// Ctrl-C or SIGTERM removes it.
     Lab,
     /// The demo ingress backend used by the lab and the tests.
     #[command(hide = true)]
-    DemoIngress {
-        /// Name reported in every answer.
-        #[arg(long)]
-        name: String,
-        /// Terminate TLS here (self-signed certificate).
-        #[arg(long, value_name = "ADDR:PORT")]
-        tls: Option<SocketAddr>,
-        /// Serve plain HTTP/1.1 here.
-        #[arg(long, value_name = "ADDR:PORT")]
-        http: Option<SocketAddr>,
-        /// PROXY header handling: required, optional or off.
-        #[arg(long, default_value = "optional")]
-        proxy: demo::ProxyMode,
-        /// Certificate host names, comma separated.
-        #[arg(long, value_delimiter = ',')]
-        hosts: Vec<String>,
-    },
+    DemoIngress(demo::Options),
     /// Set the admin password (read from stdin) in that config's state_dir.
     Passwd {
         /// The config file (TOML) whose `appliance.state_dir` gets the hash.
         #[arg(long)]
         config: std::path::PathBuf,
     },
-    /// Show the appliance: name, version, uptime, ports, listeners.
-    Status(Ask),
-    /// Show routes and backends with server health.
-    Routes(Ask),
-    /// Show live connections.
-    Conns(Ask),
-    /// Show the nftables ruleset with per-rule counters.
-    Ruleset(Ask),
-    /// Show the config history.
-    History(Ask),
-    /// Apply a new config to the running daemon.
-    Apply {
-        /// The new config file (TOML).
-        #[arg(long)]
-        config: std::path::PathBuf,
-        /// Roll back by itself unless `parvis confirm` arrives within SECS.
-        #[arg(long, value_name = "SECS")]
-        confirm_within: Option<u64>,
-        /// A comment for the history.
-        #[arg(long)]
-        comment: Option<String>,
-        /// Override safety refusals (never an invalid config).
-        #[arg(long)]
-        force: bool,
-        #[command(flatten)]
-        ask: Ask,
-    },
-    /// Confirm a pending change.
-    Confirm(Ask),
-    /// Go back to VERSION, or to the version before the running one.
-    Rollback {
-        /// The config version to go back to.
-        version: Option<u64>,
-        #[command(flatten)]
-        ask: Ask,
-    },
+    /// The commands that ask the running daemon (status, apply, ...).
+    #[command(flatten)]
+    Control(control::cli::Command),
     /// Network diagnostics (hidden: the daemon does this itself at start).
-    #[command(hide = true)]
-    Net {
-        #[command(subcommand)]
-        command: NetCmd,
-    },
+    #[command(hide = true, subcommand)]
+    Net(net::diag::NetCmd),
     /// Diagnostics of the nftables data path (hidden; the daemon does this itself).
     #[command(hide = true, subcommand)]
-    Firewall(parvis::firewall::diag::FirewallCmd),
-}
-
-/// How to reach the running daemon.
-#[derive(clap::Args)]
-struct Ask {
-    /// The daemon's control socket.
-    #[arg(long, default_value = parvis::control::DEFAULT_SOCKET)]
-    socket: std::path::PathBuf,
-    /// Print JSON instead of tables.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Subcommand)]
-enum NetCmd {
-    /// Observe the links, plan what the config and the OpenStack metadata
-    /// ask for, print it in `ip` terms and apply it.
-    Plan {
-        /// The config file (TOML).
-        #[arg(long)]
-        config: PathBuf,
-        /// A folder laid out like a config drive, instead of the drive or the metadata service.
-        #[arg(long)]
-        metadata: Option<PathBuf>,
-        /// Print the plan, change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Afterwards, print link events for this many seconds, then the live state.
-        #[arg(long, value_name = "SECS")]
-        watch: Option<u64>,
-    },
+    Firewall(firewall::diag::FirewallCmd),
 }
 
 #[tokio::main]
@@ -164,70 +64,15 @@ async fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Cmd::Check { config } => return check(&config),
-        Cmd::Firewall(cmd) => return parvis::firewall::diag::run(cmd),
-        Cmd::Serve {
-            config,
-            socket,
-            metadata,
-            state_dir,
-        } => {
-            serve(parvis::daemon::Options {
-                config,
-                socket,
-                metadata,
-                state_dir,
-            })
-            .await
-        }
+        Cmd::Firewall(cmd) => return firewall::diag::run(cmd),
+        Cmd::Serve(opts) => serve(opts).await,
         Cmd::Lab => run_lab().await,
-        Cmd::DemoIngress {
-            name,
-            tls,
-            http,
-            proxy,
-            hosts,
-        } => {
-            let opts = demo::Options {
-                name,
-                tls,
-                http,
-                proxy,
-                hosts,
-            };
-            run_demo(opts).await
-        }
+        Cmd::DemoIngress(opts) => run_demo(opts).await,
         Cmd::Passwd { config } => passwd(&config),
-        Cmd::Status(a) => ask(ControlCmd::Status, a).await,
-        Cmd::Routes(a) => ask(ControlCmd::Routes, a).await,
-        Cmd::Conns(a) => ask(ControlCmd::Conns, a).await,
-        Cmd::Ruleset(a) => ask(ControlCmd::Ruleset, a).await,
-        Cmd::History(a) => ask(ControlCmd::History, a).await,
-        Cmd::Confirm(a) => ask(ControlCmd::Confirm, a).await,
-        Cmd::Rollback { version, ask: a } => ask(ControlCmd::Rollback { version }, a).await,
-        Cmd::Apply {
-            config,
-            confirm_within,
-            comment,
-            force,
-            ask: a,
-        } => {
-            let cmd = ControlCmd::Apply {
-                config,
-                confirm_within,
-                comment,
-                force,
-            };
-            ask(cmd, a).await
-        }
-        Cmd::Net {
-            command:
-                NetCmd::Plan {
-                    config,
-                    metadata,
-                    dry_run,
-                    watch,
-                },
-        } => net_plan(&config, metadata.as_deref(), dry_run, watch).await,
+        Cmd::Control(cmd) => ask(cmd).await,
+        Cmd::Net(cmd) => net::diag::run(cmd)
+            .await
+            .map_err(|e| (e.exit_code(), e.into())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -240,8 +85,8 @@ async fn main() -> ExitCode {
 
 type Failure = (u8, anyhow::Error);
 
-async fn serve(opts: parvis::daemon::Options) -> Result<(), Failure> {
-    parvis::daemon::run(opts, std::future::pending())
+async fn serve(opts: daemon::Options) -> Result<(), Failure> {
+    daemon::run(opts, std::future::pending())
         .await
         .map_err(|e| (if e.is_bad_input() { 2 } else { 1 }, e.into()))
 }
@@ -262,8 +107,8 @@ async fn run_demo(opts: demo::Options) -> Result<(), Failure> {
 }
 
 /// One control-socket command: prints the daemon's answer.
-async fn ask(cmd: ControlCmd, a: Ask) -> Result<(), Failure> {
-    match parvis::control::cli::run(cmd, &a.socket, a.json).await {
+async fn ask(cmd: control::cli::Command) -> Result<(), Failure> {
+    match control::cli::run(cmd).await {
         Ok(out) => {
             print!("{out}");
             Ok(())
@@ -319,99 +164,4 @@ fn check(path: &std::path::Path) -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// `parvis net plan`: observe, plan, print, apply unless `dry_run`, then
-/// optionally watch. Bad config, metadata or roles exit 2; netlink failures 1.
-async fn net_plan(
-    config: &Path,
-    dir: Option<&Path>,
-    dry_run: bool,
-    watch: Option<u64>,
-) -> Result<(), Failure> {
-    let bad = |e: anyhow::Error| (2, e);
-    let cfg = parvis::config::load(config).map_err(|e| bad(e.into()))?;
-    let meta = if cfg.interfaces.is_none() && dir.is_none() {
-        None
-    } else {
-        match net::metadata::discover(dir).await {
-            Ok((meta, source)) => {
-                println!("# metadata: {source}");
-                Some(meta)
-            }
-            Err(e) if dir.is_some() => return Err(bad(e.into())),
-            Err(e) => {
-                eprintln!("warning: no OpenStack metadata: {e}");
-                None
-            }
-        }
-    };
-    let observed = net::netlink::observe().await.map_err(|e| (1, e.into()))?;
-    let roles = match &cfg.interfaces {
-        Some(ifs) => net::resolve(ifs, &observed, meta.as_ref()).map_err(|e| bad(e.into()))?,
-        None => net::Roles::default(),
-    };
-    for assignment in roles.iter() {
-        println!("# {assignment}");
-    }
-    let changes = net::plan(&cfg, &observed, meta.as_ref()).map_err(|e| bad(e.into()))?;
-    for change in &changes {
-        println!("{change}");
-    }
-    if changes.is_empty() {
-        println!("# nothing to change");
-    } else if dry_run {
-        println!("# dry run: nothing applied");
-    } else {
-        net::netlink::apply(&changes)
-            .await
-            .map_err(|e| (1, e.into()))?;
-        println!("# applied {} changes", changes.len());
-    }
-    if let Some(secs) = watch {
-        watch_links(roles, secs).await.map_err(|e| (1, e))?;
-    }
-    Ok(())
-}
-
-/// Prints link events for `secs` seconds, then the live state.
-async fn watch_links(roles: net::Roles, secs: u64) -> anyhow::Result<()> {
-    use std::io::Write;
-    let (tx, mut rx) = tokio::sync::watch::channel(Vec::new());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(net::watch(roles, tx, Duration::from_secs(2), async {
-        let _ = stopped.await;
-    }));
-    // The first snapshot comes once the event socket is subscribed.
-    if rx.changed().await.is_err() {
-        task.await??;
-        anyhow::bail!("the link watch stopped before its first snapshot");
-    }
-    let mut last = rx.borrow_and_update().clone();
-    println!("# watching for {secs} s");
-    std::io::stdout().flush()?;
-    let deadline = tokio::time::sleep(Duration::from_secs(secs));
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            () = &mut deadline => break,
-            changed = rx.changed() => {
-                if changed.is_err() {
-                    break;
-                }
-                let now = rx.borrow_and_update().clone();
-                for event in net::link_events(&last, &now) {
-                    println!("event: {event}");
-                }
-                std::io::stdout().flush()?;
-                last = now;
-            }
-        }
-    }
-    let _ = stop.send(());
-    task.await??;
-    for link in &last {
-        println!("link: {link}");
-    }
-    Ok(())
 }

@@ -15,7 +15,7 @@ use rand::RngCore;
 use super::AdminError;
 
 /// The one account name.
-pub const USERNAME: &str = "admin";
+pub const USERNAME: &str = crate::api::UI_USER;
 /// The password file's name in `state_dir`.
 pub const PASSWD_FILE: &str = "admin.passwd";
 

@@ -1,5 +1,6 @@
 //! HTML building blocks for the server-rendered pages: escaping, the
-//! `{{name}}` template filler, tables and human-readable figures. Pure.
+//! `{{name}}` template filler, tables and badges. The human-readable
+//! figures they show come from [`crate::api::text`]. Pure.
 
 /// Escapes text for HTML content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -71,45 +72,6 @@ pub fn table(id: &str, headers: &[&str], rows: &[Vec<String>], empty: &str) -> S
     s
 }
 
-/// `1.5 MiB`-style byte counts.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-/// `3d 4h`, `5m 2s`-style durations.
-pub fn duration(secs: u64) -> String {
-    let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
-    match (d, h, m) {
-        (0, 0, 0) => format!("{s}s"),
-        (0, 0, _) if s == 0 => format!("{m}m"),
-        (0, 0, _) => format!("{m}m {s}s"),
-        (0, _, _) => format!("{h}h {m}m"),
-        _ => format!("{d}d {h}h"),
-    }
-}
-
-/// Unix seconds as `2026-11-28 18:52:01 UTC`.
-pub fn time(unix: u64) -> String {
-    let t = i64::try_from(unix)
-        .ok()
-        .and_then(|u| time::OffsetDateTime::from_unix_timestamp(u).ok());
-    let fmt =
-        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
-    t.and_then(|t| t.format(&fmt).ok())
-        .unwrap_or_else(|| unix.to_string())
-}
-
 /// A coloured badge (`ok`, `bad`, `warn`, `info`).
 pub fn badge(class: &str, text: &str) -> String {
     format!("<span class=\"badge {}\">{}</span>", esc(class), esc(text))
@@ -128,16 +90,6 @@ mod tests {
         );
         let out = fill("<p>{{a}} {{b}} {{c}}</p>", &[("a", "1"), ("b", "{{a}}")]);
         assert_eq!(out, "<p>1 {{a}} {{c}}</p>");
-    }
-
-    #[test]
-    fn figures() {
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(duration(62), "1m 2s");
-        assert_eq!(duration(600), "10m");
-        assert_eq!(duration(90061), "1d 1h");
-        assert_eq!(time(0), "1970-01-01 00:00:00 UTC");
     }
 
     #[test]

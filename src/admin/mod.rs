@@ -8,8 +8,7 @@
 
 pub mod auth;
 mod guard;
-pub(crate) mod html;
-pub mod json;
+mod html;
 mod pages;
 mod render;
 mod server;
@@ -198,7 +197,8 @@ fn app(state: Arc<AdminState>) -> axum::Router {
     axum::Router::new()
         .nest(
             "/api/v1",
-            session::api_routes(state.clone()).merge(json::router(state.control.clone())),
+            session::api_routes(state.clone())
+                .merge(crate::api::json::router(state.control.clone())),
         )
         .merge(pages::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state, guard::guard))
@@ -241,7 +241,7 @@ async fn metrics_text(
     axum::extract::State(c): axum::extract::State<Arc<dyn Control>>,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let text = json::blocking(c, |c| Ok(crate::metrics::render(c)))
+    let text = crate::api::json::blocking(c, |c| Ok(crate::api::metrics::render(c)))
         .await
         .unwrap_or_default();
     (

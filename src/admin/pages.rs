@@ -15,9 +15,9 @@ use serde::Deserialize;
 
 use super::guard::SessionCtx;
 use super::html::{esc, fill};
-use super::json::{blocking, check_ban_secs, parse_addr};
 use super::session::{form_login, form_logout, LOGIN_COOKIE};
 use super::{auth, render, AdminState};
+use crate::api::json::{blocking, check_ban_secs, parse_addr};
 
 const LAYOUT: &str = include_str!("../../web/templates/layout.html");
 const LOGIN: &str = include_str!("../../web/templates/login.html");

@@ -17,8 +17,8 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
 use super::guard::{cookie, SessionCtx, SESSION_COOKIE};
-use super::json::Body;
 use super::{auth, AdminState};
+use crate::api::json::Body;
 use crate::api::ApiError;
 
 /// The pre-login cookie for the login form's CSRF token (double submit).
@@ -113,7 +113,7 @@ async fn fail(st: &Arc<AdminState>, source: IpAddr) -> ApiError {
     if n >= opts.max_failures {
         let secs = opts.ban_secs;
         let c = st.control.clone();
-        match super::json::blocking(c, move |c| c.ban_add(source, secs)).await {
+        match crate::api::json::blocking(c, move |c| c.ban_add(source, secs)).await {
             Ok(()) => tracing::warn!(%source, secs, "banned after repeated failed logins"),
             Err(e) => tracing::error!(%source, error = %e, "cannot ban after failed logins"),
         }

@@ -1,15 +1,17 @@
 //! The seam between the daemon and its operators: the [`Control`] trait the
-//! daemon implements, the view types it returns ([`views`]), who asked for
+//! daemon implements, the view types it returns (`views`), who asked for
 //! a change ([`Author`]) and the error every API call may give
 //! ([`ApiError`]). The web UI, the JSON API, the control socket and the
-//! metrics all read the appliance through [`Control`] only. Helpers for
-//! the daemon's implementation: [`adapt`] (change manager and store types →
-//! views and [`ApiError`]s), [`SeriesRecorder`], [`EventLog`],
-//! [`routes_of`]/[`listeners_of`]/[`backends_of`]. Pure.
+//! metrics all read the appliance through [`Control`] only. Its renderings
+//! live here too: [`json`] (the `/api/v1` router that the admin port and
+//! the control socket both serve), [`metrics`] (Prometheus text) and
+//! [`text`] (figures for the UI and the CLI). Depends on `config` only;
+//! the daemon's side (converting its own types to views) is in `daemon`.
+//! Pure, apart from the router's blocking-thread hand-off.
 
-pub mod adapt;
-mod series;
-mod skeleton;
+pub mod json;
+pub mod metrics;
+pub mod text;
 mod views;
 
 use std::fmt;
@@ -19,8 +21,6 @@ use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
-pub use series::SeriesRecorder;
-pub use skeleton::{backends_of, listeners_of, routes_of, EventLog};
 pub use views::*;
 
 /// A boxed future, so that [`Control`] stays object-safe (`Arc<dyn Control>`).
@@ -96,6 +96,10 @@ pub enum AuthorKind {
     /// The daemon itself (start-up, automatic rollback).
     Daemon,
 }
+
+/// The web UI's one account: the admin login checks it and the history
+/// records the UI's changes under it.
+pub const UI_USER: &str = "admin";
 
 /// Who asked for a change: recorded in the history and the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

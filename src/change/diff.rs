@@ -2,9 +2,8 @@
 //! area. Pure.
 
 use std::collections::BTreeSet;
-use std::fmt;
-use std::net::SocketAddr;
 
+use super::kind::{list, opt};
 use super::Change;
 use crate::config::{format_duration, Backend, Config, Forward, Listener, Port};
 
@@ -326,26 +325,6 @@ fn rest(old: &Config, new: &Config, out: &mut Vec<Change>) {
             to: listen(new),
         });
     }
-}
-
-pub(super) fn forward(fw: &Forward) -> String {
-    let to = match fw.to_port {
-        Some(p) => SocketAddr::new(fw.to_addr, p).to_string(),
-        None => fw.to_addr.to_string(),
-    };
-    format!("forward {} {} → {to}", fw.proto, fw.ports)
-}
-
-pub(super) fn list<T: fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(T::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-pub(super) fn opt<T: fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref().map_or_else(|| "none".to_string(), T::to_string)
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use super::diff::{forward, list, opt};
 use crate::config::{Cidr, Forward};
 /// One difference between two configs.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,8 +185,10 @@ impl Change {
         matches!(self, Change::Interface { .. })
     }
 
-    /// The user-space services must reload: the forwarder's listeners, route
-    /// tables and backends, and the admin/metrics sockets.
+    /// The forwarder must reload (listeners, route tables, backends). Also
+    /// true for `admin.listen`, the admin TLS files and `[metrics]`, though
+    /// that step does not rebind the admin or metrics sockets: the daemon
+    /// binds them at start, so those take effect at its next start.
     pub fn needs_forwarder(&self) -> bool {
         use Change::*;
         !matches!(
@@ -296,4 +297,27 @@ fn write_routes(
         write!(f, " -{r}")?;
     }
     Ok(())
+}
+
+/// A forward as the change log names it: `forward tcp 2222 → 10.0.0.5:22`.
+fn forward(fw: &Forward) -> String {
+    let to = match fw.to_port {
+        Some(p) => SocketAddr::new(fw.to_addr, p).to_string(),
+        None => fw.to_addr.to_string(),
+    };
+    format!("forward {} {} → {to}", fw.proto, fw.ports)
+}
+
+/// Items joined with `, `.
+pub(super) fn list<T: fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(T::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A value, or `none`.
+pub(super) fn opt<T: fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref().map_or_else(|| "none".to_string(), T::to_string)
 }

@@ -18,6 +18,7 @@
 
 mod diff;
 mod exec;
+mod hook;
 mod kind;
 mod outcome;
 mod pending;
@@ -28,9 +29,9 @@ mod steps;
 mod txn;
 
 pub use diff::diff;
+pub use hook::{Published, Replication, Snapshot};
 pub use kind::Change;
 pub use outcome::{ApplyOutcome, ChangeError, Event, EventKind};
-pub use replica::{Published, Replication, Snapshot};
 pub use safety::{lockout, FORCED_CONFIRM};
 pub use steps::{Step, StepError, Steps};
 pub use txn::Changer;

@@ -34,7 +34,7 @@ pub enum Step {
     Firewall,
     /// [`Steps::apply_net`]: links, addresses, routes.
     Net,
-    /// [`Steps::apply_forwarder`]: listeners, route tables, backends, admin/metrics sockets.
+    /// [`Steps::apply_forwarder`]: listeners, route tables, backends.
     Forwarder,
 }
 
@@ -66,8 +66,9 @@ pub trait Steps: Send + Sync {
     fn apply_firewall<'a>(&'a self, new: &'a Config) -> BoxFuture<'a, Result<(), StepError>>;
     /// Brings links, addresses and routes to `new`'s.
     fn apply_net<'a>(&'a self, new: &'a Config) -> BoxFuture<'a, Result<(), StepError>>;
-    /// Opens/closes listeners, swaps route tables and backends (and rebinds
-    /// the admin/metrics sockets) to `new`'s; removed listeners drain.
+    /// Opens/closes listeners, swaps route tables and backends to `new`'s;
+    /// removed listeners drain. The admin and metrics sockets are not
+    /// touched: the daemon binds them at start.
     fn apply_forwarder<'a>(&'a self, new: &'a Config) -> BoxFuture<'a, Result<(), StepError>>;
 }
 

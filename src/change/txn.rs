@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{broadcast, Mutex};
 
+use super::hook::Replication;
 use super::outcome::{ApplyOutcome, ChangeError, Event, EventKind};
-use super::replica::Replication;
 use super::safety::{lockout, FORCED_CONFIRM};
 use super::steps::Steps;
 use super::{diff, Change};

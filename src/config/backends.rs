@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::checker::Checker;
 use super::file::{FileBackend, FileHealth};
 use super::model::{Backend, Balance, Health, ProxyVersion};
-use super::validate::Checker;
 
 /// Types one backend; `name` is its table key.
 pub(crate) fn backend(c: &mut Checker, name: &str, b: &FileBackend) -> Option<Backend> {

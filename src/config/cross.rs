@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
+use super::checker::{duplicates, Checker, Origins};
 use super::file::FileConfig;
 use super::host::HostPattern;
 use super::model::{Config, Transport};
 use super::types::{canonical_ip, PortRange};
-use super::validate::{duplicates, Checker, Origins};
 
 /// Runs every cross-item check on a typed config.
 pub(crate) fn check(c: &mut Checker, file: &FileConfig, cfg: &Config, o: &Origins) {

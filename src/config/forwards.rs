@@ -3,10 +3,10 @@
 
 use std::net::SocketAddr;
 
+use super::checker::Checker;
 use super::file::{FileForward, FilePorts};
 use super::model::{Forward, Transport};
 use super::types::PortRange;
-use super::validate::Checker;
 
 /// Types `forward[i]`; `None` when it cannot be typed at all.
 pub(crate) fn forward(c: &mut Checker, i: usize, f: &FileForward) -> Option<Forward> {

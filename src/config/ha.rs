@@ -5,10 +5,10 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::checker::Checker;
 use super::file::{FileHa, FileHaNode};
 use super::model::{Config, Ha, HaKey, HaNode};
 use super::types::{IfAddr, Secret};
-use super::validate::Checker;
 
 /// Default TCP port of the config sync channel.
 pub const SYNC_PORT: u16 = 7443;

@@ -3,10 +3,10 @@
 
 use std::net::IpAddr;
 
+use super::checker::Checker;
 use super::file::{FileInterfaces, FilePort};
 use super::model::{Interfaces, Port, PortSelector, StaticRoute};
 use super::types::{Cidr, IfAddr, Mac};
-use super::validate::Checker;
 
 /// Types `[interfaces]`; both ports naming the same NIC is a problem.
 pub(crate) fn interfaces(c: &mut Checker, i: &FileInterfaces) -> Interfaces {

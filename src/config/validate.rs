@@ -1,93 +1,20 @@
 //! `validate`: `FileConfig` → `Config`, collecting every problem with its
 //! key path instead of stopping at the first. Pure.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use super::backends::backend;
+use super::checker::{Checker, Origins};
 use super::cross;
-use super::error::{ConfigError, Problem};
+use super::error::ConfigError;
 use super::file::*;
 use super::forwards::forward;
 use super::host::HostPattern;
 use super::interfaces::interfaces;
 use super::model::*;
-use super::types::{parse_duration, Cidr, Rate};
-
-/// Collects problems while typing values.
-#[derive(Default)]
-pub(crate) struct Checker {
-    pub(crate) problems: Vec<Problem>,
-}
-
-impl Checker {
-    pub(crate) fn err(&mut self, path: impl Into<String>, msg: impl Into<String>) {
-        self.problems.push(Problem::new(path, msg));
-    }
-
-    /// Parses `value` with `FromStr`, recording a problem at `path` on failure.
-    pub(crate) fn parse<T: FromStr<Err = String>>(&mut self, path: &str, value: &str) -> Option<T> {
-        value.parse().map_err(|e| self.err(path, e)).ok()
-    }
-
-    pub(crate) fn addr(&mut self, path: &str, value: &str) -> Option<SocketAddr> {
-        value
-            .parse()
-            .map_err(|_| self.err(path, format!("{value:?} is not ADDRESS:PORT (e.g. \"10.0.0.11:443\" or \"[2001:db8::1]:443\")")))
-            .ok()
-    }
-
-    pub(crate) fn duration(
-        &mut self,
-        path: &str,
-        value: Option<&String>,
-        default: Duration,
-    ) -> Duration {
-        match value {
-            None => default,
-            Some(v) => parse_duration(v)
-                .map_err(|e| self.err(path, e))
-                .unwrap_or(default),
-        }
-    }
-
-    pub(crate) fn cidrs(&mut self, path: &str, values: &[String]) -> Vec<Cidr> {
-        values
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| self.parse(&format!("{path}[{i}]"), v))
-            .collect()
-    }
-
-    pub(crate) fn name(&mut self, path: &str, value: &str) {
-        let ok = !value.is_empty()
-            && value.len() <= 32
-            && value
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !ok {
-            self.err(
-                path,
-                format!("{value:?} is not a valid name (1-32 letters, digits, '-' or '_')"),
-            );
-        }
-    }
-}
-
-/// Where each typed item came from: `listeners[k]` is the file index of
-/// `Config::listeners[k]`. Items that failed to type are left out of
-/// `Config`, so the typed index alone would name the wrong `[[listener]]`.
-pub(crate) struct Origins {
-    /// File index of each typed listener.
-    pub(crate) listeners: Vec<usize>,
-    /// File index of each typed route.
-    pub(crate) routes: Vec<usize>,
-    /// File index of each typed forward.
-    pub(crate) forwards: Vec<usize>,
-}
+use super::types::Rate;
 
 /// Types and checks a parsed file. Every problem is reported, each with its key path.
 pub fn validate(file: &FileConfig) -> Result<Config, ConfigError> {
@@ -337,20 +264,4 @@ fn route(c: &mut Checker, i: usize, r: &FileRoute) -> Option<Route> {
         hosts,
         backend: backend?,
     })
-}
-
-/// Detects duplicate keys in a list: returns (first index, duplicate index) pairs.
-pub(crate) fn duplicates<K: Eq + std::hash::Hash>(
-    keys: impl Iterator<Item = K>,
-) -> Vec<(usize, usize)> {
-    let mut seen = HashMap::new();
-    let mut out = Vec::new();
-    for (i, k) in keys.enumerate() {
-        if let Some(first) = seen.get(&k) {
-            out.push((*first, i));
-        } else {
-            seen.insert(k, i);
-        }
-    }
-    out
 }

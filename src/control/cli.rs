@@ -4,95 +4,148 @@
 //!
 //! [`client`]: super::client
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use hyper::Method;
 use serde_json::{json, Value};
 
 use super::client::call;
 use super::ControlError;
-use crate::admin::html::{bytes, duration, time};
+use crate::api::text::{bytes, duration, time};
 use crate::api::{
     ApplyOutcome, ApplyRequest, BackendView, ConfirmOutcome, ConnView, HaView, RouteView,
     RulesetView, StatusView, VersionView,
 };
 
-/// One CLI command that talks to the daemon.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How to reach the running daemon; every control command takes these.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct Ask {
+    /// The daemon's control socket.
+    #[arg(long, default_value = super::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `parvis apply`'s options: the command line's form of an
+/// [`ApplyRequest`] (a file instead of its text).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct ApplyArgs {
+    /// The new config file (TOML).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Roll back by itself unless `parvis confirm` arrives within SECS.
+    #[arg(long, value_name = "SECS")]
+    pub confirm_within: Option<u64>,
+    /// A comment for the history.
+    #[arg(long)]
+    pub comment: Option<String>,
+    /// Override safety refusals (never an invalid config).
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl ApplyArgs {
+    /// Reads the config file into an apply request (unreadable: bad input).
+    pub fn request(&self) -> Result<ApplyRequest, ControlError> {
+        let text = std::fs::read_to_string(&self.config)
+            .map_err(|e| ControlError::Input(format!("{}: {e}", self.config.display())))?;
+        Ok(ApplyRequest {
+            config: text,
+            comment: self.comment.clone().unwrap_or_default(),
+            confirm_within_secs: self.confirm_within,
+            force: self.force,
+        })
+    }
+}
+
+/// The CLI commands that talk to the daemon (`parvis status`, ...).
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum Command {
-    /// `parvis status`
-    Status,
-    /// `parvis routes`
-    Routes,
-    /// `parvis conns`
-    Conns,
-    /// `parvis ruleset`
-    Ruleset,
-    /// `parvis history`
-    History,
-    /// `parvis apply --config FILE [--confirm-within SECS] [--comment TEXT] [--force]`
+    /// Show the appliance: name, version, uptime, ports, listeners.
+    Status(Ask),
+    /// Show routes and backends with server health.
+    Routes(Ask),
+    /// Show live connections.
+    Conns(Ask),
+    /// Show the nftables ruleset with per-rule counters.
+    Ruleset(Ask),
+    /// Show the config history.
+    History(Ask),
+    /// Apply a new config to the running daemon.
     Apply {
-        /// The config file.
-        config: PathBuf,
-        /// Roll back unless confirmed within this many seconds.
-        confirm_within: Option<u64>,
-        /// For the history.
-        comment: Option<String>,
-        /// Override safety refusals.
-        force: bool,
+        #[command(flatten)]
+        args: ApplyArgs,
+        #[command(flatten)]
+        ask: Ask,
     },
-    /// `parvis confirm`
-    Confirm,
-    /// `parvis rollback [VERSION]`
+    /// Confirm a pending change.
+    Confirm(Ask),
+    /// Go back to VERSION, or to the version before the running one.
     Rollback {
-        /// The version to go back to.
+        /// The config version to go back to.
         version: Option<u64>,
+        #[command(flatten)]
+        ask: Ask,
     },
 }
 
+impl Command {
+    /// Where to ask and how to print.
+    pub fn ask(&self) -> &Ask {
+        match self {
+            Command::Status(a)
+            | Command::Routes(a)
+            | Command::Conns(a)
+            | Command::Ruleset(a)
+            | Command::History(a)
+            | Command::Confirm(a) => a,
+            Command::Apply { ask, .. } | Command::Rollback { ask, .. } => ask,
+        }
+    }
+}
+
 /// Runs a command; returns what to print on stdout.
-pub async fn run(cmd: Command, socket: &Path, as_json: bool) -> Result<String, ControlError> {
-    let out = |v: Value, human: String| if as_json { pretty(&v) } else { human };
+pub async fn run(cmd: Command) -> Result<String, ControlError> {
+    let Ask { socket, json } = cmd.ask().clone();
+    let socket = socket.as_path();
+    let out = |v: Value, human: String| if json { pretty(&v) } else { human };
     match cmd {
-        Command::Status => {
+        Command::Status(_) => {
             let s: StatusView = call(socket, Method::GET, "/status", None).await?;
             Ok(out(json!(s), status(&s)))
         }
-        Command::Routes => {
+        Command::Routes(_) => {
             let r: Vec<RouteView> = call(socket, Method::GET, "/routes", None).await?;
             let b: Vec<BackendView> = call(socket, Method::GET, "/backends", None).await?;
             Ok(out(json!({"routes": r, "backends": b}), routes(&r, &b)))
         }
-        Command::Conns => {
+        Command::Conns(_) => {
             let c: Vec<ConnView> = call(socket, Method::GET, "/connections", None).await?;
             Ok(out(json!(c), conns(&c)))
         }
-        Command::Ruleset => {
+        Command::Ruleset(_) => {
             let r: RulesetView = call(socket, Method::GET, "/ruleset", None).await?;
             Ok(out(json!(r), ruleset(&r)))
         }
-        Command::History => {
+        Command::History(_) => {
             let h: Vec<VersionView> = call(socket, Method::GET, "/history", None).await?;
             Ok(out(json!(h), history(&h)))
         }
-        Command::Apply {
-            config,
-            confirm_within,
-            comment,
-            force,
-        } => {
-            let req = apply_request(&config, confirm_within, comment, force)?;
+        Command::Apply { args, .. } => {
+            let req = args.request()?;
             let o: ApplyOutcome = call(socket, Method::POST, "/apply", Some(json!(req))).await?;
             Ok(out(json!(o), applied(&o)))
         }
-        Command::Confirm => {
+        Command::Confirm(_) => {
             let o: ConfirmOutcome = call(socket, Method::POST, "/confirm", None).await?;
             Ok(out(
                 json!(o),
                 format!("confirmed: version {} is running\n", o.version),
             ))
         }
-        Command::Rollback { version } => {
+        Command::Rollback { version, .. } => {
             let body = json!({ "version": version });
             let o: ApplyOutcome = call(socket, Method::POST, "/rollback", Some(body)).await?;
             Ok(out(
@@ -105,23 +158,6 @@ pub async fn run(cmd: Command, socket: &Path, as_json: bool) -> Result<String, C
             ))
         }
     }
-}
-
-/// Reads the config file into an apply request (unreadable: bad input).
-fn apply_request(
-    config: &Path,
-    confirm_within: Option<u64>,
-    comment: Option<String>,
-    force: bool,
-) -> Result<ApplyRequest, ControlError> {
-    let text = std::fs::read_to_string(config)
-        .map_err(|e| ControlError::Input(format!("{}: {e}", config.display())))?;
-    Ok(ApplyRequest {
-        config: text,
-        comment: comment.unwrap_or_default(),
-        confirm_within_secs: confirm_within,
-        force,
-    })
 }
 
 fn pretty(v: &Value) -> String {

@@ -76,7 +76,7 @@ impl ControlError {
 /// The socket's router: `/api/v1` with the author set to the CLI.
 pub fn router(control: Arc<dyn Control>) -> Router {
     Router::new()
-        .nest("/api/v1", crate::admin::json::router(control))
+        .nest("/api/v1", crate::api::json::router(control))
         .layer(Extension(Author {
             kind: AuthorKind::Cli,
             source_addr: None,

@@ -9,10 +9,9 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
 use crate::api::{
-    self, adapt, ApiError, ApplyOutcome, ApplyRequest, Author, BackendView, BanView, BoxFuture,
-    ConfirmOutcome, ConnView, Control, EventLog, EventView, LinkView, MetricsView, NftApplyView,
-    RouteView, RuleCounterView, RulesetView, SeriesRecorder, SeriesView, ServerView, StatusView,
-    VersionView,
+    ApiError, ApplyOutcome, ApplyRequest, Author, BackendView, BanView, BoxFuture, ConfirmOutcome,
+    ConnView, Control, EventView, LinkView, MetricsView, NftApplyView, RouteView, RuleCounterView,
+    RulesetView, SeriesView, ServerView, StatusView, VersionView,
 };
 use crate::change::Changer;
 use crate::config::Config;
@@ -20,7 +19,10 @@ use crate::firewall;
 use crate::net::LinkState;
 use crate::sync::redact::{redact, restore};
 
+use super::adapt;
 use super::kernel::Kernel;
+use super::series::SeriesRecorder;
+use super::skeleton::{self, EventLog};
 
 /// Everything the operator-facing views read.
 pub struct Daemon {
@@ -116,7 +118,7 @@ impl Daemon {
 impl Control for Daemon {
     fn status(&self) -> StatusView {
         let cfg = self.config();
-        let mut listeners = api::listeners_of(&cfg);
+        let mut listeners = skeleton::listeners_of(&cfg);
         if let Some(f) = self.kernel.forwarder() {
             let stats = f.stats();
             let live = f.connections();
@@ -153,11 +155,11 @@ impl Control for Daemon {
     }
 
     fn routes(&self) -> Vec<RouteView> {
-        api::routes_of(&self.config())
+        skeleton::routes_of(&self.config())
     }
 
     fn backends(&self) -> Vec<BackendView> {
-        let mut views = api::backends_of(&self.config());
+        let mut views = skeleton::backends_of(&self.config());
         let Some(f) = self.kernel.forwarder() else {
             return views;
         };
@@ -293,14 +295,10 @@ impl Control for Daemon {
             let stats = f.stats();
             for (listener, reasons) in &stats.ended {
                 for (reason, count) in reasons {
-                    let result = serde_json::to_value(reason)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_else(|| format!("{reason:?}"));
-                    view.connections.push(api::ConnCountView {
+                    view.connections.push(crate::api::ConnCountView {
                         listener: listener.clone(),
                         backend: String::new(),
-                        result,
+                        result: reason.as_str().to_string(),
                         count: *count,
                     });
                 }

@@ -7,10 +7,13 @@
 //! The nftables table is left in the kernel on exit, so in-kernel forwards
 //! keep working while the daemon restarts.
 
+mod adapt;
 mod control;
 mod kernel;
 mod notify;
 mod pair;
+mod series;
+mod skeleton;
 mod start;
 
 use std::future::Future;
@@ -22,28 +25,33 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{adapt, EventLog, SeriesRecorder};
 use crate::change::{Changer, Steps};
 use crate::config::ConfigError;
 use crate::store::Store;
 
 pub use control::Daemon;
 pub use kernel::Kernel;
+use series::SeriesRecorder;
+use skeleton::EventLog;
 
 /// How long open connections may drain at shutdown.
 pub const DRAIN: Duration = Duration::from_secs(10);
 
-/// What `parvis serve` was given.
-#[derive(Debug, Clone)]
+/// What `parvis serve` was given (its command-line options).
+#[derive(Debug, Clone, clap::Args)]
 pub struct Options {
-    /// The config file.
+    /// The config file (TOML); missing: the OpenStack user data, else a safe default.
+    #[arg(long)]
     pub config: PathBuf,
-    /// The control socket.
+    /// The control socket for the CLI.
+    #[arg(long, default_value = crate::control::DEFAULT_SOCKET)]
     pub socket: PathBuf,
-    /// A config-drive-like folder instead of discovering the metadata.
+    /// Read OpenStack metadata from this config-drive-like folder.
+    #[arg(long)]
     pub metadata: Option<PathBuf>,
-    /// The state folder: overrides `appliance.state_dir` (two nodes of a
-    /// pair on one host); `None`: the config's, else `/var/lib/parvis`.
+    /// State folder: overrides the config's `appliance.state_dir` (two
+    /// nodes of a pair on one host); default: the config's, else /var/lib/parvis.
+    #[arg(long)]
     pub state_dir: Option<PathBuf>,
 }
 

@@ -9,9 +9,10 @@ use std::time::Duration;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::adapt;
 use super::{notify, Daemon, DaemonError, Kernel, Options};
 use crate::admin::{self, AdminOptions, TlsSource};
-use crate::api::{adapt, Control};
+use crate::api::Control;
 use crate::change::Event;
 use crate::config::{self, Config};
 use crate::net::{self, metadata::Metadata, LinkState};
@@ -189,7 +190,8 @@ pub async fn watch_links(
 
 /// One chart sample every interval.
 pub async fn sample(daemon: Arc<Daemon>, token: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let every = daemon.series.lock().map(|s| s.interval_secs()).unwrap_or(5);
+    let mut tick = tokio::time::interval(Duration::from_secs(every));
     loop {
         tokio::select! {
             _ = tick.tick() => daemon.sample(),

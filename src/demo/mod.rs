@@ -51,18 +51,24 @@ impl fmt::Display for ProxyMode {
     }
 }
 
-/// How to run the demo ingress (`parvis demo-ingress ...`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How to run the demo ingress (`parvis demo-ingress ...`); the doc
+/// comments are the command line's help.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
 pub struct Options {
-    /// Reported as `ingress=NAME` in every answer.
+    /// Name reported in every answer.
+    #[arg(long)]
     pub name: String,
-    /// Where to terminate TLS, if anywhere.
+    /// Terminate TLS here (self-signed certificate).
+    #[arg(long, value_name = "ADDR:PORT")]
     pub tls: Option<SocketAddr>,
-    /// Where to speak plain HTTP/1.1, if anywhere.
+    /// Serve plain HTTP/1.1 here.
+    #[arg(long, value_name = "ADDR:PORT")]
     pub http: Option<SocketAddr>,
-    /// PROXY header handling, for both listeners.
+    /// PROXY header handling: required, optional or off.
+    #[arg(long, default_value = "optional")]
     pub proxy: ProxyMode,
-    /// SANs of the self-signed certificate (`localhost` is always added).
+    /// Certificate host names, comma separated.
+    #[arg(long, value_delimiter = ',')]
     pub hosts: Vec<String>,
 }
 

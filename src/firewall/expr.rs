@@ -158,3 +158,16 @@ pub fn accept() -> Statement<'static> {
 pub fn drop() -> Statement<'static> {
     Statement::Drop(None)
 }
+
+/// The prefixes of one family from an allow-list, as expressions.
+pub fn allowed(list: &[Cidr], v4: bool) -> Vec<Expression<'static>> {
+    list.iter()
+        .filter(|c| c.is_ipv4() == v4)
+        .map(cidr)
+        .collect()
+}
+
+/// True if `ip` is IPv4 (after unmapping `::ffff:a.b.c.d`).
+pub fn is_v4(ip: IpAddr) -> bool {
+    crate::config::canonical_ip(ip).is_ipv4()
+}

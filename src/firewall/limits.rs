@@ -14,8 +14,7 @@ use nftables::schema::{Set, SetFlag};
 use nftables::stmt::{CTCount, Limit, SetOp, Statement};
 
 use super::expr::{anon_set, ct, drop, eq, fib_daddr_type, is_in, payload, ports, saddr, word};
-use super::render::{set, DYNAMIC_SET_SIZE};
-use super::ruleset::{DynSet, Rule, Stmt};
+use super::ruleset::{set, DynSet, Rule, Stmt, DYNAMIC_SET_SIZE};
 use crate::config::{Config, PortRange, RateUnit, Transport};
 
 /// The dynamic meter sets `limits` needs.

@@ -32,8 +32,8 @@ mod sysctl;
 
 pub use apply::{apply, apply_ruleset, check, ApplyReport};
 pub use error::FirewallError;
-pub use render::{render, DYNAMIC_SET_SIZE};
-pub use ruleset::{DynSet, Rule, Ruleset, Stmt, TimedElement, FAMILY, TABLE};
+pub use render::render;
+pub use ruleset::{DynSet, Rule, Ruleset, Stmt, TimedElement, DYNAMIC_SET_SIZE, FAMILY, TABLE};
 pub use runtime::{ban_add, ban_del, bans, blocked, counters, ruleset_text, Ban, RuleCounter};
 pub use sysctl::sysctls;
 

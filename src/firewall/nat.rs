@@ -6,10 +6,9 @@ use nftables::expr::{Expression, MetaKey};
 use nftables::stmt::{NATFamily, Statement, NAT};
 
 use super::expr::{
-    accept, addr, anon_set, ct, ct_original_port, daddr, drop, eq, fib_daddr_type, is_in, meta,
-    neq, payload, ports, saddr, word, words,
+    accept, addr, allowed, anon_set, ct, ct_original_port, daddr, drop, eq, fib_daddr_type, is_in,
+    is_v4, meta, neq, payload, ports, saddr, word, words,
 };
-use super::render::{allowed, is_v4};
 use super::ruleset::Rule;
 use crate::config::{Config, Forward};
 

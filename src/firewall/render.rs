@@ -17,24 +17,20 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
-use std::net::IpAddr;
 
 use nftables::expr::{Expression, MetaKey};
 use nftables::schema::SetFlag;
-use nftables::schema::SetType;
-use nftables::schema::SetTypeValue;
 use nftables::schema::{Chain, Set};
 use nftables::stmt::{Limit, Statement};
 use nftables::types::{NfChainPolicy, NfChainType, NfHook};
 
-use super::expr::{accept, anon_set, cidr, ct, drop, eq, is_in, meta, payload, saddr, word, words};
+use super::expr::{
+    accept, allowed, anon_set, ct, drop, eq, is_in, meta, payload, saddr, word, words,
+};
 use super::limits;
 use super::nat;
-use super::ruleset::{Rule, Ruleset, FAMILY, TABLE};
+use super::ruleset::{set, Rule, Ruleset, DYNAMIC_SET_SIZE, FAMILY, TABLE};
 use crate::config::{Cidr, Config};
-
-/// Size of every dynamic set (bans, rate and connection meters).
-pub const DYNAMIC_SET_SIZE: u32 = 65535;
 
 /// Renders the whole table for `cfg`.
 pub fn render(cfg: &Config) -> Ruleset {
@@ -86,23 +82,6 @@ fn chains() -> Vec<Chain<'static>> {
         base("forward", Filter, NfHook::Forward, 0, Drop),
         base("postrouting", NAT, NfHook::Postrouting, 100, Accept),
     ]
-}
-
-/// A named set of table `inet parvis`.
-pub fn set(name: &'static str, v4: bool, comment: &'static str) -> Set<'static> {
-    let ty = if v4 {
-        SetType::Ipv4Addr
-    } else {
-        SetType::Ipv6Addr
-    };
-    Set {
-        family: FAMILY,
-        table: Cow::Borrowed(TABLE),
-        name: Cow::Borrowed(name),
-        set_type: SetTypeValue::Single(ty),
-        comment: Some(Cow::Borrowed(comment)),
-        ..Set::default()
-    }
 }
 
 fn sets(cfg: &Config) -> Vec<Set<'static>> {
@@ -324,17 +303,4 @@ fn admin_rules(cfg: &Config) -> Vec<Rule> {
         ));
     }
     out
-}
-
-/// The prefixes of one family from an allow-list, as expressions.
-pub fn allowed(list: &[Cidr], v4: bool) -> Vec<Expression<'static>> {
-    list.iter()
-        .filter(|c| c.is_ipv4() == v4)
-        .map(cidr)
-        .collect()
-}
-
-/// True if `ip` is IPv4 (after unmapping `::ffff:a.b.c.d`).
-pub fn is_v4(ip: IpAddr) -> bool {
-    crate::config::canonical_ip(ip).is_ipv4()
 }

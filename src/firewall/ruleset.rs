@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use nftables::expr::Expression;
-use nftables::schema::{Chain, Set, Table};
+use nftables::schema::{Chain, Set, SetType, SetTypeValue, Table};
 use nftables::stmt::{SetOp, Statement};
 use nftables::types::NfFamily;
 use serde::Serialize;
@@ -161,6 +161,26 @@ struct ElemWrap {
 struct ElemBody {
     val: String,
     timeout: u32,
+}
+
+/// Size of every dynamic set (bans, rate and connection meters).
+pub const DYNAMIC_SET_SIZE: u32 = 65535;
+
+/// A named set of table `inet parvis`.
+pub fn set(name: &'static str, v4: bool, comment: &'static str) -> Set<'static> {
+    let ty = if v4 {
+        SetType::Ipv4Addr
+    } else {
+        SetType::Ipv6Addr
+    };
+    Set {
+        family: FAMILY,
+        table: Cow::Borrowed(TABLE),
+        name: Cow::Borrowed(name),
+        set_type: SetTypeValue::Single(ty),
+        comment: Some(Cow::Borrowed(comment)),
+        ..Set::default()
+    }
 }
 
 /// The `table inet parvis` object.

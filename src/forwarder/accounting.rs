@@ -9,6 +9,8 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use super::error::Side;
+
 /// How a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,6 +33,39 @@ pub enum EndReason {
     Overload,
     /// Closed by a shutdown after the drain period.
     Shutdown,
+}
+
+impl EndReason {
+    /// The name in the API and the `result` label of the metrics
+    /// (`client_closed`, ...; the same as its serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::ClientClosed => "client_closed",
+            EndReason::BackendClosed => "backend_closed",
+            EndReason::Timeout => "timeout",
+            EndReason::NoRoute => "no_route",
+            EndReason::BackendDown => "backend_down",
+            EndReason::BadHello => "bad_hello",
+            EndReason::ProxyRejected => "proxy_rejected",
+            EndReason::Overload => "overload",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+
+    /// The side that failed; `None` when one side closed normally. A
+    /// timeout is the client's: the hello is its to send, and an idle
+    /// connection its to close.
+    pub fn side(self) -> Option<Side> {
+        match self {
+            EndReason::ClientClosed | EndReason::BackendClosed => None,
+            EndReason::Timeout
+            | EndReason::NoRoute
+            | EndReason::BadHello
+            | EndReason::ProxyRejected => Some(Side::Client),
+            EndReason::BackendDown => Some(Side::Backend),
+            EndReason::Overload | EndReason::Shutdown => Some(Side::Internal),
+        }
+    }
 }
 
 /// A snapshot of one live connection.
@@ -202,5 +237,39 @@ impl Accounting {
     /// The counters.
     pub fn stats(&self) -> Stats {
         lock(&self.stats).clone()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const ALL: [EndReason; 9] = [
+        EndReason::ClientClosed,
+        EndReason::BackendClosed,
+        EndReason::Timeout,
+        EndReason::NoRoute,
+        EndReason::BackendDown,
+        EndReason::BadHello,
+        EndReason::ProxyRejected,
+        EndReason::Overload,
+        EndReason::Shutdown,
+    ];
+
+    #[test]
+    fn labels_are_the_serde_names() {
+        for r in ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str(), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn each_failure_names_a_side() {
+        assert_eq!(EndReason::ClientClosed.side(), None);
+        assert_eq!(EndReason::BadHello.side(), Some(Side::Client));
+        assert_eq!(EndReason::BackendDown.side(), Some(Side::Backend));
+        assert_eq!(EndReason::Overload.side(), Some(Side::Internal));
+        assert_eq!(Side::Backend.as_str(), "backend");
     }
 }

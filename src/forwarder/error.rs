@@ -1,17 +1,32 @@
-//! Forwarder errors, each naming the side that failed. Pure.
+//! Forwarder errors: starting or reloading it. A connection does not fail
+//! with an error but ends with an [`EndReason`], which says which side
+//! ([`Side`]) failed. Pure.
+//!
+//! [`EndReason`]: super::EndReason
 
 use std::net::SocketAddr;
 
-/// Which side of a forwarded connection failed; also the metric label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+/// Which side of a forwarded connection failed (as pingora tells
+/// downstream, upstream and internal errors apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
-    /// The client (or the listener facing it).
+    /// The client, or what it sent.
     Client,
     /// A backend server.
     Backend,
-    /// The forwarder itself.
+    /// The forwarder itself (limits, shutdown).
     Internal,
+}
+
+impl Side {
+    /// `client`, `backend` or `internal`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Backend => "backend",
+            Side::Internal => "internal",
+        }
+    }
 }
 
 /// An error of the forwarder.
@@ -27,36 +42,4 @@ pub enum ForwarderError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// A backend server failed.
-    #[error("backend {backend} server {server}: {source}")]
-    Backend {
-        /// Backend name.
-        backend: String,
-        /// Server address.
-        server: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The client side failed.
-    #[error("client {client}: {source}")]
-    Client {
-        /// Client address.
-        client: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// Something inside the forwarder.
-    #[error("internal: {0}")]
-    Internal(String),
-}
-
-impl ForwarderError {
-    /// The side that failed.
-    pub fn side(&self) -> Side {
-        match self {
-            ForwarderError::Bind { .. } | ForwarderError::Client { .. } => Side::Client,
-            ForwarderError::Backend { .. } => Side::Backend,
-            ForwarderError::Internal(_) => Side::Internal,
-        }
-    }
 }

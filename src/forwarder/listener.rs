@@ -75,7 +75,8 @@ pub async fn accept_loop(
                 _ = shared.kill.cancelled() => EndReason::Shutdown,
             };
             shared.accounting.close(&live, reason);
-            tracing::debug!(listener = %ctx.name, %peer, ?reason, "connection ended");
+            let side = reason.side().map_or("none", |s| s.as_str());
+            tracing::debug!(listener = %ctx.name, %peer, reason = reason.as_str(), failed = side, "connection ended");
             drop((permits, alive));
         });
     }

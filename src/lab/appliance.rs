@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use rand::Rng;
 
+use super::civi::{civi_config, civi_notes, start_civi};
 use super::{start_demo, ChildGuard, LabError, Topology, DEMO_HOSTS, FLOATING_IP, INGRESS, SERVER};
 use crate::demo::{self, ProxyMode};
 
@@ -264,13 +265,29 @@ pub async fn run(shutdown: impl std::future::Future<Output = ()>) -> Result<(), 
                 reason: e.to_string(),
             }
         })?;
-        let daemon = start_daemon(topo, &exe, &dir, &config(topo, &state_dir))?;
+        let apache = start_civi(topo, &dir.join("apache"));
+        let mut text = config(topo, &state_dir);
+        if apache.is_ok() {
+            text.push_str(&civi_config());
+        }
+        let daemon = start_daemon(topo, &exe, &dir, &text)?;
         let door = admin_door(topo);
         let mut notes = notes(topo, &password, door.is_some());
         notes = notes.replace("<lab dir>", &dir.display().to_string());
+        // Apache's lines go before the admin UI's.
+        notes = notes.replacen(
+            "\nAdmin UI:",
+            &format!("{}\nAdmin UI:", civi_notes(topo, &apache)),
+            1,
+        );
         let mut children = vec![daemon.child, target];
         children.extend(door);
-        Ok(super::ApplianceStart { children, notes })
+        let receivers = apache.into_iter().collect();
+        Ok(super::ApplianceStart {
+            children,
+            receivers,
+            notes,
+        })
     })
     .await;
     let _ = std::fs::remove_dir_all(&dir);

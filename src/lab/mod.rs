@@ -11,18 +11,25 @@
 //!                      ↔ 192.168.10.5
 //! ```
 //!
+//! Where Apache httpd is installed, `parvis lab` also runs it on ingress1
+//! port 8443 behind `civi.example.org` (`civi.rs`, configured from
+//! `docs/ingress/apache.conf` by [`receiver`]).
+//!
 //! Every namespace is named `pv-<pid>-<n>-<role>` and deleted when its
 //! [`Ns`] is dropped (also while unwinding from a panic). Namespaces left
 //! behind by a killed process are swept when the next [`Topology`] is built.
 
 pub mod appliance;
+mod civi;
 mod ns;
+pub mod receiver;
 mod run;
 mod sweep;
 mod topology;
 
 use std::net::Ipv4Addr;
 
+pub use civi::{civi_addr, civi_config, start_civi, CIVI_HOST, CIVI_PORT};
 pub use ns::{ChildGuard, Ns};
 pub use run::{
     picture, run, run_with, start_demo, start_ingresses, ApplianceStart, DemoHandles, DEMO_HOSTS,

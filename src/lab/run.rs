@@ -31,6 +31,8 @@ pub struct DemoHandles {
 pub struct ApplianceStart {
     /// Processes to kill (before the namespaces go) when the lab stops.
     pub children: Vec<ChildGuard>,
+    /// Real web servers behind parvis (Apache httpd), stopped with them.
+    pub receivers: Vec<super::receiver::Receiver>,
     /// Extra lines printed after the picture (admin URL, password, ...).
     pub notes: String,
 }

@@ -3,6 +3,7 @@
 //! Does I/O: every step is an `ip`, `nft` or `sysctl` command.
 
 use std::fmt;
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
@@ -153,6 +154,25 @@ impl Topology {
             &self.ingress[1],
             &self.server,
         ]
+    }
+
+    /// Adds one more host on the Kubernetes network's bridge: a namespace
+    /// `pv-<pid>-<n>-<role>` with `eth0` at `addr`/24 and the appliance as
+    /// its default gateway. The caller owns it; dropping it removes it.
+    /// Tests use it for a pod that should not be able to claim addresses.
+    pub fn attach_internal(&self, role: &str, addr: Ipv4Addr) -> Result<Ns, LabError> {
+        let prefix = self.client.name().trim_end_matches("client");
+        let host = Ns::create(&format!("{prefix}{role}"))?;
+        // Interface names are at most 15 bytes.
+        let port: String = format!("sw-{role}").chars().take(15).collect();
+        veth(&host, "eth0", &self.switch, &port)?;
+        host.ip(&["addr", "add", &cidr(addr), "dev", "eth0"])?;
+        host.ip(&["link", "set", "eth0", "up"])?;
+        let gw = APPLIANCE_INTERNAL.to_string();
+        host.ip(&["route", "add", "default", "via", &gw])?;
+        self.switch.ip(&["link", "set", &port, "master", "br0"])?;
+        self.switch.ip(&["link", "set", &port, "up"])?;
+        Ok(host)
     }
 
     fn wire_client(&self) -> Result<(), LabError> {

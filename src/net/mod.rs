@@ -3,7 +3,7 @@
 //! bring the links to what the config and the OpenStack metadata say. The
 //! adapters do I/O: [`netlink`] observes and applies over rtnetlink,
 //! [`watch`] follows link events for the live state, [`metadata`] reads the
-//! config drive or the metadata service.
+//! config drive or the metadata service; [`diag`] is `parvis net plan`.
 //!
 //! # How roles are chosen
 //! For each role (`public`, `internal`) that `[interfaces]` lists, in order:
@@ -17,6 +17,7 @@
 //! an error that lists the NICs seen, and no link is touched.
 
 mod change;
+pub mod diag;
 pub mod metadata;
 pub mod netlink;
 mod observed;

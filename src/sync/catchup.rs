@@ -2,11 +2,16 @@
 //! (copy the history this node lacks, apply the peer's version with its
 //! number, mark what was lost to a partition), or lead (re-issue this
 //! node's version above both histories when the peer holds another config
-//! under the same number). Does I/O (the channel, the change engine).
+//! under the same number); and the bans this node holds, sent when the
+//! peer (re)appears. Does I/O (the channel, the change engine, nft).
 
 use super::link::{Link, COMMIT_TIMEOUT};
 use super::plan::{plan, Plan};
-use super::wire::{hash, Entry, Listed, NodeState, Request, Response};
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::wire::{hash, Entry, Listed, NodeState, Request, Response, MAX_BANS};
+use crate::firewall;
 
 impl Link {
     /// Acts on what the heartbeat showed; `first`: the peer just (re)appeared.
@@ -136,5 +141,28 @@ impl Link {
             }
         }
         Ok(())
+    }
+
+    /// When the peer (re)appears: sends it this node's bans with the time they
+    /// have left, so bans made while it was away reach it too.
+    pub(super) async fn share_bans(&self) {
+        let bans = tokio::task::spawn_blocking(firewall::bans).await;
+        let Ok(Ok(bans)) = bans else {
+            return;
+        };
+        let list: Vec<(IpAddr, u64)> = bans
+            .into_iter()
+            .filter_map(|b| {
+                let left = b.expires_in.filter(|d| !d.is_zero())?;
+                Some((b.addr, left.as_secs().max(1)))
+            })
+            .take(MAX_BANS)
+            .collect();
+        if list.is_empty() {
+            return;
+        }
+        let _ = self
+            .ask(&Request::Bans { bans: list }, Duration::from_secs(10))
+            .await;
     }
 }

@@ -245,7 +245,7 @@ impl Link {
                 tracing::warn!(error = %e, "sync: catching up with the peer failed");
             }
             if first {
-                super::server::share_bans(&self).await;
+                self.share_bans().await;
             }
         }
     }

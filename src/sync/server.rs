@@ -9,13 +9,10 @@ use std::time::Duration;
 
 use super::channel::Handler;
 use super::link::Link;
-use super::wire::{hash, Entry, Listed, Request, Response};
+use super::wire::{hash, Entry, Listed, Request, Response, MAX_BANS};
 use crate::change::{ApplyOutcome, Changer};
 use crate::firewall;
 use crate::store::{Author, VersionState};
-
-/// Most bans sent in one go when the peer comes back.
-const SHARE_MAX: usize = 4096;
 
 /// The server side of one node.
 pub struct Node {
@@ -124,7 +121,7 @@ impl Handler for Node {
             Request::List => self.list(),
             Request::Fetch { versions } => self.fetch(&versions),
             Request::Ban { addr, secs } => ban(vec![(addr, secs)]).await,
-            Request::Bans { bans } => ban(bans.into_iter().take(SHARE_MAX).collect()).await,
+            Request::Bans { bans } => ban(bans.into_iter().take(MAX_BANS).collect()).await,
             Request::Unban { addr } => unban(addr).await,
         }
     }
@@ -162,27 +159,4 @@ async fn unban(addr: IpAddr) -> Response {
         }
         Err(e) => refused(format!("unban {addr}: {e}")),
     }
-}
-
-/// When the peer (re)appears: sends it this node's bans with the time they
-/// have left, so bans made while it was away reach it too.
-pub async fn share_bans(link: &Arc<Link>) {
-    let bans = tokio::task::spawn_blocking(firewall::bans).await;
-    let Ok(Ok(bans)) = bans else {
-        return;
-    };
-    let list: Vec<(IpAddr, u64)> = bans
-        .into_iter()
-        .filter_map(|b| {
-            let left = b.expires_in.filter(|d| !d.is_zero())?;
-            Some((b.addr, left.as_secs().max(1)))
-        })
-        .take(SHARE_MAX)
-        .collect();
-    if list.is_empty() {
-        return;
-    }
-    let _ = link
-        .ask(&Request::Bans { bans: list }, Duration::from_secs(10))
-        .await;
 }

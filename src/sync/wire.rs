@@ -12,6 +12,8 @@ use crate::store::VersionMeta;
 
 /// Largest frame accepted: history listings and configs are far smaller.
 pub const MAX_FRAME: u32 = 8 << 20;
+/// Most bans sent (and taken) in one `Bans` request.
+pub const MAX_BANS: usize = 4096;
 
 /// A node's config state, as its heartbeat tells it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,8 +1,9 @@
 //! The policy pages: access and bans, firewall, configuration, log.
 //! View types in, HTML out, through the embedded templates. Pure.
 
-use super::super::html::{badge, bytes, duration, esc, fill, table, time};
+use super::super::html::{badge, esc, fill, table};
 use super::traffic::ban_row_plain;
+use crate::api::text::{bytes, duration, time};
 use crate::api::{ApiError, BanView, EventView, RulesetView, StatusView, VersionView};
 use crate::config::Config;
 

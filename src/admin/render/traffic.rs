@@ -1,7 +1,8 @@
 //! The traffic pages: dashboard, routes and backends, live connections.
 //! View types in, HTML out, through the embedded templates. Pure.
 
-use super::super::html::{badge, bytes, duration, esc, fill, table};
+use super::super::html::{badge, esc, fill, table};
+use crate::api::text::{bytes, duration};
 use crate::api::{BackendView, BanView, ConnView, RouteView, StatusView};
 
 const DASHBOARD: &str = include_str!("../../../web/templates/dashboard.html");

@@ -2,11 +2,11 @@
 //! and active connections) in a ring, for the daemon to fill every few
 //! seconds and return from [`Control::series`]. Pure (time is passed in).
 //!
-//! [`Control::series`]: super::Control::series
+//! [`Control::series`]: crate::api::Control::series
 
 use std::collections::VecDeque;
 
-use super::{SeriesPoint, SeriesView};
+use crate::api::{SeriesPoint, SeriesView};
 
 /// A ring of samples computed from a running total of accepted
 /// connections and the number open.

@@ -3,12 +3,13 @@
 //! results straight through, with the HTTP status of each refusal decided
 //! here. Pure.
 //!
-//! [`Control`]: super::Control
+//! [`Control`]: crate::api::Control
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{
+use crate::api::{
     ApiError, ApplyOutcome, Author, AuthorKind, EventView, PendingView, VersionState, VersionView,
+    UI_USER,
 };
 use crate::change::{self, ChangeError, EventKind};
 use crate::store;
@@ -21,7 +22,7 @@ pub fn unix(t: SystemTime) -> u64 {
 /// Who and why, as the store records it. The UI has one account, `admin`.
 pub fn origin(author: Author, comment: &str) -> store::Origin {
     let who = match author.kind {
-        AuthorKind::Ui => store::Author::Ui(crate::admin::auth::USERNAME.to_string()),
+        AuthorKind::Ui => store::Author::Ui(UI_USER.to_string()),
         AuthorKind::Cli => store::Author::Cli,
         AuthorKind::Signal => store::Author::Sighup,
         AuthorKind::Daemon => store::Author::Startup,

@@ -2,13 +2,13 @@
 //! describes them (counters at zero, servers not yet checked), to be filled
 //! with live figures; and [`EventLog`], the ring behind `events()`. Pure.
 //!
-//! [`Control`]: super::Control
+//! [`Control`]: crate::api::Control
 
 use std::collections::VecDeque;
 
 use serde::Serialize;
 
-use super::{BackendView, EventView, ListenerView, RouteView, ServerView};
+use crate::api::{BackendView, EventView, ListenerView, RouteView, ServerView};
 use crate::config::Config;
 
 /// The name serde gives a unit variant (`tls`, `least-conn`, `v2`).
