@@ -283,3 +283,36 @@ pub fn connections(conns: &[ConnView]) -> String {
         ],
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{HaPeerView, HaView};
+
+    #[test]
+    fn the_pair_is_shown_and_a_divergence_flagged() {
+        let mut s = StatusView::default();
+        assert_eq!(pair(&s), "", "nothing without [ha]");
+        s.ha = Some(HaView {
+            node: "a".into(),
+            role: "MASTER".into(),
+            config_version: 5,
+            diverged: true,
+            peer: HaPeerView {
+                name: "b<x>".into(),
+                role: "BACKUP".into(),
+                config_version: 4,
+                last_seen_secs: Some(90),
+                ..HaPeerView::default()
+            },
+        });
+        let html = pair(&s);
+        assert!(
+            html.contains("id=\"ha-pair\"") && html.contains("id=\"ha-diverged\""),
+            "{html}"
+        );
+        assert!(html.contains("a (this node)") && html.contains("MASTER") && html.contains(">5<"));
+        assert!(html.contains("b&lt;x&gt;") && html.contains("BACKUP") && html.contains(">4<"));
+        assert!(html.contains("unreachable, last seen"), "{html}");
+    }
+}
