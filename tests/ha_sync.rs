@@ -429,6 +429,18 @@ fn figures() {
         assert_eq!(p.running(usize::from(1 - k % 2)).0, v);
         applies.push(took);
     }
+    // The same applies with the peer away: the node alone, for comparison.
+    p.kill(1);
+    assert!(within(5, || p.ha(0)["peer"]["reachable"] == false).is_some());
+    let mut alone = Vec::new();
+    for k in 0..10u16 {
+        let (out, took) = p.apply(0, &format!("s{k}.toml"), &forward(9200 + k), &[]);
+        assert!(out.status.success(), "{out:?}");
+        alone.push(took);
+    }
+    p.restart(1);
+    let v = p.running(0).0;
+    assert!(within(15, || p.running(1).0 == v).is_some());
     let mut catch = Vec::new();
     for k in 0..5u16 {
         p.kill(1);
@@ -454,6 +466,10 @@ fn figures() {
     eprintln!(
         "FIGURE apply returns with the version in force on both: {}",
         stats(applies)
+    );
+    eprintln!(
+        "FIGURE apply with the peer away (this node alone): {}",
+        stats(alone)
     );
     eprintln!(
         "FIGURE restarted node in force on the missed version after its socket opened: {}",
