@@ -148,6 +148,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         sync,
         sync_error,
         ha_role,
+        limit_sets: Mutex::new(None),
     });
     tokio::spawn(start::follow_changes(
         daemon.clone(),

@@ -7,10 +7,9 @@
 
 use super::link::{Link, COMMIT_TIMEOUT};
 use super::plan::{plan, Plan};
-use std::net::IpAddr;
 use std::time::Duration;
 
-use super::wire::{hash, Entry, Listed, NodeState, Request, Response, MAX_BANS};
+use super::wire::{hash, BanEntry, Entry, Listed, NodeState, Request, Response, MAX_BANS};
 use crate::firewall;
 
 impl Link {
@@ -150,11 +149,15 @@ impl Link {
         let Ok(Ok(bans)) = bans else {
             return;
         };
-        let list: Vec<(IpAddr, u64)> = bans
+        let list: Vec<BanEntry> = bans
             .into_iter()
             .filter_map(|b| {
                 let left = b.expires_in.filter(|d| !d.is_zero())?;
-                Some((b.addr, left.as_secs().max(1)))
+                Some(BanEntry {
+                    addr: b.addr,
+                    secs: left.as_secs().max(1),
+                    admin: b.scope == firewall::BanScope::Admin,
+                })
             })
             .take(MAX_BANS)
             .collect();

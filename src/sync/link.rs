@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::channel::Client;
 use super::plan::diverged;
-use super::wire::{hash, Entry, NodeState, Request, Response};
+use super::wire::{hash, BanEntry, Entry, NodeState, Request, Response};
 use super::{SyncError, HEARTBEAT};
 use crate::change::{Changer, Published, Replication};
 use crate::config::Ha;
@@ -282,10 +282,12 @@ impl Link {
         }
     }
 
-    /// Tells the peer about a ban (fire and forget).
-    pub fn ban(self: &Arc<Self>, addr: IpAddr, secs: u64) {
+    /// Tells the peer about a ban (fire and forget); `admin`: the login
+    /// guard's ban of the admin port and SSH only.
+    pub fn ban(self: &Arc<Self>, addr: IpAddr, secs: u64, admin: bool) {
         let me = self.clone();
-        tokio::spawn(async move { me.tell(Request::Ban { addr, secs }).await });
+        let bans = vec![BanEntry { addr, secs, admin }];
+        tokio::spawn(async move { me.tell(Request::Bans { bans }).await });
     }
 
     /// Tells the peer a ban was lifted (fire and forget).

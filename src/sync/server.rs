@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::channel::Handler;
 use super::link::Link;
-use super::wire::{hash, Entry, Listed, Request, Response, MAX_BANS};
+use super::wire::{hash, BanEntry, Entry, Listed, Request, Response, MAX_BANS};
 use crate::change::{ApplyOutcome, Changer};
 use crate::firewall;
 use crate::store::{Author, VersionState};
@@ -57,6 +57,14 @@ impl Node {
             .set_state(mine, VersionState::RolledBack, Some(why.clone()));
         self.link
             .conflict(format!("version {mine} made here was {why}"));
+    }
+
+    /// `limits.ipv6_prefix` of the config in force (bans cover that prefix).
+    async fn prefix(&self) -> u8 {
+        match self.changer.running().await {
+            Some((_, cfg)) => cfg.limits.ipv6_prefix,
+            None => 128,
+        }
     }
 
     fn list(&self) -> Response {
@@ -120,20 +128,30 @@ impl Handler for Node {
             }
             Request::List => self.list(),
             Request::Fetch { versions } => self.fetch(&versions),
-            Request::Ban { addr, secs } => ban(vec![(addr, secs)]).await,
-            Request::Bans { bans } => ban(bans.into_iter().take(MAX_BANS).collect()).await,
-            Request::Unban { addr } => unban(addr).await,
+            Request::Bans { bans } => {
+                let prefix = self.prefix().await;
+                ban(bans.into_iter().take(MAX_BANS).collect(), prefix).await
+            }
+            Request::Unban { addr } => unban(addr, self.prefix().await).await,
         }
     }
 }
 
-async fn ban(bans: Vec<(IpAddr, u64)>) -> Response {
+async fn ban(bans: Vec<BanEntry>, prefix: u8) -> Response {
     let done = tokio::task::spawn_blocking(move || {
         let mut failed = Vec::new();
-        for (addr, secs) in bans {
-            match firewall::ban_add(addr, Duration::from_secs(secs)) {
-                Ok(()) => tracing::info!(%addr, secs, "sync: ban from the peer"),
-                Err(e) => failed.push(format!("ban {addr}: {e}")),
+        for b in bans {
+            let scope = if b.admin {
+                firewall::BanScope::Admin
+            } else {
+                firewall::BanScope::All
+            };
+            let d = Duration::from_secs(b.secs);
+            match firewall::ban_add(b.addr, d, scope, prefix) {
+                Ok(()) => {
+                    tracing::info!(addr = %b.addr, secs = b.secs, ?scope, "sync: ban from the peer")
+                }
+                Err(e) => failed.push(format!("ban {}: {e}", b.addr)),
             }
         }
         failed
@@ -146,12 +164,13 @@ async fn ban(bans: Vec<(IpAddr, u64)>) -> Response {
     }
 }
 
-async fn unban(addr: IpAddr) -> Response {
-    let done =
-        tokio::task::spawn_blocking(move || firewall::ban_del(addr).map_err(|e| e.to_string()))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r);
+async fn unban(addr: IpAddr, prefix: u8) -> Response {
+    let done = tokio::task::spawn_blocking(move || {
+        firewall::ban_del(addr, prefix).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
     match done {
         Ok(_) => {
             tracing::info!(%addr, "sync: ban lifted by the peer");

@@ -55,6 +55,18 @@ pub struct Listed {
     pub hash: String,
 }
 
+/// One ban carried to the peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanEntry {
+    /// The source (or its IPv6 prefix's first address).
+    pub addr: IpAddr,
+    /// Seconds.
+    pub secs: u64,
+    /// Only the admin port and SSH (the login guard's ban); else everything.
+    #[serde(default)]
+    pub admin: bool,
+}
+
 /// What a node asks its peer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
@@ -94,17 +106,10 @@ pub enum Request {
         /// Version numbers.
         versions: Vec<u64>,
     },
-    /// Ban `addr` for `secs` seconds (operator or login guard).
-    Ban {
-        /// The source.
-        addr: IpAddr,
-        /// Seconds.
-        secs: u64,
-    },
-    /// Several bans at once (when the peer comes back): address, seconds.
+    /// Bans (operator or login guard), one or many.
     Bans {
         /// The bans.
-        bans: Vec<(IpAddr, u64)>,
+        bans: Vec<BanEntry>,
     },
     /// Lift the ban on `addr`.
     Unban {
