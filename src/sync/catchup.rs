@@ -78,6 +78,14 @@ impl Link {
             // It failed here once: no retry every second; the divergence
             // stays flagged until an operator acts.
             Ok((m, _)) if m.state == crate::store::VersionState::Failed => return Ok(()),
+            // Pending there, rolled back here (its deadline passed here a
+            // moment earlier): it is about to roll back there too.
+            Ok((m, _))
+                if m.state == crate::store::VersionState::RolledBack
+                    && peer.pending == Some(peer.running) =>
+            {
+                return Ok(())
+            }
             _ => {}
         }
         let listing = self.fill(None).await?;
