@@ -23,6 +23,16 @@ impl Link {
         match plan(me, peer) {
             Plan::Follow => self.follow(me, peer).await,
             Plan::Lead => self.lead(me, peer).await,
+            Plan::Confirm => {
+                tracing::info!(
+                    version = me.running,
+                    "sync: confirmed on the peer, confirming here"
+                );
+                self.changer
+                    .confirm_replica(me.running)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
             Plan::InSync if first || peer.last > me.last => self.fill(None).await.map(drop),
             Plan::InSync | Plan::Wait => Ok(()),
         }

@@ -72,6 +72,8 @@ pub struct Link {
     pub(super) changer: Changer,
     role: watch::Receiver<String>,
     state: Mutex<State>,
+    /// Random per daemon start (see [`NodeState::boot`]).
+    boot: u64,
 }
 
 impl Link {
@@ -87,6 +89,7 @@ impl Link {
             tls,
             changer,
             role,
+            boot: rand::random(),
             state: Mutex::new(State {
                 client: None,
                 seen: PeerSeen::default(),
@@ -156,6 +159,7 @@ impl Link {
             pending_ms: snap
                 .pending_left
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            boot: self.boot,
         }
     }
 
@@ -226,6 +230,7 @@ impl Link {
         let mut tick = tokio::time::interval(HEARTBEAT);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut was_reachable = false;
+        let mut peer_boot = None;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -239,8 +244,10 @@ impl Link {
                 continue;
             };
             self.saw(&peer);
-            let first = !was_reachable;
+            // First contact, or the peer restarted between two heartbeats.
+            let first = !was_reachable || peer_boot != Some(peer.boot);
             was_reachable = true;
+            peer_boot = Some(peer.boot);
             if let Err(e) = self.settle(&me, &peer, first).await {
                 tracing::warn!(error = %e, "sync: catching up with the peer failed");
             }

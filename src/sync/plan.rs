@@ -10,6 +10,9 @@ use super::wire::NodeState;
 pub enum Plan {
     /// Same version, same text.
     InSync,
+    /// Same version, pending here but confirmed there (the confirm did not
+    /// reach this node): confirm it here.
+    Confirm,
     /// This node has a change pending: it is settled (confirmed or rolled
     /// back, on both) before anything else; or the peer has one that
     /// loses to this node's version.
@@ -27,6 +30,9 @@ pub enum Plan {
 /// greater node name, so that both nodes reach the same verdict.
 pub fn plan(me: &NodeState, peer: &NodeState) -> Plan {
     if me.running == peer.running && me.hash == peer.hash {
+        if me.pending == Some(me.running) && peer.pending.is_none() {
+            return Plan::Confirm;
+        }
         return Plan::InSync;
     }
     let peer_wins = winner(me, peer) == Ordering::Less;
@@ -72,6 +78,10 @@ mod tests {
         let b = node("b", 3, "h3", "t");
         assert_eq!(plan(&a, &b), Plan::InSync);
         assert!(!diverged(&a, &b));
+        let mut a3 = a.clone();
+        a3.pending = Some(3);
+        assert_eq!(plan(&a3, &b), Plan::Confirm, "confirmed there");
+        assert_eq!(plan(&b, &a3), Plan::InSync);
         // b has version 4 pending: a takes it (pending too); b waits.
         let mut b4 = node("b", 4, "h4", "t");
         b4.pending = Some(4);

@@ -35,6 +35,9 @@ pub struct NodeState {
     /// Milliseconds left before the pending version rolls back.
     #[serde(default)]
     pub pending_ms: Option<u64>,
+    /// Random per daemon start: a change tells that the peer restarted.
+    #[serde(default)]
+    pub boot: u64,
 }
 
 /// One history entry: metadata and text, copied with its number.
