@@ -33,6 +33,7 @@ LAYERS = {
     "firewall": {"config"},
     "net": {"config"},
     "forwarder": {"config"},
+    "sync": {"change", "config", "firewall", "net", "store"},
 }
 
 ITEM = re.compile(

@@ -24,6 +24,11 @@
 //!   [`change::Changer`]: apply as a transaction with undo, confirm or roll
 //!   back, restore at startup. Does I/O through the store and the
 //!   [`change::Steps`] the daemon implements.
+//! - [`sync`]: the HA pair's config sync: mutual TLS with a certificate
+//!   derived from `ha.key`, replicated applies with the same version
+//!   numbers (through [`change::Replication`]), catching up, bans carried
+//!   across. [`sync::plan`], [`sync::redact`] and the key derivation are
+//!   pure; the rest does I/O.
 //! - [`api`]: the seam between the daemon and its operators, on `config`
 //!   only: the [`api::Control`] trait and the view types, and their
 //!   renderings: [`api::json`] (the `/api/v1` router that the admin port
@@ -63,3 +68,4 @@ pub mod ha;
 pub mod lab;
 pub mod net;
 pub mod store;
+pub mod sync;

@@ -47,6 +47,9 @@ pub fn render(c: &dyn Control) -> String {
         "The running config version.",
     );
     let _ = writeln!(out, "parvis_config_version {}", status.config_version);
+    if let Some(ha) = &status.ha {
+        pair(&mut out, ha);
+    }
     listeners(&mut out, &status.listeners);
     links(&mut out, &status.interfaces);
     backends(&mut out, c);
@@ -56,6 +59,39 @@ pub fn render(c: &dyn Control) -> String {
         out.push_str(&crate::api::ha::metrics(&v));
     }
     out
+}
+
+fn pair(out: &mut String, ha: &crate::api::HaView) {
+    let peer = label(&ha.peer.name);
+    head(
+        out,
+        "ha_peer_version",
+        "gauge",
+        "The HA peer's config version in force, as last seen.",
+    );
+    let _ = writeln!(
+        out,
+        "parvis_ha_peer_version{{peer=\"{peer}\"}} {}",
+        ha.peer.config_version
+    );
+    head(
+        out,
+        "ha_peer_reachable",
+        "gauge",
+        "1 if the HA peer answered the last heartbeat of the config sync.",
+    );
+    let _ = writeln!(
+        out,
+        "parvis_ha_peer_reachable{{peer=\"{peer}\"}} {}",
+        u8::from(ha.peer.reachable)
+    );
+    head(
+        out,
+        "ha_config_diverged",
+        "gauge",
+        "1 if the two nodes ran different configs when last compared.",
+    );
+    let _ = writeln!(out, "parvis_ha_config_diverged {}", u8::from(ha.diverged));
 }
 
 fn listeners(out: &mut String, ls: &[crate::api::ListenerView]) {

@@ -26,6 +26,47 @@ pub struct StatusView {
     pub pending: Option<PendingView>,
     /// Things the operator should know (a backend down, a port missing, ...).
     pub warnings: Vec<String>,
+    /// The HA pair, when `[ha]` is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ha: Option<HaView>,
+}
+
+/// The HA pair as this node sees it (`status.ha`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HaView {
+    /// This node's name (`ha.node[].name`; empty until it found itself).
+    pub node: String,
+    /// This node's VRRP role: `MASTER`, `BACKUP`, `FAULT` or `unknown`.
+    pub role: String,
+    /// This node's config version in force.
+    pub config_version: u64,
+    /// The peer.
+    pub peer: HaPeerView,
+    /// The two nodes ran different config versions (or texts) when last compared.
+    pub diverged: bool,
+}
+
+/// The peer as last seen over the sync channel.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HaPeerView {
+    /// Its name.
+    pub name: String,
+    /// Its internal address.
+    pub address: Option<IpAddr>,
+    /// The last heartbeat was answered.
+    pub reachable: bool,
+    /// Seconds since it was last heard from (`None`: never).
+    pub last_seen_secs: Option<u64>,
+    /// Its VRRP role, as last seen.
+    pub role: String,
+    /// Its config version in force, as last seen.
+    pub config_version: u64,
+    /// Its pending version, as last seen.
+    pub pending: Option<u64>,
+    /// The last failure talking to it.
+    pub error: Option<String>,
+    /// The last conflict resolved after a partition.
+    pub conflict: Option<String>,
 }
 
 /// One network port.

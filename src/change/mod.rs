@@ -18,15 +18,18 @@
 
 mod diff;
 mod exec;
+mod hook;
 mod kind;
 mod outcome;
 mod pending;
+mod replica;
 mod safety;
 mod startup;
 mod steps;
 mod txn;
 
 pub use diff::diff;
+pub use hook::{Published, Replication, Snapshot};
 pub use kind::Change;
 pub use outcome::{ApplyOutcome, ChangeError, Event, EventKind};
 pub use safety::{lockout, FORCED_CONFIRM};

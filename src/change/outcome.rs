@@ -123,6 +123,23 @@ pub enum ChangeError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The pair's other node refused the change (config sync): invalid
+    /// there, a change of its own pending, or busy with one.
+    #[error("refused by the peer {peer}: {message}")]
+    PeerRefused {
+        /// The peer's name.
+        peer: String,
+        /// Its reason.
+        message: String,
+    },
+    /// A version from the peer cannot take its number here (config sync).
+    #[error("version {version} from the peer clashes with this node's history: {message}")]
+    Clash {
+        /// The version.
+        version: u64,
+        /// Why.
+        message: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

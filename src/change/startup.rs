@@ -48,7 +48,12 @@ impl Changer {
         };
         let mut origin = Origin::new(author);
         origin.comment = "config file".into();
-        let last_read = list.iter().rev().find(|m| m.author.is_file());
+        // A version read from the peer's file (config sync) says nothing
+        // about this node's file.
+        let last_read = list
+            .iter()
+            .rev()
+            .find(|m| m.author.is_file() && m.node.is_none());
         if let Some(m) = last_read {
             if store.get(m.version).is_ok_and(|(_, t)| t == text) {
                 if !self.worth_retrying(m, st.running.as_ref()) {

@@ -4,11 +4,12 @@
 //! `pending`), and explicit rollback. Does I/O through the [`Store`] and the
 //! daemon's [`Steps`].
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{broadcast, Mutex};
 
+use super::hook::Replication;
 use super::outcome::{ApplyOutcome, ChangeError, Event, EventKind};
 use super::safety::{lockout, FORCED_CONFIRM};
 use super::steps::Steps;
@@ -35,6 +36,8 @@ pub(super) struct Inner {
     pub steps: Arc<dyn Steps>,
     pub state: Mutex<State>,
     pub events: broadcast::Sender<Event>,
+    /// The pair's config sync, when there is a peer (see `replica`).
+    pub replication: OnceLock<Arc<dyn Replication>>,
 }
 
 impl Drop for Inner {
@@ -69,6 +72,7 @@ impl Changer {
                 steps,
                 state: Mutex::new(state),
                 events,
+                replication: OnceLock::new(),
             }),
         }
     }
@@ -113,13 +117,27 @@ impl Changer {
             self.emit(EventKind::Refused, None, err.to_string());
             return Err(err);
         }
-        self.apply_locked(&mut st, text, origin, confirm_within, force)
-            .await
+        let out = self
+            .apply_locked(&mut st, text, origin, confirm_within, force)
+            .await;
+        drop(st);
+        self.publish(&out).await;
+        out
     }
 
     /// Confirms the pending change: it becomes `current`, the rollback is off.
     pub async fn confirm(&self) -> Result<u64, ChangeError> {
         let mut st = self.inner.state.lock().await;
+        let out = self.confirm_locked(&mut st);
+        drop(st);
+        if let Ok(v) = out {
+            self.publish_confirm(v).await;
+        }
+        out
+    }
+
+    /// Confirms the pending change, the state locked.
+    pub(super) fn confirm_locked(&self, st: &mut State) -> Result<u64, ChangeError> {
         let p = st.pending.ok_or(ChangeError::NothingPending)?;
         let store = &self.inner.store;
         store.set_current(p.version)?;
@@ -154,6 +172,18 @@ impl Changer {
         source: Option<std::net::IpAddr>,
     ) -> Result<ApplyOutcome, ChangeError> {
         let mut st = self.inner.state.lock().await;
+        let out = self.rollback_locked(&mut st, target, source).await;
+        drop(st);
+        self.publish(&out).await;
+        out
+    }
+
+    async fn rollback_locked(
+        &self,
+        st: &mut State,
+        target: Option<u64>,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<ApplyOutcome, ChangeError> {
         if let Some(p) = st.pending {
             if target.is_some_and(|t| t != p.previous) {
                 return Err(ChangeError::PendingExists {
@@ -164,7 +194,7 @@ impl Changer {
             if let Some(t) = st.timer.take() {
                 t.abort();
             }
-            self.undo_pending(&mut st, p, "rolled back by request".into())
+            self.undo_pending(st, p, "rolled back by request".into())
                 .await?;
             return Ok(ApplyOutcome::RolledBack {
                 undone: p.version,
@@ -182,7 +212,7 @@ impl Changer {
         let mut origin = Origin::new(Author::Rollback);
         origin.source = source;
         origin.comment = format!("rollback to version {target}");
-        self.apply_locked(&mut st, &text, origin, None, false).await
+        self.apply_locked(st, &text, origin, None, false).await
     }
 
     /// The latest confirmed version older than `running`.
@@ -228,10 +258,7 @@ impl Changer {
         if confirm_within.is_some() && old.is_none() {
             return Err(ChangeError::NothingToRollBackTo);
         }
-        let version = self
-            .inner
-            .store
-            .append(text, &origin, VersionState::Pending)?;
+        let version = self.allocate(text, &origin).await?;
         let changes = old.as_ref().map(|o| diff(&o.config, &new));
         self.run(
             version,
@@ -258,7 +285,7 @@ impl Changer {
 
     /// After the steps succeeded: `version` becomes current, or pending until
     /// the deadline with `previous` to go back to.
-    fn commit(
+    pub(super) fn commit(
         &self,
         st: &mut State,
         version: u64,

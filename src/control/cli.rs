@@ -13,8 +13,8 @@ use super::client::call;
 use super::ControlError;
 use crate::api::text::{bytes, duration, time};
 use crate::api::{
-    ApplyOutcome, ApplyRequest, BackendView, ConfirmOutcome, ConnView, RouteView, RulesetView,
-    StatusView, VersionView,
+    ApplyOutcome, ApplyRequest, BackendView, ConfirmOutcome, ConnView, HaView, RouteView,
+    RulesetView, StatusView, VersionView,
 };
 
 /// How to reach the running daemon; every control command takes these.
@@ -209,6 +209,9 @@ fn status(s: &StatusView) -> String {
             p.version, p.deadline_secs
         ));
     }
+    if let Some(ha) = &s.ha {
+        o.push_str(&pair(ha));
+    }
     let ports: Vec<Vec<String>> = s
         .interfaces
         .iter()
@@ -264,6 +267,38 @@ fn status(s: &StatusView) -> String {
         o.push('\n');
     }
     o
+}
+
+/// The HA lines of `parvis status`.
+fn pair(ha: &HaView) -> String {
+    let p = &ha.peer;
+    let seen = match (p.reachable, p.last_seen_secs) {
+        (true, _) => "reachable".to_string(),
+        (false, Some(s)) => format!("unreachable, last seen {s}s ago"),
+        (false, None) => "unreachable, never seen".to_string(),
+    };
+    let pending = p
+        .pending
+        .map(|v| format!(", version {v} pending"))
+        .unwrap_or_default();
+    let flag = if ha.diverged { "  DIVERGED" } else { "" };
+    format!(
+        "ha       node {} ({}), config version {}
+peer     {} {} ({}): role {}, config version {}{pending}{flag}
+",
+        ha.node,
+        ha.role,
+        ha.config_version,
+        p.name,
+        p.address.map(|a| a.to_string()).unwrap_or_default(),
+        seen,
+        if p.role.is_empty() {
+            "unknown"
+        } else {
+            &p.role
+        },
+        p.config_version,
+    )
 }
 
 fn routes(r: &[RouteView], b: &[BackendView]) -> String {

@@ -76,7 +76,9 @@ pub fn error(e: &ChangeError) -> ApiError {
         | ChangeError::LockOut { .. }
         | ChangeError::NothingPending
         | ChangeError::NothingToRollBackTo
-        | ChangeError::NoPrevious => ApiError::conflict(message),
+        | ChangeError::NoPrevious
+        | ChangeError::PeerRefused { .. }
+        | ChangeError::Clash { .. } => ApiError::conflict(message),
         ChangeError::StepFailed { .. }
         | ChangeError::StoredInvalid { .. }
         | ChangeError::Read { .. }
@@ -176,6 +178,7 @@ mod tests {
             comment: "add a route".into(),
             state: store::VersionState::Confirmed,
             reason: None,
+            node: None,
         };
         let v = version(&meta, Some(3));
         assert_eq!((v.time, v.state), (1_800_000_000, VersionState::Running));

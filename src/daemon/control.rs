@@ -17,6 +17,7 @@ use crate::change::Changer;
 use crate::config::Config;
 use crate::firewall;
 use crate::net::LinkState;
+use crate::sync::redact::{redact, restore};
 
 use super::adapt;
 use super::kernel::Kernel;
@@ -38,6 +39,13 @@ pub struct Daemon {
     pub(super) safe_reason: Mutex<Option<String>>,
     /// This node's half of the pair, when the config has `[ha]`.
     pub(super) ha: std::sync::OnceLock<Arc<crate::ha::Pair>>,
+    /// The HA pair's config sync, with `[ha]`.
+    pub(super) sync: Option<Arc<crate::sync::Link>>,
+    /// Why the config sync did not start, if `[ha]` is set and it did not.
+    pub(super) sync_error: Option<String>,
+    /// This node's VRRP role for the sync's heartbeats: the VRRP
+    /// supervision sends `MASTER`, `BACKUP` or `FAULT` here.
+    pub ha_role: watch::Sender<String>,
     /// How full the meter and ban sets were, and when that was read.
     pub(super) limit_sets: Mutex<Option<(Instant, Vec<SetFillView>)>>,
 }
@@ -153,19 +161,28 @@ impl Control for Daemon {
         }
         let backends = self.backends();
         let now = SystemTime::now();
+        let config_version = self.changer.store().current().unwrap_or(0);
+        let ha = self.sync.as_ref().map(|l| {
+            let running = self.changer.snapshot().running;
+            super::pair::view(&l.status(), running)
+        });
+        let mut warnings = self.warnings(&backends);
+        warnings.extend(ha.iter().flat_map(super::pair::warnings));
+        warnings.extend(self.sync_error.clone());
         StatusView {
             name: cfg.appliance.name.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             uptime_secs: self.started.elapsed().as_secs(),
             interfaces: self.link_views(),
             listeners,
-            config_version: self.changer.store().current().unwrap_or(0),
+            config_version,
             pending: self
                 .changer
                 .store()
                 .pending()
                 .map(|p| adapt::pending(&p, now)),
-            warnings: self.warnings(&backends),
+            warnings,
+            ha,
         }
     }
 
@@ -235,7 +252,7 @@ impl Control for Daemon {
     }
 
     fn config_text(&self) -> String {
-        self.running_text.borrow().clone()
+        redact(&self.running_text.borrow())
     }
 
     fn history(&self) -> Vec<VersionView> {
@@ -249,7 +266,11 @@ impl Control for Daemon {
     }
 
     fn version_text(&self, version: u64) -> Option<String> {
-        self.changer.store().get(version).ok().map(|(_, text)| text)
+        self.changer
+            .store()
+            .get(version)
+            .ok()
+            .map(|(_, text)| redact(&text))
     }
 
     fn ruleset(&self) -> Result<RulesetView, ApiError> {
@@ -287,6 +308,9 @@ impl Control for Daemon {
         let d = Duration::from_secs(secs);
         firewall::ban_add(addr, d, firewall::BanScope::All, prefix).map_err(internal)?;
         self.log("ban", format!("{addr} banned for {secs}s"));
+        if let Some(link) = &self.sync {
+            link.ban(addr, secs, false);
+        }
         Ok(())
     }
 
@@ -298,6 +322,9 @@ impl Control for Daemon {
             "ban",
             format!("{addr} banned from the admin port and SSH for {secs}s (failed logins)"),
         );
+        if let Some(link) = &self.sync {
+            link.ban(addr, secs, true);
+        }
         Ok(())
     }
 
@@ -308,11 +335,25 @@ impl Control for Daemon {
             return Err(ApiError::not_found(format!("{addr} is not banned")));
         }
         self.log("ban", format!("ban on {addr} lifted"));
+        if let Some(link) = &self.sync {
+            link.unban(addr);
+        }
         Ok(())
     }
 
     fn ha(&self) -> Option<crate::ha::HaView> {
-        self.ha.get().map(|p| p.view())
+        let mut v = self.ha.get().map(|p| p.view())?;
+        // The peer's role and version as its config sync last told them.
+        if let Some(link) = &self.sync {
+            let seen = link.status();
+            if seen.reachable || seen.last_seen.is_some() {
+                if !seen.peer_role.is_empty() {
+                    v.peer_role = seen.peer_role;
+                }
+                v.peer_version = seen.version.to_string();
+            }
+        }
+        Some(v)
     }
 
     fn ha_handover(&self) -> BoxFuture<'_, Result<String, ApiError>> {
@@ -364,9 +405,11 @@ impl Control for Daemon {
         Box::pin(async move {
             let origin = adapt::origin(author, &req.comment);
             let within = req.confirm_within_secs.map(Duration::from_secs);
+            // A text edited from a redacted view keeps the pair's key.
+            let text = restore(&req.config, &self.running_text.borrow().clone());
             let out = self
                 .changer
-                .apply(&req.config, origin, within, req.force)
+                .apply(&text, origin, within, req.force)
                 .await
                 .map_err(|e| adapt::error(&e))?;
             Ok(adapt::outcome(&out, SystemTime::now()))

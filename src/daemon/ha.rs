@@ -69,6 +69,15 @@ pub async fn health_loop(daemon: Arc<Daemon>, pair: Option<Arc<Pair>>, token: Ca
         };
         if let Some(p) = &pair {
             p.write_health(&verdict);
+            // The config sync tells the peer this node's VRRP role.
+            let role = p.view().role.as_str().to_string();
+            daemon.ha_role.send_if_modified(|r| {
+                let changed = *r != role;
+                if changed {
+                    *r = role.clone();
+                }
+                changed
+            });
             if last_verdict.as_ref() != Some(&verdict) {
                 match &verdict {
                     Ok(()) => daemon.log("ha", "healthy: ready to hold the VIPs"),

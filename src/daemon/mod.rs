@@ -12,6 +12,7 @@ mod control;
 mod ha;
 mod kernel;
 mod notify;
+mod pair;
 mod series;
 mod skeleton;
 mod start;
@@ -130,6 +131,13 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
             (safe, String::new(), Some(why))
         }
     };
+    let token = CancellationToken::new();
+    // The VRRP supervision sends this node's role here; "unknown" until then.
+    let (ha_role, role_rx) = watch::channel("unknown".to_string());
+    let (sync, sync_error) = match start_sync(&cfg, &changer, role_rx, &token) {
+        Ok(link) => (link, None),
+        Err(e) => (None, Some(e)),
+    };
     let (cfg_tx, cfg_rx) = watch::channel(cfg.clone());
     let (text_tx, text_rx) = watch::channel(text);
     let (links_tx, links_rx) = watch::channel(Vec::new());
@@ -144,9 +152,11 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         running_text: text_rx,
         safe_reason: Mutex::new(safe_reason),
         ha: std::sync::OnceLock::new(),
+        sync,
+        sync_error,
+        ha_role,
         limit_sets: Mutex::new(None),
     });
-    let token = CancellationToken::new();
     tokio::spawn(start::follow_changes(
         daemon.clone(),
         change_events,
@@ -196,6 +206,31 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// With `[ha]`: the config sync with the peer, connected to the change engine.
+/// The error is kept for the status warnings.
+fn start_sync(
+    cfg: &crate::config::Config,
+    changer: &Changer,
+    role: watch::Receiver<String>,
+    token: &CancellationToken,
+) -> Result<Option<Arc<crate::sync::Link>>, String> {
+    let Some(ha) = cfg.ha.as_ref() else {
+        return Ok(None);
+    };
+    match crate::sync::start(ha, changer.clone(), role, token.clone()) {
+        Ok(link) => {
+            changer.set_replication(link.clone());
+            Ok(Some(link))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "config sync not started: this node runs alone");
+            Err(format!(
+                "ha: config sync not started ({e}): this node runs alone"
+            ))
+        }
+    }
 }
 
 /// SIGHUP: the file as a change, author `sighup`.

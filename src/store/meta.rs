@@ -25,6 +25,9 @@ pub enum Author {
     Rollback,
     /// The config file, changed since the daemon last read it, at a start.
     Startup,
+    /// The pair's config sync: a partition's winner re-issued at a number
+    /// above both nodes' histories.
+    Sync,
 }
 
 impl Author {
@@ -43,6 +46,7 @@ impl fmt::Display for Author {
             Author::FirstBoot => f.write_str("first-boot"),
             Author::Rollback => f.write_str("rollback"),
             Author::Startup => f.write_str("startup"),
+            Author::Sync => f.write_str("sync"),
         }
     }
 }
@@ -56,6 +60,7 @@ impl FromStr for Author {
             "first-boot" => Author::FirstBoot,
             "rollback" => Author::Rollback,
             "startup" => Author::Startup,
+            "sync" => Author::Sync,
             _ => match s.strip_prefix("ui:") {
                 Some(user) => Author::Ui(user.to_string()),
                 None => return Err(format!("unknown author {s:?}")),
@@ -143,6 +148,10 @@ pub struct VersionMeta {
     /// Why it failed or was rolled back, if it did.
     #[serde(default)]
     pub reason: Option<String>,
+    /// The pair's node it was made on, when it came from the peer (config
+    /// sync); `None`: made here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// A change applied and waiting for `confirm` (the `pending.json` record).
@@ -214,6 +223,7 @@ mod tests {
             Author::FirstBoot,
             Author::Rollback,
             Author::Startup,
+            Author::Sync,
         ] {
             assert_eq!(a.to_string().parse::<Author>(), Ok(a));
         }

@@ -33,6 +33,9 @@ pub enum StoreError {
     /// No such version (never stored, pruned, or its files are damaged).
     #[error("config store: there is no version {0}")]
     NotFound(u64),
+    /// A version with this number is already stored.
+    #[error("config store: version {0} already exists")]
+    Exists(u64),
 }
 
 /// The store in `state_dir/config/`.
@@ -69,7 +72,19 @@ impl Store {
         origin: &Origin,
         state: VersionState,
     ) -> Result<u64, StoreError> {
-        let version = self.last_number()? + 1;
+        self.append_from(1, text, origin, state)
+    }
+
+    /// Stores a new version numbered at least `min` (and above every
+    /// number used) and returns its number: the pair's numbering.
+    pub fn append_from(
+        &self,
+        min: u64,
+        text: &str,
+        origin: &Origin,
+        state: VersionState,
+    ) -> Result<u64, StoreError> {
+        let version = (self.last_number()? + 1).max(min);
         let meta = VersionMeta {
             version,
             time: rfc3339(std::time::SystemTime::now()),
@@ -78,11 +93,30 @@ impl Store {
             comment: origin.comment.clone(),
             state,
             reason: None,
+            node: None,
         };
         self.write(&self.text_path(version), text.as_bytes())?;
         self.write_meta(&meta)?;
         self.prune();
         Ok(version)
+    }
+
+    /// Stores a version with exactly the number in `meta` (a copy from
+    /// the peer); refused if that number is taken.
+    pub fn append_at(&self, meta: &VersionMeta, text: &str) -> Result<(), StoreError> {
+        let n = meta.version;
+        if n == 0 || self.meta_path(n).exists() || self.text_path(n).exists() {
+            return Err(StoreError::Exists(n));
+        }
+        self.write(&self.text_path(n), text.as_bytes())?;
+        self.write_meta(meta)?;
+        self.prune();
+        Ok(())
+    }
+
+    /// The highest version number used (0: none).
+    pub fn last(&self) -> u64 {
+        self.last_number().unwrap_or(0)
     }
 
     /// All readable versions, oldest first.

@@ -269,6 +269,7 @@ impl Control for Fake {
                 deadline_secs: d.saturating_duration_since(Instant::now()).as_secs(),
             }),
             warnings: vec![],
+            ha: None,
         }
     }
 

@@ -29,6 +29,7 @@ pub fn dashboard(s: &StatusView, backends: &[BackendView], bans: &[BanView], fp:
             ("uptime", &duration(s.uptime_secs)),
             ("config_version", &s.config_version.to_string()),
             ("warnings", &alerts(s)),
+            ("pair", &pair(s)),
             ("ports", &ports_table(s)),
             ("listeners", &listeners_table(s)),
             ("backends", &backend_tables(backends)),
@@ -63,6 +64,51 @@ pub fn ha_line(v: &crate::api::ha::HaView) -> String {
         esc(&v.peer_version),
         last,
         esc(&v.health),
+    )
+}
+
+/// The HA pair: both nodes, their roles and config versions; empty without `[ha]`.
+fn pair(s: &StatusView) -> String {
+    let Some(ha) = &s.ha else {
+        return String::new();
+    };
+    let p = &ha.peer;
+    let seen = match (p.reachable, p.last_seen_secs) {
+        (true, _) => "reachable".to_string(),
+        (false, Some(secs)) => format!("unreachable, last seen {} ago", duration(secs)),
+        (false, None) => "unreachable".to_string(),
+    };
+    let rows = vec![
+        vec![
+            format!("{} (this node)", esc(&ha.node)),
+            esc(&ha.role),
+            ha.config_version.to_string(),
+            "-".to_string(),
+        ],
+        vec![
+            esc(&p.name),
+            esc(if p.role.is_empty() {
+                "unknown"
+            } else {
+                &p.role
+            }),
+            p.config_version.to_string(),
+            esc(&seen),
+        ],
+    ];
+    let flag = if ha.diverged {
+        "<div class=\"alert warn\" id=\"ha-diverged\">The two nodes run different config versions.</div>"
+    } else {
+        ""
+    };
+    format!(
+        "<section id=\"ha-pair\">\n  <h2>HA pair</h2>\n  {flag}{}\n</section>",
+        table(
+            "ha-nodes",
+            &["Node", "Role", "Config version", "Sync"],
+            &rows,
+            ""
+        )
     )
 }
 
@@ -260,4 +306,37 @@ pub fn connections(conns: &[ConnView]) -> String {
             ),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{HaPeerView, HaView};
+
+    #[test]
+    fn the_pair_is_shown_and_a_divergence_flagged() {
+        let mut s = StatusView::default();
+        assert_eq!(pair(&s), "", "nothing without [ha]");
+        s.ha = Some(HaView {
+            node: "a".into(),
+            role: "MASTER".into(),
+            config_version: 5,
+            diverged: true,
+            peer: HaPeerView {
+                name: "b<x>".into(),
+                role: "BACKUP".into(),
+                config_version: 4,
+                last_seen_secs: Some(90),
+                ..HaPeerView::default()
+            },
+        });
+        let html = pair(&s);
+        assert!(
+            html.contains("id=\"ha-pair\"") && html.contains("id=\"ha-diverged\""),
+            "{html}"
+        );
+        assert!(html.contains("a (this node)") && html.contains("MASTER") && html.contains(">5<"));
+        assert!(html.contains("b&lt;x&gt;") && html.contains("BACKUP") && html.contains(">4<"));
+        assert!(html.contains("unreachable, last seen"), "{html}");
+    }
 }
