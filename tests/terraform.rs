@@ -13,7 +13,9 @@ const MAIN_TF: &str = include_str!("../docs/terraform/main.tf");
 
 /// The keys of the map `main.tf` gives `templatefile`.
 fn passed_keys() -> Vec<String> {
-    let start = MAIN_TF.find("templatefile(").expect("main.tf calls templatefile");
+    let start = MAIN_TF
+        .find("templatefile(")
+        .expect("main.tf calls templatefile");
     let body = &MAIN_TF[start..];
     let end = body.find("})").expect("the map ends");
     body[..end]
@@ -72,8 +74,8 @@ fn check(text: &str) -> (bool, String) {
         .output()
         .expect("run parvis check");
     let _ = std::fs::remove_dir_all(&dir);
-    let said = String::from_utf8_lossy(&out.stdout).to_string()
-        + &String::from_utf8_lossy(&out.stderr);
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), said)
 }
 
@@ -88,23 +90,41 @@ fn main_tf_passes_every_placeholder_of_the_template() {
     let missing = render(&vars).err().filter(|e| e.starts_with("no variable"));
     assert_eq!(missing, None, "main.tf passes {keys:?}");
     for key in ["admin_allow", "https_servers", "http_servers", "name"] {
-        assert!(keys.iter().any(|k| k == key), "main.tf does not pass {key}: {keys:?}");
+        assert!(
+            keys.iter().any(|k| k == key),
+            "main.tf does not pass {key}: {keys:?}"
+        );
     }
 }
 
 #[test]
 fn rendered_config_passes_check_and_carries_the_variables() {
     for (admin, https, http) in [
-        ("198.51.100.0/24", ["10.0.0.11:443", "10.0.0.12:443"], ["10.0.0.11:80", "10.0.0.12:80"]),
-        ("203.0.113.0/25", ["10.0.0.31:8443", "10.0.0.32:8443"], ["10.0.0.31:8080", "10.0.0.32:8080"]),
+        (
+            "198.51.100.0/24",
+            ["10.0.0.11:443", "10.0.0.12:443"],
+            ["10.0.0.11:80", "10.0.0.12:80"],
+        ),
+        (
+            "203.0.113.0/25",
+            ["10.0.0.31:8443", "10.0.0.32:8443"],
+            ["10.0.0.31:8080", "10.0.0.32:8080"],
+        ),
     ] {
         let text = render(&sample(admin, &https, &http)).expect("renders");
         let (ok, said) = check(&text);
-        assert!(ok, "parvis check refused the rendered config: {said}\n{text}");
+        assert!(
+            ok,
+            "parvis check refused the rendered config: {said}\n{text}"
+        );
         assert_eq!(said.trim(), "ok");
         let cfg = parvis::config::parse(&text).expect("parses");
         let allow: Vec<String> = cfg.admin.allow.iter().map(|c| c.to_string()).collect();
-        assert_eq!(allow, vec![admin.to_string()], "admin.allow must be admin_cidr");
+        assert_eq!(
+            allow,
+            vec![admin.to_string()],
+            "admin.allow must be admin_cidr"
+        );
         let servers: Vec<String> = cfg.backends["ingress-https"]
             .servers
             .iter()

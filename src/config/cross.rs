@@ -142,15 +142,10 @@ fn ports(c: &mut Checker, cfg: &Config, o: &Origins) {
     if let Some(m) = &cfg.metrics {
         holders.push(bind_holder("metrics.listen".into(), m.listen));
     }
-    holders.extend(
-        cfg.listeners
-            .iter()
-            .enumerate()
-            .map(|(k, l)| Holder {
-                who: Some(format!("listener {:?}", l.name)),
-                ..bind_holder(format!("listener[{}].bind", o.listeners[k]), l.bind)
-            }),
-    );
+    holders.extend(cfg.listeners.iter().enumerate().map(|(k, l)| Holder {
+        who: Some(format!("listener {:?}", l.name)),
+        ..bind_holder(format!("listener[{}].bind", o.listeners[k]), l.bind)
+    }));
     holders.extend(cfg.forwards.iter().enumerate().map(|(k, f)| Holder {
         path: format!("forward[{}].port", o.forwards[k]),
         who: None,
