@@ -31,17 +31,28 @@ cleanup() {
 trap cleanup EXIT
 
 # The host tools, installed by name when missing (fresh machine, CI).
-ensure_host_packages() {
-    local missing=() cmd pkg
+# The packages whose tools are missing, one a line (empty: all present).
+missing_packages() {
+    local pair
     for pair in mmdebstrap:mmdebstrap qemu-img:qemu-utils extlinux:extlinux \
         mkfs.ext4:e2fsprogs sfdisk:fdisk genisoimage:genisoimage mkfs.vfat:dosfstools; do
-        cmd=${pair%%:*} pkg=${pair##*:}
-        command -v "$cmd" >/dev/null || missing+=("$pkg")
+        command -v "${pair%%:*}" >/dev/null || echo "${pair##*:}"
     done
-    [[ -f /usr/lib/syslinux/mbr/mbr.bin ]] || missing+=(syslinux-common)
+    [[ -f /usr/lib/syslinux/mbr/mbr.bin ]] || echo syslinux-common
+}
+
+# apt can remove a package and still exit 0 (qemu-system-x86 removing a
+# backported qemu-utils): check each tool after installing, not apt's code.
+ensure_host_packages() {
+    local missing=()
+    mapfile -t missing < <(missing_packages)
     ((${#missing[@]} == 0)) && return 0
     say "installing host packages: ${missing[*]}"
-    apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
+    apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" || true
+    mapfile -t missing < <(missing_packages)
+    ((${#missing[@]} == 0)) && return 0
+    say "tools still missing after installing: packages ${missing[*]}"
+    return 1
 }
 
 build_binary() {

@@ -188,6 +188,40 @@ check_forward() {
     [[ "$out" == forward-ok* ]]
 }
 
+# An operator restarting the daemon expects traffic to go on: the unit keeps
+# the nftables table across a stop, so a forwarded connection opened before
+# `systemctl restart parvis` still carries data after it (the server echoes
+# with `cat`), and TLS through the floating IP answers again (time measured).
+check_restart_keeps_traffic() {
+    local fifo="$tmp/held.in" line t start
+    rm -f "$fifo" && mkfifo "$fifo"
+    in_ns "$ns_client" socat -T60 - "TCP:$floating:7000" <"$fifo" >"$tmp/held.out" 2>&1 &
+    local held=$!
+    exec 7>"$fifo"
+    for t in 1 2 3 4 5 6 7 8 9 10; do
+        grep -q forward-ok "$tmp/held.out" && break
+        sleep 1
+    done
+    grep -q forward-ok "$tmp/held.out" || { say "held connection: no greeting"; exec 7>&-; kill "$held"; return 1; }
+    start=$(date +%s.%N)
+    vm_ssh sudo -n systemctl restart parvis || { say "systemctl restart failed"; exec 7>&-; kill "$held"; return 1; }
+    echo still-here >&7
+    for t in 1 2 3 4 5 6 7 8 9 10; do
+        grep -q still-here "$tmp/held.out" && break
+        sleep 1
+    done
+    exec 7>&-
+    wait "$held" 2>/dev/null || true
+    grep -q still-here "$tmp/held.out" || { say "held connection did not carry data after the restart: $(cat "$tmp/held.out")"; return 1; }
+    for t in $(seq 1 60); do
+        line=$(in_ns "$ns_client" curl -sk --max-time 2 --resolve "app.example.org:443:$floating" \
+            https://app.example.org/ 2>/dev/null) && [[ "$line" == ingress* ]] && break
+        sleep 0.5
+    done
+    [[ "$line" == ingress* ]] || { say "TLS did not answer again after the restart"; return 1; }
+    say "TLS answered again $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s after systemctl restart began"
+}
+
 check_admin_ui() {
     local code
     code=$(in_ns "$ns_client" curl -sk --max-time 10 -o /dev/null -w '%{http_code}' \

@@ -63,23 +63,38 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+host_commands=(qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils genisoimage:genisoimage
+    ssh:openssh-client ssh-keygen:openssh-client haproxy:haproxy socat:socat curl:curl openssl:openssl
+    dnsmasq:dnsmasq-base python3:python3)
+
+# The packages whose commands are missing, one a line (empty: all present).
+missing_packages() {
+    local pair
+    for pair in "${host_commands[@]}"; do
+        command -v "${pair%%:*}" >/dev/null || echo "${pair##*:}"
+    done | sort -u
+}
+
+# apt's exit code is no proof: installing qemu-system-x86 can remove a
+# backported qemu-utils and still exit 0. Check each command afterwards.
 ensure_host_packages() {
-    local missing=() pair
-    for pair in qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils genisoimage:genisoimage \
-        ssh:openssh-client ssh-keygen:openssh-client haproxy:haproxy socat:socat curl:curl openssl:openssl \
-        dnsmasq:dnsmasq-base python3:python3; do
-        command -v "${pair%%:*}" >/dev/null || missing+=("${pair##*:}")
-    done
+    local missing=() v
+    mapfile -t missing < <(missing_packages)
     ((${#missing[@]} == 0)) && return 0
     say "installing host packages: ${missing[*]}"
-    apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" && return 0
+    apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" || true
+    mapfile -t missing < <(missing_packages)
+    ((${#missing[@]} == 0)) && return 0
     # A backported qemu-utils (newer than bookworm's qemu-system-x86 allows)
-    # blocks the install: take both from the same release.
-    local v
+    # blocks the install or is removed by it: take both from the same release.
     v=$(apt-cache policy qemu-system-x86 | awk '/Candidate:/ { print $2 }')
-    say "retrying with qemu-utils=$v to match qemu-system-x86"
+    say "still missing: ${missing[*]}; retrying with qemu-utils=$v to match qemu-system-x86"
     apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends --allow-downgrades \
-        "${missing[@]}" "qemu-utils=$v"
+        "${missing[@]}" qemu-system-x86 "qemu-utils=$v" || true
+    mapfile -t missing < <(missing_packages)
+    ((${#missing[@]} == 0)) && return 0
+    say "commands still missing after installing: packages ${missing[*]}"
+    return 1
 }
 
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
@@ -160,7 +175,7 @@ CFG
         peer_pids+=($!)
     done
     ip netns exec "$ns_server" socat TCP-LISTEN:7000,bind=10.0.0.20,fork,reuseaddr \
-        SYSTEM:'echo forward-ok peer=$SOCAT_PEERADDR' >"$tmp/socat.log" 2>&1 &
+        SYSTEM:'echo forward-ok peer=$SOCAT_PEERADDR; exec cat' >"$tmp/socat.log" 2>&1 &
     peer_pids+=($!)
 }
 
@@ -346,6 +361,7 @@ main() {
         check "TLS through the floating IP reaches an ingress with the client address" check_tls_via_floating_ip
         check "nftables forward" check_forward
         check "admin UI answers" check_admin_ui
+        check "a forwarded connection survives systemctl restart parvis; TLS answers again" check_restart_keeps_traffic
         check "parvis status over SSH shows both ports by role" check_cli_status
         check "nftables: only table inet parvis, default drop" check_nft_table
         check "closed ports still time out" check_closed_ports

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages parvis needs, only those missing.
-#   scripts/deps.sh run    -> what `make demo` needs (nftables, iproute2)
+#   scripts/deps.sh run    -> what `make demo` needs (nftables, iproute2,
+#                             socat for the lab's loopback door to the admin UI)
 #   scripts/deps.sh test   -> plus the real peers the tests use
 set -euo pipefail
-want=(nftables iproute2 curl openssl ca-certificates keepalived conntrack conntrackd)
+want=(nftables iproute2 curl openssl ca-certificates socat keepalived conntrack conntrackd)
+# The commands those packages must leave behind (command:package): apt can
+# remove a package and still exit 0, so each is checked after installing.
+need=(nft:nftables ip:iproute2 curl:curl openssl:openssl socat:socat keepalived conntrack conntrackd)
 if [ "${1:-run}" = test ]; then
-  want+=(iputils-ping haproxy nginx libnginx-mod-stream apache2 socat python3 python3-venv wrk chromium)
+  want+=(iputils-ping haproxy nginx libnginx-mod-stream apache2 python3 python3-venv wrk chromium prometheus)
+  need+=(ping:iputils-ping haproxy:haproxy nginx:nginx python3:python3 wrk:wrk chromium:chromium promtool:prometheus)
   # Node.js may come from outside Debian (as on the CI machines): only ask
   # apt for it when there is none.
   command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm)
@@ -22,7 +27,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq || true
-  apt-get install -y -qq "${missing[@]}" >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null || true
+fi
+gone=()
+for pair in "${need[@]}"; do
+  PATH="$PATH:/usr/sbin:/sbin" command -v "${pair%%:*}" >/dev/null || gone+=("${pair%%:*} (package ${pair##*:})")
+done
+if [ ${#gone[@]} -gt 0 ]; then
+  echo "still missing after installing: ${gone[*]}" >&2
+  exit 1
 fi
 # `parvis lab --ha` and the HA tests run the real engines.
 for c in keepalived conntrack conntrackd setpriv; do

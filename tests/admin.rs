@@ -111,6 +111,7 @@ const PAGES: &[(&str, &str)] = &[
     ("GET", "/connections"),
     ("GET", "/firewall"),
     ("GET", "/config"),
+    ("GET", "/config/export"),
     ("GET", "/log"),
     ("POST", "/logout"),
     ("POST", "/bans/add"),
@@ -256,6 +257,31 @@ async fn logout_ends_the_session() {
         .await;
     assert_eq!(r.status, 303);
     assert_eq!(a.curl("GET", "/", &["-H", &ck]).await.status, 303);
+}
+
+/// The history page's download: the running config's text as a file, the
+/// same text `/api/v1/config` (and `parvis export`) gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_config_downloads_as_a_file() {
+    let a = start(fast_options()).await;
+    let (cookie, _) = a.login().await;
+    let ck = format!("cookie: {cookie}");
+    let page = a.curl("GET", "/config", &["-H", &ck]).await;
+    assert!(
+        page.body.contains("href=\"/config/export\""),
+        "{}",
+        page.body
+    );
+    let r = a.curl("GET", "/config/export", &["-H", &ck]).await;
+    assert_eq!(r.status, 200);
+    let disposition = r.header("content-disposition").unwrap_or_default();
+    assert!(
+        disposition.starts_with("attachment; filename="),
+        "{disposition}"
+    );
+    let api = a.curl("GET", "/api/v1/config", &["-H", &ck]).await.json();
+    assert_eq!(Some(r.body.as_str()), api["text"].as_str());
+    assert!(!r.body.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -288,11 +288,39 @@ async fn metrics_are_prometheus_text() {
         "parvis_rule_packets_total{chain=\"input\",rule=\"listener https\"} 1200",
         "parvis_listener_active_connections{listener=\"https\"} 0",
         "# TYPE parvis_backend_up gauge",
+        "# TYPE process_start_time_seconds gauge",
     ] {
         assert!(text.contains(line), "missing {line:?} in:\n{text}");
     }
+    promtool_accepts(&text);
     tx.send(()).unwrap();
     task.await.unwrap().unwrap();
+}
+
+/// `promtool check metrics` (Debian's prometheus package, installed by
+/// `scripts/deps.sh test`) parses the exposition and lints it: both must pass.
+fn promtool_accepts(text: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (apt-get install prometheus)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

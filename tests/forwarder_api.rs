@@ -88,3 +88,53 @@ async fn reload_keeps_remaining_servers_and_snapshots_report() {
         "nothing to drain"
     );
 }
+
+/// Bytes are counted per direction: "in" is client → server, "out" is
+/// server → client (before, "in" held both and "out" stayed 0).
+#[tokio::test]
+async fn server_bytes_are_split_by_direction() {
+    use std::io::{Read, Write};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let up = server.local_addr().expect("addr");
+    let answer = vec![b'x'; 10_000];
+    let body = answer.clone();
+    // Every connection with a request head gets the answer (health probes
+    // are not relayed, so they count no bytes).
+    std::thread::spawn(move || {
+        while let Ok((mut s, _)) = server.accept() {
+            let body = body.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                if head.ends_with(b"\r\n\r\n") {
+                    let _ = s.write_all(&body);
+                }
+            });
+        }
+    });
+    let (a, b) = (free_port(), free_port());
+    let fwd = Forwarder::start(&config(a, b, &format!("\"{up}\""))).expect("start");
+    let request = b"GET / HTTP/1.1\r\nHost: app.example.org\r\n\r\n";
+    let mut c = tokio::net::TcpStream::connect(("127.0.0.1", b))
+        .await
+        .expect("connect");
+    c.write_all(request).await.expect("send");
+    let mut got = Vec::new();
+    c.read_to_end(&mut got).await.expect("read");
+    assert_eq!(got.len(), answer.len());
+    let mut servers = Vec::new();
+    for _ in 0..50 {
+        servers = fwd.backends()[0].servers.clone();
+        if servers[0].bytes_out > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(servers[0].bytes_in, request.len() as u64, "{servers:?}");
+    assert_eq!(servers[0].bytes_out, answer.len() as u64, "{servers:?}");
+    fwd.shutdown(Duration::from_secs(1)).await;
+}

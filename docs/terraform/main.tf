@@ -2,7 +2,11 @@
 # and the instance (user data, config drive).
 #
 # The provider's `network` block has no device `tag`, so the config names the
-# ports by MAC: parvis.toml.tftpl gets both ports' MAC addresses.
+# ports by MAC: parvis.toml.tftpl gets both ports' MAC addresses, and every
+# site-specific value (name, admin allow-list, backends) from the variables
+# below, so the security group and admin.allow always agree.
+# tests/terraform.rs renders the template with sample values and checks the
+# result with `parvis check`.
 # See docs/deploy-openstack.md for what each piece is for.
 
 terraform {
@@ -38,7 +42,19 @@ variable "external_network" {
   default     = "Ext-Net"
 }
 variable "admin_cidr" {
-  description = "Who may reach the admin UI and SSH (same as admin.allow)"
+  description = "Who may reach the admin UI and SSH: the security group rules and admin.allow"
+}
+variable "appliance_name" {
+  description = "Instance name and [appliance] name (UI, logs, metrics)"
+  default     = "parvis-1"
+}
+variable "https_servers" {
+  description = "Ingress nodes' TLS ports (ADDRESS:PORT), PROXY v2"
+  type        = list(string)
+}
+variable "http_servers" {
+  description = "Ingress nodes' HTTP ports (ADDRESS:PORT), PROXY v1"
+  type        = list(string)
 }
 variable "config_template" {
   description = "The parvis config template given as user data (gets public_mac, internal_mac)"
@@ -115,11 +131,14 @@ resource "openstack_networking_port_v2" "internal" {
   network_id = data.openstack_networking_network_v2.internal.id
 
   # Only for [[forward]] with masquerade = false or [egress]: the port then
-  # carries packets for and from addresses that are not its own. The
-  # Kubernetes nodes must also route replies back via this port's address.
-  # allowed_address_pairs {
-  #   ip_address = "0.0.0.0/0"
-  # }
+  # carries packets for and from addresses that are not its own. Never give
+  # a port in the `default` security group an allowed address of 0.0.0.0/0:
+  # the group's "from members of this group" rules would then admit every
+  # address to every instance in it. Turn port security off on this port
+  # instead (parvis's nftables filter it), see docs/deploy-openstack.md:
+  # port_security_enabled = false
+  # no_security_groups    = true
+  # The Kubernetes nodes must also route replies back via this port's address.
 }
 
 resource "openstack_networking_floatingip_v2" "edge" {
@@ -132,14 +151,18 @@ resource "openstack_networking_floatingip_associate_v2" "edge" {
 }
 
 resource "openstack_compute_instance_v2" "parvis" {
-  name         = "parvis-1"
+  name         = var.appliance_name
   image_name   = var.image
   flavor_name  = var.flavor
   key_pair     = var.key_pair
   config_drive = true
   user_data = templatefile(var.config_template, {
-    public_mac   = openstack_networking_port_v2.public.mac_address
-    internal_mac = openstack_networking_port_v2.internal.mac_address
+    name          = var.appliance_name
+    public_mac    = openstack_networking_port_v2.public.mac_address
+    internal_mac  = openstack_networking_port_v2.internal.mac_address
+    admin_allow   = [var.admin_cidr]
+    https_servers = var.https_servers
+    http_servers  = var.http_servers
   })
 
   network {

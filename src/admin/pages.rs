@@ -41,6 +41,7 @@ pub(crate) fn router(state: Arc<AdminState>) -> Router {
         .route("/connections", get(connections))
         .route("/firewall", get(firewall))
         .route("/config", get(config))
+        .route("/config/export", get(config_export))
         .route("/log", get(log))
         .route("/static/{file}", get(static_file))
         .fallback(|| async { (StatusCode::NOT_FOUND, Html("<h1>Not found</h1>")) })
@@ -145,6 +146,34 @@ async fn config(State(st): St, Extension(ctx): Ctx) -> Html<String> {
     let c = &st.control;
     let body = render::config(&c.config_text(), &c.status(), &c.history());
     layout(&st, &ctx, "config", &body)
+}
+
+/// The running config's text as a file download (what `parvis export` prints).
+async fn config_export(State(st): St) -> Response {
+    let c = &st.control;
+    let status = c.status();
+    let name: String = status
+        .name
+        .chars()
+        .filter(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'))
+        .collect();
+    let file = format!(
+        "attachment; filename=\"{}-v{}.toml\"",
+        if name.is_empty() { "parvis" } else { &name },
+        status.config_version
+    );
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/toml; charset=utf-8".to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, file),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        c.config_text(),
+    )
+        .into_response()
 }
 
 async fn log(State(st): St, Extension(ctx): Ctx) -> Html<String> {

@@ -1,7 +1,8 @@
 //! Prometheus text exposition (`parvis_` prefix) rendered from the
 //! [`Control`] views: listeners, ports, backends, bans, rule counters and
-//! the daemon's extra figures ([`MetricsView`]). Pure apart from the
-//! `Control` calls it makes.
+//! the daemon's extra figures ([`MetricsView`]), the process start time and
+//! the conntrack table's use. I/O: the `Control` calls it makes and two
+//! reads of `/proc/sys/net/netfilter` (the calling process's namespace).
 //!
 //! [`MetricsView`]: crate::api::MetricsView
 
@@ -40,6 +41,8 @@ pub fn render(c: &dyn Control) -> String {
         "Seconds since the daemon started.",
     );
     let _ = writeln!(out, "parvis_uptime_seconds {}", status.uptime_secs);
+    process_start(&mut out, status.uptime_secs);
+    conntrack(&mut out, std::path::Path::new("/proc/sys/net/netfilter"));
     head(
         &mut out,
         "config_version",
@@ -92,6 +95,53 @@ fn pair(out: &mut String, ha: &crate::api::HaView) {
         "1 if the two nodes ran different configs when last compared.",
     );
     let _ = writeln!(out, "parvis_ha_config_diverged {}", u8::from(ha.diverged));
+}
+
+/// `process_start_time_seconds`, the name every Prometheus client library
+/// uses (no `parvis_` prefix), from the daemon's uptime.
+fn process_start(out: &mut String, uptime_secs: u64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let _ = writeln!(
+        out,
+        "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds."
+    );
+    let _ = writeln!(out, "# TYPE process_start_time_seconds gauge");
+    let _ = writeln!(
+        out,
+        "process_start_time_seconds {}",
+        now.saturating_sub(uptime_secs)
+    );
+}
+
+/// Conntrack table entries and size from `dir` (`nf_conntrack_count`,
+/// `nf_conntrack_max`); nothing when the module is not loaded.
+fn conntrack(out: &mut String, dir: &std::path::Path) {
+    let read = |name: &str| -> Option<u64> {
+        std::fs::read_to_string(dir.join(name))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let (Some(count), Some(max)) = (read("nf_conntrack_count"), read("nf_conntrack_max")) else {
+        return;
+    };
+    head(
+        out,
+        "conntrack_entries",
+        "gauge",
+        "Entries in the conntrack table of the daemon's network namespace.",
+    );
+    let _ = writeln!(out, "parvis_conntrack_entries {count}");
+    head(
+        out,
+        "conntrack_max",
+        "gauge",
+        "Size of the conntrack table (nf_conntrack_max).",
+    );
+    let _ = writeln!(out, "parvis_conntrack_max {max}");
 }
 
 fn listeners(out: &mut String, ls: &[crate::api::ListenerView]) {
@@ -391,6 +441,21 @@ fn histogram(out: &mut String, name: &str, help: &str, h: &HistogramView) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conntrack_usage_is_read_from_the_files() {
+        let dir = std::env::temp_dir().join(format!("pv-ct-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut out = String::new();
+        conntrack(&mut out, &dir);
+        assert_eq!(out, "", "no files, no figures");
+        std::fs::write(dir.join("nf_conntrack_count"), "17\n").unwrap();
+        std::fs::write(dir.join("nf_conntrack_max"), "262144\n").unwrap();
+        conntrack(&mut out, &dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(out.contains("\nparvis_conntrack_entries 17\n"), "{out}");
+        assert!(out.contains("\nparvis_conntrack_max 262144\n"), "{out}");
+    }
 
     #[test]
     fn labels_are_escaped_and_histograms_end_with_inf() {

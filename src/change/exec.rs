@@ -35,7 +35,7 @@ impl Changer {
             self.emit(EventKind::Failed, Some(version), err.to_string());
             return Err(err);
         }
-        let Err(f) = self.steps(new, old, &needed(changes)).await else {
+        let Err(f) = self.steps(new, old, &needed(old, new, changes)).await else {
             return Ok(());
         };
         store.set_state(
@@ -85,13 +85,21 @@ impl Changer {
     }
 }
 
-/// The apply steps a set of changes needs, in order; all of them when unknown.
-pub(super) fn needed(changes: Option<&[Change]>) -> Vec<Step> {
+/// The apply steps going from `old` to `new` needs, in order; all of them
+/// when the changes are unknown. The firewall step runs when the rendered
+/// rulesets differ (a `[metrics]` or `admin.listen` move changes the input
+/// chain's accept rules), not by a list of change kinds; with no `old` to
+/// render, the kinds decide.
+pub(super) fn needed(old: Option<&Config>, new: &Config, changes: Option<&[Change]>) -> Vec<Step> {
     let Some(changes) = changes else {
         return Step::APPLY.to_vec();
     };
     let mut out = Vec::new();
-    if changes.iter().any(Change::needs_firewall) {
+    let firewall = match old {
+        Some(old) => crate::firewall::render(old) != crate::firewall::render(new),
+        None => changes.iter().any(Change::needs_firewall),
+    };
+    if firewall {
         out.push(Step::Firewall);
     }
     if changes.iter().any(Change::needs_net) {
@@ -101,4 +109,41 @@ pub(super) fn needed(changes: Option<&[Change]>) -> Vec<Step> {
         out.push(Step::Forwarder);
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::change::diff;
+    use crate::config::parse;
+
+    const BASE: &str = "[admin]\nlisten = \"0.0.0.0:8443\"\nallow = [\"198.51.100.0/24\"]\n\n[[forward]]\nport = 2222\nto = \"10.0.0.20:22\"\n";
+
+    fn steps_for(extra: &str) -> Vec<Step> {
+        let old = parse(BASE).unwrap();
+        let new = parse(&format!("{BASE}{extra}")).unwrap();
+        let changes = diff(&old, &new);
+        needed(Some(&old), &new, Some(&changes))
+    }
+
+    /// A metrics-only change opens the metrics port in the input chain: the
+    /// rendered rulesets differ, so the firewall is re-applied.
+    #[test]
+    fn a_metrics_only_change_reapplies_the_firewall() {
+        let steps = steps_for("\n[metrics]\nlisten = \"0.0.0.0:9100\"\n");
+        assert!(steps.contains(&Step::Firewall), "{steps:?}");
+    }
+
+    /// Nothing the ruleset renders changed: no firewall step.
+    #[test]
+    fn an_unchanged_ruleset_is_not_reapplied() {
+        let old = parse(BASE).unwrap();
+        let new =
+            parse(&BASE.replace("[admin]", "[appliance]\nname = \"other\"\n\n[admin]")).unwrap();
+        let changes = diff(&old, &new);
+        assert!(!changes.is_empty());
+        let steps = needed(Some(&old), &new, Some(&changes));
+        assert!(!steps.contains(&Step::Firewall), "{steps:?}");
+    }
 }

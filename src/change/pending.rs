@@ -21,7 +21,11 @@ impl Changer {
         let store = &self.inner.store;
         let previous = self.load(p.previous)?;
         let todo = match st.running.as_ref() {
-            Some(r) if r.version == p.version => needed(Some(&diff(&r.config, &previous.config))),
+            Some(r) if r.version == p.version => needed(
+                Some(&r.config),
+                &previous.config,
+                Some(&diff(&r.config, &previous.config)),
+            ),
             _ => Step::APPLY.to_vec(),
         };
         let mut failures = Vec::new();

@@ -87,6 +87,8 @@ fn hosts(c: &mut Checker, file: &FileConfig) {
 /// Something that holds a TCP or UDP port on the appliance.
 struct Holder {
     path: String,
+    /// How an operator names it (`listener "https"`), when it has a name.
+    who: Option<String>,
     proto: Transport,
     /// `None`: every address of both families (a forward, SSH), loopback aside.
     bind: Option<IpAddr>,
@@ -96,6 +98,7 @@ struct Holder {
 fn bind_holder(path: String, addr: SocketAddr) -> Holder {
     Holder {
         path,
+        who: None,
         proto: Transport::Tcp,
         bind: Some(canonical_ip(addr.ip())),
         ports: PortRange {
@@ -126,6 +129,7 @@ fn ports(c: &mut Checker, cfg: &Config, o: &Origins) {
         bind_holder("admin.listen".into(), cfg.admin.listen),
         Holder {
             path: "admin.ssh_port".into(),
+            who: None,
             proto: Transport::Tcp,
             // sshd listens on every address of both families.
             bind: Some(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
@@ -138,14 +142,13 @@ fn ports(c: &mut Checker, cfg: &Config, o: &Origins) {
     if let Some(m) = &cfg.metrics {
         holders.push(bind_holder("metrics.listen".into(), m.listen));
     }
-    holders.extend(
-        cfg.listeners
-            .iter()
-            .enumerate()
-            .map(|(k, l)| bind_holder(format!("listener[{}].bind", o.listeners[k]), l.bind)),
-    );
+    holders.extend(cfg.listeners.iter().enumerate().map(|(k, l)| Holder {
+        who: Some(format!("listener {:?}", l.name)),
+        ..bind_holder(format!("listener[{}].bind", o.listeners[k]), l.bind)
+    }));
     holders.extend(cfg.forwards.iter().enumerate().map(|(k, f)| Holder {
         path: format!("forward[{}].port", o.forwards[k]),
+        who: None,
         proto: f.proto,
         bind: None,
         ports: f.ports,
@@ -156,10 +159,7 @@ fn ports(c: &mut Checker, cfg: &Config, o: &Origins) {
         let Some(a) = a.map(|j| &holders[j]) else {
             continue;
         };
-        let mut message = format!(
-            "port {} ({}) is already taken by {}",
-            b.ports, a.proto, a.path
-        );
+        let mut message = clash_message(a, b);
         if a.path == "admin.ssh_port" && a.ports.first == 22 {
             message.push_str(" (SSH, port 22 unless `admin.ssh_port` moves it)");
         }
@@ -197,6 +197,25 @@ fn first_clashes(holders: &[Holder]) -> Vec<Option<usize>> {
         }
     }
     out
+}
+
+/// What `b` clashes with in `a`: a range names the first shared port and
+/// the range it lies in, a named holder is named (`listener "https"`).
+fn clash_message(a: &Holder, b: &Holder) -> String {
+    let taker = match &a.who {
+        Some(who) => format!("{who} ({})", a.path),
+        None if a.ports.is_single() => a.path.clone(),
+        None => format!("{} ({}/{})", a.path, a.ports, a.proto),
+    };
+    if a.ports.is_single() && b.ports.is_single() {
+        return format!("port {} ({}) is already taken by {taker}", b.ports, a.proto);
+    }
+    let port = a.ports.first.max(b.ports.first);
+    let what = b.path.strip_suffix(".port").unwrap_or(&b.path);
+    format!(
+        "port {port} of {what} ({}/{}) is already taken by {taker}",
+        b.ports, b.proto
+    )
 }
 
 fn families(c: &mut Checker, cfg: &Config, o: &Origins) {

@@ -73,6 +73,9 @@ pub enum Command {
     Ruleset(Ask),
     /// Show the config history.
     History(Ask),
+    /// Print the running config's text exactly as applied: user data for a
+    /// new VM (`--json`: with its version).
+    Export(Ask),
     /// Apply a new config to the running daemon.
     Apply {
         #[command(flatten)]
@@ -100,6 +103,7 @@ impl Command {
             | Command::Conns(a)
             | Command::Ruleset(a)
             | Command::History(a)
+            | Command::Export(a)
             | Command::Confirm(a) => a,
             Command::Apply { ask, .. } | Command::Rollback { ask, .. } => ask,
         }
@@ -132,6 +136,11 @@ pub async fn run(cmd: Command) -> Result<String, ControlError> {
         Command::History(_) => {
             let h: Vec<VersionView> = call(socket, Method::GET, "/history", None).await?;
             Ok(out(json!(h), history(&h)))
+        }
+        Command::Export(_) => {
+            let c: crate::api::json::ConfigText =
+                call(socket, Method::GET, "/config", None).await?;
+            Ok(out(json!(c), c.text))
         }
         Command::Apply { args, .. } => {
             let req = args.request()?;

@@ -208,8 +208,8 @@ impl Control for Daemon {
                     up: s.up,
                     active: u64::from(s.active),
                     total: s.total,
-                    bytes_in: s.bytes,
-                    bytes_out: 0,
+                    bytes_in: s.bytes_in,
+                    bytes_out: s.bytes_out,
                 })
                 .collect();
         }

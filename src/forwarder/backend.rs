@@ -19,7 +19,10 @@ pub struct ServerState {
     up: AtomicBool,
     active: AtomicU32,
     total: AtomicU64,
-    bytes: AtomicU64,
+    /// Client → server.
+    bytes_in: AtomicU64,
+    /// Server → client.
+    bytes_out: AtomicU64,
 }
 
 impl ServerState {
@@ -31,7 +34,8 @@ impl ServerState {
             up: AtomicBool::new(true),
             active: AtomicU32::new(0),
             total: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
+            bytes_in: AtomicU64::new(0),
+            bytes_out: AtomicU64::new(0),
         }
     }
     /// Healthy.
@@ -48,9 +52,10 @@ impl ServerState {
         self.total.fetch_add(1, Ordering::Relaxed);
         ActiveGuard(self.clone())
     }
-    /// Adds relayed bytes (both directions).
-    pub fn add_bytes(&self, n: u64) {
-        self.bytes.fetch_add(n, Ordering::Relaxed);
+    /// Adds relayed bytes: `sent` client → server, `received` server → client.
+    pub fn add_bytes(&self, sent: u64, received: u64) {
+        self.bytes_in.fetch_add(sent, Ordering::Relaxed);
+        self.bytes_out.fetch_add(received, Ordering::Relaxed);
     }
 }
 
@@ -133,8 +138,10 @@ pub struct ServerStatus {
     pub active: u32,
     /// Connections since start.
     pub total: u64,
-    /// Bytes relayed, both directions.
-    pub bytes: u64,
+    /// Bytes relayed client → server.
+    pub bytes_in: u64,
+    /// Bytes relayed server → client.
+    pub bytes_out: u64,
 }
 
 /// A snapshot of one backend.
@@ -161,7 +168,8 @@ pub fn status(backends: &Backends) -> Vec<BackendStatus> {
                     up: s.is_up(),
                     active: s.active.load(Ordering::Relaxed),
                     total: s.total.load(Ordering::Relaxed),
-                    bytes: s.bytes.load(Ordering::Relaxed),
+                    bytes_in: s.bytes_in.load(Ordering::Relaxed),
+                    bytes_out: s.bytes_out.load(Ordering::Relaxed),
                 })
                 .collect(),
         })

@@ -83,8 +83,10 @@ pub async fn serve(
         down: &live.bytes_out,
     };
     let reason = relay::relay(stream, upstream, ctx.config.idle_timeout, counters).await;
-    server
-        .add_bytes(live.bytes_in.load(Ordering::Relaxed) + live.bytes_out.load(Ordering::Relaxed));
+    server.add_bytes(
+        live.bytes_in.load(Ordering::Relaxed),
+        live.bytes_out.load(Ordering::Relaxed),
+    );
     reason
 }
 

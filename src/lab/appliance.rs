@@ -243,7 +243,7 @@ pub fn notes(topo: &Topology, password: &str, door: bool) -> String {
          \nEach ingress answers with the client address it was told (client=198.51.100.10).\n\
          \nAdmin UI: https://{f}:8443/  user admin, password {password}\n{door_line}\
          \x20 ip netns exec {c} curl -sk https://{f}:8443/login\n\
-         \nDiagnostics: ip netns exec {app} parvis status --socket <lab dir>/control.sock\n\
+         \nDiagnostics: ip netns exec {app} <parvis> status --socket <lab dir>/control.sock\n\
          Ctrl-C removes everything.\n",
         app = topo.appliance().name(),
     )
@@ -274,6 +274,8 @@ pub async fn run(shutdown: impl std::future::Future<Output = ()>) -> Result<(), 
         let door = admin_door(topo);
         let mut notes = notes(topo, &password, door.is_some());
         notes = notes.replace("<lab dir>", &dir.display().to_string());
+        // `parvis` is not on the PATH after `make demo`: name the binary.
+        notes = notes.replace("<parvis>", &exe.display().to_string());
         // Apache's lines go before the admin UI's.
         notes = notes.replacen(
             "\nAdmin UI:",

@@ -58,7 +58,12 @@ where
     let exe = std::env::current_exe().map_err(LabError::CurrentExe)?;
     let ingresses = start_ingresses(&topo, &exe, ProxyMode::Optional)?;
     let appliance = start_appliance(&topo)?;
-    print!("{}{}", picture(&topo), appliance.notes);
+    // One "Try" block: the appliance's notes carry their own.
+    let mut text = picture(&topo);
+    if !appliance.notes.is_empty() {
+        text = without_try(&text);
+    }
+    print!("{text}{}", appliance.notes);
     shutdown.await;
     println!("removing the lab…");
     // Processes first, then their namespaces.
@@ -123,6 +128,19 @@ pub fn start_demo(ns: &Ns, exe: &Path, opts: &demo::Options) -> Result<ChildGuar
     }
 }
 
+/// `picture`'s text without its "Try:" block (up to the blank line after it).
+fn without_try(picture: &str) -> String {
+    match picture.find("Try:\n") {
+        Some(at) => {
+            let end = picture[at..]
+                .find("\n\n")
+                .map_or(picture.len(), |e| at + e + 2);
+            format!("{}{}", &picture[..at], &picture[end..])
+        }
+        None => picture.to_string(),
+    }
+}
+
 /// The text `parvis lab` prints: where everything is and what to try.
 pub fn picture(topo: &Topology) -> String {
     let c = topo.client().name();
@@ -157,4 +175,18 @@ pub fn picture(topo: &Topology) -> String {
         g1 = INGRESS[0],
         g2 = INGRESS[1],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_try;
+
+    #[test]
+    fn without_try_drops_only_the_try_block() {
+        let text = "up:\n  a\n\nTry:\n  x\n  y\n\nCtrl-C removes everything.\n";
+        assert_eq!(
+            without_try(text),
+            "up:\n  a\n\nCtrl-C removes everything.\n"
+        );
+    }
 }
