@@ -7,6 +7,7 @@
 //! [`serve_metrics`] for `/metrics`.
 
 pub mod auth;
+mod bearer;
 mod guard;
 mod html;
 mod pages;
@@ -14,6 +15,7 @@ mod render;
 mod server;
 mod session;
 pub mod tls;
+pub mod tokens;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -56,6 +58,9 @@ pub enum AdminError {
     /// The password could not be set or checked.
     #[error("password: {0}")]
     Password(String),
+    /// An API token could not be made, found or read.
+    #[error("token: {0}")]
+    Token(String),
     /// The server stopped with an error.
     #[error("admin server: {0}")]
     Serve(String),

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod token;
 
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;

@@ -202,6 +202,10 @@ impl Control for Daemon {
         self.events.lock().map(|e| e.view()).unwrap_or_default()
     }
 
+    fn note(&self, kind: &str, message: String) {
+        self.log(kind, message);
+    }
+
     fn config_text(&self) -> String {
         self.running_text.borrow().clone()
     }
