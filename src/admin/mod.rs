@@ -15,6 +15,7 @@ mod render;
 mod server;
 mod session;
 pub mod tls;
+mod token_pages;
 pub mod tokens;
 
 use std::future::Future;
