@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use parvis::{control, daemon, demo, firewall, lab, net};
+use parvis::{control, daemon, demo, firewall, firstboot, lab, net};
 
 #[derive(Parser)]
 #[command(
@@ -52,6 +52,9 @@ enum Cmd {
     /// Diagnostics of the nftables data path (hidden; the daemon does this itself).
     #[command(hide = true, subcommand)]
     Firewall(firewall::diag::FirewallCmd),
+    /// What the image's first-boot script asks (hidden).
+    #[command(hide = true, subcommand)]
+    Firstboot(firstboot::FirstbootCmd),
 }
 
 #[tokio::main]
@@ -74,6 +77,7 @@ async fn main() -> ExitCode {
         Cmd::Passwd { config } => passwd(&config),
         Cmd::Token(cmd) => token(cmd),
         Cmd::Control(cmd) => ask(cmd).await,
+        Cmd::Firstboot(cmd) => firstboot::run(cmd).map_err(|(code, e)| (code, e.into())),
         Cmd::Net(cmd) => net::diag::run(cmd)
             .await
             .map_err(|e| (e.exit_code(), e.into())),

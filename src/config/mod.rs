@@ -6,6 +6,7 @@
 //! TOML text tells, its line.
 
 mod backends;
+mod bounds;
 mod checker;
 mod cross;
 mod error;

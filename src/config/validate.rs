@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::backends::backend;
+use super::bounds;
 use super::checker::{Checker, Origins};
 use super::cross;
 use super::error::ConfigError;
@@ -105,9 +106,13 @@ fn appliance(c: &mut Checker, a: &FileAppliance) -> Appliance {
         );
     }
     let max_connections = a.max_connections.unwrap_or(20_000);
-    if max_connections == 0 {
-        c.err("appliance.max_connections", "must be at least 1");
-    }
+    bounds::number(
+        c,
+        "appliance.max_connections",
+        max_connections,
+        1,
+        bounds::MAX_CONNECTIONS,
+    );
     Appliance {
         name,
         state_dir,
@@ -157,6 +162,13 @@ fn limits(c: &mut Checker, l: Option<&FileLimits>) -> Limits {
     let conn_burst = l
         .conn_burst
         .unwrap_or_else(|| conn_rate.map_or(0, |r| r.count.saturating_mul(2)));
+    let most = bounds::MAX_CONNECTIONS;
+    if let Some(r) = conn_rate {
+        bounds::number(c, "limits.conn_rate", r.count, 1, most);
+    }
+    if let Some(b) = l.conn_burst {
+        bounds::number(c, "limits.conn_burst", b, 0, most);
+    }
     if l.conn_burst.is_some() && conn_rate.is_none() {
         c.err("limits.conn_burst", "has no effect without `conn_rate`");
     }
@@ -165,8 +177,13 @@ fn limits(c: &mut Checker, l: Option<&FileLimits>) -> Limits {
             "limits.conn_max",
             "must be at least 1 (leave it out for no limit)",
         );
+    } else if let Some(m) = l.conn_max {
+        bounds::number(c, "limits.conn_max", m, 1, most);
     }
     let ban = c.duration("limits.ban", l.ban.as_ref(), Duration::ZERO);
+    if !ban.is_zero() {
+        bounds::duration(c, "limits.ban", ban, bounds::BAN);
+    }
     if !ban.is_zero() && conn_rate.is_none() {
         c.err(
             "limits.ban",
@@ -178,7 +195,39 @@ fn limits(c: &mut Checker, l: Option<&FileLimits>) -> Limits {
         conn_burst,
         conn_max: l.conn_max,
         ban,
+        ipv6_prefix: ipv6_prefix(c, l.ipv6_prefix),
+        meter_size: meter_size(c, l.meter_size),
         block: c.cidrs("limits.block", &l.block),
+    }
+}
+
+/// `limits.ipv6_prefix`: 16 to 128, default 64.
+fn ipv6_prefix(c: &mut Checker, v: Option<u8>) -> u8 {
+    match v {
+        None => DEFAULT_IPV6_PREFIX,
+        Some(p) if (16..=128).contains(&p) => p,
+        Some(p) => {
+            c.err(
+                "limits.ipv6_prefix",
+                format!("{p} is not a prefix length from 16 to 128 (64: one site's network)"),
+            );
+            DEFAULT_IPV6_PREFIX
+        }
+    }
+}
+
+/// `limits.meter_size`: 16 to 1,048,576 sources, default 65,536.
+fn meter_size(c: &mut Checker, v: Option<u32>) -> u32 {
+    match v {
+        None => DEFAULT_METER_SIZE,
+        Some(n) if (16..=MAX_METER_SIZE).contains(&n) => n,
+        Some(n) => {
+            c.err(
+                "limits.meter_size",
+                format!("{n} is not a number of sources from 16 to {MAX_METER_SIZE}"),
+            );
+            DEFAULT_METER_SIZE
+        }
     }
 }
 
@@ -214,17 +263,24 @@ fn listener(c: &mut Checker, i: usize, l: &FileListener, global_max: u32) -> Opt
     let max_connections = l.max_connections.unwrap_or(global_max);
     if max_connections == 0 {
         c.err(format!("{at}.max_connections"), "must be at least 1");
+    } else if l.max_connections.is_some() {
+        let path = format!("{at}.max_connections");
+        bounds::number(c, &path, max_connections, 1, bounds::MAX_CONNECTIONS);
     }
-    let mut timeout = |key: &str, value: Option<&String>, default: u64| {
+    let mut timeout = |key: &str, value: Option<&String>, default: u64, span| {
         let path = format!("{at}.{key}");
         let d = c.duration(&path, value, Duration::from_secs(default));
         if d.is_zero() {
             c.err(path, "must be above zero");
+        } else {
+            bounds::duration(c, &path, d, span);
         }
         d
     };
-    let hello_timeout = timeout("hello_timeout", l.hello_timeout.as_ref(), 5);
-    let idle_timeout = timeout("idle_timeout", l.idle_timeout.as_ref(), 600);
+    let hello = l.hello_timeout.as_ref();
+    let hello_timeout = timeout("hello_timeout", hello, 5, bounds::HELLO_TIMEOUT);
+    let idle = l.idle_timeout.as_ref();
+    let idle_timeout = timeout("idle_timeout", idle, 600, bounds::IDLE_TIMEOUT);
     Some(Listener {
         name,
         bind,

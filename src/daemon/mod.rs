@@ -102,7 +102,8 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     let kernel = Arc::new(Kernel::new(first.metadata.clone()));
     let changer = Changer::new(store, kernel.clone());
     let change_events = changer.subscribe();
-    if let Err(e) = changer.startup(first.text.as_deref()).await {
+    let started = changer.startup(first.text.as_deref()).await;
+    if let Err(e) = &started {
         tracing::error!(error = %e, "the stored or given config could not be put in place");
     }
     let (cfg, text, safe_reason) = match changer.running().await {
@@ -115,6 +116,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
             let why = first
                 .reason
                 .clone()
+                .or_else(|| started.err().map(|e| format!("the config could not be applied: {e}; it is tried again at the next start or SIGHUP")))
                 .unwrap_or_else(|| "no config version could be applied".into());
             tracing::warn!(reason = %why, "running the safe default: inbound closed except SSH and the admin port from admin.allow");
             for step in [kernel.apply_firewall(&safe), kernel.apply_forwarder(&safe)] {
@@ -136,6 +138,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         running: cfg_rx,
         running_text: text_rx,
         safe_reason: Mutex::new(safe_reason),
+        limit_sets: Mutex::new(None),
     });
     let token = CancellationToken::new();
     tokio::spawn(start::follow_changes(

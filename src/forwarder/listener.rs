@@ -69,12 +69,13 @@ pub async fn accept_loop(
         let shared = shared.clone();
         let alive = alive.clone();
         tokio::spawn(async move {
-            let live = shared.accounting.open(ctx.name.clone(), peer);
+            // Closes the entry even if serving the connection panics.
+            let open = shared.accounting.open_guarded(ctx.name.clone(), peer);
             let reason = tokio::select! {
-                r = conn::serve(&shared, &ctx, stream, peer, &live) => r,
+                r = conn::serve(&shared, &ctx, stream, peer, open.live()) => r,
                 _ = shared.kill.cancelled() => EndReason::Shutdown,
             };
-            shared.accounting.close(&live, reason);
+            open.end(reason);
             let side = reason.side().map_or("none", |s| s.as_str());
             tracing::debug!(listener = %ctx.name, %peer, reason = reason.as_str(), failed = side, "connection ended");
             drop((permits, alive));

@@ -2,10 +2,12 @@
 //! its NICs and static networks (`network_data.json`) and the user data.
 //! The types and [`parse`] are pure; [`source`] reads a folder, the config
 //! drive or the metadata service (I/O); [`first_config`] turns user data
-//! into the first parvis config (pure).
+//! into the first parvis config (pure); [`networkd`] renders the
+//! systemd-networkd files the image's first boot installs (pure).
 
 mod first;
 mod http;
+pub mod networkd;
 mod raw;
 pub mod source;
 
@@ -61,6 +63,8 @@ pub struct NetworkData {
     pub links: Vec<Link>,
     /// The networks on them.
     pub networks: Vec<Network>,
+    /// Name servers for every network (top-level `services` of type `dns`).
+    pub dns: Vec<std::net::IpAddr>,
 }
 
 /// One entry of `links`.
@@ -102,6 +106,8 @@ pub struct Network {
     pub address: Option<IfAddr>,
     /// Routes (only for `ipv4`/`ipv6`).
     pub routes: Vec<StaticRoute>,
+    /// Name servers of this network (its `services` of type `dns`).
+    pub dns: Vec<std::net::IpAddr>,
 }
 
 impl Metadata {
