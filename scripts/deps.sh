@@ -7,7 +7,7 @@ set -euo pipefail
 want=(nftables iproute2 curl openssl ca-certificates socat keepalived conntrack conntrackd)
 # The commands those packages must leave behind (command:package): apt can
 # remove a package and still exit 0, so each is checked after installing.
-need=(nft:nftables ip:iproute2 curl:curl openssl:openssl socat:socat keepalived conntrack conntrackd)
+need=(nft:nftables ip:iproute2 curl:curl openssl:openssl socat:socat keepalived:keepalived conntrack:conntrack conntrackd:conntrackd setpriv:util-linux)
 if [ "${1:-run}" = test ]; then
   want+=(iputils-ping haproxy nginx libnginx-mod-stream apache2 python3 python3-venv wrk chromium prometheus)
   need+=(ping:iputils-ping haproxy:haproxy nginx:nginx python3:python3 wrk:wrk chromium:chromium promtool:prometheus)

@@ -47,6 +47,9 @@ enum Cmd {
         #[arg(long)]
         config: std::path::PathBuf,
     },
+    /// API tokens for scripts: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Token(control::token::TokenCmd),
     /// The commands that ask the running daemon (status, apply, ...).
     #[command(flatten)]
     Control(control::cli::Command),
@@ -88,6 +91,7 @@ async fn main() -> ExitCode {
             .map_err(|e| (e.exit_code(), e.into())),
         Cmd::DemoIngress(opts) => run_demo(opts).await,
         Cmd::Passwd { config } => passwd(&config),
+        Cmd::Token(cmd) => token(cmd),
         Cmd::Control(cmd) => ask(cmd).await,
         Cmd::Firstboot(cmd) => firstboot::run(cmd).map_err(|(code, e)| (code, e.into())),
         Cmd::Net(cmd) => net::diag::run(cmd)
@@ -157,6 +161,20 @@ fn passwd(config: &std::path::Path) -> Result<(), Failure> {
             Ok(())
         }
         Err(e @ parvis::admin::AdminError::Password(_)) => Err((2, e.into())),
+        Err(e) => Err((1, e.into())),
+    }
+}
+
+/// `parvis token ...`: edits the token file in the config's state_dir.
+fn token(cmd: control::token::TokenCmd) -> Result<(), Failure> {
+    use control::token::TokenCmdError;
+    match control::token::run(cmd) {
+        Ok(out) => {
+            print!("{out}");
+            Ok(())
+        }
+        Err(e @ TokenCmdError::Config(_)) => Err((2, e.into())),
+        Err(e @ TokenCmdError::Store(parvis::admin::AdminError::Token(_))) => Err((2, e.into())),
         Err(e) => Err((1, e.into())),
     }
 }

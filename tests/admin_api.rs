@@ -341,3 +341,64 @@ async fn a_taken_port_is_a_clear_error() {
     .to_string();
     assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_made_in_the_ui_are_shown_once_and_revocable() {
+    let a = start(fast_options()).await;
+    let (cookie, csrf) = a.login().await;
+    let form = format!("csrf={csrf}&name=ui-made&role=read");
+    let made = a
+        .curl(
+            "POST",
+            "/tokens/create",
+            &["-H", &format!("cookie: {cookie}"), "--data", &form],
+        )
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let token = made
+        .body
+        .split("<code id=\"new-token\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap_or_else(|| panic!("no token shown: {}", made.body))
+        .to_string();
+    assert!(token.starts_with("pvt_"), "{token}");
+    let page = a
+        .curl("GET", "/tokens", &["-H", &format!("cookie: {cookie}")])
+        .await;
+    assert!(
+        page.body.contains("ui-made") && !page.body.contains(&token),
+        "shown once"
+    );
+    let bearer = format!("authorization: Bearer {token}");
+    assert_eq!(
+        a.curl("GET", "/api/v1/status", &["-H", &bearer])
+            .await
+            .status,
+        200
+    );
+    let revoke = format!("csrf={csrf}&name=ui-made");
+    let r = a
+        .curl(
+            "POST",
+            "/tokens/revoke",
+            &["-H", &format!("cookie: {cookie}"), "--data", &revoke],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        a.curl("GET", "/api/v1/status", &["-H", &bearer])
+            .await
+            .status,
+        401
+    );
+    // The form without the CSRF token is refused like any other.
+    let r = a
+        .curl(
+            "POST",
+            "/tokens/create",
+            &["-H", &format!("cookie: {cookie}"), "--data", "name=x"],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+}

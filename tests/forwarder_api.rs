@@ -138,3 +138,57 @@ async fn server_bytes_are_split_by_direction() {
     assert_eq!(servers[0].bytes_out, answer.len() as u64, "{servers:?}");
     fwd.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn server_bytes_move_while_the_connection_is_open() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (a, b) = (free_port(), free_port());
+    let ingress = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let up = ingress.local_addr().expect("addr");
+    let fwd = Forwarder::start(&config(a, b, &format!("\"{up}\""))).expect("start");
+    // Health checks connect and close too: serve every connection, answer
+    // the one that sends the request, and hold it open.
+    let held = tokio::spawn(async move {
+        loop {
+            let (mut s, _) = ingress.accept().await.expect("accept");
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut seen = 0usize;
+                while seen < 1000 {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen += n,
+                    }
+                }
+                s.write_all(b"HTTP/1.1 200 OK\r\n\r\nhello")
+                    .await
+                    .expect("write");
+                let _ = s.read(&mut buf).await;
+            });
+        }
+    });
+    let mut client = tokio::net::TcpStream::connect(("127.0.0.1", b))
+        .await
+        .expect("connect");
+    let body = format!("POST / HTTP/1.1\r\nHost: x\r\n\r\n{}", "x".repeat(1000));
+    client.write_all(body.as_bytes()).await.expect("send");
+    let mut got = [0u8; 64];
+    let n = client.read(&mut got).await.expect("answer");
+    assert!(n > 0);
+    // Before the fix this stayed 0 until the connection closed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let bytes = loop {
+        let s0 = &fwd.backends()[0].servers[0];
+        let bytes = s0.bytes_in + s0.bytes_out;
+        if bytes >= 1000 || std::time::Instant::now() > deadline {
+            break bytes;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(fwd.connections().len(), 1, "the connection is still open");
+    assert!(bytes >= 1000, "server bytes while open: {bytes}");
+    drop(client);
+    held.abort();
+}

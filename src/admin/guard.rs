@@ -72,6 +72,9 @@ pub(crate) async fn guard(State(st): State<Arc<AdminState>>, req: Request, next:
     if too_big {
         return ApiError::new(413, "request body too large").into_response();
     }
+    if let Some(token) = super::bearer::presented(&req) {
+        return super::bearer::serve(st, token, req, next).await;
+    }
     let path = req.uri().path().to_string();
     if is_public(req.method(), &path) {
         return next.run(req).await;

@@ -7,6 +7,7 @@
 //! [`serve_metrics`] for `/metrics`.
 
 pub mod auth;
+mod bearer;
 mod checker;
 mod guard;
 mod html;
@@ -16,6 +17,8 @@ mod server;
 mod session;
 pub mod throttle;
 pub mod tls;
+mod token_pages;
+pub mod tokens;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -58,6 +61,9 @@ pub enum AdminError {
     /// The password could not be set or checked.
     #[error("password: {0}")]
     Password(String),
+    /// An API token could not be made, found or read.
+    #[error("token: {0}")]
+    Token(String),
     /// The server stopped with an error.
     #[error("admin server: {0}")]
     Serve(String),

@@ -43,12 +43,15 @@ pub(crate) fn router(state: Arc<AdminState>) -> Router {
         .route("/config", get(config))
         .route("/config/export", get(config_export))
         .route("/log", get(log))
+        .route("/tokens", get(super::token_pages::page))
+        .route("/tokens/create", post(super::token_pages::create))
+        .route("/tokens/revoke", post(super::token_pages::revoke))
         .route("/static/{file}", get(static_file))
         .fallback(|| async { (StatusCode::NOT_FOUND, Html("<h1>Not found</h1>")) })
         .with_state(state)
 }
 
-const NAV: [(&str, &str, &str); 7] = [
+const NAV: [(&str, &str, &str); 8] = [
     ("dashboard", "/", "Dashboard"),
     ("routes", "/routes", "Routes & backends"),
     ("access", "/access", "Access & bans"),
@@ -56,9 +59,10 @@ const NAV: [(&str, &str, &str); 7] = [
     ("firewall", "/firewall", "Firewall"),
     ("config", "/config", "Configuration"),
     ("log", "/log", "Log"),
+    ("tokens", "/tokens", "API tokens"),
 ];
 
-fn layout(st: &AdminState, ctx: &SessionCtx, page: &str, body: &str) -> Html<String> {
+pub(super) fn layout(st: &AdminState, ctx: &SessionCtx, page: &str, body: &str) -> Html<String> {
     let nav: String = NAV
         .iter()
         .map(|(id, href, label)| {

@@ -63,6 +63,11 @@ pub trait Control: Send + Sync + 'static {
     fn login_ban(&self, addr: IpAddr, secs: u64) -> Result<(), ApiError>;
     /// Lifts the bans (both kinds) on `addr`. May block.
     fn ban_del(&self, addr: IpAddr) -> Result<(), ApiError>;
+    /// Records one line in the event log (`kind` as in [`EventView`]),
+    /// e.g. each use of an API token. Default: nothing.
+    fn note(&self, kind: &str, message: String) {
+        let _ = (kind, message);
+    }
     /// Figures for `/metrics` that the views do not carry. Default: none.
     fn metrics(&self) -> MetricsView {
         MetricsView::default()

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod client;
 pub mod ha;
+pub mod token;
 
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;

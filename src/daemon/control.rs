@@ -251,6 +251,10 @@ impl Control for Daemon {
         self.events.lock().map(|e| e.view()).unwrap_or_default()
     }
 
+    fn note(&self, kind: &str, message: String) {
+        self.log(kind, message);
+    }
+
     fn config_text(&self) -> String {
         redact(&self.running_text.borrow())
     }

@@ -82,11 +82,44 @@ pub async fn serve(
         up: &live.bytes_in,
         down: &live.bytes_out,
     };
-    let reason = relay::relay(stream, upstream, ctx.config.idle_timeout, counters).await;
-    server.add_bytes(
-        live.bytes_in.load(Ordering::Relaxed),
-        live.bytes_out.load(Ordering::Relaxed),
-    );
+    let relay = relay::relay(stream, upstream, ctx.config.idle_timeout, counters);
+    counted(relay, &server, live).await
+}
+
+/// How often an open connection's bytes reach its server's counter.
+const BYTES_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs the relay, adding the connection's new bytes to the server's
+/// counter every [`BYTES_FLUSH`] and at the end, so the per-server bytes
+/// move while a connection is open. One timer per connection per second;
+/// the copy path itself is untouched.
+async fn counted(
+    relay: impl std::future::Future<Output = EndReason>,
+    server: &super::backend::ServerState,
+    live: &LiveConn,
+) -> EndReason {
+    let mut flushed = (0u64, 0u64);
+    let mut flush = || {
+        let now = (
+            live.bytes_in.load(Ordering::Relaxed),
+            live.bytes_out.load(Ordering::Relaxed),
+        );
+        server.add_bytes(
+            now.0.saturating_sub(flushed.0),
+            now.1.saturating_sub(flushed.1),
+        );
+        flushed = now;
+    };
+    tokio::pin!(relay);
+    let mut tick = tokio::time::interval(BYTES_FLUSH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let reason = loop {
+        tokio::select! {
+            r = &mut relay => break r,
+            _ = tick.tick() => flush(),
+        }
+    };
+    flush();
     reason
 }
 

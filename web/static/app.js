@@ -87,12 +87,17 @@ function drawChart(svg, series) {
   const maxActive = line("active", "#1f8a5b");
   label("max " + maxRate.toFixed(1) + "/s", 6, "start", "#2a7fd4");
   label("max " + maxActive + " active", W - 6, "end", "#1f8a5b");
-  const mins = Math.round((pts[pts.length - 1].time - pts[0].time) / 60);
   const span = document.getElementById("chart-span");
-  if (span) span.textContent = "last " + mins + " min";
+  if (span) span.textContent = spanText(pts[pts.length - 1].time - pts[0].time);
   const last = pts[pts.length - 1];
   const now = document.getElementById("chart-now");
   if (now) now.textContent = "· now " + last.conn_rate.toFixed(1) + "/s, " + last.active + " active";
+}
+
+// "last 40 s" under a minute, "last 3 min" after: never "last 0 min".
+function spanText(secs) {
+  const s = Math.max(0, Math.round(secs));
+  return s < 60 ? "last " + s + " s" : "last " + Math.round(s / 60) + " min";
 }
 
 function initDashboard() {

@@ -10,9 +10,11 @@ const ROUTES: &str = include_str!("../../../web/templates/routes.html");
 const CONNECTIONS: &str = include_str!("../../../web/templates/connections.html");
 
 fn state_badge(state: &str) -> String {
-    let class = match state {
+    // Link states come as the kernel names them (`UP`, `LOWERLAYERDOWN`):
+    // an up port is as green as a healthy server.
+    let class = match state.to_ascii_lowercase().as_str() {
         "up" => "ok",
-        "down" | "missing" => "bad",
+        "down" | "missing" | "lowerlayerdown" | "notpresent" => "bad",
         _ => "warn",
     };
     badge(class, state)
@@ -310,6 +312,7 @@ pub fn connections(conns: &[ConnView]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::state_badge;
     use super::*;
     use crate::api::{HaPeerView, HaView};
 
@@ -338,5 +341,15 @@ mod tests {
         assert!(html.contains("a (this node)") && html.contains("MASTER") && html.contains(">5<"));
         assert!(html.contains("b&lt;x&gt;") && html.contains("BACKUP") && html.contains(">4<"));
         assert!(html.contains("unreachable, last seen"), "{html}");
+    }
+
+    #[test]
+    fn an_up_port_is_green_like_a_healthy_server() {
+        // The kernel says `UP`; this used to fall through to the warning colour.
+        assert_eq!(state_badge("UP"), super::badge("ok", "UP"));
+        assert_eq!(state_badge("up"), super::badge("ok", "up"));
+        assert!(state_badge("DOWN").contains("bad"));
+        assert!(state_badge("LOWERLAYERDOWN").contains("bad"));
+        assert!(state_badge("UNKNOWN").contains("warn"));
     }
 }
