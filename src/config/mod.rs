@@ -14,6 +14,7 @@ mod forwards;
 mod ha;
 mod host;
 mod interfaces;
+mod log;
 mod model;
 mod types;
 mod validate;
@@ -24,6 +25,7 @@ pub use error::{ConfigError, Problem};
 pub use file::FileConfig;
 pub use ha::{ADVERT as HA_ADVERT, SYNC_PORT as HA_SYNC_PORT};
 pub use host::{check_host_name, HostPattern};
+pub use log::{Log, Remote, RemoteTls};
 pub use model::*;
 pub use types::{
     canonical_ip, format_duration, parse_duration, Cidr, IfAddr, Mac, PortRange, Rate, RateUnit,

@@ -15,6 +15,7 @@ mod health;
 pub mod hello;
 pub mod http;
 mod listener;
+pub mod log;
 pub mod proxy_header;
 mod relay;
 pub mod route;
@@ -50,6 +51,8 @@ struct Shared {
     global: ArcSwap<Semaphore>,
     /// Cancelled when the drain period is over.
     kill: CancellationToken,
+    /// The connection log.
+    log: Arc<log::ConnLog>,
 }
 
 /// What a connection needs from its listener.
@@ -101,6 +104,7 @@ impl Forwarder {
             accounting: Accounting::default(),
             global: ArcSwap::from_pointee(Semaphore::new(permits(max))),
             kill: CancellationToken::new(),
+            log: log::ConnLog::start(config),
         });
         let (alive_tx, alive_rx) = mpsc::channel(1);
         let forwarder = Forwarder {
@@ -131,6 +135,7 @@ impl Forwarder {
         }
         let old = self.shared.routing.load_full();
         let backends = backend::build(config, &old.backends);
+        self.shared.log.reconfigure(&config.log);
         inner.health.cancel();
         inner.health = CancellationToken::new();
         spawn_health(&backends, &inner.health);
@@ -262,6 +267,11 @@ impl Forwarder {
     /// Counters since start.
     pub fn stats(&self) -> Stats {
         self.shared.accounting.stats()
+    }
+
+    /// The connection log: recent lines, dropped count.
+    pub fn log(&self) -> &log::ConnLog {
+        &self.shared.log
     }
 }
 
