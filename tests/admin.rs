@@ -320,8 +320,12 @@ async fn repeated_failures_are_slowed_then_banned() {
         last >= Duration::from_millis(200),
         "4th failure answered in {last:?}"
     );
-    let calls = a.fake.ban_calls.lock().unwrap().clone();
+    let calls = a.fake.login_ban_calls.lock().unwrap().clone();
     assert_eq!(calls, vec![("127.0.0.1".parse().unwrap(), 600)]);
+    assert!(
+        a.fake.ban_calls.lock().unwrap().is_empty(),
+        "a login ban is not a ban of everything"
+    );
     // Now even the right password is refused from that source.
     let good = format!(r#"{{"username":"admin","password":"{PASSWORD}"}}"#);
     let r = a

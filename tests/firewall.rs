@@ -154,133 +154,6 @@ fn admin_port_only_from_admin_allow() {
     timed_out(t.tcp(C2, PUBLIC, 8443, ""));
 }
 
-const RATE: &str = r#"
-[limits]
-conn_rate = "5/second"
-conn_burst = 10
-ban = "6s"
-
-[[listener]]
-name = "https"
-bind = "0.0.0.0:443"
-protocol = "tls"
-"#;
-
-/// Opens N connections as fast as it can from SRC; prints "ok failed".
-const BURST: &str = r#"
-import socket, sys
-src, dst, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-ok = failed = 0
-for _ in range(n):
-    s = socket.socket()
-    s.bind((src, 0))
-    s.settimeout(0.3)
-    try:
-        s.connect((dst, port))
-        ok += 1
-    except OSError:
-        failed += 1
-    s.close()
-print(ok, failed)
-"#;
-
-fn burst(t: &Topo, src: &str, n: u32) -> (u32, u32) {
-    let out = t.python(BURST, &[src, PUBLIC, "443", &n.to_string()]);
-    let v: Vec<u32> = out
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    assert_eq!(v.len(), 2, "probe printed {out:?}");
-    (v[0], v[1])
-}
-
-#[test]
-fn conn_rate_over_burst_bans_the_source_only() {
-    let mut t = Topo::new("rate");
-    let a = t.appliance.clone();
-    t.tell_peer_tcp(&a, 443);
-    t.apply(RATE);
-    // The second client keeps connecting, slowly, while the first floods.
-    let (tx, rx) = mpsc::channel();
-    std::thread::scope(|scope| {
-        scope.spawn(|| {
-            let mut results = Vec::new();
-            for _ in 0..6 {
-                results.push(t.tcp(C2, PUBLIC, 443, ""));
-                std::thread::sleep(Duration::from_millis(300));
-            }
-            let _ = tx.send(results);
-        });
-        let (ok, failed) = burst(&t, C1, 18);
-        assert!(
-            (8..=16).contains(&ok),
-            "about the burst (10) gets through, got {ok} ok / {failed} failed"
-        );
-        assert_eq!(ok + failed, 18);
-        let bans = t.parvis(&["bans"]);
-        let err = String::from_utf8_lossy(&bans.stderr).into_owned();
-        let bans = String::from_utf8_lossy(&bans.stdout);
-        assert!(
-            bans.contains(C1),
-            "C1 is banned: {bans:?} {err} ({ok} ok, {failed} failed)\n{}",
-            t.table_text()
-        );
-        timed_out(t.tcp(C1, PUBLIC, 443, ""));
-        let c2 = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("second client done");
-        assert!(
-            c2.iter().all(|r| r.as_deref() == Ok(C2)),
-            "the second client is unaffected: {c2:?}"
-        );
-        assert!(!bans.contains(C2), "C2 is not banned: {bans:?}");
-    });
-    // The ban is 6s; after it C1 gets through again.
-    std::thread::sleep(Duration::from_secs(6));
-    assert_eq!(t.tcp(C1, PUBLIC, 443, ""), Ok(C1.into()), "ban expired");
-}
-
-const CONN_MAX: &str = r#"
-[limits]
-conn_max = 3
-
-[[listener]]
-name = "https"
-bind = "0.0.0.0:443"
-protocol = "tls"
-"#;
-
-/// Opens N connections from SRC and keeps them all open; prints how many connected.
-const HOLD: &str = r#"
-import socket, sys
-src, dst, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-held = []
-for _ in range(n):
-    s = socket.socket()
-    s.bind((src, 0))
-    s.settimeout(1.0)
-    try:
-        s.connect((dst, port))
-        held.append(s)
-    except OSError:
-        pass
-print(len(held))
-"#;
-
-#[test]
-fn conn_max_caps_concurrent_connections_per_source() {
-    let mut t = Topo::new("cmax");
-    let a = t.appliance.clone();
-    t.hold_tcp(&a, 443);
-    t.apply(CONN_MAX);
-    assert_eq!(t.python(HOLD, &[C1, PUBLIC, "443", "5"]), "3");
-    assert_eq!(
-        t.python(HOLD, &[C2, PUBLIC, "443", "2"]),
-        "2",
-        "another source has its own count"
-    );
-}
-
 #[test]
 fn refused_ruleset_leaves_the_old_one_in_force() {
     let mut t = Topo::new("refuse");
@@ -404,4 +277,33 @@ fn sysctls_are_set_in_the_namespace_only() {
     assert_eq!(get("net.ipv4.conf.all.accept_redirects"), "0");
     let after = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").expect("host sysctl");
     assert_eq!(host, after, "the host's own sysctl is untouched");
+}
+
+/// `admin.allow` reaches the admin port and SSH whatever the block list
+/// and the bans say; everything else from a blocked or banned source is
+/// dropped.
+#[test]
+fn admin_allow_outranks_block_and_bans_on_the_admin_ports() {
+    let mut t = Topo::new("admblk");
+    let a = t.appliance.clone();
+    t.tell_peer_tcp(&a, 8443);
+    t.tell_peer_tcp(&a, 22);
+    t.tell_peer_tcp(&a, 443);
+    t.apply(&BASE.replace(
+        "block = [\"203.0.113.0/28\"]",
+        "block = [\"203.0.113.0/28\", \"198.51.100.10\"]",
+    ));
+    assert_eq!(t.tcp(C1, PUBLIC, 8443, ""), Ok(C1.into()), "admin port");
+    assert_eq!(t.tcp(C1, PUBLIC, 22, ""), Ok(C1.into()), "SSH");
+    timed_out(t.tcp(C1, PUBLIC, 443, ""));
+    t.apply(BASE);
+    assert!(t.parvis(&["ban", C1, "--for", "60"]).status.success());
+    assert_eq!(t.tcp(C1, PUBLIC, 8443, ""), Ok(C1.into()), "admin port");
+    assert_eq!(t.tcp(C1, PUBLIC, 22, ""), Ok(C1.into()), "SSH");
+    timed_out(t.tcp(C1, PUBLIC, 443, ""));
+    assert_eq!(
+        t.tcp(C2, PUBLIC, 443, ""),
+        Ok(C2.into()),
+        "others unaffected"
+    );
 }

@@ -1,9 +1,10 @@
 //! Logging in and out: `POST`/`DELETE /api/v1/session` and the login and
 //! logout forms. Failed logins are slowed per source and, past the
-//! threshold, the source is banned through [`Control::ban_add`]. Does I/O
-//! (reads the password file).
+//! threshold, the source is banned from the admin port and SSH (not the
+//! public sites) through [`Control::login_ban`]. Does I/O (reads the
+//! password file).
 //!
-//! [`Control::ban_add`]: crate::api::Control::ban_add
+//! [`Control::login_ban`]: crate::api::Control::login_ban
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -113,7 +114,7 @@ async fn fail(st: &Arc<AdminState>, source: IpAddr) -> ApiError {
     if n >= opts.max_failures {
         let secs = opts.ban_secs;
         let c = st.control.clone();
-        match crate::api::json::blocking(c, move |c| c.ban_add(source, secs)).await {
+        match crate::api::json::blocking(c, move |c| c.login_ban(source, secs)).await {
             Ok(()) => tracing::warn!(%source, secs, "banned after repeated failed logins"),
             Err(e) => tracing::error!(%source, error = %e, "cannot ban after failed logins"),
         }

@@ -322,6 +322,42 @@ fn extra(out: &mut String, m: &MetricsView) {
         );
         let _ = writeln!(out, "parvis_nft_apply_last_ok {}", u8::from(n.last_ok));
     }
+    limit_sets(out, &m.limit_sets);
+}
+
+/// How full the meter and ban sets are: a full meter refuses new sources.
+fn limit_sets(out: &mut String, sets: &[crate::api::SetFillView]) {
+    if sets.is_empty() {
+        return;
+    }
+    head(
+        out,
+        "limits_set_elements",
+        "gauge",
+        "Sources in each meter and ban set; when a meter is full, new sources are refused.",
+    );
+    for s in sets {
+        let _ = writeln!(
+            out,
+            "parvis_limits_set_elements{{set=\"{}\"}} {}",
+            label(&s.set),
+            s.elements
+        );
+    }
+    head(
+        out,
+        "limits_set_size",
+        "gauge",
+        "Sources each meter and ban set can hold (limits.meter_size).",
+    );
+    for s in sets {
+        let _ = writeln!(
+            out,
+            "parvis_limits_set_size{{set=\"{}\"}} {}",
+            label(&s.set),
+            s.size
+        );
+    }
 }
 
 fn histogram(out: &mut String, name: &str, help: &str, h: &HistogramView) {

@@ -56,7 +56,11 @@ pub trait Control: Send + Sync + 'static {
     fn bans(&self) -> Result<Vec<BanView>, ApiError>;
     /// Bans `addr` for `secs` seconds in the firewall's ban set. May block.
     fn ban_add(&self, addr: IpAddr, secs: u64) -> Result<(), ApiError>;
-    /// Lifts the ban on `addr`. May block.
+    /// The admin login guard's ban: `addr` loses new connections to the
+    /// admin port and SSH for `secs` seconds, never the public sites. May
+    /// block.
+    fn login_ban(&self, addr: IpAddr, secs: u64) -> Result<(), ApiError>;
+    /// Lifts the bans (both kinds) on `addr`. May block.
     fn ban_del(&self, addr: IpAddr) -> Result<(), ApiError>;
     /// Drains (`on`) or undrains a backend's server (`ADDR:PORT`): no new
     /// connection goes to it. Unknown backend or server: 400.

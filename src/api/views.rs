@@ -174,10 +174,36 @@ pub struct RuleCounterView {
 /// `GET /api/v1/bans`: one banned source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BanView {
-    /// The banned address.
+    /// The banned address (IPv6: the first address of the banned prefix).
     pub addr: IpAddr,
     /// Seconds until the ban lapses.
     pub expires_in_secs: u64,
+    /// What the ban closes.
+    #[serde(default)]
+    pub scope: BanScopeView,
+}
+
+/// What a ban closes to its source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BanScopeView {
+    /// Everything (a meter's ban or one set by hand); sources in
+    /// `admin.allow` keep the admin port, SSH and their open connections.
+    #[default]
+    All,
+    /// New connections to the admin port and SSH only (a login ban).
+    Admin,
+}
+
+/// How full one of the firewall's dynamic sets is (`/metrics`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SetFillView {
+    /// The set, e.g. `rate4`.
+    pub set: String,
+    /// Elements in it now.
+    pub elements: u64,
+    /// Elements it can hold.
+    pub size: u64,
 }
 
 /// `GET /api/v1/history`: one config version.
@@ -311,6 +337,8 @@ pub struct MetricsView {
     /// Connection log lines dropped (queue full), when the forwarder runs.
     #[serde(default)]
     pub log_dropped: Option<u64>,
+    /// How full the meter and ban sets are.
+    pub limit_sets: Vec<SetFillView>,
 }
 
 /// A count of finished connections.

@@ -79,6 +79,16 @@ fn limits(old: &Config, new: &Config, out: &mut Vec<Change>) {
     push("conn_max", opt(&a.conn_max), opt(&b.conn_max));
     push("ban", format_duration(a.ban), format_duration(b.ban));
     push(
+        "ipv6_prefix",
+        a.ipv6_prefix.to_string(),
+        b.ipv6_prefix.to_string(),
+    );
+    push(
+        "meter_size",
+        a.meter_size.to_string(),
+        b.meter_size.to_string(),
+    );
+    push(
         "block",
         format!("[{}]", list(&a.block)),
         format!("[{}]", list(&b.block)),

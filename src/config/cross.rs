@@ -231,8 +231,18 @@ fn families(c: &mut Checker, cfg: &Config, o: &Origins) {
 const WIDEST_TRUSTED: (u8, u8) = (8, 32);
 
 fn trust(c: &mut Checker, cfg: &Config, o: &Origins) {
+    let metered = cfg.limits.conn_rate.is_some() || cfg.limits.conn_max.is_some();
     for (k, l) in cfg.listeners.iter().enumerate() {
         let i = o.listeners[k];
+        if metered && !l.accept_proxy.is_empty() {
+            // nftables meters the peer that connects: behind a trusted
+            // proxy that is the proxy, so all its clients would share one
+            // limit and one ban (the forwarder alone knows the client).
+            c.err(
+                format!("listener[{i}].accept_proxy"),
+                "cannot be combined with `limits.conn_rate` or `limits.conn_max`: the limits count the proxy's own address, so every client behind it would share one limit and be banned together; limit clients at the proxy and leave those two keys out, or drop `accept_proxy`",
+            );
+        }
         for (j, p) in l.accept_proxy.iter().enumerate() {
             let at = format!("listener[{i}].accept_proxy[{j}]");
             let widest = if p.is_ipv4() {

@@ -121,6 +121,10 @@ pub struct FileLimits {
     pub conn_max: Option<u32>,
     /// Ban duration for sources over the rate.
     pub ban: Option<String>,
+    /// IPv6 sources are metered and banned per prefix of this length.
+    pub ipv6_prefix: Option<u8>,
+    /// Sources each meter and ban set holds.
+    pub meter_size: Option<u32>,
     /// Always dropped.
     #[serde(default)]
     pub block: Vec<String>,

@@ -110,6 +110,16 @@ pub struct Admin {
     pub ssh_port: u16,
 }
 
+/// Default of `limits.ipv6_prefix`: a /64 is what one site (or one
+/// attacker) gets; metering single IPv6 addresses is metering nothing.
+pub const DEFAULT_IPV6_PREFIX: u8 = 64;
+/// Default of `limits.meter_size`: sources per meter set. An element with
+/// its token bucket or connection list takes about 200 bytes of kernel
+/// memory, so 65,536 sources cost about 13 MB per set at worst.
+pub const DEFAULT_METER_SIZE: u32 = 65_536;
+/// Largest `limits.meter_size` accepted (about 200 MB per full set).
+pub const MAX_METER_SIZE: u32 = 1 << 20;
+
 /// `[limits]`: per source address, enforced in nftables.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Limits {
@@ -121,6 +131,12 @@ pub struct Limits {
     pub conn_max: Option<u32>,
     /// How long a source over the rate is dropped; zero = no ban.
     pub ban: Duration,
+    /// IPv6 sources are metered and banned per prefix of this length (64):
+    /// one host holds a whole /64 and can change address at will.
+    pub ipv6_prefix: u8,
+    /// Sources each meter and ban set holds; when a meter is full, new
+    /// sources are refused on the public ports (fail closed).
+    pub meter_size: u32,
     /// Always dropped.
     pub block: Vec<Cidr>,
 }

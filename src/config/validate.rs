@@ -179,7 +179,39 @@ fn limits(c: &mut Checker, l: Option<&FileLimits>) -> Limits {
         conn_burst,
         conn_max: l.conn_max,
         ban,
+        ipv6_prefix: ipv6_prefix(c, l.ipv6_prefix),
+        meter_size: meter_size(c, l.meter_size),
         block: c.cidrs("limits.block", &l.block),
+    }
+}
+
+/// `limits.ipv6_prefix`: 16 to 128, default 64.
+fn ipv6_prefix(c: &mut Checker, v: Option<u8>) -> u8 {
+    match v {
+        None => DEFAULT_IPV6_PREFIX,
+        Some(p) if (16..=128).contains(&p) => p,
+        Some(p) => {
+            c.err(
+                "limits.ipv6_prefix",
+                format!("{p} is not a prefix length from 16 to 128 (64: one site's network)"),
+            );
+            DEFAULT_IPV6_PREFIX
+        }
+    }
+}
+
+/// `limits.meter_size`: 16 to 1,048,576 sources, default 65,536.
+fn meter_size(c: &mut Checker, v: Option<u32>) -> u32 {
+    match v {
+        None => DEFAULT_METER_SIZE,
+        Some(n) if (16..=MAX_METER_SIZE).contains(&n) => n,
+        Some(n) => {
+            c.err(
+                "limits.meter_size",
+                format!("{n} is not a number of sources from 16 to {MAX_METER_SIZE}"),
+            );
+            DEFAULT_METER_SIZE
+        }
     }
 }
 

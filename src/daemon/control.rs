@@ -9,9 +9,9 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
 
 use crate::api::{
-    ApiError, ApplyOutcome, ApplyRequest, Author, BackendView, BanView, BoxFuture, ConfirmOutcome,
-    ConnView, Control, EventView, LinkView, MetricsView, NftApplyView, RouteView, RuleCounterView,
-    RulesetView, SeriesView, ServerView, StatusView, VersionView,
+    ApiError, ApplyOutcome, ApplyRequest, Author, BackendView, BanScopeView, BanView, BoxFuture,
+    ConfirmOutcome, ConnView, Control, EventView, LinkView, MetricsView, NftApplyView, RouteView,
+    RuleCounterView, RulesetView, SeriesView, ServerView, SetFillView, StatusView, VersionView,
 };
 use crate::change::Changer;
 use crate::config::Config;
@@ -36,7 +36,13 @@ pub struct Daemon {
     pub(super) running_text: watch::Receiver<String>,
     /// Why the daemon runs the safe default, if it does.
     pub(super) safe_reason: Mutex<Option<String>>,
+    /// How full the meter and ban sets were, and when that was read.
+    pub(super) limit_sets: Mutex<Option<(Instant, Vec<SetFillView>)>>,
 }
+
+/// How long a reading of the sets' fullness serves `/metrics`: listing a
+/// full set of 65,536 sources takes nft about a second.
+const SET_FILL_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e.to_string())
@@ -53,6 +59,30 @@ impl Daemon {
         if let Ok(mut ev) = self.events.lock() {
             ev.push(adapt::unix(SystemTime::now()), kind, message);
         }
+    }
+
+    /// How full the meters are (a full meter refuses new sources), read at
+    /// most every [`SET_FILL_TTL`].
+    fn set_fill(&self) -> Vec<SetFillView> {
+        let Ok(mut cache) = self.limit_sets.lock() else {
+            return Vec::new();
+        };
+        if let Some((at, sets)) = cache.as_ref() {
+            if at.elapsed() < SET_FILL_TTL {
+                return sets.clone();
+            }
+        }
+        let sets: Vec<SetFillView> = firewall::set_fill()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| SetFillView {
+                set: f.set,
+                elements: f.elements,
+                size: f.size,
+            })
+            .collect();
+        *cache = Some((Instant::now(), sets.clone()));
+        sets
     }
 
     /// Takes one sample for the dashboard chart.
@@ -243,18 +273,36 @@ impl Control for Daemon {
             .map(|b| BanView {
                 addr: b.addr,
                 expires_in_secs: b.expires_in.map_or(0, |d| d.as_secs()),
+                scope: match b.scope {
+                    firewall::BanScope::All => BanScopeView::All,
+                    firewall::BanScope::Admin => BanScopeView::Admin,
+                },
             })
             .collect())
     }
 
     fn ban_add(&self, addr: IpAddr, secs: u64) -> Result<(), ApiError> {
-        firewall::ban_add(addr, Duration::from_secs(secs)).map_err(internal)?;
+        let prefix = self.config().limits.ipv6_prefix;
+        let d = Duration::from_secs(secs);
+        firewall::ban_add(addr, d, firewall::BanScope::All, prefix).map_err(internal)?;
         self.log("ban", format!("{addr} banned for {secs}s"));
         Ok(())
     }
 
+    fn login_ban(&self, addr: IpAddr, secs: u64) -> Result<(), ApiError> {
+        let prefix = self.config().limits.ipv6_prefix;
+        let d = Duration::from_secs(secs);
+        firewall::ban_add(addr, d, firewall::BanScope::Admin, prefix).map_err(internal)?;
+        self.log(
+            "ban",
+            format!("{addr} banned from the admin port and SSH for {secs}s (failed logins)"),
+        );
+        Ok(())
+    }
+
     fn ban_del(&self, addr: IpAddr) -> Result<(), ApiError> {
-        let lifted = firewall::ban_del(addr).map_err(internal)?;
+        let prefix = self.config().limits.ipv6_prefix;
+        let lifted = firewall::ban_del(addr, prefix).map_err(internal)?;
         if !lifted {
             return Err(ApiError::not_found(format!("{addr} is not banned")));
         }
@@ -317,6 +365,7 @@ impl Control for Daemon {
                 }
             }
         }
+        view.limit_sets = self.set_fill();
         view.nft_apply = Some(NftApplyView {
             last_duration_secs: nft.last.as_secs_f64(),
             last_ok: nft.last_ok,

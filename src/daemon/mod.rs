@@ -136,6 +136,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         running: cfg_rx,
         running_text: text_rx,
         safe_reason: Mutex::new(safe_reason),
+        limit_sets: Mutex::new(None),
     });
     let token = CancellationToken::new();
     tokio::spawn(start::follow_changes(

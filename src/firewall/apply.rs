@@ -78,7 +78,7 @@ fn kept_bans() -> Result<Vec<TimedElement>, FirewallError> {
     Ok(bans
         .into_iter()
         .map(|b| TimedElement {
-            set: runtime::ban_set(b.addr),
+            set: b.scope.set(b.addr),
             addr: b.addr,
             // A ban without a timeout is re-added for the longest time nft takes.
             timeout_s: b.expires_in.map_or(runtime::MAX_BAN_S, |d| {

@@ -28,7 +28,8 @@ pub enum FirewallCmd {
         #[arg(long)]
         config: PathBuf,
     },
-    /// List the banned sources: `ADDR SECONDS-LEFT` per line.
+    /// List the banned sources: `ADDR SECONDS-LEFT SCOPE` per line
+    /// (scope `all`, or `admin` for a login ban).
     Bans,
     /// Ban a source by hand.
     Ban {
@@ -36,9 +37,20 @@ pub enum FirewallCmd {
         /// Seconds.
         #[arg(long = "for")]
         secs: u64,
+        /// A login ban: the admin port and SSH only.
+        #[arg(long)]
+        login: bool,
+        /// IPv6 sources are banned per prefix of this length.
+        #[arg(long, default_value_t = crate::config::DEFAULT_IPV6_PREFIX)]
+        ipv6_prefix: u8,
     },
     /// Lift a ban.
-    Unban { addr: std::net::IpAddr },
+    Unban {
+        addr: std::net::IpAddr,
+        /// IPv6 sources are banned per prefix of this length.
+        #[arg(long, default_value_t = crate::config::DEFAULT_IPV6_PREFIX)]
+        ipv6_prefix: u8,
+    },
     /// List the blocked prefixes as loaded.
     Blocked,
     /// Per-rule counters: `CHAIN PACKETS BYTES COMMENT` per line.
@@ -80,17 +92,13 @@ pub fn run(cmd: FirewallCmd) -> ExitCode {
             Ok(cfg) => done(firewall::check(&cfg).map(|()| "ok\n".to_string())),
             Err(code) => code,
         },
-        FirewallCmd::Bans => done(firewall::bans().map(|bans| {
-            bans.iter()
-                .map(|b| match b.expires_in {
-                    Some(d) => format!("{} {}\n", b.addr, d.as_secs()),
-                    None => format!("{} -\n", b.addr),
-                })
-                .collect()
-        })),
-        FirewallCmd::Ban { addr, secs } => done(
-            firewall::ban_add(addr, std::time::Duration::from_secs(secs)).map(|()| String::new()),
-        ),
+        FirewallCmd::Bans => done(firewall::bans().map(|bans| bans_text(&bans))),
+        FirewallCmd::Ban {
+            addr,
+            secs,
+            login,
+            ipv6_prefix,
+        } => done(ban(addr, secs, login, ipv6_prefix)),
         FirewallCmd::Blocked => {
             done(firewall::blocked().map(|list| list.iter().map(|c| format!("{c}\n")).collect()))
         }
@@ -99,14 +107,48 @@ pub fn run(cmd: FirewallCmd) -> ExitCode {
                 .map(|c| format!("{} {} {} {}\n", c.chain, c.packets, c.bytes, c.comment))
                 .collect()
         })),
-        FirewallCmd::Unban { addr } => done(firewall::ban_del(addr).map(|lifted| {
-            if lifted {
-                String::new()
-            } else {
-                format!("{addr} was not banned\n")
-            }
-        })),
+        FirewallCmd::Unban { addr, ipv6_prefix } => {
+            done(firewall::ban_del(addr, ipv6_prefix).map(|lifted| {
+                if lifted {
+                    String::new()
+                } else {
+                    format!("{addr} was not banned\n")
+                }
+            }))
+        }
     }
+}
+
+/// `ADDR SECONDS-LEFT SCOPE` per ban.
+fn bans_text(bans: &[crate::firewall::Ban]) -> String {
+    bans.iter()
+        .map(|b| {
+            let left = b
+                .expires_in
+                .map_or_else(|| "-".to_string(), |d| d.as_secs().to_string());
+            let scope = match b.scope {
+                crate::firewall::BanScope::All => "all",
+                crate::firewall::BanScope::Admin => "admin",
+            };
+            format!("{} {left} {scope}\n", b.addr)
+        })
+        .collect()
+}
+
+fn ban(
+    addr: std::net::IpAddr,
+    secs: u64,
+    login: bool,
+    ipv6_prefix: u8,
+) -> Result<String, crate::firewall::FirewallError> {
+    use crate::firewall::{ban_add, BanScope};
+    let scope = if login {
+        BanScope::Admin
+    } else {
+        BanScope::All
+    };
+    let d = std::time::Duration::from_secs(secs);
+    ban_add(addr, d, scope, ipv6_prefix).map(|()| String::new())
 }
 
 fn apply_once(

@@ -159,6 +159,91 @@ pub fn drop() -> Statement<'static> {
     Statement::Drop(None)
 }
 
+/// The key a source is metered and banned by: `ip saddr`, or for IPv6 its
+/// first `v6_prefix` bits (`ip6 saddr & ffff:ffff:ffff:ffff::` for a /64).
+pub fn source_key(v4: bool, v6_prefix: u8) -> Expression<'static> {
+    if v4 || v6_prefix >= 128 {
+        return saddr(v4);
+    }
+    let mask = u128::MAX << (128 - u32::from(v6_prefix));
+    let mask = std::net::Ipv6Addr::from(mask);
+    Expression::BinaryOperation(Box::new(nftables::expr::BinaryOperation::AND(
+        saddr(false),
+        addr(IpAddr::V6(mask)),
+    )))
+}
+
+/// `ct mark & bit == 0`: the connection has not been marked with `bit`.
+pub fn ct_mark_clear(bit: u32) -> Statement<'static> {
+    eq(
+        Expression::BinaryOperation(Box::new(nftables::expr::BinaryOperation::AND(
+            ct("mark"),
+            Expression::Number(bit),
+        ))),
+        Expression::Number(0),
+    )
+}
+
+/// `ct mark set ct mark | bit`.
+pub fn ct_mark_set(bit: u32) -> Statement<'static> {
+    Statement::Mangle(nftables::stmt::Mangle {
+        key: ct("mark"),
+        value: Expression::BinaryOperation(Box::new(nftables::expr::BinaryOperation::OR(vec![
+            ct("mark"),
+            Expression::Number(bit),
+        ]))),
+    })
+}
+
+/// `tcp flags & (fin|syn|rst) == 0`: neither opening nor closing.
+pub fn tcp_plain_segment() -> Statement<'static> {
+    eq(
+        Expression::BinaryOperation(Box::new(nftables::expr::BinaryOperation::AND(
+            payload("tcp", "flags"),
+            words(&["fin", "syn", "rst"]),
+        ))),
+        Expression::Number(0),
+    )
+}
+
+/// `jump CHAIN`
+pub fn jump(chain: &'static str) -> Statement<'static> {
+    Statement::Jump(nftables::stmt::JumpTarget {
+        target: Cow::Borrowed(chain),
+    })
+}
+
+/// `goto CHAIN`
+pub fn goto(chain: &'static str) -> Statement<'static> {
+    Statement::Goto(nftables::stmt::JumpTarget {
+        target: Cow::Borrowed(chain),
+    })
+}
+
+/// `ct mark & bit == bit`: the connection carries `bit`.
+pub fn ct_mark_has(bit: u32) -> Statement<'static> {
+    eq(
+        Expression::BinaryOperation(Box::new(nftables::expr::BinaryOperation::AND(
+            ct("mark"),
+            Expression::Number(bit),
+        ))),
+        Expression::Number(bit),
+    )
+}
+
+/// `reject with tcp reset`
+pub fn reject_tcp() -> Statement<'static> {
+    Statement::Reject(Some(nftables::stmt::Reject::new(
+        Some(nftables::stmt::RejectType::TCPReset),
+        None,
+    )))
+}
+
+/// `return`
+pub fn ret() -> Statement<'static> {
+    Statement::Return(None)
+}
+
 /// The prefixes of one family from an allow-list, as expressions.
 pub fn allowed(list: &[Cidr], v4: bool) -> Vec<Expression<'static>> {
     list.iter()

@@ -1,47 +1,143 @@
-//! `[limits]` in nftables: the per-source meters (`rate4/6`, `conn4/6`), the
-//! `guard` jumps that send NEW connections to a public service into the
-//! `limits` chain, and that chain. Pure.
+//! `[limits]` in nftables: the per-source meters, the `guard` jumps into
+//! them and their chains. Pure.
 //!
 //! Public services are the listener ports (TCP) and the forward ports (TCP
 //! and UDP) on a local destination address (`fib daddr type local`), so
 //! traffic routed through the appliance (egress) is not metered.
+//!
+//! # Bans only on evidence an attacker cannot forge
+//! `conn_rate` (and so `ban`) meters a TCP connection at the first packet
+//! the client sends after the handshake, once per connection (`ct mark`
+//! bit [`METERED`]): `ct status assured`, original direction, no SYN, FIN
+//! or RST. Conntrack sets `assured` only when the client's ACK answered
+//! the appliance's SYN-ACK within the window, so a forged source, which
+//! never sees the SYN-ACK, is never counted and never banned. `ct state
+//! established` is not enough: it only means a reply was seen, and in the
+//! lab 13 of 20 blind ACKs sent after forged SYNs passed as established
+//! (conntrack ignores, rather than invalidates, some out-of-window ACKs);
+//! none of them set `assured`. A lone forged ACK is picked up as a new
+//! connection and reset. Metering SYNs instead (the first version) let
+//! about 40 forged SYNs ban any address, the operator's included. SYN
+//! floods themselves are left to SYN cookies (`net.ipv4.tcp_syncookies`).
+//!
+//! A connection over the rate is marked [`REFUSED`] and `input`/`forward`
+//! answer it with a TCP reset ([`refused_rules`]): the client learns at
+//! once, and conntrack closes the entry instead of keeping it for days as
+//! established. (The reset is not sent from prerouting: older kernels
+//! refuse `reject` there.) With `limits.ban` the source also goes into
+//! `ban4/6`.
+//!
+//! `conn_max` is still counted when the connection is new (chain
+//! `limits_conn`): the kernel's `ct count` does not add a connection that
+//! conntrack has already confirmed (measured on 6.18: five established
+//! connections, count 0), so it cannot run after the handshake. A forged
+//! SYN therefore holds one of its victim's `conn_max` slots for as long as
+//! the half-open entry lives (the victim's own reset closes it at once);
+//! it is dropped, never banned, and never touches the admin port or SSH.
+//!
+//! UDP has no handshake: any source can be forged, so new UDP flows are
+//! metered in their own sets (`urate`, `uconn`, chain `limits_udp`) and are
+//! never banned: a forged UDP flood costs its victim UDP only.
+//!
+//! # Full meters fail closed
+//! Each meter holds `limits.meter_size` sources. When one is full the
+//! kernel cannot add a new source and the `update`/`add` statement does not
+//! match, which used to let the connection through unmetered; a rule after
+//! each meter now refuses a source the meter does not hold. IPv6 sources
+//! are keyed by their `limits.ipv6_prefix` (a /64 by default), so one host
+//! cannot fill a meter, nor dodge a ban, by walking its own /64.
 
-use std::borrow::Cow;
-use std::collections::HashSet;
-
-use nftables::expr::Expression;
 use nftables::schema::{Set, SetFlag};
-use nftables::stmt::{CTCount, Limit, SetOp, Statement};
 
-use super::expr::{anon_set, ct, drop, eq, fib_daddr_type, is_in, payload, ports, saddr, word};
-use super::ruleset::{set, DynSet, Rule, Stmt, DYNAMIC_SET_SIZE};
+use super::expr::{
+    anon_set, ct, ct_mark_clear, ct_mark_set, eq, fib_daddr_type, is_in, jump, payload, ports,
+    tcp_plain_segment, word,
+};
+use super::ruleset::{set, Rule};
 use crate::config::{Config, PortRange, RateUnit, Transport};
 
-/// The dynamic meter sets `limits` needs.
-pub fn sets(cfg: &Config) -> Vec<Set<'static>> {
-    let mut out = Vec::new();
-    if let Some(rate) = cfg.limits.conn_rate {
-        // An idle source's bucket must refill before its entry expires, or a
-        // timeout would hand it a fresh burst early.
-        let unit = match rate.per {
-            RateUnit::Second => 1,
-            RateUnit::Minute => 60,
-        };
-        let refill = u64::from(cfg.limits.conn_burst / rate.count + 1) * unit;
-        let timeout = u32::try_from(refill.max(60)).unwrap_or(u32::MAX);
-        for (name, v4) in [("rate4", true), ("rate6", false)] {
-            let mut s = set(name, v4, "limits.conn_rate");
-            s.flags = Some(HashSet::from([SetFlag::Timeout]));
-            s.timeout = Some(timeout);
-            s.size = Some(DYNAMIC_SET_SIZE);
-            out.push(s);
-        }
+/// The `ct mark` bit of a connection already metered (no other rule of
+/// the appliance uses `ct mark`).
+pub const METERED: u32 = 0x1;
+/// The `ct mark` bit of a connection the rate meter refused.
+pub const REFUSED: u32 = 0x2;
+
+/// Which meters the config needs.
+pub(super) struct Plan {
+    /// TCP rate after the handshake (chain `limits`).
+    pub(super) rate: bool,
+    /// TCP `conn_max` when new (chain `limits_conn`).
+    pub(super) conn: bool,
+    /// New UDP flows (chain `limits_udp`).
+    pub(super) udp: bool,
+    /// Bans (chain `limits_ban`).
+    pub(super) ban: bool,
+}
+
+pub(super) fn plan(cfg: &Config) -> Plan {
+    let l = &cfg.limits;
+    let tcp = !public_ports(cfg, Transport::Tcp).is_empty();
+    let rate = tcp && l.conn_rate.is_some();
+    Plan {
+        rate,
+        conn: tcp && l.conn_max.is_some(),
+        udp: (l.conn_rate.is_some() || l.conn_max.is_some())
+            && !public_ports(cfg, Transport::Udp).is_empty(),
+        ban: rate && !l.ban.is_zero(),
     }
-    if cfg.limits.conn_max.is_some() {
-        for (name, v4) in [("conn4", true), ("conn6", false)] {
-            let mut s = set(name, v4, "limits.conn_max");
-            s.size = Some(DYNAMIC_SET_SIZE);
-            out.push(s);
+}
+
+/// The regular chains the meters need.
+pub fn chains(cfg: &Config) -> Vec<&'static str> {
+    let p = plan(cfg);
+    [
+        (p.rate, "limits"),
+        (p.ban, "limits_ban"),
+        (p.conn, "limits_conn"),
+        (p.udp, "limits_udp"),
+    ]
+    .into_iter()
+    .filter_map(|(on, name)| on.then_some(name))
+    .collect()
+}
+
+/// The names of one protocol's meter sets: (rate, conn) per family.
+pub(super) fn names(tcp: bool, v4: bool) -> (&'static str, &'static str) {
+    match (tcp, v4) {
+        (true, true) => ("rate4", "conn4"),
+        (true, false) => ("rate6", "conn6"),
+        (false, true) => ("urate4", "uconn4"),
+        (false, false) => ("urate6", "uconn6"),
+    }
+}
+
+/// The dynamic meter sets, sized `limits.meter_size`.
+pub fn sets(cfg: &Config) -> Vec<Set<'static>> {
+    let p = plan(cfg);
+    let l = &cfg.limits;
+    let mut out = Vec::new();
+    for (tcp, rate_on, conn_on) in [(true, p.rate, p.conn), (false, p.udp, p.udp)] {
+        for v4 in [true, false] {
+            let (rate_name, conn_name) = names(tcp, v4);
+            if let Some(rate) = l.conn_rate.filter(|_| rate_on) {
+                // An idle source's bucket must refill before its entry
+                // expires, or a timeout would hand it a fresh burst early.
+                let unit = match rate.per {
+                    RateUnit::Second => 1,
+                    RateUnit::Minute => 60,
+                };
+                let refill = u64::from(l.conn_burst / rate.count + 1) * unit;
+                let mut s = set(rate_name, v4, "limits.conn_rate");
+                s.flags = Some([SetFlag::Timeout].into());
+                s.timeout = Some(u32::try_from(refill.max(60)).unwrap_or(u32::MAX));
+                s.size = Some(l.meter_size);
+                out.push(s);
+            }
+            if conn_on && l.conn_max.is_some() {
+                let mut s = set(conn_name, v4, "limits.conn_max");
+                s.size = Some(l.meter_size);
+                out.push(s);
+            }
         }
     }
     out
@@ -74,111 +170,55 @@ fn public_ports(cfg: &Config, proto: Transport) -> Vec<PortRange> {
     merged
 }
 
-/// `guard` rules: NEW connections to a public service go through `limits`.
+/// `guard` rules into the meters: TCP once the handshake is done
+/// (`limits`), TCP when new (`limits_conn`), UDP when new (`limits_udp`).
 pub fn guard_jumps(cfg: &Config) -> Vec<Rule> {
-    if cfg.limits.conn_rate.is_none() && cfg.limits.conn_max.is_none() {
-        return Vec::new();
-    }
+    let p = plan(cfg);
+    let dports = |proto: Transport, name: &'static str| {
+        let list = public_ports(cfg, proto);
+        eq(
+            payload(name, "dport"),
+            anon_set(list.iter().map(ports).collect()),
+        )
+    };
+    let new_to = |proto, name, chain| {
+        vec![
+            is_in(ct("state"), word("new")),
+            eq(fib_daddr_type(), word("local")),
+            dports(proto, name),
+            jump(chain),
+        ]
+    };
     let mut out = Vec::new();
-    for (proto, name) in [(Transport::Tcp, "tcp"), (Transport::Udp, "udp")] {
-        let p = public_ports(cfg, proto);
-        if p.is_empty() {
-            continue;
-        }
+    if p.rate {
         out.push(Rule::new(
             "guard",
-            format!("limits: new {name} connections to listeners and forwards"),
+            "limits: tcp connections to listeners and forwards, once the handshake is done",
             vec![
-                is_in(ct("state"), word("new")),
+                is_in(ct("status"), word("assured")),
+                eq(ct("direction"), word("original")),
+                ct_mark_clear(METERED),
+                tcp_plain_segment(),
                 eq(fib_daddr_type(), word("local")),
-                eq(
-                    payload(name, "dport"),
-                    anon_set(p.iter().map(ports).collect()),
-                ),
-                Statement::Jump(nftables::stmt::JumpTarget {
-                    target: Cow::Borrowed("limits"),
-                }),
+                dports(Transport::Tcp, "tcp"),
+                ct_mark_set(METERED),
+                jump("limits"),
             ],
         ));
     }
-    out
-}
-
-/// The `limits` chain.
-pub fn rules(cfg: &Config) -> Vec<Rule> {
-    let mut out = Vec::new();
-    let l = &cfg.limits;
-    for v4 in [true, false] {
-        if let Some(rate) = l.conn_rate {
-            let per = match rate.per {
-                RateUnit::Second => "second",
-                RateUnit::Minute => "minute",
-            };
-            let over = Statement::Limit(Limit {
-                rate: rate.count,
-                rate_unit: None,
-                per: Some(Cow::Borrowed(per)),
-                burst: Some(l.conn_burst),
-                burst_unit: None,
-                inv: Some(true),
-            });
-            let mut expr = vec![dynset(
-                SetOp::Update,
-                v4,
-                if v4 { "@rate4" } else { "@rate6" },
-                over,
-            )];
-            let comment = if l.ban.is_zero() {
-                format!("limits.conn_rate {rate} burst {}", l.conn_burst)
-            } else {
-                expr.push(Stmt::Dynset {
-                    set: DynSet {
-                        op: SetOp::Add,
-                        elem: saddr(v4),
-                        set: (if v4 { "@ban4" } else { "@ban6" }).to_string(),
-                        stmt: Vec::new(),
-                    },
-                });
-                format!(
-                    "limits.conn_rate {rate} burst {} -> limits.ban {}",
-                    l.conn_burst,
-                    crate::config::format_duration(l.ban)
-                )
-            };
-            expr.push(Stmt::Nft(super::expr::counter()));
-            expr.push(Stmt::Nft(drop()));
-            out.push(Rule {
-                chain: "limits",
-                comment,
-                expr,
-            });
-        }
-        if let Some(max) = l.conn_max {
-            let over = Statement::CTCount(CTCount {
-                val: Expression::Number(max),
-                inv: Some(true),
-            });
-            out.push(Rule {
-                chain: "limits",
-                comment: format!("limits.conn_max {max}"),
-                expr: vec![
-                    dynset(SetOp::Add, v4, if v4 { "@conn4" } else { "@conn6" }, over),
-                    Stmt::Nft(super::expr::counter()),
-                    Stmt::Nft(drop()),
-                ],
-            });
-        }
+    if p.conn {
+        out.push(Rule::new(
+            "guard",
+            "limits: new tcp connections to listeners and forwards (conn_max)",
+            new_to(Transport::Tcp, "tcp", "limits_conn"),
+        ));
+    }
+    if p.udp {
+        out.push(Rule::new(
+            "guard",
+            "limits: new udp flows to forwards (metered, never banned)",
+            new_to(Transport::Udp, "udp", "limits_udp"),
+        ));
     }
     out
-}
-
-fn dynset(op: SetOp, v4: bool, set: &str, stmt: Statement<'static>) -> Stmt {
-    Stmt::Dynset {
-        set: DynSet {
-            op,
-            elem: saddr(v4),
-            set: set.to_string(),
-            stmt: vec![stmt],
-        },
-    }
 }

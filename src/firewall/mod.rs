@@ -10,8 +10,10 @@
 //! What an apply keeps and loses (the table is deleted and re-created in one
 //! transaction):
 //! - kept: established connections and their NAT (they live in conntrack,
-//!   not in the table); bans, re-added with the time they had left;
-//! - lost: the per-source meters (`rate4/6`, `conn4/6`): after an apply every
+//!   not in the table, with their `ct mark`: metered or refused); bans and
+//!   login bans, re-added with the time they had left;
+//! - lost: the per-source meters (`rate4/6`, `conn4/6`, `urate4/6`,
+//!   `uconn4/6`): after an apply every
 //!   source starts with a full burst, and `conn_max` counts only connections
 //!   opened since the apply. A ban is not extended by the banned source's
 //!   retries (they are dropped before the meter), so it ends `ban` after the
@@ -21,7 +23,9 @@ mod apply;
 pub mod diag;
 mod error;
 mod expr;
+mod guard;
 mod limits;
+mod meter;
 mod nat;
 mod nft;
 mod render;
@@ -32,8 +36,11 @@ mod sysctl;
 pub use apply::{apply, apply_ruleset, check, ApplyReport};
 pub use error::FirewallError;
 pub use render::render;
-pub use ruleset::{DynSet, Rule, Ruleset, Stmt, TimedElement, DYNAMIC_SET_SIZE, FAMILY, TABLE};
-pub use runtime::{ban_add, ban_del, bans, blocked, counters, ruleset_text, Ban, RuleCounter};
+pub use ruleset::{DynSet, Rule, Ruleset, Stmt, TimedElement, FAMILY, TABLE};
+pub use runtime::{
+    ban_add, ban_del, ban_key, bans, blocked, counters, ruleset_text, set_fill, Ban, BanScope,
+    RuleCounter, SetFill,
+};
 pub use sysctl::sysctls;
 
 #[cfg(test)]

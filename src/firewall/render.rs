@@ -1,13 +1,16 @@
 //! `render`: `Config` → [`Ruleset`]. Pure.
 //!
 //! Chains of `table inet parvis`, in packet order:
-//! - `guard` (prerouting, priority -150, accept): drops `limits.block` and
-//!   banned sources before NAT, so a blocked source reaches neither a
-//!   listener nor a forward; sends NEW connections to a public service (a
-//!   local destination address and a listener or forward port) to `limits`.
-//! - `limits` (regular): per-source rate (ban on excess) and `ct count`.
+//! - `guard` (prerouting, priority -150, accept): login bans, `admin.allow`
+//!   to the admin port and SSH, then `limits.block` and bans before NAT, so
+//!   a blocked source reaches neither a listener nor a forward; sends
+//!   connections to a public service (a local destination address and a
+//!   listener or forward port) to the meters. See [`super::guard`].
+//! - `limits`, `limits_ban`, `limits_udp` (regular): the per-source
+//!   meters, see [`super::limits`]; the guard itself is [`super::guard`].
 //! - `prerouting` / `postrouting` (nat) and `forward`: see [`super::nat`].
-//! - `input` (policy drop): loopback, established, ICMP, admin, listeners.
+//! - `input` (policy drop): connections a meter refused reset, loopback,
+//!   established, ICMP, admin, listeners.
 //!
 //! No rule names an interface: without `[interfaces]` the daemon does not
 //! know which port is which, so the internal side is treated like any other
@@ -27,21 +30,26 @@ use nftables::types::{NfChainPolicy, NfChainType, NfHook};
 use super::expr::{
     accept, allowed, anon_set, ct, drop, eq, is_in, meta, payload, saddr, word, words,
 };
+use super::guard;
 use super::limits;
+use super::meter;
 use super::nat;
-use super::ruleset::{set, Rule, Ruleset, DYNAMIC_SET_SIZE, FAMILY, TABLE};
+use super::ruleset::{set, Rule, Ruleset, FAMILY, TABLE};
 use crate::config::{Cidr, Config};
 
 /// Renders the whole table for `cfg`.
 pub fn render(cfg: &Config) -> Ruleset {
     let mut rs = Ruleset {
         sets: sets(cfg),
-        chains: chains(),
+        chains: chains(cfg),
         rules: Vec::new(),
     };
-    rs.rules.extend(guard_rules(cfg));
-    rs.rules.extend(limits::rules(cfg));
+    rs.rules.extend(guard::rules(cfg));
+    rs.rules.extend(meter::rules(cfg));
+    // Before each chain's `established` accept.
+    rs.rules.extend(meter::refused_rules(cfg, "forward"));
     rs.rules.extend(nat::rules(cfg));
+    rs.rules.extend(meter::refused_rules(cfg, "input"));
     rs.rules.extend(input_rules(cfg));
     rs
 }
@@ -65,22 +73,23 @@ fn base(
     }
 }
 
-fn chains() -> Vec<Chain<'static>> {
+fn chains(cfg: &Config) -> Vec<Chain<'static>> {
     use NfChainPolicy::{Accept, Drop};
     use NfChainType::{Filter, NAT};
-    vec![
-        base("guard", Filter, NfHook::Prerouting, -150, Accept),
-        Chain {
-            family: FAMILY,
-            table: Cow::Borrowed(TABLE),
-            name: Cow::Borrowed("limits"),
-            ..Chain::default()
-        },
+    let mut out = vec![base("guard", Filter, NfHook::Prerouting, -150, Accept)];
+    out.extend(limits::chains(cfg).into_iter().map(|name| Chain {
+        family: FAMILY,
+        table: Cow::Borrowed(TABLE),
+        name: Cow::Borrowed(name),
+        ..Chain::default()
+    }));
+    out.extend([
         base("prerouting", NAT, NfHook::Prerouting, -100, Accept),
         base("input", Filter, NfHook::Input, 0, Drop),
         base("forward", Filter, NfHook::Forward, 0, Drop),
         base("postrouting", NAT, NfHook::Postrouting, 100, Accept),
-    ]
+    ]);
+    out
 }
 
 fn sets(cfg: &Config) -> Vec<Set<'static>> {
@@ -91,13 +100,8 @@ fn sets(cfg: &Config) -> Vec<Set<'static>> {
         let elems = block_elements(&cfg.limits.block, v4);
         block.elem = (!elems.is_empty()).then(|| Cow::Owned(elems));
         out.push(block);
-        let mut ban = set(if v4 { "ban4" } else { "ban6" }, v4, "limits.ban");
-        ban.flags = Some(HashSet::from([SetFlag::Timeout]));
-        ban.size = Some(DYNAMIC_SET_SIZE);
-        let secs = cfg.limits.ban.as_secs();
-        ban.timeout = (secs > 0).then(|| u32::try_from(secs).unwrap_or(u32::MAX));
-        out.push(ban);
     }
+    out.extend(guard::sets(cfg));
     out.extend(limits::sets(cfg));
     out
 }
@@ -125,28 +129,6 @@ fn block_elements(block: &[Cidr], v4: bool) -> Vec<Expression<'static>> {
             ))
         })
         .collect()
-}
-
-fn guard_rules(cfg: &Config) -> Vec<Rule> {
-    let mut out = vec![Rule::new(
-        "guard",
-        "loopback",
-        vec![eq(meta(MetaKey::Iif), word("lo")), accept()],
-    )];
-    for (v4, block, ban) in [(true, "@block4", "@ban4"), (false, "@block6", "@ban6")] {
-        out.push(Rule::new(
-            "guard",
-            "limits.block",
-            vec![eq(saddr(v4), word(block)), drop()],
-        ));
-        out.push(Rule::new(
-            "guard",
-            "limits.ban",
-            vec![eq(saddr(v4), word(ban)), drop()],
-        ));
-    }
-    out.extend(limits::guard_jumps(cfg));
-    out
 }
 
 fn input_rules(cfg: &Config) -> Vec<Rule> {
@@ -264,19 +246,7 @@ fn icmp_rules() -> Vec<Rule> {
 /// Admin port (if not on loopback) and SSH (and metrics if not on
 /// loopback), from `admin.allow` only.
 fn admin_rules(cfg: &Config) -> Vec<Rule> {
-    let mut ports = vec![cfg.admin.ssh_port];
-    if !cfg.admin.listen.ip().is_loopback() {
-        ports.push(cfg.admin.listen.port());
-    }
-    if let Some(m) = cfg
-        .metrics
-        .as_ref()
-        .filter(|m| !m.listen.ip().is_loopback())
-    {
-        ports.push(m.listen.port());
-    }
-    ports.sort_unstable();
-    ports.dedup();
+    let ports = guard::admin_ports(cfg);
     let port_set = || {
         anon_set(
             ports

@@ -163,9 +163,6 @@ struct ElemBody {
     timeout: u32,
 }
 
-/// Size of every dynamic set (bans, rate and connection meters).
-pub const DYNAMIC_SET_SIZE: u32 = 65535;
-
 /// A named set of table `inet parvis`.
 pub fn set(name: &'static str, v4: bool, comment: &'static str) -> Set<'static> {
     let ty = if v4 {

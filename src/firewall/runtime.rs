@@ -15,14 +15,57 @@ use crate::config::{canonical_ip, Cidr};
 /// Longest ban nft accepts, in seconds (2^32 ms, about 49 days).
 pub const MAX_BAN_S: u32 = 4_294_967;
 
+/// What a ban closes to its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BanScope {
+    /// Everything (`ban4/6`): a meter's ban or one set by hand. Sources in
+    /// `admin.allow` keep their open connections and the admin port.
+    All,
+    /// New connections to the admin port and SSH only (`login4/6`): the
+    /// admin login guard's ban, which must not close the public sites.
+    Admin,
+}
+
+impl BanScope {
+    /// The set holding this scope's bans for `addr`'s family.
+    pub fn set(self, addr: IpAddr) -> &'static str {
+        match (self, canonical_ip(addr).is_ipv4()) {
+            (BanScope::All, true) => "ban4",
+            (BanScope::All, false) => "ban6",
+            (BanScope::Admin, true) => "login4",
+            (BanScope::Admin, false) => "login6",
+        }
+    }
+}
+
 /// One banned source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ban {
-    /// The source address.
+    /// The source address; for IPv6 the first address of the banned
+    /// prefix (`limits.ipv6_prefix`).
     pub addr: IpAddr,
     /// Time left; `None`: the element has no timeout.
     pub expires_in: Option<Duration>,
+    /// What the ban closes.
+    pub scope: BanScope,
 }
+
+/// How full one dynamic set is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetFill {
+    /// The set, e.g. `rate4`.
+    pub set: String,
+    /// Elements in it now.
+    pub elements: u64,
+    /// Elements it can hold.
+    pub size: u64,
+}
+
+/// The dynamic sets whose fullness is reported.
+const DYNAMIC_SETS: [&str; 12] = [
+    "ban4", "ban6", "login4", "login6", "rate4", "rate6", "conn4", "conn6", "urate4", "urate6",
+    "uconn4", "uconn6",
+];
 
 /// The packet and byte counter of one rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,20 +80,35 @@ pub struct RuleCounter {
     pub bytes: u64,
 }
 
-/// The ban set an address belongs in.
-pub fn ban_set(addr: IpAddr) -> &'static str {
-    if canonical_ip(addr).is_ipv4() {
-        "ban4"
-    } else {
-        "ban6"
+/// The key a ban of `addr` is stored under: the address itself, or for
+/// IPv6 the first address of its `v6_prefix` (what the rules look up).
+pub fn ban_key(addr: IpAddr, v6_prefix: u8) -> IpAddr {
+    match canonical_ip(addr) {
+        IpAddr::V6(a) if v6_prefix < 128 => {
+            let mask = u128::MAX << (128 - u32::from(v6_prefix.max(1)));
+            IpAddr::V6((u128::from(a) & mask).into())
+        }
+        other => other,
     }
 }
 
-/// Every banned source, IPv4 then IPv6.
+/// Every banned source, both scopes, IPv4 then IPv6.
 pub fn bans() -> Result<Vec<Ban>, FirewallError> {
     let mut out = Vec::new();
-    for set in ["ban4", "ban6"] {
-        for e in elements(&nft::list_set(set)?) {
+    let sets = [
+        ("ban4", BanScope::All),
+        ("ban6", BanScope::All),
+        ("login4", BanScope::Admin),
+        ("login6", BanScope::Admin),
+    ];
+    for (set, scope) in sets {
+        let doc = match nft::list_set(set) {
+            Ok(doc) => doc,
+            // A table from before the login sets existed.
+            Err(FirewallError::NoTable) if scope == BanScope::Admin => continue,
+            Err(e) => return Err(e),
+        };
+        for e in elements(&doc) {
             let (val, expires) = match e.get("elem") {
                 Some(inner) => (
                     inner.get("val"),
@@ -62,6 +120,7 @@ pub fn bans() -> Result<Vec<Ban>, FirewallError> {
                 out.push(Ban {
                     addr,
                     expires_in: expires.map(Duration::from_secs),
+                    scope,
                 });
             }
         }
@@ -69,36 +128,71 @@ pub fn bans() -> Result<Vec<Ban>, FirewallError> {
     Ok(out)
 }
 
-/// Bans `addr` for `duration` (rounded up to whole seconds), replacing an
-/// existing ban of that address.
-pub fn ban_add(addr: IpAddr, duration: Duration) -> Result<(), FirewallError> {
-    let addr = canonical_ip(addr);
+/// Bans `addr` (for IPv6 its `v6_prefix`) for `duration` (rounded up to
+/// whole seconds) in `scope`, replacing an existing ban of that scope.
+pub fn ban_add(
+    addr: IpAddr,
+    duration: Duration,
+    scope: BanScope,
+    v6_prefix: u8,
+) -> Result<(), FirewallError> {
+    let addr = ban_key(addr, v6_prefix);
     let secs = duration.as_secs() + u64::from(duration.subsec_nanos() > 0);
     let timeout_s = match u32::try_from(secs) {
         Ok(s) if (1..=MAX_BAN_S).contains(&s) => s,
         _ => return Err(FirewallError::BanDuration { addr }),
     };
-    ban_del(addr)?;
+    if bans()?.iter().any(|b| b.addr == addr && b.scope == scope) {
+        nft::load(
+            "replace a ban",
+            &delete_element_json(scope.set(addr), addr),
+            false,
+        )?;
+    }
     let e = TimedElement {
-        set: ban_set(addr),
+        set: scope.set(addr),
         addr,
         timeout_s,
     };
     nft::load("add a ban", &add_element_json(&e), false)
 }
 
-/// Lifts the ban on `addr`; `false` if it was not banned.
-pub fn ban_del(addr: IpAddr) -> Result<bool, FirewallError> {
-    let addr = canonical_ip(addr);
-    if !bans()?.iter().any(|b| b.addr == addr) {
-        return Ok(false);
+/// Lifts every ban (both scopes) on `addr` (for IPv6 its `v6_prefix`);
+/// `false` if it was not banned.
+pub fn ban_del(addr: IpAddr, v6_prefix: u8) -> Result<bool, FirewallError> {
+    let addr = ban_key(addr, v6_prefix);
+    let mut lifted = false;
+    for b in bans()?.into_iter().filter(|b| b.addr == addr) {
+        nft::load(
+            "remove a ban",
+            &delete_element_json(b.scope.set(addr), addr),
+            false,
+        )?;
+        lifted = true;
     }
-    nft::load(
-        "remove a ban",
-        &delete_element_json(ban_set(addr), addr),
-        false,
-    )?;
-    Ok(true)
+    Ok(lifted)
+}
+
+/// How full each dynamic set of the loaded table is (sets the config
+/// does not use are left out).
+pub fn set_fill() -> Result<Vec<SetFill>, FirewallError> {
+    let mut out = Vec::new();
+    for name in DYNAMIC_SETS {
+        let doc = match nft::list_set(name) {
+            Ok(doc) => doc,
+            Err(FirewallError::NoTable) => continue,
+            Err(e) => return Err(e),
+        };
+        let size = nft::objects(&doc, "set")
+            .find_map(|s| s.get("size").and_then(Value::as_u64))
+            .unwrap_or(0);
+        out.push(SetFill {
+            set: name.to_string(),
+            elements: elements(&doc).count() as u64,
+            size,
+        });
+    }
+    Ok(out)
 }
 
 /// The prefixes in the block sets, as loaded (overlaps merged).

@@ -104,14 +104,108 @@ fn limits_meter_rate_ban_and_count() {
     let rs = sample();
     let limits = comments(&rs, "limits");
     assert_eq!(
-        limits[0],
-        "limits.conn_rate 50/second burst 100 -> limits.ban 10m"
+        limits[..2],
+        [
+            "limits.conn_rate 50/second burst 100 -> limits.ban",
+            "limits.conn_rate: meter rate4 full, new source refused",
+        ]
     );
-    assert_eq!(limits[1], "limits.conn_max 200");
+    assert_eq!(
+        comments(&rs, "limits_conn")[..2],
+        [
+            "limits.conn_max 200",
+            "limits.conn_max: meter conn4 full, new source refused",
+        ]
+    );
+    for chain in ["input", "forward"] {
+        assert_eq!(
+            comments(&rs, chain)[0],
+            "limits: connection refused by a meter"
+        );
+    }
+    assert_eq!(comments(&rs, "limits_ban")[0], "limits.ban 10m");
     let json = rs.to_json();
     assert!(json.contains(r#"{"set":{"op":"update","elem":{"payload":{"protocol":"ip","field":"saddr"}},"set":"@rate4","stmt":[{"limit":{"rate":50,"per":"second","burst":100,"inv":true}}]}}"#), "{json}");
     assert!(json.contains(r#""set":"@conn4","stmt":[{"ct count":{"val":200,"inv":true}}]"#));
     assert!(json.contains(r#"udp","field":"dport"}},"right":{"range":[30000,30100]}"#));
+}
+
+#[test]
+fn tcp_is_metered_after_the_handshake_and_udp_is_never_banned() {
+    let rs = sample();
+    let tcp = rs
+        .rules
+        .iter()
+        .find(|r| r.comment.starts_with("limits: tcp"))
+        .expect("tcp jump");
+    let json = serde_json::to_string(&tcp.expr).expect("json");
+    assert!(json.contains(r#""right":"assured""#), "{json}");
+    assert!(json.contains(r#""right":"original""#), "{json}");
+    assert!(
+        json.contains(r#"{"mangle":{"key":{"ct":{"key":"mark"}}"#),
+        "{json}"
+    );
+    assert!(
+        !json.contains(r#""right":"new""#),
+        "SYNs are not metered: {json}"
+    );
+    let udp = comments(&rs, "limits_udp");
+    assert!(
+        !udp.is_empty() && udp.iter().all(|c| !c.contains("ban")),
+        "{udp:?}"
+    );
+}
+
+#[test]
+fn admin_allow_comes_before_block_bans_and_limits_and_login_bans_before_it() {
+    let guard = comments(&sample(), "guard");
+    let at = |c: &str| guard.iter().position(|g| g.starts_with(c)).expect(c);
+    assert!(at("admin login ban") < at("admin allow"), "{guard:?}");
+    assert!(at("admin allow") < at("limits.block"), "{guard:?}");
+    assert!(at("admin allow") < at("limits.ban"), "{guard:?}");
+    assert!(at("admin allow") < at("limits: tcp"), "{guard:?}");
+    let login = sample()
+        .rules
+        .into_iter()
+        .find(|r| r.comment.starts_with("admin login ban"))
+        .expect("login ban rule");
+    let json = serde_json::to_string(&login.expr).expect("json");
+    assert!(
+        json.contains(r#"{"set":[22,8443]}"#),
+        "admin and SSH only: {json}"
+    );
+}
+
+#[test]
+fn ipv6_is_metered_and_banned_per_prefix() {
+    let json = sample().to_json();
+    let key = r#"{"&":[{"payload":{"protocol":"ip6","field":"saddr"}},"ffff:ffff:ffff:ffff::"]}"#;
+    assert!(
+        json.contains(&format!(r#""elem":{key},"set":"@rate6""#)),
+        "{json}"
+    );
+    assert!(
+        json.contains(&format!(r#""left":{key},"right":"@ban6""#)),
+        "{json}"
+    );
+    let a: std::net::IpAddr = "2001:db8:1:2:3:4:5:6".parse().expect("ip");
+    assert_eq!(ban_key(a, 64).to_string(), "2001:db8:1:2::");
+    assert_eq!(ban_key(a, 48).to_string(), "2001:db8:1::");
+    assert_eq!(ban_key(a, 128), a);
+    let v4: std::net::IpAddr = "198.51.100.7".parse().expect("ip");
+    assert_eq!(ban_key(v4, 64), v4);
+    let text = SAMPLE.replace(
+        "ban = \"10m\"",
+        "ban = \"10m\"\nipv6_prefix = 128\nmeter_size = 32",
+    );
+    let rs = render(&parse(&text).expect("config"));
+    let json = rs.to_json();
+    assert!(!json.contains("ffff:ffff"), "a /128 is the plain address");
+    assert!(rs
+        .sets
+        .iter()
+        .filter(|s| s.size.is_some())
+        .all(|s| s.size == Some(32)));
 }
 
 #[test]

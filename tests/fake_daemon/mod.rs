@@ -76,6 +76,8 @@ pub struct Fake {
     inner: Mutex<Inner>,
     /// Every `ban_add` call, in order.
     pub ban_calls: Mutex<Vec<(IpAddr, u64)>>,
+    /// Every `login_ban` call (the login guard's), in order.
+    pub login_ban_calls: Mutex<Vec<(IpAddr, u64)>>,
     next_id: AtomicU64,
     total: AtomicU64,
     /// The demo listener's address (connect here to make a connection).
@@ -96,6 +98,7 @@ impl Fake {
             started: Instant::now(),
             inner: Mutex::new(Inner::default()),
             ban_calls: Mutex::new(Vec::new()),
+            login_ban_calls: Mutex::new(Vec::new()),
             next_id: AtomicU64::new(1),
             total: AtomicU64::new(0),
             demo_addr: Mutex::new(None),
@@ -391,6 +394,7 @@ impl Control for Fake {
             .map(|(a, t)| BanView {
                 addr: *a,
                 expires_in_secs: t.duration_since(now).as_secs(),
+                scope: Default::default(),
             })
             .collect())
     }
@@ -403,6 +407,15 @@ impl Control for Fake {
             .bans
             .insert(addr, Instant::now() + Duration::from_secs(secs));
         self.event("ban", &format!("{addr} banned for {secs}s"));
+        Ok(())
+    }
+
+    fn login_ban(&self, addr: IpAddr, secs: u64) -> Result<(), ApiError> {
+        self.login_ban_calls.lock().unwrap().push((addr, secs));
+        self.event(
+            "ban",
+            &format!("{addr} banned from the admin port for {secs}s"),
+        );
         Ok(())
     }
 

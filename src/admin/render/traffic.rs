@@ -112,8 +112,12 @@ fn listeners_table(s: &StatusView) -> String {
 }
 
 pub(super) fn ban_row_plain(b: &BanView) -> Vec<String> {
+    let scope = match b.scope {
+        crate::api::BanScopeView::All => "",
+        crate::api::BanScopeView::Admin => " <small>admin port and SSH only</small>",
+    };
     vec![
-        format!("<code>{}</code>", b.addr),
+        format!("<code>{}</code>{scope}", b.addr),
         duration(b.expires_in_secs),
     ]
 }

@@ -123,6 +123,8 @@ pub fn safe_default(meta: Option<&Metadata>) -> Config {
             conn_burst: 0,
             conn_max: None,
             ban: Duration::ZERO,
+            ipv6_prefix: crate::config::DEFAULT_IPV6_PREFIX,
+            meter_size: crate::config::DEFAULT_METER_SIZE,
             block: Vec::new(),
         },
         listeners: Vec::new(),
