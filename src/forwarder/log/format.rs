@@ -62,8 +62,7 @@ pub fn fields(f: &Finished, tls: bool) -> Vec<(&'static str, &'static str, Strin
 pub fn logfmt(f: &Finished, tls: bool) -> String {
     let mut out = String::from("conn");
     for (key, _, value) in fields(f, tls) {
-        let plain = !value.is_empty()
-            && !value.contains(|c: char| c == ' ' || c == '"' || c == '=' || c == '\\');
+        let plain = !value.is_empty() && !value.contains([' ', '"', '=', '\\']);
         if plain {
             let _ = write!(out, " {key}={value}");
         } else {
