@@ -2,7 +2,7 @@
 CARGO ?= cargo
 BIN := target/debug/parvis
 
-.PHONY: demo test lint unit bench image image-test deps clean-lab
+.PHONY: demo test lint unit bench ha-bench image image-test deps clean-lab
 
 ## make demo: the lab topology with the daemon running in it (root)
 demo:
@@ -10,10 +10,12 @@ demo:
 	$(CARGO) build --bin parvis
 	$(BIN) lab
 
-## make test: formatting, clippy (warnings are errors), unit and root integration tests
+## make test: formatting, clippy (warnings are errors), unit and root integration
+## tests, and a short run of every fuzz target (docs/fuzzing.md)
 test: lint
 	scripts/deps.sh test
 	$(CARGO) test --lib --bins --tests -- --test-threads=2
+	scripts/fuzz-smoke.sh
 
 ## make lint: formatting, the import graph's layers (scripts/layers.py), clippy
 lint:
@@ -26,6 +28,12 @@ bench:
 	scripts/deps.sh test
 	$(CARGO) build --release --bin parvis
 	$(CARGO) bench
+
+## make ha-bench: failover figures of the pair (root; several minutes)
+ha-bench:
+	scripts/deps.sh test
+	$(CARGO) build --bin parvis
+	nice -n 10 $(CARGO) bench --profile dev --bench ha -- $(HA_BENCH_ARGS)
 
 ## make image: target/image/parvis.qcow2 (root)
 image:

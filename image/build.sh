@@ -60,6 +60,8 @@ bootstrap() {
         linux-image-cloud-amd64 initramfs-tools systemd systemd-sysv udev dbus-broker
         openssh-server nftables iproute2 ca-certificates sudo systemd-timesyncd
         systemd-resolved e2fsprogs fdisk jq kmod
+        # [ha]: VRRP and connection-state sync, run and configured by parvis itself.
+        keepalived conntrackd
     )
     rm -rf "$rootfs"
     mkdir -p "$rootfs" "$cache"
@@ -128,6 +130,8 @@ customize() {
         parvis-firstboot.service parvis-metadata.service parvis.service parvis-banner.service
     chroot "$r" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_reap.service \
         e2scrub_all.timer 2>/dev/null || true
+    # parvis renders their configs and runs them as its own children ([ha]).
+    chroot "$r" systemctl mask keepalived.service conntrackd.service 2>/dev/null || true
     ln -sf /run/systemd/resolve/stub-resolv.conf "$r/etc/resolv.conf"
 
     # Per-instance identity is made at first boot, never baked into the image.

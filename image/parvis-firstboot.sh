@@ -14,11 +14,17 @@
 # as a TOML comment line:   # parvis-admin-hash: $argon2id$v=19$m=...
 set -uo pipefail
 
-state=/var/lib/parvis
+# PARVIS_FIRSTBOOT_ROOT, PARVIS_BIN and PARVIS_DAEMON_USER exist for the
+# test that runs these functions against a temporary root (tests/firstboot.rs).
+root=${PARVIS_FIRSTBOOT_ROOT:-}
+parvis=${PARVIS_BIN:-/usr/local/bin/parvis}
+daemon_user=${PARVIS_DAEMON_USER:-_parvis}
+state=$root/var/lib/parvis
 meta_root=$state/metadata
 meta=$meta_root/openstack/latest
-flag_dir=/run/parvis-firstboot
-config=/etc/parvis/parvis.toml
+flag_dir=$root/run/parvis-firstboot
+config=$root/etc/parvis/parvis.toml
+networkd_dir=$root/etc/systemd/network
 admin_user=parvis
 log_file=$state/firstboot.log
 
@@ -106,57 +112,20 @@ read_service() {
     say "metadata service read into $meta"
 }
 
-# The MAC of the port tagged "public" in meta_data.json's devices, if any.
-public_mac() {
-    jq -r '[.devices // [] | .[] | select((.tags // []) | index("public")) | .mac // empty]
-           | first // empty | ascii_downcase' "$meta/meta_data.json" 2>/dev/null
-}
-
+# The networkd files are rendered by parvis from the parsed
+# network_data.json: every address, prefix, MAC and MTU is checked there, so
+# a value cannot add lines or directives. Refused metadata: DHCP everywhere.
 network_files() {
-    local nd=$meta/network_data.json pub id mac mtu is_public
+    local nd=$meta/network_data.json out line
+    rm -f "$networkd_dir"/10-parvis-*.network
     [[ -s "$nd" ]] || { say "no network_data.json: DHCP on every port"; return 0; }
-    pub=$(public_mac)
-    # Without tags, the first link whose network has a default route is public.
-    [[ -n "$pub" ]] || pub=$(jq -r '[.links[] as $l | select(any(.networks[]; .link == $l.id
-        and any(.routes // [] | .[]; .network == "0.0.0.0" or .network == "::")))
-        | $l.ethernet_mac_address] | first // empty | ascii_downcase' "$nd" 2>/dev/null)
-    rm -f /etc/systemd/network/10-parvis-*.network
-    while IFS=$'\t' read -r id mac mtu; do
-        [[ -n "$mac" ]] || continue
-        is_public=false
-        [[ "$mac" == "$pub" ]] && is_public=true
-        {
-            printf '# Written by parvis-firstboot from network_data.json link %s\n' "$id"
-            printf '[Match]\nMACAddress=%s\n\n' "$mac"
-            [[ -n "$mtu" ]] && printf '[Link]\nMTUBytes=%s\n\n' "$mtu"
-            jq -r --arg id "$id" --argjson public "$is_public" -f /dev/stdin "$nd" <<'JQ'
-def bits: if . == 0 then 0 else (. % 2) + ((. / 2 | floor) | bits) end;
-def plen(m): if m == null then "32"
-  elif (m | tostring | test("^[0-9]+$")) then (m | tostring)
-  elif (m | contains(":")) then (m | split(":") | map(select(. != "") | if . == "ffff" then 16 else 0 end) | add | tostring)
-  else (m | split(".") | map(tonumber | bits) | add | tostring) end;
-def addr: if (.ip_address | contains("/")) then .ip_address else "\(.ip_address)/\(plen(.netmask))" end;
-def isdefault: .network == "0.0.0.0" or .network == "::";
-[.networks // [] | .[] | select(.link == $id)] as $nets
-| [$nets[] | select(.type == "ipv4" or .type == "ipv6")] as $static
-| (any($nets[]; .type == "ipv4_dhcp")) as $dhcp4
-| (any($nets[]; .type | test("^ipv6_(dhcp|slaac)"))) as $ra6
-| "[Network]",
-  (if $dhcp4 then "DHCP=ipv4" else "DHCP=no" end),
-  "IPv6AcceptRA=\(if $ra6 then "yes" else "no" end)",
-  "LinkLocalAddressing=\(if $ra6 then "ipv6" else "no" end)",
-  "KeepConfiguration=static",
-  ($static[] | "Address=\(addr)"),
-  (if $public then ([$static[] | .services // [] | .[]] + (.services // [])) else [$static[] | .services // [] | .[]] end
-     | map(select(.type == "dns") | .address) | unique | .[] | "DNS=\(.)"),
-  ($static[] | .routes // [] | .[] | select(isdefault | not)
-     | "\n[Route]\nDestination=\(.network)/\(plen(.netmask))\nGateway=\(.gateway)"),
-  (if $public then ($static[] | .routes // [] | .[] | select(isdefault) | "\n[Route]\nGateway=\(.gateway)") else empty end)
-JQ
-        } >"/etc/systemd/network/10-parvis-${mac//:/}.network"
-        say "port $mac ($id$([[ $is_public == true ]] && echo ', public')): $(grep -h '^Address=' "/etc/systemd/network/10-parvis-${mac//:/}.network" | cut -d= -f2 | tr '\n' ' ')"
-    done < <(jq -r '.links // [] | .[] | select(.ethernet_mac_address)
-        | [.id, (.ethernet_mac_address | ascii_downcase), (.mtu // "" | tostring)] | @tsv' "$nd")
+    if out=$("$parvis" firstboot networkd --metadata "$meta_root" --out "$networkd_dir" 2>&1); then
+        while IFS= read -r line; do [[ -n "$line" ]] && say "$line"; done <<<"$out"
+    else
+        rm -f "$networkd_dir"/10-parvis-*.network
+        say "network_data.json refused, DHCP on every port instead:"
+        while IFS= read -r line; do say "  $line"; done <<<"$out"
+    fi
 }
 
 set_hostname() {
@@ -190,18 +159,23 @@ install_keys() {
 }
 
 # User data: a parvis config (validated with `parvis check`), optionally
-# carrying the admin password hash in a comment line.
+# carrying the admin password hash in a comment line. The hash goes to the
+# state_dir of the config only once that config passed the check and only
+# if the daemon may own that folder (parvis firstboot state-dir); else to
+# the default state folder. Nothing else is created or re-owned.
 apply_user_data() {
-    local ud=$meta/user_data candidate report hash state_dir
+    local ud=$meta/user_data candidate report hash state_dir valid=false
     [[ -s "$ud" ]] || { say "no user data: no parvis config yet (inbound stays closed except SSH)"; return 0; }
     if head -c 2 "$ud" | grep -q $'\x1f\x8b' || head -n 1 "$ud" | grep -qE '^(#!|#cloud-config|Content-Type:)'; then
         say "user data is not a parvis config (script, cloud-config or MIME); ignored"
         return 0
     fi
-    candidate=$(mktemp /etc/parvis/.user-data.XXXXXX)
+    mkdir -p "${config%/*}"
+    candidate=$(mktemp "${config%/*}/.user-data.XXXXXX")
     cp "$ud" "$candidate"
-    if report=$(/usr/local/bin/parvis check --config "$candidate" 2>&1); then
-        install -m 0640 -o root -g _parvis "$candidate" "$config"
+    if report=$("$parvis" check --config "$candidate" 2>&1); then
+        install -m 0640 -o root -g "$daemon_user" "$candidate" "$config"
+        valid=true
         say "parvis config from user data installed in $config"
     else
         say "user data is not a valid parvis config; keeping the previous one. parvis check says:"
@@ -209,21 +183,26 @@ apply_user_data() {
     fi
     rm -f "$candidate"
     hash=$(sed -n 's/^#[[:space:]]*parvis-admin-hash:[[:space:]]*\(\$argon2id\$[^[:space:]]*\).*$/\1/p' "$ud" | head -n 1)
-    if [[ -n "$hash" ]]; then
-        state_dir=$(sed -n 's/^[[:space:]]*state_dir[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$ud" | head -n 1)
-        state_dir=${state_dir:-$state}
-        install -d -m 0750 -o _parvis -g _parvis "$state_dir"
-        (umask 077 && printf '%s\n' "$hash" >"$state_dir/admin.passwd")
-        chown _parvis:_parvis "$state_dir/admin.passwd"
-        say "admin password hash from user data stored in $state_dir/admin.passwd"
+    [[ -n "$hash" ]] || return 0
+    state_dir=$state
+    if [[ $valid == true ]]; then
+        if ! state_dir=$("$parvis" firstboot state-dir --config "$config" --base "$state" 2>&1); then
+            say "admin password hash not stored: $state_dir"
+            return 0
+        fi
     fi
+    # Below $state only (checked above): ours to create and give away.
+    install -d -m 0750 -o "$daemon_user" -g "$daemon_user" "$state_dir"
+    (umask 077 && printf '%s\n' "$hash" >"$state_dir/admin.passwd")
+    chown "$daemon_user:$daemon_user" "$state_dir/admin.passwd"
+    say "admin password hash from user data stored in $state_dir/admin.passwd"
 }
 
 apply_metadata() {
     set_hostname
     install_keys
     apply_user_data
-    chown -R _parvis:_parvis "$meta_root"
+    chown -R "$daemon_user:$daemon_user" "$meta_root"
 }
 
 banner() {
@@ -275,4 +254,7 @@ main() {
     esac
 }
 
-main "$@"
+# Sourced by the test: only the functions.
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+    main "$@"
+fi

@@ -3,7 +3,7 @@
 #   scripts/deps.sh run    -> what `make demo` needs (nftables, iproute2)
 #   scripts/deps.sh test   -> plus the real peers the tests use
 set -euo pipefail
-want=(nftables iproute2 curl openssl ca-certificates)
+want=(nftables iproute2 curl openssl ca-certificates keepalived conntrack conntrackd)
 if [ "${1:-run}" = test ]; then
   want+=(iputils-ping haproxy nginx libnginx-mod-stream apache2 socat python3 python3-venv wrk chromium)
   # Node.js may come from outside Debian (as on the CI machines): only ask
@@ -24,6 +24,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq || true
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# `parvis lab --ha` and the HA tests run the real engines.
+for c in keepalived conntrack conntrackd setpriv; do
+  command -v "$c" >/dev/null || [ -x "/usr/sbin/$c" ] || {
+    echo "$c is missing after installing the packages (keepalived, conntrack, conntrackd, util-linux)" >&2
+    exit 1
+  }
+done
 # The last-hop test runs Apache httpd from /usr/sbin (not always on PATH).
 if [ "${1:-run}" = test ] && ! PATH="$PATH:/usr/sbin:/sbin" command -v apache2 >/dev/null; then
   echo "the apache2 package is installed but the apache2 command is missing" >&2

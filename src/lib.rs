@@ -42,6 +42,9 @@
 //!   and HTTP parsing are pure.
 //! - [`lab`]: network-namespace topology shared by `parvis lab` and the
 //!   integration tests. Does I/O (`ip`, namespaces).
+//! - [`firstboot`]: what the image's first-boot script asks of parvis (the
+//!   networkd files, the state directory it may hand over); uses `config`
+//!   and `net`. I/O.
 //!
 //! `src/main.rs` is the command line: one enum of subcommands, each a call
 //! into the library.
@@ -54,7 +57,9 @@ pub mod control;
 pub mod daemon;
 pub mod demo;
 pub mod firewall;
+pub mod firstboot;
 pub mod forwarder;
+pub mod ha;
 pub mod lab;
 pub mod net;
 pub mod store;

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use parvis::{control, daemon, demo, firewall, lab, net};
+use parvis::{control, daemon, demo, firewall, firstboot, lab, net};
 
 #[derive(Parser)]
 #[command(
@@ -30,7 +30,14 @@ enum Cmd {
     Serve(daemon::Options),
     /// Build a throwaway demo topology of network namespaces (needs root);
     /// Ctrl-C or SIGTERM removes it.
-    Lab,
+    Lab {
+        /// Two appliances as an active/standby pair behind the floating IP.
+        #[arg(long)]
+        ha: bool,
+    },
+    /// The active/standby pair: status, planned handover.
+    #[command(subcommand)]
+    Ha(control::ha::HaCmd),
     /// The demo ingress backend used by the lab and the tests.
     #[command(hide = true)]
     DemoIngress(demo::Options),
@@ -49,6 +56,9 @@ enum Cmd {
     /// Diagnostics of the nftables data path (hidden; the daemon does this itself).
     #[command(hide = true, subcommand)]
     Firewall(firewall::diag::FirewallCmd),
+    /// What the image's first-boot script asks (hidden).
+    #[command(hide = true, subcommand)]
+    Firstboot(firstboot::FirstbootCmd),
 }
 
 #[tokio::main]
@@ -66,10 +76,20 @@ async fn main() -> ExitCode {
         Cmd::Check { config } => return check(&config),
         Cmd::Firewall(cmd) => return firewall::diag::run(cmd),
         Cmd::Serve(opts) => serve(opts).await,
-        Cmd::Lab => run_lab().await,
+        Cmd::Lab { ha } => run_lab(ha).await,
+        Cmd::Ha(control::ha::HaCmd::Check { file, max_age_ms }) => {
+            let age = std::time::Duration::from_millis(max_age_ms);
+            parvis::ha::health::check(&file, age, std::time::SystemTime::now())
+                .map_err(|why| (1, anyhow::anyhow!(why)))
+        }
+        Cmd::Ha(cmd) => control::ha::run(cmd)
+            .await
+            .map(|out| print!("{out}"))
+            .map_err(|e| (e.exit_code(), e.into())),
         Cmd::DemoIngress(opts) => run_demo(opts).await,
         Cmd::Passwd { config } => passwd(&config),
         Cmd::Control(cmd) => ask(cmd).await,
+        Cmd::Firstboot(cmd) => firstboot::run(cmd).map_err(|(code, e)| (code, e.into())),
         Cmd::Net(cmd) => net::diag::run(cmd)
             .await
             .map_err(|e| (e.exit_code(), e.into())),
@@ -91,11 +111,14 @@ async fn serve(opts: daemon::Options) -> Result<(), Failure> {
         .map_err(|e| (if e.is_bad_input() { 2 } else { 1 }, e.into()))
 }
 
-async fn run_lab() -> Result<(), Failure> {
+async fn run_lab(ha: bool) -> Result<(), Failure> {
     let shutdown = signals().map_err(|e| (1, e))?;
-    lab::appliance::run(shutdown)
-        .await
-        .map_err(|e| (1, e.into()))
+    let run = if ha {
+        lab::pair::run(shutdown).await
+    } else {
+        lab::appliance::run(shutdown).await
+    };
+    run.map_err(|e| (1, e.into()))
 }
 
 async fn run_demo(opts: demo::Options) -> Result<(), Failure> {

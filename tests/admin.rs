@@ -361,3 +361,61 @@ async fn an_idle_session_expires() {
         (303, Some("/login"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_password_file_is_an_error_not_a_failed_login() {
+    let a = start(fast_options()).await;
+    let file = parvis::admin::auth::passwd_path(a.dir.path());
+    let saved = std::fs::read(&file).unwrap();
+    // A file the daemon cannot read as text (root reads any mode, so a
+    // directory stands in for a file owned by someone else).
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    let good = format!(r#"{{"username":"admin","password":"{PASSWORD}"}}"#);
+    for i in 1..=6 {
+        let r = a
+            .curl("POST", "/api/v1/session", &["-H", JSON, "--data", &good])
+            .await;
+        assert_eq!(r.status, 503, "attempt {i}: {r:?}");
+        assert!(r.body.contains("cannot be checked"), "{r:?}");
+    }
+    assert!(
+        a.fake.ban_calls.lock().unwrap().is_empty(),
+        "the daemon's fault must not ban the operator"
+    );
+    std::fs::remove_dir(&file).unwrap();
+    std::fs::write(&file, saved).unwrap();
+    let r = a
+        .curl("POST", "/api/v1/session", &["-H", JSON, "--data", &good])
+        .await;
+    assert_eq!(r.status, 200, "no attempt was counted: {r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_guesses_from_one_source_are_refused_not_checked() {
+    let mut o = fast_options();
+    o.max_failures = 10;
+    let a = std::sync::Arc::new(start(o).await);
+    let bad = r#"{"username":"admin","password":"guess-guess"}"#;
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let a = a.clone();
+            tokio::spawn(async move {
+                a.curl("POST", "/api/v1/session", &["-H", JSON, "--data", bad])
+                    .await
+                    .status
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(checked + refused, 20, "{statuses:?}");
+    assert!(
+        refused >= 10 && checked <= 10,
+        "20 parallel guesses: {checked} checked, {refused} refused"
+    );
+}

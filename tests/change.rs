@@ -349,3 +349,37 @@ async fn an_apply_interrupted_by_a_crash_is_marked_failed_at_startup() {
         "{meta:?}"
     );
 }
+
+#[tokio::test]
+async fn a_rollback_that_would_cut_the_caller_off_is_refused_like_an_apply() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Version 1 lets in 198.51.100.0/24 only.
+    let (ch, rec) = running_a(dir.path()).await;
+    let mut k = Knobs::new("a");
+    k.allow = "\"203.0.113.0/24\"";
+    let caller: std::net::IpAddr = "203.0.113.5".parse().expect("ip");
+    let mut from = Origin::new(Author::Ui("admin".into()));
+    from.source = Some(caller);
+    // The same config as an apply is refused from the caller...
+    let mut wide = Knobs::new("a");
+    wide.allow = "\"198.51.100.0/24\", \"203.0.113.0/24\"";
+    ch.apply(&wide.text(), from.clone(), None, false)
+        .await
+        .expect("widen");
+    ch.apply(&k.text(), cli(), None, false)
+        .await
+        .expect("narrow to the caller's network");
+    rec.take();
+    // ...and going back to version 1 (no 203.0.113.0/24) is refused too.
+    let out = ch.rollback_from(Some(1), Some(caller)).await;
+    assert!(
+        matches!(out, Err(ChangeError::LockOut { ref reason }) if reason.contains("203.0.113.5")),
+        "{out:?}"
+    );
+    assert_eq!(rec.take(), Vec::<String>::new(), "nothing applied");
+    assert_eq!(ch.store().current(), Some(3));
+    // From an address version 1 lets in, it goes through.
+    let inside: std::net::IpAddr = "198.51.100.7".parse().expect("ip");
+    let out = ch.rollback_from(Some(2), Some(inside)).await;
+    assert!(matches!(out, Ok(ApplyOutcome::Applied { .. })), "{out:?}");
+}

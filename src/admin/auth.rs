@@ -1,14 +1,14 @@
 //! The admin account: the argon2id password hash in `state_dir/admin.passwd`
 //! (I/O: reads and writes that file), the in-memory sessions with their
-//! CSRF tokens, and the per-source login throttle. The session and
-//! throttle logic is pure (time is passed in).
+//! CSRF tokens. The session logic is pure (time is passed in); the
+//! per-source login throttle is in `throttle`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
 use rand::RngCore;
 
@@ -33,7 +33,8 @@ pub fn hash_password(password: &str) -> Result<String, AdminError> {
         .map_err(|e| AdminError::Password(e.to_string()))
 }
 
-/// Stores the hash of `password` in `state_dir/admin.passwd` (mode 0600).
+/// Stores the hash of `password` in `state_dir/admin.passwd` (mode 0600,
+/// owned by the owner of `state_dir`, who runs the daemon).
 /// Refuses an empty password or one shorter than 8 characters.
 pub fn set_password(state_dir: &Path, password: &str) -> Result<PathBuf, AdminError> {
     if password.chars().count() < 8 {
@@ -48,7 +49,32 @@ pub fn set_password(state_dir: &Path, password: &str) -> Result<PathBuf, AdminEr
     })?;
     let path = passwd_path(state_dir);
     super::tls::write_private(&path, format!("{hash}\n").as_bytes())?;
+    give_to_dir_owner(&path, state_dir)?;
     Ok(path)
+}
+
+/// Makes `path` owned by the owner of `dir`: `sudo parvis passwd` runs as
+/// root, the daemon as the state directory's owner (`_parvis` in the
+/// image), which must be able to read the hash.
+fn give_to_dir_owner(path: &Path, dir: &Path) -> Result<(), AdminError> {
+    use std::os::unix::fs::MetadataExt;
+    let io = |p: &Path, e| AdminError::Io {
+        path: p.to_path_buf(),
+        source: e,
+    };
+    let owner = std::fs::metadata(dir).map_err(|e| io(dir, e))?;
+    let file = std::fs::metadata(path).map_err(|e| io(path, e))?;
+    if (file.uid(), file.gid()) == (owner.uid(), owner.gid()) {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(path, Some(owner.uid()), Some(owner.gid())).map_err(|e| {
+        AdminError::Password(format!(
+            "cannot give {} to the owner of {} (uid {}), who runs the daemon: {e}",
+            path.display(),
+            dir.display(),
+            owner.uid()
+        ))
+    })
 }
 
 /// The first `$argon2id$...` string in a file's text (a bare hash file or
@@ -62,21 +88,74 @@ pub fn find_hash(text: &str) -> Option<&str> {
     Some(&rest[..end])
 }
 
+/// Largest argon2 memory cost accepted from a password file (256 MiB).
+const MAX_M_COST_KIB: u32 = 256 * 1024;
+
 /// Checks a password against the hash in `state_dir`. `Ok(false)` for a
 /// wrong password; an error when no usable hash is stored.
 pub fn verify(state_dir: &Path, password: &str) -> Result<bool, AdminError> {
+    verify_with(state_dir, password, &mut Vec::new())
+}
+
+/// [`verify`] with argon2's working memory in `memory`, which is grown
+/// as needed and kept by the caller, so that repeated checks reuse the
+/// same pages instead of allocating about 19 MiB each time.
+pub fn verify_with(
+    state_dir: &Path,
+    password: &str,
+    memory: &mut Vec<argon2::Block>,
+) -> Result<bool, AdminError> {
     let path = passwd_path(state_dir);
-    let text = std::fs::read_to_string(&path).map_err(|e| AdminError::Io {
-        path: path.clone(),
-        source: e,
-    })?;
-    let hash = find_hash(&text)
-        .ok_or_else(|| AdminError::Password(format!("no $argon2id$ hash in {}", path.display())))?;
-    let parsed = PasswordHash::new(hash)
-        .map_err(|e| AdminError::Password(format!("{}: {e}", path.display())))?;
-    Ok(Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok())
+    let text = std::fs::read_to_string(&path).map_err(|e| unreadable(&path, e))?;
+    let bad = |what: String| AdminError::Password(format!("{}: {what}", path.display()));
+    let hash = find_hash(&text).ok_or_else(|| bad("no $argon2id$ hash".into()))?;
+    let parsed = PasswordHash::new(hash).map_err(|e| bad(e.to_string()))?;
+    let algorithm =
+        argon2::Algorithm::try_from(parsed.algorithm).map_err(|e| bad(e.to_string()))?;
+    let version = parsed
+        .version
+        .map_or(Ok(argon2::Version::default()), argon2::Version::try_from)
+        .map_err(|e| bad(e.to_string()))?;
+    let params = argon2::Params::try_from(&parsed).map_err(|e| bad(e.to_string()))?;
+    if params.m_cost() > MAX_M_COST_KIB {
+        return Err(bad(format!(
+            "memory cost {} KiB is over {MAX_M_COST_KIB}",
+            params.m_cost()
+        )));
+    }
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(bad("the hash has no salt or no output".into()));
+    };
+    let mut salt_buf = [0u8; 64];
+    let salt = salt
+        .decode_b64(&mut salt_buf)
+        .map_err(|e| bad(e.to_string()))?;
+    if memory.len() < params.block_count() {
+        memory.resize(params.block_count(), argon2::Block::new());
+    }
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, &mut memory[..])
+        .map_err(|e| bad(e.to_string()))?;
+    Ok(same_bytes(&out, expected.as_bytes()))
+}
+
+/// The error for a password file that cannot be read; says what to do
+/// when the daemon's user lacks the right to read it.
+fn unreadable(path: &Path, e: std::io::Error) -> AdminError {
+    if e.kind() != std::io::ErrorKind::PermissionDenied {
+        return AdminError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        };
+    }
+    let uid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    let who = uid.map_or_else(|_| "?".to_string(), |u| u.to_string());
+    AdminError::Password(format!(
+        "cannot read {}: permission denied to the daemon (uid {who}); \
+         run `parvis passwd --config FILE` again, which makes the file the state directory owner's",
+        path.display()
+    ))
 }
 
 /// A random token, 32 bytes as hex.
@@ -88,11 +167,11 @@ pub fn token() -> String {
 
 /// Compares secrets without an early exit.
 pub fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// One logged-in session.
@@ -163,46 +242,6 @@ impl Sessions {
     }
 }
 
-/// Sources tracked before old entries are swept.
-const MAX_TRACKED: usize = 10_000;
-
-/// Failed logins per source within a sliding window.
-#[derive(Debug, Default)]
-pub struct Throttle {
-    failures: HashMap<IpAddr, Vec<Instant>>,
-}
-
-impl Throttle {
-    /// Failures of `source` within `window` before `now`.
-    pub fn count(&mut self, source: IpAddr, now: Instant, window: Duration) -> usize {
-        let list = self.failures.entry(source).or_default();
-        list.retain(|t| now.duration_since(*t) <= window);
-        let n = list.len();
-        if n == 0 {
-            self.failures.remove(&source);
-        }
-        n
-    }
-
-    /// Records one failure; returns the count within the window.
-    pub fn fail(&mut self, source: IpAddr, now: Instant, window: Duration) -> usize {
-        // Many sources (a spread-out guessing run) must not grow this forever.
-        if self.failures.len() > MAX_TRACKED {
-            self.failures
-                .retain(|_, l| l.last().is_some_and(|t| now.duration_since(*t) <= window));
-        }
-        self.count(source, now, window);
-        let list = self.failures.entry(source).or_default();
-        list.push(now);
-        list.len()
-    }
-
-    /// Forgets a source (after a good login).
-    pub fn clear(&mut self, source: IpAddr) {
-        self.failures.remove(&source);
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -218,6 +257,24 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         assert!(verify(dir.path(), "correct horse").unwrap());
         assert!(!verify(dir.path(), "wrong horse").unwrap());
+    }
+
+    #[test]
+    fn the_hash_file_belongs_to_the_state_dir_owner() {
+        use std::os::unix::fs::MetadataExt;
+        // Run as root (the suite is): `sudo parvis passwd` for a daemon
+        // that runs as another user.
+        assert_eq!(
+            std::fs::metadata("/proc/self").unwrap().uid(),
+            0,
+            "needs root"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+        let path = set_password(dir.path(), "correct horse").unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+        assert_eq!(meta.mode() & 0o777, 0o600);
     }
 
     #[test]
@@ -255,14 +312,7 @@ mod tests {
     }
 
     #[test]
-    fn throttle_counts_within_window() {
-        let mut th = Throttle::default();
-        let t0 = Instant::now();
-        let ip: IpAddr = "198.51.100.7".parse().unwrap();
-        let w = Duration::from_secs(300);
-        assert_eq!(th.fail(ip, t0, w), 1);
-        assert_eq!(th.fail(ip, t0 + Duration::from_secs(1), w), 2);
-        assert_eq!(th.count(ip, t0 + Duration::from_secs(302), w), 0);
+    fn same_compares_whole_strings() {
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("a", "ab"));
     }
 }

@@ -7,12 +7,14 @@
 //! [`serve_metrics`] for `/metrics`.
 
 pub mod auth;
+mod checker;
 mod guard;
 mod html;
 mod pages;
 mod render;
 mod server;
 mod session;
+pub mod throttle;
 pub mod tls;
 
 use std::future::Future;
@@ -81,6 +83,12 @@ pub struct AdminOptions {
     pub delay_cap: Duration,
     /// Largest request body (1 MiB).
     pub body_limit: usize,
+    /// Password checks running at once, all sources together (2): each
+    /// argon2id check holds about 19 MiB.
+    pub max_checks: usize,
+    /// How long an attempt waits for a check slot before it is refused
+    /// as busy (10 s).
+    pub check_wait: Duration,
 }
 
 impl Default for AdminOptions {
@@ -94,6 +102,8 @@ impl Default for AdminOptions {
             delay_step: Duration::from_millis(100),
             delay_cap: Duration::from_secs(2),
             body_limit: 1 << 20,
+            max_checks: 2,
+            check_wait: Duration::from_secs(10),
         }
     }
 }
@@ -104,7 +114,9 @@ pub(crate) struct AdminState {
     pub state_dir: PathBuf,
     pub options: AdminOptions,
     pub sessions: Mutex<auth::Sessions>,
-    pub throttle: Mutex<auth::Throttle>,
+    pub throttle: Mutex<throttle::Throttle>,
+    /// The password-checking threads ([`AdminOptions::max_checks`]).
+    pub checker: checker::Checker,
     pub fingerprint: String,
 }
 
@@ -148,12 +160,14 @@ pub async fn start(
         addr: listen.to_string(),
         source: e,
     })?;
+    let checker = checker::Checker::start(options.max_checks)?;
     let state = Arc::new(AdminState {
         control,
         state_dir: state_dir.to_path_buf(),
         options,
         sessions: Mutex::new(auth::Sessions::default()),
-        throttle: Mutex::new(auth::Throttle::default()),
+        throttle: Mutex::new(throttle::Throttle::default()),
+        checker,
         fingerprint: ready.fingerprint.clone(),
     });
     let app = app(state);

@@ -18,6 +18,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 
 use super::guard::{cookie, SessionCtx, SESSION_COOKIE};
+use super::throttle::Refusal;
 use super::{auth, AdminState};
 use crate::api::json::Body;
 use crate::api::ApiError;
@@ -50,7 +51,12 @@ pub fn session_cookie(value: &str, max_age: u64) -> String {
 }
 
 /// Checks credentials from `source`; on success opens a session and
-/// returns (cookie value, csrf token).
+/// returns (cookie value, csrf token). The attempt is counted before the
+/// check, one source has one check in flight, and the checks of all
+/// sources share [`AdminOptions::max_checks`] slots, so parallel guesses
+/// are refused (429) instead of each holding an argon2 check's memory.
+///
+/// [`AdminOptions::max_checks`]: super::AdminOptions::max_checks
 pub(crate) async fn attempt(
     st: &Arc<AdminState>,
     source: IpAddr,
@@ -59,54 +65,103 @@ pub(crate) async fn attempt(
     if creds.username.len() > MAX_FIELD || creds.password.len() > MAX_FIELD {
         return Err(ApiError::field("password", "too long"));
     }
-    let opts = &st.options;
-    let recent = st
-        .throttle
-        .lock()
-        .map(|mut t| t.count(source, Instant::now(), opts.failure_window))
-        .unwrap_or(0);
-    if recent >= opts.max_failures {
-        return Err(ApiError::new(
-            429,
-            "too many failed logins from this address; try later",
-        ));
-    }
-    let dir = st.state_dir.clone();
-    let good_user = creds.username == auth::USERNAME;
-    let password = creds.password;
-    let verdict = tokio::task::spawn_blocking(move || auth::verify(&dir, &password))
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let ok = match verdict {
-        Ok(ok) => ok && good_user,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot check the admin password");
-            false
-        }
+    let n = Flight::begin(st, source)?;
+    let flight = Flight {
+        st: st.clone(),
+        source,
     };
-    if ok {
-        if let Ok(mut t) = st.throttle.lock() {
-            t.clear(source);
+    let Some(slot) = st.checker.slot(st.options.check_wait).await else {
+        flight.uncount();
+        return Err(ApiError::new(503, "too many logins at once; try again"));
+    };
+    let good_user = creds.username == auth::USERNAME;
+    // The slot and the flight go with the check: a client that hangs up
+    // does not free them while the check still runs.
+    let (verdict, flight) = st
+        .checker
+        .verify(slot, st.state_dir.clone(), creds.password, flight)
+        .await
+        .ok_or_else(|| ApiError::internal("the password check failed"))?;
+    match verdict {
+        Ok(true) if good_user => {
+            if let Ok(mut t) = st.throttle.lock() {
+                t.clear(source);
+            }
+            let mut sessions = st
+                .sessions
+                .lock()
+                .map_err(|_| ApiError::internal("session store unavailable"))?;
+            sessions.sweep(
+                Instant::now(),
+                st.options.session_idle,
+                st.options.session_max,
+            );
+            tracing::info!(%source, "admin login");
+            Ok(sessions.open(source, Instant::now()))
         }
-        let mut sessions = st
-            .sessions
-            .lock()
-            .map_err(|_| ApiError::internal("session store unavailable"))?;
-        sessions.sweep(Instant::now(), opts.session_idle, opts.session_max);
-        tracing::info!(%source, "admin login");
-        return Ok(sessions.open(source, Instant::now()));
+        Ok(_) => Err(fail(st, source, n).await),
+        Err(e) => {
+            // The daemon's fault (say, a hash file it cannot read): not a
+            // failed login, and not counted toward a ban.
+            tracing::error!(error = %e, "cannot check the admin password");
+            flight.uncount();
+            Err(ApiError::new(
+                503,
+                "the admin password cannot be checked; see the daemon's log",
+            ))
+        }
     }
-    Err(fail(st, source).await)
 }
 
-/// Records a failure, waits, bans past the threshold; the refusal.
-async fn fail(st: &Arc<AdminState>, source: IpAddr) -> ApiError {
+/// One attempt in flight for a source; ends it when dropped, even if the
+/// request is cancelled or the check panics.
+struct Flight {
+    st: Arc<AdminState>,
+    source: IpAddr,
+}
+
+impl Flight {
+    /// Counts the attempt and marks the source in flight, or refuses it.
+    fn begin(st: &AdminState, source: IpAddr) -> Result<usize, ApiError> {
+        let opts = &st.options;
+        let mut t = st
+            .throttle
+            .lock()
+            .map_err(|_| ApiError::internal("login throttle unavailable"))?;
+        t.begin(
+            source,
+            Instant::now(),
+            opts.failure_window,
+            opts.max_failures,
+        )
+        .map_err(|r| {
+            let why = match r {
+                Refusal::InFlight => "a login from this address is already being checked",
+                Refusal::TooMany => "too many failed logins from this address",
+            };
+            ApiError::new(429, format!("{why}; try later"))
+        })
+    }
+
+    fn uncount(&self) {
+        if let Ok(mut t) = self.st.throttle.lock() {
+            t.uncount(self.source);
+        }
+    }
+}
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        if let Ok(mut t) = self.st.throttle.lock() {
+            t.end(self.source);
+        }
+    }
+}
+
+/// A wrong password, the `n`th attempt of `source`: waits (the source's
+/// flight is still held), bans past the threshold; the refusal.
+async fn fail(st: &Arc<AdminState>, source: IpAddr, n: usize) -> ApiError {
     let opts = &st.options;
-    let n = st
-        .throttle
-        .lock()
-        .map(|mut t| t.fail(source, Instant::now(), opts.failure_window))
-        .unwrap_or(1);
     tracing::warn!(%source, failures = n, "admin login failed");
     let factor = u32::try_from(n).unwrap_or(u32::MAX);
     let delay = opts.delay_step.saturating_mul(factor).min(opts.delay_cap);
@@ -185,7 +240,9 @@ pub(crate) async fn form_login(
             )
                 .into_response()
         }
-        Err(e) if e.status == 429 => Redirect::to("/login?error=locked").into_response(),
+        Err(e) if e.status == 429 || e.status == 503 => {
+            Redirect::to("/login?error=locked").into_response()
+        }
         Err(_) => Redirect::to("/login?error=wrong").into_response(),
     }
 }

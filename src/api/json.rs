@@ -93,6 +93,8 @@ pub fn router(control: Arc<dyn Control>) -> Router {
             post(undrain),
         )
         .route("/log", get(conn_log))
+        .route("/ha", get(ha))
+        .route("/ha/handover", post(ha_handover))
         .fallback(|| async { ApiError::not_found("no such API route") })
         .with_state(control)
 }
@@ -175,13 +177,21 @@ fn parse_version(v: &str) -> Result<u64, ApiError> {
         .map_err(|_| ApiError::field("version", format!("{v:?} is not a version number")))
 }
 
-async fn diff(State(c): Ctl, Body(b): Body<ConfigBody>) -> Json<DiffText> {
-    let diff = diff_text(&c.config_text(), &b.config, "running", "edited");
-    Json(DiffText { diff })
+// Parsing, checking and diffing a config is CPU work proportional to its
+// size: it runs on a blocking thread, never on the async workers that also
+// carry the forwarder's connections (two 1 MiB checks stalled new TLS
+// connections for about 4 s).
+async fn diff(State(c): Ctl, Body(b): Body<ConfigBody>) -> Result<Json<DiffText>, ApiError> {
+    let diff = blocking(c, move |c| {
+        Ok(diff_text(&c.config_text(), &b.config, "running", "edited"))
+    })
+    .await?;
+    Ok(Json(DiffText { diff }))
 }
 
-async fn check(State(c): Ctl, Body(b): Body<ConfigBody>) -> Response {
-    Json(c.check(&b.config)).into_response()
+async fn check(State(c): Ctl, Body(b): Body<ConfigBody>) -> Result<Response, ApiError> {
+    let result = blocking(c, move |c| Ok(c.check(&b.config))).await?;
+    Ok(Json(result).into_response())
 }
 
 /// Checks an apply request's fields.
@@ -246,6 +256,18 @@ async fn rollback(
     }
     let outcome = c.rollback(version, author_of(author)).await?;
     Ok(Json(outcome).into_response())
+}
+
+async fn ha(State(c): Ctl) -> Result<Response, ApiError> {
+    let v = c
+        .ha()
+        .ok_or_else(|| ApiError::not_found("this appliance is not one of a pair (no [ha])"))?;
+    Ok(Json(v).into_response())
+}
+
+async fn ha_handover(State(c): Ctl) -> Result<Response, ApiError> {
+    let message = c.ha_handover().await?;
+    Ok(Json(serde_json::json!({ "message": message })).into_response())
 }
 
 /// Runs a blocking [`Control`] call on a blocking thread.

@@ -52,6 +52,9 @@ pub fn render(c: &dyn Control) -> String {
     backends(&mut out, c);
     firewall(&mut out, c);
     extra(&mut out, &c.metrics());
+    if let Some(v) = c.ha() {
+        out.push_str(&crate::api::ha::metrics(&v));
+    }
     out
 }
 

@@ -9,6 +9,7 @@
 //! the daemon's side (converting its own types to views) is in `daemon`.
 //! Pure, apart from the router's blocking-thread hand-off.
 
+pub mod ha;
 pub mod json;
 pub mod metrics;
 pub mod text;
@@ -77,6 +78,19 @@ pub trait Control: Send + Sync + 'static {
     /// Figures for `/metrics` that the views do not carry. Default: none.
     fn metrics(&self) -> MetricsView {
         MetricsView::default()
+    }
+    /// The HA pair as this node sees it; `None` without `[ha]`. Default: none.
+    fn ha(&self) -> Option<crate::api::ha::HaView> {
+        None
+    }
+    /// Planned handover of both VIPs to the peer (`parvis ha handover`).
+    /// Default: not a pair.
+    fn ha_handover(&self) -> BoxFuture<'_, Result<String, ApiError>> {
+        Box::pin(async {
+            Err(ApiError::not_found(
+                "this appliance is not one of a pair (no [ha])",
+            ))
+        })
     }
     /// Checks a config without applying it. Default: [`check_text`].
     fn check(&self, text: &str) -> CheckResult {

@@ -21,7 +21,9 @@ impl Changer {
     /// Then `file_text` (the daemon's config file) is applied as a change if
     /// nothing is stored yet (author `first-boot`) or if it differs from the
     /// last version read from the file (author `startup`): an edit made
-    /// while the daemon was down. It is skipped while a change is pending.
+    /// while the daemon was down. It is also applied again when that last
+    /// version failed and nothing newer runs (a port taken, a NIC late at
+    /// the time). It is skipped while a change is pending.
     pub async fn startup(
         &self,
         file_text: Option<&str>,
@@ -44,17 +46,35 @@ impl Changer {
         } else {
             Author::Startup
         };
+        let mut origin = Origin::new(author);
+        origin.comment = "config file".into();
         let last_read = list.iter().rev().find(|m| m.author.is_file());
         if let Some(m) = last_read {
             if store.get(m.version).is_ok_and(|(_, t)| t == text) {
-                return restored.map(|()| None);
+                if !self.worth_retrying(m, st.running.as_ref()) {
+                    return restored.map(|()| None);
+                }
+                // A passing cause (a port still taken, a NIC late) must not
+                // keep every later start on the old version or the safe
+                // default: the file's version is tried again.
+                let why = m.reason.as_deref().unwrap_or("unknown");
+                let msg = format!(
+                    "startup: trying version {} from the config file again (it failed: {why})",
+                    m.version
+                );
+                self.emit(EventKind::Restored, Some(m.version), msg);
+                origin.comment = format!("config file, retry of version {}", m.version);
             }
         }
-        let mut origin = Origin::new(author);
-        origin.comment = "config file".into();
         self.apply_locked(&mut st, text, origin, None, false)
             .await
             .map(Some)
+    }
+
+    /// Whether the file's version `m` failed and nothing was confirmed
+    /// after it (a later version from the UI or CLI wins over a retry).
+    fn worth_retrying(&self, m: &crate::store::VersionMeta, running: Option<&Running>) -> bool {
+        m.state == VersionState::Failed && running.is_none_or(|r| r.version < m.version)
     }
 
     /// SIGHUP: re-reads `path` and applies it as a change authored `sighup`.

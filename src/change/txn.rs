@@ -141,6 +141,18 @@ impl Changer {
     /// version); otherwise applies `target` (default: the confirmed version
     /// before the running one) as a new version authored `rollback`.
     pub async fn rollback(&self, target: Option<u64>) -> Result<ApplyOutcome, ChangeError> {
+        self.rollback_from(target, None).await
+    }
+
+    /// [`Changer::rollback`] asked from `source` (the UI's client, the SSH
+    /// client of the CLI): going back to an old version goes through the
+    /// same safety net as an apply, so a version that would cut `source`
+    /// off is refused rather than applied at once.
+    pub async fn rollback_from(
+        &self,
+        target: Option<u64>,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<ApplyOutcome, ChangeError> {
         let mut st = self.inner.state.lock().await;
         if let Some(p) = st.pending {
             if target.is_some_and(|t| t != p.previous) {
@@ -168,8 +180,9 @@ impl Changer {
         };
         let (_, text) = self.inner.store.get(target)?;
         let mut origin = Origin::new(Author::Rollback);
+        origin.source = source;
         origin.comment = format!("rollback to version {target}");
-        self.apply_locked(&mut st, &text, origin, None, true).await
+        self.apply_locked(&mut st, &text, origin, None, false).await
     }
 
     /// The latest confirmed version older than `running`.
@@ -191,7 +204,16 @@ impl Changer {
         confirm_within: Option<Duration>,
         force: bool,
     ) -> Result<ApplyOutcome, ChangeError> {
-        let new = config::parse(text).inspect_err(|e| {
+        // CPU work in proportion to the text: off the async workers.
+        let owned = text.to_string();
+        let parsed = tokio::task::spawn_blocking(move || config::parse(&owned)).await;
+        let parsed = parsed.unwrap_or_else(|e| {
+            Err(config::ConfigError::one(
+                "",
+                format!("the config check failed: {e}"),
+            ))
+        });
+        let new = parsed.inspect_err(|e| {
             self.emit(
                 EventKind::Refused,
                 None,

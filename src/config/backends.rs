@@ -2,8 +2,8 @@
 //! Pure.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
+use super::bounds;
 use super::checker::Checker;
 use super::file::{FileBackend, FileHealth};
 use super::model::{Backend, Balance, Health, ProxyTlvs, ProxyVersion};
@@ -107,17 +107,20 @@ fn health(c: &mut Checker, at: &str, h: &FileHealth) -> Health {
         fall: h.fall.unwrap_or(d.fall),
         rise: h.rise.unwrap_or(d.rise),
     };
-    if out.interval < Duration::from_millis(100) {
-        c.err(format!("{at}.interval"), "must be at least 100ms");
-    }
+    bounds::duration(
+        c,
+        &format!("{at}.interval"),
+        out.interval,
+        bounds::HEALTH_INTERVAL,
+    );
     if out.timeout.is_zero() || out.timeout > out.interval {
         c.err(
             format!("{at}.timeout"),
             "must be above zero and at most `interval`",
         );
     }
-    if out.fall == 0 || out.rise == 0 {
-        c.err(at, "`fall` and `rise` must be at least 1");
+    for (key, n) in [("fall", out.fall), ("rise", out.rise)] {
+        bounds::number(c, &format!("{at}.{key}"), n, 1, bounds::MAX_FALL_RISE);
     }
     out
 }

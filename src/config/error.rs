@@ -76,14 +76,32 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
+/// The offsets where lines start, for many offset → line lookups (one
+/// pass over the text, then a binary search each: a 1 MB config with
+/// thousands of problems no longer rescans the text per problem).
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        let ends = text.bytes().enumerate().filter(|(_, b)| *b == b'\n');
+        LineIndex(ends.map(|(i, _)| i).collect())
+    }
+
+    /// 1-based line of a byte offset (as [`line_of`]).
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|nl| *nl < offset) + 1
+    }
+}
+
 /// Finds the line of each problem by walking its key path in the TOML text.
 pub fn locate(text: &str, problems: &mut [Problem]) {
     let Ok(doc) = toml_edit::ImDocument::parse(text) else {
         return;
     };
+    let lines = LineIndex::new(text);
     for p in problems.iter_mut().filter(|p| p.line.is_none()) {
         if let Some(span) = span_of(doc.as_item(), &p.path) {
-            p.line = Some(line_of(text, span.start));
+            p.line = Some(lines.line(span.start));
         }
     }
 }
@@ -332,6 +350,15 @@ routes = [{ to = "10.42.0.0/16", via = "10.0.0.1" }]
             Some("interfaces.internal.routes[0].via")
         );
         assert_eq!(path_at("not toml", 0), None);
+    }
+
+    #[test]
+    fn the_line_index_agrees_with_line_of() {
+        let text = "a\n\nbb\nccc\n";
+        let idx = LineIndex::new(text);
+        for offset in 0..=text.len() + 2 {
+            assert_eq!(idx.line(offset), line_of(text, offset), "offset {offset}");
+        }
     }
 
     #[test]

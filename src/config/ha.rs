@@ -10,6 +10,10 @@ use super::file::{FileHa, FileHaNode};
 use super::model::{Config, Ha, HaKey, HaNode};
 use super::types::{IfAddr, Secret};
 
+/// conntrackd's UDP port between the two internal addresses.
+pub const CONNTRACKD_PORT: u16 = 3780;
+/// IP protocol number of VRRP.
+pub const VRRP_PROTO: u8 = 112;
 /// Default TCP port of the config sync channel.
 pub const SYNC_PORT: u16 = 7443;
 /// Default VRRP advertisement interval.
@@ -229,6 +233,18 @@ fn node_address(c: &mut Checker, path: &str, a: IpAddr, vip: Option<IfAddr>) -> 
 /// the nodes' addresses.
 pub(crate) fn cross(c: &mut Checker, cfg: &Config) {
     let Some(ha) = &cfg.ha else { return };
+    // Both nodes run this file: a static address would be the same on both,
+    // and the address plan would remove the VIPs keepalived adds.
+    if let Some(ifs) = &cfg.interfaces {
+        for (side, port) in [("public", &ifs.public), ("internal", &ifs.internal)] {
+            if port.as_ref().is_some_and(|p| p.address.is_some()) {
+                c.err(
+                    format!("interfaces.{side}.address"),
+                    "with [ha] both nodes run this file: leave the address to DHCP (each node keeps its own)",
+                );
+            }
+        }
+    }
     let mut binds: Vec<(String, std::net::SocketAddr)> = cfg
         .listeners
         .iter()

@@ -6,6 +6,7 @@
 //! TOML text tells, its line.
 
 mod backends;
+mod bounds;
 mod checker;
 mod cross;
 mod error;
@@ -24,6 +25,7 @@ use std::path::Path;
 pub use error::{ConfigError, Problem};
 pub use file::FileConfig;
 pub use ha::{ADVERT as HA_ADVERT, SYNC_PORT as HA_SYNC_PORT};
+pub use ha::{CONNTRACKD_PORT, VRRP_PROTO};
 pub use host::{check_host_name, HostPattern};
 pub use log::{Log, Remote, RemoteTls};
 pub use model::*;

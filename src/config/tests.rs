@@ -156,8 +156,10 @@ fn timeouts_and_health() {
     let c = ok(&health("interval = \"5s\""));
     assert_eq!(c.backends["b"].health.interval, Duration::from_secs(5));
     assert_eq!(c.backends["b"].health.timeout, Duration::from_secs(1));
-    assert!(problems(&health("interval = \"50ms\""))[0].contains("at least 100ms"));
-    assert!(problems(&health("fall = 0"))[0].contains("`fall` and `rise`"));
+    let p = problems(&health("interval = \"50ms\""));
+    assert!(p[0].contains("allowed range 100ms to 1h"), "{p:?}");
+    let p = problems(&health("fall = 0"));
+    assert!(p[0].contains("health.fall: 0 is outside"), "{p:?}");
 }
 
 #[test]

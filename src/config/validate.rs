@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::backends::backend;
+use super::bounds;
 use super::checker::{Checker, Origins};
 use super::cross;
 use super::error::ConfigError;
@@ -106,9 +107,13 @@ fn appliance(c: &mut Checker, a: &FileAppliance) -> Appliance {
         );
     }
     let max_connections = a.max_connections.unwrap_or(20_000);
-    if max_connections == 0 {
-        c.err("appliance.max_connections", "must be at least 1");
-    }
+    bounds::number(
+        c,
+        "appliance.max_connections",
+        max_connections,
+        1,
+        bounds::MAX_CONNECTIONS,
+    );
     Appliance {
         name,
         state_dir,
@@ -158,6 +163,13 @@ fn limits(c: &mut Checker, l: Option<&FileLimits>) -> Limits {
     let conn_burst = l
         .conn_burst
         .unwrap_or_else(|| conn_rate.map_or(0, |r| r.count.saturating_mul(2)));
+    let most = bounds::MAX_CONNECTIONS;
+    if let Some(r) = conn_rate {
+        bounds::number(c, "limits.conn_rate", r.count, 1, most);
+    }
+    if let Some(b) = l.conn_burst {
+        bounds::number(c, "limits.conn_burst", b, 0, most);
+    }
     if l.conn_burst.is_some() && conn_rate.is_none() {
         c.err("limits.conn_burst", "has no effect without `conn_rate`");
     }
@@ -166,8 +178,13 @@ fn limits(c: &mut Checker, l: Option<&FileLimits>) -> Limits {
             "limits.conn_max",
             "must be at least 1 (leave it out for no limit)",
         );
+    } else if let Some(m) = l.conn_max {
+        bounds::number(c, "limits.conn_max", m, 1, most);
     }
     let ban = c.duration("limits.ban", l.ban.as_ref(), Duration::ZERO);
+    if !ban.is_zero() {
+        bounds::duration(c, "limits.ban", ban, bounds::BAN);
+    }
     if !ban.is_zero() && conn_rate.is_none() {
         c.err(
             "limits.ban",
@@ -247,17 +264,24 @@ fn listener(c: &mut Checker, i: usize, l: &FileListener, global_max: u32) -> Opt
     let max_connections = l.max_connections.unwrap_or(global_max);
     if max_connections == 0 {
         c.err(format!("{at}.max_connections"), "must be at least 1");
+    } else if l.max_connections.is_some() {
+        let path = format!("{at}.max_connections");
+        bounds::number(c, &path, max_connections, 1, bounds::MAX_CONNECTIONS);
     }
-    let mut timeout = |key: &str, value: Option<&String>, default: u64| {
+    let mut timeout = |key: &str, value: Option<&String>, default: u64, span| {
         let path = format!("{at}.{key}");
         let d = c.duration(&path, value, Duration::from_secs(default));
         if d.is_zero() {
             c.err(path, "must be above zero");
+        } else {
+            bounds::duration(c, &path, d, span);
         }
         d
     };
-    let hello_timeout = timeout("hello_timeout", l.hello_timeout.as_ref(), 5);
-    let idle_timeout = timeout("idle_timeout", l.idle_timeout.as_ref(), 600);
+    let hello = l.hello_timeout.as_ref();
+    let hello_timeout = timeout("hello_timeout", hello, 5, bounds::HELLO_TIMEOUT);
+    let idle = l.idle_timeout.as_ref();
+    let idle_timeout = timeout("idle_timeout", idle, 600, bounds::IDLE_TIMEOUT);
     Some(Listener {
         name,
         bind,

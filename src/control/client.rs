@@ -67,11 +67,16 @@ pub async fn raw(
         Some(v) => Bytes::from(v.to_string()),
         None => Bytes::new(),
     };
-    let req = Request::builder()
+    let mut req = Request::builder()
         .method(method)
         .uri(format!("/api/v1{path}"))
         .header("host", "parvis")
-        .header("content-type", "application/json")
+        .header("content-type", "application/json");
+    // Over SSH: the daemon's safety net must know whom a change could cut.
+    if let Some(ip) = super::ssh_client() {
+        req = req.header(super::SOURCE_HEADER, ip.to_string());
+    }
+    let req = req
         .body(Full::new(payload))
         .map_err(|e| ControlError::Http(e.to_string()))?;
     let resp = sender.send_request(req).await.map_err(http)?;

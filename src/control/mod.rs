@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod client;
+pub mod ha;
 
 use std::future::Future;
 use std::os::unix::fs::PermissionsExt;
@@ -12,15 +13,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::{Extension, Router};
+use axum::Router;
 use tokio::net::UnixListener;
 
 use crate::api::{Author, AuthorKind, Control};
 
 /// Where the daemon listens and the CLI asks by default.
 pub const DEFAULT_SOCKET: &str = "/run/parvis/control.sock";
-/// Largest request body on the socket.
-const BODY_LIMIT: usize = 1 << 20;
+/// Largest request body on the socket: the socket is root-only, and it
+/// must take any config `parvis check` accepts (1 MiB refused a 1.1 MB
+/// config with "length limit exceeded").
+pub const BODY_LIMIT: usize = 64 << 20;
 
 /// Control socket and client failures.
 #[derive(Debug, thiserror::Error)]
@@ -73,15 +76,44 @@ impl ControlError {
     }
 }
 
-/// The socket's router: `/api/v1` with the author set to the CLI.
+/// The header in which the CLI names the SSH client it runs for.
+pub const SOURCE_HEADER: &str = "x-parvis-ssh-client";
+
+/// The socket's router: `/api/v1` with the author set to the CLI, and the
+/// SSH client's address (sent by the CLI from `SSH_CONNECTION`) as its
+/// source, so the lock-out safety net covers applies made over SSH. The
+/// socket is root-only: whoever can write to it is trusted to say this.
 pub fn router(control: Arc<dyn Control>) -> Router {
     Router::new()
         .nest("/api/v1", crate::api::json::router(control))
-        .layer(Extension(Author {
-            kind: AuthorKind::Cli,
-            source_addr: None,
-        }))
+        .layer(axum::middleware::from_fn(cli_author))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+async fn cli_author(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let source_addr = req
+        .headers()
+        .get(SOURCE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+        .map(crate::config::canonical_ip);
+    req.extensions_mut().insert(Author {
+        kind: AuthorKind::Cli,
+        source_addr,
+    });
+    next.run(req).await
+}
+
+/// The SSH client's address from `SSH_CONNECTION` ("client port server
+/// port") or `SSH_CLIENT` ("client port port"), if the CLI runs over SSH.
+pub fn ssh_client() -> Option<std::net::IpAddr> {
+    ["SSH_CONNECTION", "SSH_CLIENT"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find_map(|v| v.split_whitespace().next()?.parse().ok())
 }
 
 /// Binds the socket: creates the parent folder, removes a stale socket

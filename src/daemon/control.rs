@@ -36,6 +36,8 @@ pub struct Daemon {
     pub(super) running_text: watch::Receiver<String>,
     /// Why the daemon runs the safe default, if it does.
     pub(super) safe_reason: Mutex<Option<String>>,
+    /// This node's half of the pair, when the config has `[ha]`.
+    pub(super) ha: std::sync::OnceLock<Arc<crate::ha::Pair>>,
     /// How full the meter and ban sets were, and when that was read.
     pub(super) limit_sets: Mutex<Option<(Instant, Vec<SetFillView>)>>,
 }
@@ -348,6 +350,25 @@ impl Control for Daemon {
             .collect()
     }
 
+    fn ha(&self) -> Option<crate::ha::HaView> {
+        self.ha.get().map(|p| p.view())
+    }
+
+    fn ha_handover(&self) -> BoxFuture<'_, Result<String, ApiError>> {
+        Box::pin(async move {
+            let pair = self.ha.get().ok_or_else(|| {
+                ApiError::not_found("this appliance is not one of a pair (no [ha])")
+            })?;
+            self.log("ha", "planned handover asked");
+            let out = pair.handover().await.map_err(ApiError::conflict);
+            match &out {
+                Ok(m) => self.log("ha", format!("handover done: {m}")),
+                Err(e) => self.log("error", format!("handover failed: {e}")),
+            }
+            out
+        })
+    }
+
     fn metrics(&self) -> MetricsView {
         let nft = self.kernel.nft_stats();
         let mut view = MetricsView::default();
@@ -402,12 +423,12 @@ impl Control for Daemon {
     fn rollback(
         &self,
         version: Option<u64>,
-        _author: Author,
+        author: Author,
     ) -> BoxFuture<'_, Result<ApplyOutcome, ApiError>> {
         Box::pin(async move {
             let out = self
                 .changer
-                .rollback(version)
+                .rollback_from(version, author.source_addr)
                 .await
                 .map_err(|e| adapt::error(&e))?;
             Ok(adapt::outcome(&out, SystemTime::now()))

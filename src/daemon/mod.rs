@@ -9,6 +9,7 @@
 
 mod adapt;
 mod control;
+mod ha;
 mod kernel;
 mod notify;
 mod series;
@@ -48,7 +49,8 @@ pub struct Options {
     /// Read OpenStack metadata from this config-drive-like folder.
     #[arg(long)]
     pub metadata: Option<PathBuf>,
-    /// State folder while the config file is missing (default /var/lib/parvis).
+    /// State folder; overrides the config's `appliance.state_dir` (two nodes
+    /// of a pair on one host; default: the config's, else /var/lib/parvis).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
 }
@@ -97,12 +99,16 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     if let Err(e) = crate::firewall::sysctls() {
         tracing::warn!(error = %e, "sysctls");
     }
-    let state_dir = first.config.appliance.state_dir.clone();
+    let state_dir = opts
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| first.config.appliance.state_dir.clone());
     let store = Store::open(&state_dir)?;
     let kernel = Arc::new(Kernel::new(first.metadata.clone()));
     let changer = Changer::new(store, kernel.clone());
     let change_events = changer.subscribe();
-    if let Err(e) = changer.startup(first.text.as_deref()).await {
+    let started = changer.startup(first.text.as_deref()).await;
+    if let Err(e) = &started {
         tracing::error!(error = %e, "the stored or given config could not be put in place");
     }
     let (cfg, text, safe_reason) = match changer.running().await {
@@ -115,6 +121,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
             let why = first
                 .reason
                 .clone()
+                .or_else(|| started.err().map(|e| format!("the config could not be applied: {e}; it is tried again at the next start or SIGHUP")))
                 .unwrap_or_else(|| "no config version could be applied".into());
             tracing::warn!(reason = %why, "running the safe default: inbound closed except SSH and the admin port from admin.allow");
             for step in [kernel.apply_firewall(&safe), kernel.apply_forwarder(&safe)] {
@@ -136,6 +143,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         running: cfg_rx,
         running_text: text_rx,
         safe_reason: Mutex::new(safe_reason),
+        ha: std::sync::OnceLock::new(),
         limit_sets: Mutex::new(None),
     });
     let token = CancellationToken::new();
@@ -147,11 +155,17 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     ));
     tokio::spawn(start::watch_links(kernel.clone(), links_tx, token.clone()));
     tokio::spawn(start::sample(daemon.clone(), token.clone()));
-    start::operator_doors(&cfg, &opts, daemon.clone(), &token).await?;
-    notify::notify("READY=1");
-    if let Some(every) = notify::watchdog_interval() {
-        tokio::spawn(start::watchdog(every, token.clone()));
+    let mut doors = (*cfg).clone();
+    doors.appliance.state_dir = state_dir.clone();
+    start::operator_doors(&doors, &opts, daemon.clone(), &token).await?;
+    // [ha] is read from the config in force at start; a change of [ha]
+    // takes a restart of the daemon.
+    let pair = ha::start(&cfg, &state_dir, &daemon).await;
+    if let Some(p) = &pair {
+        let _ = daemon.ha.set(p.clone());
     }
+    tokio::spawn(ha::health_loop(daemon.clone(), pair.clone(), token.clone()));
+    notify::notify("READY=1");
     daemon.log(
         "start",
         format!("parvis {} ready", env!("CARGO_PKG_VERSION")),
@@ -167,6 +181,11 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         }
     }
     notify::notify("STOPPING=1");
+    if let Some(p) = pair {
+        // keepalived first: it hands the VIPs over (priority 0) before the
+        // forwarder stops accepting.
+        let _ = tokio::task::spawn_blocking(move || p.stop()).await;
+    }
     tracing::info!(drain = ?DRAIN, "shutting down; the nftables table stays in force");
     token.cancel();
     if let Some(f) = kernel.take_forwarder() {

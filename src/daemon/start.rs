@@ -1,5 +1,5 @@
 //! The daemon's start-up pieces: where the first config comes from, and the
-//! background tasks (change log, link watch, chart samples, watchdog, the
+//! background tasks (change log, link watch, chart samples, the
 //! admin port, the control socket and metrics). Does I/O.
 
 use std::path::Path;
@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::adapt;
-use super::{notify, Daemon, DaemonError, Kernel, Options};
+use super::{Daemon, DaemonError, Kernel, Options};
 use crate::admin::{self, AdminOptions, TlsSource};
 use crate::api::Control;
 use crate::change::Event;
@@ -64,10 +64,13 @@ pub async fn first(opts: &Options) -> Result<First, DaemonError> {
     };
     match std::fs::read_to_string(&opts.config) {
         Ok(text) => {
-            let config = config::parse(&text).map_err(|source| DaemonError::Config {
+            let mut config = config::parse(&text).map_err(|source| DaemonError::Config {
                 path: opts.config.clone(),
                 source,
             })?;
+            if let Some(dir) = &opts.state_dir {
+                config.appliance.state_dir = dir.clone();
+            }
             Ok(First {
                 config,
                 text: Some(text),
@@ -192,17 +195,6 @@ pub async fn sample(daemon: Arc<Daemon>, token: CancellationToken) {
     loop {
         tokio::select! {
             _ = tick.tick() => daemon.sample(),
-            () = token.cancelled() => return,
-        }
-    }
-}
-
-/// Watchdog pings while the runtime is alive.
-pub async fn watchdog(every: Duration, token: CancellationToken) {
-    let mut tick = tokio::time::interval(every);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => notify::notify("WATCHDOG=1"),
             () = token.cancelled() => return,
         }
     }

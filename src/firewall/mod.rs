@@ -24,6 +24,7 @@ pub mod diag;
 mod error;
 mod expr;
 mod guard;
+mod ha;
 mod limits;
 mod meter;
 mod nat;

@@ -52,7 +52,7 @@ pub fn rules(cfg: &Config) -> Vec<Rule> {
             out.push(Rule::new(
                 "postrouting",
                 name,
-                target_match(f, Statement::Masquerade(None)),
+                target_match(f, super::ha::internal_source(cfg, is_v4(f.to_addr))),
             ));
         }
     }
@@ -71,7 +71,7 @@ pub fn rules(cfg: &Config) -> Vec<Rule> {
             vec![
                 eq(saddr(v4), net.clone()),
                 neq(daddr(v4), net),
-                Statement::Masquerade(None),
+                super::ha::public_source(cfg, v4),
             ],
         ));
     }

@@ -51,6 +51,7 @@ pub fn render(cfg: &Config) -> Ruleset {
     rs.rules.extend(nat::rules(cfg));
     rs.rules.extend(meter::refused_rules(cfg, "input"));
     rs.rules.extend(input_rules(cfg));
+    rs.rules.extend(super::ha::rules(cfg));
     rs
 }
 

@@ -33,6 +33,8 @@ pub enum EndReason {
     Overload,
     /// Closed by a shutdown after the drain period.
     Shutdown,
+    /// The connection's task failed (a bug): closed by its guard.
+    Internal,
 }
 
 impl EndReason {
@@ -49,6 +51,7 @@ impl EndReason {
             EndReason::ProxyRejected => "proxy_rejected",
             EndReason::Overload => "overload",
             EndReason::Shutdown => "shutdown",
+            EndReason::Internal => "internal",
         }
     }
 
@@ -63,7 +66,7 @@ impl EndReason {
             | EndReason::BadHello
             | EndReason::ProxyRejected => Some(Side::Client),
             EndReason::BackendDown => Some(Side::Backend),
-            EndReason::Overload | EndReason::Shutdown => Some(Side::Internal),
+            EndReason::Overload | EndReason::Shutdown | EndReason::Internal => Some(Side::Internal),
         }
     }
 }
@@ -327,6 +330,19 @@ impl Accounting {
         finished
     }
 
+    /// Registers an accepted connection and returns a guard that closes
+    /// it when dropped: with the reason given to [`Open::end`], or
+    /// [`EndReason::Internal`] if the task serving it failed first, so no
+    /// ghost entry stays in the live table.
+    pub fn open_guarded(self: &Arc<Self>, listener: Arc<str>, peer: SocketAddr) -> Open {
+        Open {
+            live: self.open(listener, peer),
+            accounting: self.clone(),
+            reason: None,
+            done: false,
+        }
+    }
+
     /// The live connections, oldest first.
     pub fn connections(&self) -> Vec<ConnInfo> {
         let conns: Vec<Arc<LiveConn>> = lock(&self.live).values().cloned().collect();
@@ -341,12 +357,50 @@ impl Accounting {
     }
 }
 
+/// A registered connection that closes itself (see
+/// [`Accounting::open_guarded`]).
+#[derive(Debug)]
+pub struct Open {
+    accounting: Arc<Accounting>,
+    live: Arc<LiveConn>,
+    reason: Option<EndReason>,
+    done: bool,
+}
+
+impl Open {
+    /// The live entry, for the task to update.
+    pub fn live(&self) -> &LiveConn {
+        &self.live
+    }
+
+    /// Records how the connection ended; closes it now.
+    pub fn end(mut self, reason: EndReason) {
+        self.reason = Some(reason);
+    }
+
+    /// Closes it now with `reason` and returns its log record.
+    pub fn finish(mut self, reason: EndReason) -> Finished {
+        self.done = true;
+        self.accounting.close(&self.live, reason)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let reason = self.reason.unwrap_or(EndReason::Internal);
+        let _ = self.accounting.close(&self.live, reason);
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
-    const ALL: [EndReason; 9] = [
+    const ALL: [EndReason; 10] = [
         EndReason::ClientClosed,
         EndReason::BackendClosed,
         EndReason::Timeout,
@@ -356,6 +410,7 @@ mod tests {
         EndReason::ProxyRejected,
         EndReason::Overload,
         EndReason::Shutdown,
+        EndReason::Internal,
     ];
 
     #[test]
@@ -372,5 +427,27 @@ mod tests {
         assert_eq!(EndReason::BackendDown.side(), Some(Side::Backend));
         assert_eq!(EndReason::Overload.side(), Some(Side::Internal));
         assert_eq!(Side::Backend.as_str(), "backend");
+    }
+
+    #[test]
+    fn a_failed_task_leaves_no_ghost_entry() {
+        let acc = Arc::new(Accounting::default());
+        let peer: SocketAddr = "198.51.100.10:40000".parse().unwrap();
+        let open = acc.open_guarded("https".into(), peer);
+        assert_eq!(acc.connections().len(), 1);
+        // The task serving it panics: its guard is dropped while unwinding.
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let _open = open;
+            panic!("a bug while serving");
+        }));
+        assert!(caught.is_err());
+        assert!(acc.connections().is_empty(), "ghost entry left");
+        let stats = acc.stats();
+        assert_eq!(stats.active, 0);
+        assert_eq!(stats.ended["https"][&EndReason::Internal], 1);
+        let done = acc.open_guarded("https".into(), peer);
+        done.end(EndReason::ClientClosed);
+        assert!(acc.connections().is_empty());
+        assert_eq!(acc.stats().ended["https"][&EndReason::ClientClosed], 1);
     }
 }

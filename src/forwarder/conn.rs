@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::Instant;
 
 use super::accounting::{EndReason, LiveConn};
 use super::backend::BackendState;
-use super::hello::{HelloReader, HelloStatus, MAX_HELLO};
+use super::hello::{HelloReader, HelloStatus, MAX_HELLO, MAX_HELLO_RAW};
 use super::proxy_header::{self, DecodeStatus, Decoded, MAX_HEADER};
 use super::relay::{self, Counters};
 use super::{http, ListenerCtx, Shared};
@@ -42,13 +41,13 @@ pub async fn serve(
     let routing = shared.routing.load_full();
     let local = stream.local_addr().unwrap_or(ctx.config.bind);
     let mut buf = Vec::with_capacity(4096);
-    let deadline = Instant::now() + ctx.config.hello_timeout;
-    let pre =
-        match tokio::time::timeout_at(deadline, preamble(&mut stream, &mut buf, ctx, peer)).await {
-            Ok(Ok(pre)) => pre,
-            Ok(Err(reason)) => return reason,
-            Err(_) => return EndReason::Timeout,
-        };
+    // tokio's timeout saturates far in the future: no deadline overflow.
+    let reading = preamble(&mut stream, &mut buf, ctx, peer);
+    let pre = match tokio::time::timeout(ctx.config.hello_timeout, reading).await {
+        Ok(Ok(pre)) => pre,
+        Ok(Err(reason)) => return reason,
+        Err(_) => return EndReason::Timeout,
+    };
     if pre.client != peer {
         live.set_client(pre.client);
     }
@@ -164,7 +163,11 @@ async fn preamble(
                 return Ok(pre);
             }
         }
-        read_more(stream, buf, pre.start + MAX_HELLO).await?;
+        let limit = match ctx.config.protocol {
+            Protocol::Tls => MAX_HELLO_RAW,
+            Protocol::Http => MAX_HELLO,
+        };
+        read_more(stream, buf, pre.start + limit).await?;
     }
 }
 

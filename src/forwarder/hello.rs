@@ -12,8 +12,13 @@
 
 use std::net::IpAddr;
 
-/// The most raw bytes accepted before the ClientHello is complete.
+/// The largest ClientHello handshake message accepted (its 4-byte header
+/// and body), however many records carry it.
 pub const MAX_HELLO: usize = 16 * 1024;
+/// The most raw bytes (records with their headers) read before the
+/// ClientHello is complete: room for the record headers of a hello split
+/// into many records, while bounding a stream of tiny ones.
+pub const MAX_HELLO_RAW: usize = 2 * MAX_HELLO;
 
 const RECORD_HEADER: usize = 5;
 const CONTENT_HANDSHAKE: u8 = 22;
@@ -64,7 +69,7 @@ pub enum HelloError {
     /// The first handshake message is not a ClientHello.
     #[error("the first handshake message is not a ClientHello")]
     NotClientHello,
-    /// Larger than [`MAX_HELLO`].
+    /// Larger than [`MAX_HELLO`] (or its records over [`MAX_HELLO_RAW`]).
     #[error("ClientHello larger than 16 KiB")]
     Oversized,
     /// The client closed before the hello was complete.
@@ -105,7 +110,7 @@ impl HelloReader {
     pub fn poll(&mut self, raw: &[u8]) -> HelloStatus {
         match self.step(raw) {
             Ok(Some(hello)) => HelloStatus::Done(hello),
-            Ok(None) if raw.len() >= MAX_HELLO => HelloStatus::Error(HelloError::Oversized),
+            Ok(None) if raw.len() >= MAX_HELLO_RAW => HelloStatus::Error(HelloError::Oversized),
             Ok(None) => HelloStatus::NeedMore,
             Err(e) => HelloStatus::Error(e),
         }
@@ -121,10 +126,18 @@ impl HelloReader {
             check_record_header(header, self.scanned == 0)?;
             let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
             let start = self.scanned + RECORD_HEADER;
+            if len == 0 {
+                // RFC 8446 5.1: no zero-length handshake fragments (and
+                // they would let a client send headers for free).
+                return Err(HelloError::Malformed("empty handshake record"));
+            }
             let Some(payload) = raw.get(start..start + len) else {
-                if start + len > MAX_HELLO {
+                if start + len > MAX_HELLO_RAW {
                     return Err(HelloError::Oversized);
                 }
+                // Refuse a declared size early, before its records arrive.
+                let partial = raw.get(start..).unwrap_or_default();
+                self.check_header(partial)?;
                 return Ok(None);
             };
             self.handshake.extend_from_slice(payload);
@@ -147,18 +160,39 @@ impl HelloReader {
 
     /// The ClientHello body once the whole handshake message is collected.
     fn complete_message(&self) -> Result<Option<&[u8]>, HelloError> {
-        let Some(head) = self.handshake.get(..4) else {
+        let Some(len) = message_len(&self.handshake)? else {
             return Ok(None);
         };
-        if head[0] != HANDSHAKE_CLIENT_HELLO {
-            return Err(HelloError::NotClientHello);
-        }
-        let len = usize::from(head[1]) << 16 | usize::from(head[2]) << 8 | usize::from(head[3]);
-        if len > MAX_HELLO {
-            return Err(HelloError::Oversized);
-        }
         Ok(self.handshake.get(4..4 + len))
     }
+
+    /// Checks the message header from what is collected plus the start of
+    /// a record still arriving.
+    fn check_header(&self, partial: &[u8]) -> Result<(), HelloError> {
+        if self.handshake.len() >= 4 {
+            return Ok(());
+        }
+        let mut head = self.handshake.clone();
+        head.extend(partial.iter().take(4 - head.len()));
+        message_len(&head).map(|_| ())
+    }
+}
+
+/// The body length a handshake message header declares, once its four
+/// bytes are there; refuses another message type and a message (header
+/// and body) larger than [`MAX_HELLO`].
+fn message_len(handshake: &[u8]) -> Result<Option<usize>, HelloError> {
+    let Some(head) = handshake.get(..4) else {
+        return Ok(None);
+    };
+    if head[0] != HANDSHAKE_CLIENT_HELLO {
+        return Err(HelloError::NotClientHello);
+    }
+    let len = usize::from(head[1]) << 16 | usize::from(head[2]) << 8 | usize::from(head[3]);
+    if 4 + len > MAX_HELLO {
+        return Err(HelloError::Oversized);
+    }
+    Ok(Some(len))
 }
 
 fn check_first_byte(b: u8) -> Result<(), HelloError> {

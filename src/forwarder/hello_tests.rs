@@ -176,7 +176,7 @@ fn oversized_is_refused() {
     );
     // Many small records that never complete a large message.
     raw = vec![22, 3, 1, 0, 4, 1, 0, 0x3f, 0xf0];
-    while raw.len() < MAX_HELLO + 10 {
+    while raw.len() < MAX_HELLO_RAW + 10 {
         raw.extend_from_slice(&[22, 3, 1, 0, 1, 0]);
     }
     assert_eq!(
@@ -213,4 +213,51 @@ fn inconsistent_lengths_are_malformed_not_panics() {
             let _ = HelloReader::new().poll(&resplit(&bad, 3));
         }
     }
+}
+
+/// A hand-made ClientHello whose handshake message (header and body) is
+/// exactly `size` bytes, padded with an unknown extension.
+fn hello_message_of(size: usize) -> Vec<u8> {
+    let base = hand_hello(Some(b"big.example.org"));
+    let mut hs = base[5..].to_vec();
+    let pad = size - hs.len() - 4;
+    hs.extend_from_slice(&[0xff, 0x15]);
+    hs.extend_from_slice(&(pad as u16).to_be_bytes());
+    hs.resize(hs.len() + pad, 0);
+    let body = hs.len() - 4;
+    hs[1..4].copy_from_slice(&(body as u32).to_be_bytes()[1..]);
+    let ext_len = u16::from_be_bytes([hs[4 + 41], hs[4 + 42]]) as usize + 4 + pad;
+    hs[4 + 41..4 + 43].copy_from_slice(&(ext_len as u16).to_be_bytes());
+    assert_eq!(hs.len(), size);
+    hs
+}
+
+#[test]
+fn a_16_kib_message_over_two_records_is_accepted() {
+    // The contract counts the handshake message, not the record headers.
+    let hs = hello_message_of(MAX_HELLO);
+    let raw = records(&hs, MAX_HELLO / 2 + 100);
+    assert!(
+        raw.len() > MAX_HELLO,
+        "two records: {} raw bytes",
+        raw.len()
+    );
+    let hello = done(HelloReader::new().poll(&raw));
+    assert_eq!(hello.sni.name(), Some("big.example.org"));
+    assert_eq!(hello.consumed, raw.len());
+    let (status, _) = feed_bytewise(&records(&hs, 1000));
+    assert_eq!(done(status).sni.name(), Some("big.example.org"));
+    // One byte more is refused, as soon as the header says so.
+    let over = records(&hello_message_of(MAX_HELLO + 1), 1000);
+    assert_eq!(
+        HelloReader::new().poll(&over[..20]),
+        HelloStatus::Error(HelloError::Oversized)
+    );
+    // Empty records cannot be sent for free.
+    let mut empty = vec![22, 3, 1, 0, 0];
+    empty.extend_from_slice(&raw);
+    assert!(matches!(
+        HelloReader::new().poll(&empty),
+        HelloStatus::Error(HelloError::Malformed(_))
+    ));
 }

@@ -65,12 +65,14 @@ pub fn poll(raw: &[u8]) -> HeadStatus {
 }
 
 fn poll_from(raw: &[u8], from: usize) -> HeadStatus {
+    // Judged first, on every call, so that the answer does not depend on how
+    // the head was segmented (the method ends before any line break).
+    if !request_line_plausible(raw) {
+        return HeadStatus::Error(HeadError::NotHttp);
+    }
     let Some(end) = find_end(raw, from) else {
         if raw.len() >= MAX_HEAD {
             return HeadStatus::Error(HeadError::Oversized);
-        }
-        if !request_line_plausible(raw) {
-            return HeadStatus::Error(HeadError::NotHttp);
         }
         return HeadStatus::NeedMore;
     };
@@ -103,12 +105,20 @@ fn find_end(raw: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// A method token of upper-case letters so far, so junk is refused early.
+/// The longest method accepted (the registered ones are far shorter).
+const MAX_METHOD: usize = 16;
+
+/// A method token of 1 to [`MAX_METHOD`] upper-case letters so far, so junk
+/// is refused early.
 fn request_line_plausible(raw: &[u8]) -> bool {
-    let method_len = raw.iter().take_while(|b| b.is_ascii_uppercase()).count();
+    let method_len = raw
+        .iter()
+        .take(MAX_METHOD + 1)
+        .take_while(|b| b.is_ascii_uppercase())
+        .count();
     match raw.get(method_len) {
-        None => method_len <= 16,
-        Some(b' ') => method_len > 0,
+        None => method_len <= MAX_METHOD,
+        Some(b' ') => (1..=MAX_METHOD).contains(&method_len),
         Some(_) => false,
     }
 }
@@ -200,6 +210,31 @@ mod tests {
                 consumed: end
             }
         );
+    }
+
+    /// Feeds `raw` one byte at a time; the first answer that is not NeedMore.
+    fn byte_by_byte(raw: &[u8]) -> HeadStatus {
+        let mut reader = HeadReader::new();
+        (0..=raw.len())
+            .map(|i| reader.poll(&raw[..i]))
+            .find(|s| *s != HeadStatus::NeedMore)
+            .unwrap_or(HeadStatus::NeedMore)
+    }
+
+    /// Found by the `http_head` fuzz target: a junk first byte or an over-long
+    /// method was refused when sent in small segments but routed when the
+    /// whole head came in one read.
+    #[test]
+    fn the_method_is_judged_alike_whatever_the_segments() {
+        let junk = b"\x06ET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n";
+        let long = b"ABCDEFGHIJKLMNOPQ / HTTP/1.1\r\nHost: www.example.org\r\n\r\n";
+        for raw in [&junk[..], &long[..]] {
+            assert_eq!(poll(raw), HeadStatus::Error(HeadError::NotHttp));
+            assert_eq!(byte_by_byte(raw), HeadStatus::Error(HeadError::NotHttp));
+        }
+        let mut junk_big = junk.to_vec();
+        junk_big.resize(MAX_HEAD + 10, b'a');
+        assert_eq!(poll(&junk_big), HeadStatus::Error(HeadError::NotHttp));
     }
 
     #[test]

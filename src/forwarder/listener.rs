@@ -17,7 +17,9 @@ use super::{conn, ListenerCtx, Shared};
 /// Pending connections the kernel queues per listener.
 const BACKLOG: u32 = 4096;
 
-/// Binds `addr` with SO_REUSEADDR and a deep backlog.
+/// Binds `addr` with SO_REUSEADDR, IP_FREEBIND (IPv4) and a deep backlog.
+/// Free bind lets the standby node of a pair listen on the public VIP it
+/// does not hold yet, so a takeover needs no restart of the forwarder.
 pub fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, ForwarderError> {
     let fail = |source| ForwarderError::Bind {
         listener: name.to_string(),
@@ -31,6 +33,10 @@ pub fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, ForwarderError>
     }
     .map_err(fail)?;
     socket.set_reuseaddr(true).map_err(fail)?;
+    if addr.is_ipv4() {
+        nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::IpFreebind, &true)
+            .map_err(|e| fail(std::io::Error::from(e)))?;
+    }
     socket.bind(addr).map_err(fail)?;
     socket.listen(BACKLOG).map_err(fail)
 }
@@ -69,12 +75,13 @@ pub async fn accept_loop(
         let shared = shared.clone();
         let alive = alive.clone();
         tokio::spawn(async move {
-            let live = shared.accounting.open(ctx.name.clone(), peer);
+            // Closes the entry even if serving the connection panics.
+            let open = shared.accounting.open_guarded(ctx.name.clone(), peer);
             let reason = tokio::select! {
-                r = conn::serve(&shared, &ctx, stream, peer, &live) => r,
+                r = conn::serve(&shared, &ctx, stream, peer, open.live()) => r,
                 _ = shared.kill.cancelled() => EndReason::Shutdown,
             };
-            let finished = shared.accounting.close(&live, reason);
+            let finished = open.finish(reason);
             let tls = ctx.config.protocol == crate::config::Protocol::Tls;
             shared.log.record(super::log::Entry { finished, tls });
             let side = reason.side().map_or("none", |s| s.as_str());

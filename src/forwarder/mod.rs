@@ -48,7 +48,7 @@ struct Routing {
 /// State shared by every listener and connection.
 struct Shared {
     routing: ArcSwap<Routing>,
-    accounting: Accounting,
+    accounting: Arc<Accounting>,
     global: ArcSwap<Semaphore>,
     /// Cancelled when the drain period is over.
     kill: CancellationToken,
@@ -105,7 +105,7 @@ impl Forwarder {
         };
         let shared = Arc::new(Shared {
             routing: ArcSwap::from_pointee(routing),
-            accounting: Accounting::default(),
+            accounting: Arc::default(),
             global: ArcSwap::from_pointee(Semaphore::new(permits(max))),
             kill: CancellationToken::new(),
             log: log::ConnLog::start(config),

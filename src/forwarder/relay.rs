@@ -121,7 +121,7 @@ async fn drive(
     let (mut up_done, mut down_done) = (false, false);
     let mut first = None;
     loop {
-        let quiet_since = start + Duration::from_millis(last.load(Ordering::Relaxed));
+        let quiet_since = after(start, Duration::from_millis(last.load(Ordering::Relaxed)));
         tokio::select! {
             r = &mut up, if !up_done => {
                 up_done = true;
@@ -133,9 +133,9 @@ async fn drive(
                 if let Err(side) = r { return fault_reason(side); }
                 first.get_or_insert(EndReason::BackendClosed);
             }
-            _ = tokio::time::sleep_until(quiet_since + idle) => {
-                let quiet = start + Duration::from_millis(last.load(Ordering::Relaxed));
-                if Instant::now() >= quiet + idle {
+            _ = tokio::time::sleep_until(after(quiet_since, idle)) => {
+                let quiet = after(start, Duration::from_millis(last.load(Ordering::Relaxed)));
+                if Instant::now() >= after(quiet, idle) {
                     return EndReason::Timeout;
                 }
             }
@@ -144,6 +144,13 @@ async fn drive(
             return first.unwrap_or(EndReason::ClientClosed);
         }
     }
+}
+
+/// `t + d`, saturating at a point a century away instead of panicking.
+fn after(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d)
+        .or_else(|| t.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(t)
 }
 
 fn fault_reason(side: Fault) -> EndReason {

@@ -21,7 +21,10 @@
 
 pub mod appliance;
 mod civi;
+pub mod echo;
 mod ns;
+pub mod pair;
+pub mod pair_topology;
 pub mod receiver;
 mod run;
 mod sweep;
@@ -31,6 +34,7 @@ use std::net::Ipv4Addr;
 
 pub use civi::{civi_addr, civi_config, start_civi, CIVI_HOST, CIVI_PORT};
 pub use ns::{ChildGuard, Ns};
+pub use pair_topology::PairTopology;
 pub use run::{
     picture, run, run_with, start_demo, start_ingresses, ApplianceStart, DemoHandles, DEMO_HOSTS,
 };

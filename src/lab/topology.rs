@@ -12,10 +12,10 @@ use super::sweep::{sweep_leftovers, NS_PREFIX};
 use super::*;
 
 /// Topologies built by this process so far: the `<n>` in `pv-<pid>-<n>-...`.
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+pub(super) static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// Serialises builds in one process: `ip netns add` racing with itself on a
 /// fresh `/run/netns` mount, and a sweep racing with a build, both misbehave.
-static BUILD: Mutex<()> = Mutex::new(());
+pub(super) static BUILD: Mutex<()> = Mutex::new(());
 
 /// How to build a [`Topology`].
 #[derive(Debug, Clone, Copy)]
@@ -304,7 +304,7 @@ fn ports(pid: u32, n: u32, swap: bool) -> (Port, Port) {
 
 /// Creates a veth pair with each end directly inside its namespace, so
 /// nothing ever appears in the host namespace.
-fn veth(a: &Ns, a_name: &str, b: &Ns, b_name: &str) -> Result<(), LabError> {
+pub(super) fn veth(a: &Ns, a_name: &str, b: &Ns, b_name: &str) -> Result<(), LabError> {
     let args = [
         "link",
         "add",
@@ -322,17 +322,17 @@ fn veth(a: &Ns, a_name: &str, b: &Ns, b_name: &str) -> Result<(), LabError> {
     super::ns::ip(&args).map(|_| ())
 }
 
-fn forwarding(ns: &Ns) -> Result<(), LabError> {
+pub(super) fn forwarding(ns: &Ns) -> Result<(), LabError> {
     ns.run(&["sysctl", "-qw", "net.ipv4.ip_forward=1"])
         .map(|_| ())
 }
 
-fn cidr(addr: std::net::Ipv4Addr) -> String {
+pub(super) fn cidr(addr: std::net::Ipv4Addr) -> String {
     format!("{addr}/{PREFIX_LEN}")
 }
 
 /// Effective UID 0, read from the owner of `/proc/self` (no `unsafe`).
-fn is_root() -> bool {
+pub(super) fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }

@@ -6,4 +6,4 @@ mod policy;
 mod traffic;
 
 pub use policy::{access, config, firewall, log};
-pub use traffic::{connections, dashboard, routes};
+pub use traffic::{connections, dashboard, ha_line, routes};

@@ -46,6 +46,26 @@ pub fn dashboard(s: &StatusView, backends: &[BackendView], bans: &[BanView], fp:
     )
 }
 
+/// The pair's line on the dashboard: this node's role, the peer, the last
+/// transition and its cause.
+pub fn ha_line(v: &crate::api::ha::HaView) -> String {
+    let last = match &v.last {
+        Some(t) => format!("{} → {}: {}", t.from.as_str(), t.to.as_str(), esc(&t.cause)),
+        None => "no transition yet".into(),
+    };
+    format!(
+        "<p class=\"ha\" id=\"ha\">Pair: this node <b>{}</b> is <b>{}</b> · peer {} ({}) role {}, config version {} · last: {} · health: {}</p>\n",
+        esc(&v.node),
+        v.role.as_str(),
+        esc(&v.peer),
+        esc(&v.peer_address),
+        esc(&v.peer_role),
+        esc(&v.peer_version),
+        last,
+        esc(&v.health),
+    )
+}
+
 /// The pending change and the daemon's warnings.
 fn alerts(s: &StatusView) -> String {
     let pending = match &s.pending {

@@ -45,7 +45,7 @@ async fn exchange(addr: SocketAddr, path: &str) -> Result<Option<Vec<u8>>, Strin
 }
 
 /// Splits status, headers and body; decodes a chunked body.
-pub(super) fn parse_response(raw: &[u8]) -> Result<Option<Vec<u8>>, String> {
+pub fn parse_response(raw: &[u8]) -> Result<Option<Vec<u8>>, String> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -106,7 +106,7 @@ fn dechunk(mut body: &[u8]) -> Result<Vec<u8>, String> {
         if size == 0 {
             return Ok(out);
         }
-        if body.len() < size + 2 {
+        if size.checked_add(2).is_none_or(|need| body.len() < need) {
             return Err("a chunk is cut short".into());
         }
         out.extend_from_slice(&body[..size]);
@@ -130,5 +130,14 @@ mod tests {
         assert!(err.contains("500"), "{err}");
         assert!(parse_response(b"garbage").is_err());
         assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc").is_err());
+    }
+
+    /// A chunk size near `usize::MAX` overflowed `size + 2` (a panic in a
+    /// debug build, a slice past the end in a release build).
+    #[test]
+    fn absurd_chunk_size_is_an_error() {
+        let huge = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff\r\nab\r\n0\r\n\r\n";
+        let err = parse_response(huge).expect_err("absurd chunk size");
+        assert!(err.contains("cut short"), "{err}");
     }
 }

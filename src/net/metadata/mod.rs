@@ -2,10 +2,12 @@
 //! its NICs and static networks (`network_data.json`) and the user data.
 //! The types and [`parse`] are pure; [`source`] reads a folder, the config
 //! drive or the metadata service (I/O); [`first_config`] turns user data
-//! into the first parvis config (pure).
+//! into the first parvis config (pure); [`networkd`] renders the
+//! systemd-networkd files the image's first boot installs (pure).
 
 mod first;
 mod http;
+pub mod networkd;
 mod raw;
 pub mod source;
 
@@ -16,6 +18,8 @@ use serde::Serialize;
 use crate::config::{Cidr, IfAddr, Mac, StaticRoute};
 
 pub use first::{first_config, safe_default, FirstConfig};
+/// The metadata service's HTTP answer: the body of a 200, `None` for a 404.
+pub use http::parse_response as parse_service_response;
 pub use source::{discover, read_config_drive, read_dir, read_service, Source};
 
 /// Everything read from one metadata source.
@@ -61,6 +65,8 @@ pub struct NetworkData {
     pub links: Vec<Link>,
     /// The networks on them.
     pub networks: Vec<Network>,
+    /// Name servers for every network (top-level `services` of type `dns`).
+    pub dns: Vec<std::net::IpAddr>,
 }
 
 /// One entry of `links`.
@@ -102,6 +108,8 @@ pub struct Network {
     pub address: Option<IfAddr>,
     /// Routes (only for `ipv4`/`ipv6`).
     pub routes: Vec<StaticRoute>,
+    /// Name servers of this network (its `services` of type `dns`).
+    pub dns: Vec<std::net::IpAddr>,
 }
 
 impl Metadata {

@@ -37,6 +37,15 @@ struct RawNetwork {
     links: Vec<RawLink>,
     #[serde(default)]
     networks: Vec<RawNet>,
+    #[serde(default)]
+    services: Vec<RawService>,
+}
+
+#[derive(Deserialize)]
+struct RawService {
+    #[serde(rename = "type", default)]
+    kind: String,
+    address: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -59,6 +68,8 @@ struct RawNet {
     netmask: Option<String>,
     #[serde(default)]
     routes: Vec<RawRoute>,
+    #[serde(default)]
+    services: Vec<RawService>,
 }
 
 #[derive(Deserialize)]
@@ -153,7 +164,23 @@ pub(super) fn network_data(file: &str, bytes: &[u8]) -> Result<NetworkData, Meta
         .enumerate()
         .map(|(i, n)| network(file, i, n))
         .collect::<Result<_, MetadataError>>()?;
-    Ok(NetworkData { links, networks })
+    let dns = dns(file, "services", &raw.services)?;
+    Ok(NetworkData {
+        links,
+        networks,
+        dns,
+    })
+}
+
+/// The addresses of the `dns` entries of a `services` list.
+fn dns(file: &str, at: &str, services: &[RawService]) -> Result<Vec<IpAddr>, MetadataError> {
+    services
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.kind == "dns")
+        .filter_map(|(k, s)| Some((k, s.address.as_deref()?)))
+        .map(|(k, a)| ip(file, format!("{at}[{k}].address"), a))
+        .collect()
 }
 
 fn ip(file: &str, field: String, text: &str) -> Result<IpAddr, MetadataError> {
@@ -175,6 +202,7 @@ fn network(file: &str, i: usize, n: RawNet) -> Result<Network, MetadataError> {
             kind,
             address: None,
             routes: Vec::new(),
+            dns: Vec::new(),
         });
     }
     let address = static_address(file, &at, n.ip_address.as_deref(), n.netmask.as_deref())?;
@@ -204,12 +232,14 @@ fn network(file: &str, i: usize, n: RawNet) -> Result<Network, MetadataError> {
             Ok(StaticRoute { to, via })
         })
         .collect::<Result<_, MetadataError>>()?;
+    let dns = dns(file, &format!("{at}.services"), &n.services)?;
     Ok(Network {
         id: n.id,
         link: n.link,
         kind,
         address: Some(address),
         routes,
+        dns,
     })
 }
 

@@ -1,0 +1,5 @@
+//! Fuzz target `config`: the checks live in `parvis_fuzz::config`, shared with
+//! the stable corpus replay in `tests/fuzz_corpus.rs`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| parvis_fuzz::config::check(data));

@@ -1,0 +1,5 @@
+//! Fuzz target `hello`: the checks live in `parvis_fuzz::hello`, shared with
+//! the stable corpus replay in `tests/fuzz_corpus.rs`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| parvis_fuzz::hello::check(data));

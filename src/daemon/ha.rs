@@ -1,0 +1,107 @@
+//! The daemon's side of the pair: starts [`crate::ha::Pair`] when the config
+//! has `[ha]`, and runs the one health loop that both decides the node's
+//! fitness (left for keepalived) and feeds the systemd watchdog — so a
+//! daemon whose checks hang stops both. Does I/O.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use super::{notify, Daemon};
+use crate::config::Config;
+use crate::ha::{health, Pair};
+
+/// Starts this node's half of the pair, if the config has `[ha]`. A failure
+/// is logged and leaves the node out of the election (it never holds a VIP).
+pub async fn start(cfg: &Config, state_dir: &Path, daemon: &Arc<Daemon>) -> Option<Arc<Pair>> {
+    let ha = cfg.ha.as_ref()?;
+    let exe = match std::env::current_exe() {
+        Ok(p) => p,
+        Err(e) => {
+            daemon.log(
+                "error",
+                format!("HA not started: cannot find this binary: {e}"),
+            );
+            return None;
+        }
+    };
+    let d = daemon.clone();
+    let log: crate::ha::pair::LogFn = Arc::new(move |kind: &str, msg: String| d.log(kind, msg));
+    match Pair::start(ha, state_dir, &exe, log).await {
+        Ok(pair) => {
+            let v = pair.view();
+            daemon.log(
+                "ha",
+                format!(
+                    "node {} of the pair (peer {} at {})",
+                    v.node, v.peer, v.peer_address
+                ),
+            );
+            Some(pair)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "HA not started: this node stays out of the election");
+            daemon.log("error", format!("HA not started: {e}"));
+            None
+        }
+    }
+}
+
+/// Every [`health::PERIOD`]: gathers the facts, writes the verdict for
+/// keepalived (with `[ha]`) and pings the systemd watchdog (when asked).
+pub async fn health_loop(daemon: Arc<Daemon>, pair: Option<Arc<Pair>>, token: CancellationToken) {
+    let watchdog = notify::watchdog_interval();
+    let mut last_ping = Instant::now();
+    let mut last_verdict: Option<Result<(), String>> = None;
+    let mut tick = tokio::time::interval(health::PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = token.cancelled() => return,
+        }
+        let verdict = match &pair {
+            Some(p) => health::verdict(&facts(&daemon, p).await),
+            None => Ok(()),
+        };
+        if let Some(p) = &pair {
+            p.write_health(&verdict);
+            if last_verdict.as_ref() != Some(&verdict) {
+                match &verdict {
+                    Ok(()) => daemon.log("ha", "healthy: ready to hold the VIPs"),
+                    Err(why) => daemon.log("ha", format!("unfit to hold the VIPs: {why}")),
+                }
+            }
+        }
+        last_verdict = Some(verdict);
+        if let Some(every) = watchdog {
+            if last_ping.elapsed() >= every.min(Duration::from_secs(1)) {
+                notify::notify("WATCHDOG=1");
+                last_ping = Instant::now();
+            }
+        }
+    }
+}
+
+async fn facts(daemon: &Daemon, pair: &Pair) -> health::Facts {
+    let observed = crate::net::netlink::observe().await.unwrap_or_default();
+    let local: Vec<IpAddr> = observed
+        .links
+        .iter()
+        .flat_map(|l| l.addresses.iter().map(|a| a.0.addr()))
+        .collect();
+    let bound = daemon
+        .kernel
+        .forwarder()
+        .map(|f| f.listeners())
+        .unwrap_or_default();
+    health::Facts {
+        listeners_failed: health::probe_listeners(&bound, &local).await,
+        links_down: health::links_down(&observed, &pair.links()),
+        table: health::table_present().await,
+        safe_default: daemon.safe_reason.lock().ok().and_then(|s| s.clone()),
+    }
+}
