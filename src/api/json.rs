@@ -87,6 +87,12 @@ pub fn router(control: Arc<dyn Control>) -> Router {
         .route("/ruleset", get(ruleset))
         .route("/bans", get(bans).post(ban_add))
         .route("/bans/{addr}", delete(ban_del))
+        .route("/backends/{backend}/servers/{server}/drain", post(drain))
+        .route(
+            "/backends/{backend}/servers/{server}/undrain",
+            post(undrain),
+        )
+        .route("/log", get(conn_log))
         .route("/ha", get(ha))
         .route("/ha/handover", post(ha_handover))
         .fallback(|| async { ApiError::not_found("no such API route") })
@@ -318,4 +324,34 @@ async fn ban_del(State(c): Ctl, Path(a): Path<String>) -> Result<Response, ApiEr
     let addr = parse_addr("addr", &a)?;
     blocking(c, move |c| c.ban_del(addr)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn drain(State(c): Ctl, Path((b, s)): Path<(String, String)>) -> Result<Response, ApiError> {
+    set_drained(c, b, s, true).await
+}
+
+async fn undrain(
+    State(c): Ctl,
+    Path((b, s)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    set_drained(c, b, s, false).await
+}
+
+async fn set_drained(
+    c: Arc<dyn Control>,
+    backend: String,
+    server: String,
+    on: bool,
+) -> Result<Response, ApiError> {
+    let (b, s) = (backend.clone(), server.clone());
+    blocking(c, move |c| c.drain(&b, &s, on)).await?;
+    let body = serde_json::json!({"backend": backend, "server": server, "drained": on});
+    Ok(Json(body).into_response())
+}
+
+async fn conn_log(
+    State(c): Ctl,
+    axum::extract::Query(f): axum::extract::Query<crate::api::ConnLogFilter>,
+) -> Json<Vec<serde_json::Value>> {
+    Json(c.conn_log(&f))
 }

@@ -235,6 +235,19 @@ fn backends(out: &mut String, c: &dyn Control) {
     }
     head(
         out,
+        "backend_server_drained",
+        "gauge",
+        "1 when the operator drained the server (no new connection).",
+    );
+    for (b, a, s) in &rows {
+        let _ = writeln!(
+            out,
+            "parvis_backend_server_drained{{backend=\"{b}\",server=\"{a}\"}} {}",
+            u8::from(s.drained)
+        );
+    }
+    head(
+        out,
         "backend_active_connections",
         "gauge",
         "Connections open now, by server.",
@@ -327,6 +340,15 @@ fn firewall(out: &mut String, c: &dyn Control) {
 }
 
 fn extra(out: &mut String, m: &MetricsView) {
+    if let Some(dropped) = m.log_dropped {
+        head(
+            out,
+            "log_dropped_total",
+            "counter",
+            "Connection log lines dropped because the queue was full.",
+        );
+        let _ = writeln!(out, "parvis_log_dropped_total {dropped}");
+    }
     if !m.connections.is_empty() {
         head(
             out,

@@ -68,6 +68,18 @@ pub trait Control: Send + Sync + 'static {
     fn note(&self, kind: &str, message: String) {
         let _ = (kind, message);
     }
+    /// Drains (`on`) or undrains a backend's server (`ADDR:PORT`): no new
+    /// connection goes to it. Unknown backend or server: 400.
+    fn drain(&self, backend: &str, server: &str, on: bool) -> Result<(), ApiError> {
+        let _ = (backend, server, on);
+        Err(ApiError::unavailable("draining is not available here"))
+    }
+    /// The latest finished connections of the connection log that match,
+    /// newest first. Default: none.
+    fn conn_log(&self, filter: &ConnLogFilter) -> Vec<serde_json::Value> {
+        let _ = filter;
+        Vec::new()
+    }
     /// Figures for `/metrics` that the views do not carry. Default: none.
     fn metrics(&self) -> MetricsView {
         MetricsView::default()
@@ -104,6 +116,23 @@ pub trait Control: Send + Sync + 'static {
         version: Option<u64>,
         author: Author,
     ) -> BoxFuture<'_, Result<ApplyOutcome, ApiError>>;
+}
+
+/// `GET /api/v1/log?client=&host=&end=&limit=`: which connection log lines.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnLogFilter {
+    /// A substring of the client address.
+    #[serde(default)]
+    pub client: String,
+    /// A substring of the SNI or Host.
+    #[serde(default)]
+    pub host: String,
+    /// An end reason, exactly (`client_closed`, ...).
+    #[serde(default)]
+    pub end: String,
+    /// At most this many lines (default and cap 500).
+    #[serde(default)]
+    pub limit: Option<usize>,
 }
 
 /// Where a change came from.

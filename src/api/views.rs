@@ -154,6 +154,9 @@ pub struct ServerView {
     pub addr: SocketAddr,
     /// Health-check verdict.
     pub up: bool,
+    /// Drained by the operator: no new connection.
+    #[serde(default)]
+    pub drained: bool,
     /// Connections open now.
     pub active: u64,
     /// Connections since start.
@@ -372,6 +375,9 @@ pub struct MetricsView {
     pub hello_seconds: Option<HistogramView>,
     /// nftables applies.
     pub nft_apply: Option<NftApplyView>,
+    /// Connection log lines dropped (queue full), when the forwarder runs.
+    #[serde(default)]
+    pub log_dropped: Option<u64>,
     /// How full the meter and ban sets are.
     pub limit_sets: Vec<SetFillView>,
 }

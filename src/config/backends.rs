@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use super::bounds;
 use super::checker::Checker;
 use super::file::{FileBackend, FileHealth};
-use super::model::{Backend, Balance, Health, ProxyVersion};
+use super::model::{Backend, Balance, Health, ProxyTlvs, ProxyVersion};
 
 /// Types one backend; `name` is its table key.
 pub(crate) fn backend(c: &mut Checker, name: &str, b: &FileBackend) -> Option<Backend> {
@@ -62,13 +62,40 @@ pub(crate) fn backend(c: &mut Checker, name: &str, b: &FileBackend) -> Option<Ba
         .health
         .as_ref()
         .map_or_else(Health::default, |h| health(c, &format!("{at}.health"), h));
+    let proxy_v2_tlvs = tlvs(c, &at, b.proxy_v2_tlvs.as_deref(), proxy_protocol);
     Some(Backend {
         name: name.to_string(),
         servers,
         proxy_protocol,
         balance,
         health,
+        proxy_v2_tlvs,
     })
+}
+
+/// Types `proxy_v2_tlvs`: only with `proxy_protocol = "v2"`.
+fn tlvs(c: &mut Checker, at: &str, names: Option<&[String]>, v: ProxyVersion) -> ProxyTlvs {
+    let mut out = ProxyTlvs::default();
+    let Some(names) = names else {
+        return out;
+    };
+    if v != ProxyVersion::V2 && !names.is_empty() {
+        c.err(
+            format!("{at}.proxy_v2_tlvs"),
+            "needs proxy_protocol = \"v2\" (TLVs exist only in PROXY v2)",
+        );
+    }
+    for (i, name) in names.iter().enumerate() {
+        match name.as_str() {
+            "alpn" => out.alpn = true,
+            "unique_id" => out.unique_id = true,
+            o => c.err(
+                format!("{at}.proxy_v2_tlvs[{i}]"),
+                format!("{o:?} is not one of \"alpn\", \"unique_id\""),
+            ),
+        }
+    }
+    out
 }
 
 /// Types `health = { ... }`, filling in the defaults.

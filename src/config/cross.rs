@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::checker::{duplicates, Checker, Origins};
 use super::file::FileConfig;
 use super::host::HostPattern;
-use super::model::{Config, Transport};
+use super::model::{Config, Protocol, Transport};
 use super::types::{canonical_ip, PortRange};
 
 /// Runs every cross-item check on a typed config.
@@ -59,26 +59,43 @@ fn references(c: &mut Checker, file: &FileConfig, cfg: &Config, o: &Origins) {
                 format!("no backend is named {:?}", r.backend),
             );
         }
+        let http = cfg
+            .listeners
+            .iter()
+            .any(|l| l.name == r.listener && l.protocol == Protocol::Http);
+        if http && !r.alpn.is_empty() {
+            c.err(
+                format!("route[{i}].alpn"),
+                format!(
+                    "listener {:?} is an http listener: ALPN exists only in a TLS ClientHello",
+                    r.listener
+                ),
+            );
+        }
     }
 }
 
 fn hosts(c: &mut Checker, file: &FileConfig) {
     // Walks the file's routes, not the typed ones, so that indices stay those
     // the operator sees even when an earlier host name failed to parse.
-    let mut seen: HashMap<(&str, HostPattern), (usize, usize)> = HashMap::new();
+    // Routes that differ in `alpn` may share a host.
+    let mut seen: HashMap<(&str, HostPattern, Vec<String>), (usize, usize)> = HashMap::new();
     for (i, r) in file.route.iter().enumerate() {
         let listener = r.listener.as_deref().unwrap_or_default();
+        let mut alpn = r.alpn.clone().unwrap_or_default();
+        alpn.sort();
         for (j, h) in r.hosts.iter().enumerate() {
             let Ok(pattern) = h.parse::<HostPattern>() else {
                 continue;
             };
-            if let Some((fi, fj)) = seen.get(&(listener, pattern.clone())) {
+            let key = (listener, pattern, alpn.clone());
+            if let Some((fi, fj)) = seen.get(&key) {
                 c.err(
                     format!("route[{i}].hosts[{j}]"),
                     format!("{h:?} is already routed on listener {listener:?} by route[{fi}].hosts[{fj}]"),
                 );
             } else {
-                seen.insert((listener, pattern), (i, j));
+                seen.insert(key, (i, j));
             }
         }
     }

@@ -37,6 +37,8 @@ pub struct FileConfig {
     pub metrics: Option<FileMetrics>,
     /// `[ha]`: a pair of appliances.
     pub ha: Option<FileHa>,
+    /// `[log]`: the connection log's collector.
+    pub log: Option<super::log::FileLog>,
 }
 
 /// `[appliance]`
@@ -162,6 +164,8 @@ pub struct FileRoute {
     pub hosts: Vec<String>,
     /// Backend name.
     pub backend: Option<String>,
+    /// ALPN protocols, one of which the ClientHello must offer.
+    pub alpn: Option<Vec<String>>,
 }
 
 /// `[backend.NAME]`
@@ -177,6 +181,8 @@ pub struct FileBackend {
     pub balance: Option<String>,
     /// Active health check.
     pub health: Option<FileHealth>,
+    /// Extra PROXY v2 TLVs: `alpn`, `unique_id`.
+    pub proxy_v2_tlvs: Option<Vec<String>>,
 }
 
 /// `health = { ... }`

@@ -15,6 +15,7 @@ mod forwards;
 mod ha;
 mod host;
 mod interfaces;
+mod log;
 mod model;
 mod types;
 mod validate;
@@ -26,6 +27,7 @@ pub use file::FileConfig;
 pub use ha::{ADVERT as HA_ADVERT, SYNC_PORT as HA_SYNC_PORT};
 pub use ha::{CONNTRACKD_PORT, VRRP_PROTO};
 pub use host::{check_host_name, HostPattern};
+pub use log::{Log, Remote, RemoteTls};
 pub use model::*;
 pub use types::{
     canonical_ip, format_duration, parse_duration, Cidr, IfAddr, Mac, PortRange, Rate, RateUnit,

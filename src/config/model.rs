@@ -37,6 +37,8 @@ pub struct Config {
     pub metrics: Option<Metrics>,
     /// `[ha]`; `None`: a single appliance.
     pub ha: Option<Ha>,
+    /// `[log]`: the connection log.
+    pub log: super::log::Log,
 }
 
 /// `[appliance]`
@@ -179,6 +181,8 @@ pub struct Route {
     pub hosts: Vec<HostPattern>,
     /// Backend name.
     pub backend: String,
+    /// ALPN protocols, one of which the ClientHello must offer; empty: any.
+    pub alpn: Vec<String>,
 }
 
 /// PROXY protocol version sent to a backend.
@@ -242,6 +246,18 @@ pub struct Backend {
     pub balance: Balance,
     /// Health check.
     pub health: Health,
+    /// Extra PROXY v2 TLVs to send.
+    pub proxy_v2_tlvs: ProxyTlvs,
+}
+
+/// Optional PROXY v2 TLVs a backend asks for (`proxy_v2_tlvs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ProxyTlvs {
+    /// PP2_TYPE_ALPN (0x01): the protocol the route matched, else the
+    /// client's first offer.
+    pub alpn: bool,
+    /// PP2_TYPE_UNIQUE_ID (0x05): the connection id the connection log prints.
+    pub unique_id: bool,
 }
 
 /// Transport of a forward.

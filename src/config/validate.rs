@@ -47,6 +47,7 @@ pub fn validate(file: &FileConfig) -> Result<Config, ConfigError> {
         },
         metrics: file.metrics.as_ref().and_then(|m| metrics(&mut c, m)),
         ha: file.ha.as_ref().and_then(|h| super::ha::ha(&mut c, h)),
+        log: super::log::log(&mut c, file.log.as_ref()),
     };
     // Cross-item checks only make sense on items that typed cleanly, but
     // they still run so that one pass reports as much as it can.
@@ -315,9 +316,40 @@ fn route(c: &mut Checker, i: usize, r: &FileRoute) -> Option<Route> {
         c.err(&at, "missing `backend`");
         None
     });
+    let alpn = r.alpn.as_deref().map_or_else(Vec::new, |a| alpn(c, &at, a));
     Some(Route {
         listener: listener?,
         hosts,
         backend: backend?,
+        alpn,
     })
+}
+
+/// Checks `route[i].alpn`: present means at least one name, each 1-255
+/// bytes of printable ASCII (RFC 7301 allows any bytes; TOML strings and
+/// the registry's names are text).
+fn alpn(c: &mut Checker, at: &str, names: &[String]) -> Vec<String> {
+    if names.is_empty() {
+        c.err(
+            format!("{at}.alpn"),
+            "is empty: leave `alpn` out to match any ClientHello, or name a protocol such as \"acme-tls/1\"",
+        );
+    }
+    for (j, name) in names.iter().enumerate() {
+        let path = format!("{at}.alpn[{j}]");
+        if name.is_empty() || name.len() > 255 {
+            c.err(
+                path,
+                format!("is {} bytes long: a protocol name has 1 to 255", name.len()),
+            );
+        } else if !name.bytes().all(|b| b.is_ascii_graphic()) {
+            c.err(
+                path,
+                format!("{name:?} is not printable ASCII without spaces"),
+            );
+        } else if names[..j].contains(name) {
+            c.err(path, format!("{name:?} is listed twice"));
+        }
+    }
+    names.to_vec()
 }

@@ -85,10 +85,37 @@ pub enum Command {
     },
     /// Confirm a pending change.
     Confirm(Ask),
+    /// Drain or undrain a backend's server.
+    #[command(subcommand)]
+    Backend(BackendCmd),
     /// Go back to VERSION, or to the version before the running one.
     Rollback {
         /// The config version to go back to.
         version: Option<u64>,
+        #[command(flatten)]
+        ask: Ask,
+    },
+}
+
+/// `parvis backend ...`
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum BackendCmd {
+    /// No new connection to SERVER (ADDR:PORT); open ones finish. Kept
+    /// across applies and restarts.
+    Drain {
+        /// The backend's name.
+        backend: String,
+        /// The server, as in the config (`10.0.0.11:443`).
+        server: String,
+        #[command(flatten)]
+        ask: Ask,
+    },
+    /// Let SERVER take new connections again.
+    Undrain {
+        /// The backend's name.
+        backend: String,
+        /// The server, as in the config.
+        server: String,
         #[command(flatten)]
         ask: Ask,
     },
@@ -106,6 +133,9 @@ impl Command {
             | Command::Export(a)
             | Command::Confirm(a) => a,
             Command::Apply { ask, .. } | Command::Rollback { ask, .. } => ask,
+            Command::Backend(BackendCmd::Drain { ask, .. } | BackendCmd::Undrain { ask, .. }) => {
+                ask
+            }
         }
     }
 }
@@ -154,6 +184,26 @@ pub async fn run(cmd: Command) -> Result<String, ControlError> {
                 format!("confirmed: version {} is running\n", o.version),
             ))
         }
+        Command::Backend(b) => {
+            let (backend, server, verb) = match &b {
+                BackendCmd::Drain {
+                    backend, server, ..
+                } => (backend, server, "drain"),
+                BackendCmd::Undrain {
+                    backend, server, ..
+                } => (backend, server, "undrain"),
+            };
+            let path = format!(
+                "/backends/{}/servers/{}/{verb}",
+                segment(backend),
+                segment(server)
+            );
+            let v: Value = call(socket, Method::POST, &path, None).await?;
+            Ok(out(
+                v,
+                format!("backend {backend}: server {server} {verb}ed\n"),
+            ))
+        }
         Command::Rollback { version, .. } => {
             let body = json!({ "version": version });
             let o: ApplyOutcome = call(socket, Method::POST, "/rollback", Some(body)).await?;
@@ -167,6 +217,20 @@ pub async fn run(cmd: Command) -> Result<String, ControlError> {
             ))
         }
     }
+}
+
+/// A path segment: anything but unreserved characters percent-encoded, so
+/// that a name cannot reach another API route.
+fn segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~:".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 fn pretty(v: &Value) -> String {
@@ -330,7 +394,12 @@ fn routes(r: &[RouteView], b: &[BackendView]) -> String {
                 vec![
                     b.name.clone(),
                     s.addr.to_string(),
-                    if s.up { "up".into() } else { "DOWN".into() },
+                    match (s.up, s.drained) {
+                        (true, false) => "up".into(),
+                        (true, true) => "up DRAINED".into(),
+                        (false, false) => "DOWN".into(),
+                        (false, true) => "DOWN DRAINED".into(),
+                    },
                     s.active.to_string(),
                     s.total.to_string(),
                     b.balance.clone(),

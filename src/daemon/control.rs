@@ -206,6 +206,7 @@ impl Control for Daemon {
                 .map(|s| ServerView {
                     addr: s.addr,
                     up: s.up,
+                    drained: s.drained,
                     active: u64::from(s.active),
                     total: s.total,
                     bytes_in: s.bytes_in,
@@ -345,6 +346,44 @@ impl Control for Daemon {
         Ok(())
     }
 
+    fn drain(&self, backend: &str, server: &str, on: bool) -> Result<(), ApiError> {
+        let f = self
+            .kernel
+            .forwarder()
+            .ok_or_else(|| ApiError::unavailable("the forwarder is not running"))?;
+        f.set_drained(backend, server, on).map_err(|e| match e {
+            crate::forwarder::drain::DrainError::Save { .. } => internal(e),
+            other => ApiError::new(400, other.to_string()),
+        })?;
+        let what = if on { "drained" } else { "undrained" };
+        self.log(
+            "backend",
+            format!("backend {backend}: server {server} {what}"),
+        );
+        Ok(())
+    }
+
+    fn conn_log(&self, filter: &crate::api::ConnLogFilter) -> Vec<serde_json::Value> {
+        let Some(f) = self.kernel.forwarder() else {
+            return Vec::new();
+        };
+        let want = crate::forwarder::log::Filter {
+            client: filter.client.clone(),
+            host: filter.host.clone(),
+            end: filter.end.clone(),
+        };
+        let limit = filter.limit.unwrap_or(500).min(500);
+        f.log()
+            .recent(&want, limit)
+            .into_iter()
+            .map(|e| {
+                let mut v = serde_json::to_value(&e.finished).unwrap_or_default();
+                v["line"] = crate::forwarder::log::format::logfmt(&e.finished, e.tls).into();
+                v
+            })
+            .collect()
+    }
+
     fn ha(&self) -> Option<crate::ha::HaView> {
         let mut v = self.ha.get().map(|p| p.view())?;
         // The peer's role and version as its config sync last told them.
@@ -379,6 +418,7 @@ impl Control for Daemon {
         let nft = self.kernel.nft_stats();
         let mut view = MetricsView::default();
         if let Some(f) = self.kernel.forwarder() {
+            view.log_dropped = Some(f.log().dropped());
             let stats = f.stats();
             for (listener, reasons) in &stats.ended {
                 for (reason, count) in reasons {

@@ -66,6 +66,7 @@ pub fn backends_of(cfg: &Config) -> Vec<BackendView> {
                 .map(|s| ServerView {
                     addr: *s,
                     up: false,
+                    drained: false,
                     active: 0,
                     total: 0,
                     bytes_in: 0,

@@ -100,6 +100,41 @@ struct Routed {
     host: Option<String>,
     backend: Option<String>,
     server: Option<SocketAddr>,
+    route: Option<usize>,
+    alpn: Option<String>,
+}
+
+/// A finished connection, as the connection log prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finished {
+    /// The connection's unique id (also the PROXY v2 UNIQUE_ID TLV).
+    pub id: String,
+    /// When accepted, in milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    /// Listener name.
+    pub listener: String,
+    /// The client (from a trusted PROXY header where set).
+    pub client: SocketAddr,
+    /// SNI or Host.
+    pub host: Option<String>,
+    /// The ALPN protocol matched or first offered.
+    pub alpn: Option<String>,
+    /// `route[i]` or `default`, once routed.
+    pub route: Option<String>,
+    /// Backend name, once routed.
+    pub backend: Option<String>,
+    /// Server, once connected.
+    pub server: Option<SocketAddr>,
+    /// Bytes client → backend.
+    pub bytes_in: u64,
+    /// Bytes backend → client.
+    pub bytes_out: u64,
+    /// From accept to close.
+    pub duration_ms: u64,
+    /// From accept to the backend's first byte, when seen.
+    pub ttfb_ms: Option<u64>,
+    /// How it ended.
+    pub end: EndReason,
 }
 
 /// One connection as it lives; byte counters are updated by the relay.
@@ -109,6 +144,9 @@ pub struct LiveConn {
     listener: Arc<str>,
     peer: SocketAddr,
     started: SystemTime,
+    clock: std::time::Instant,
+    /// Milliseconds from accept to the backend's first byte, plus one (0: none yet).
+    first_byte: AtomicU64,
     routed: Mutex<Routed>,
     /// Bytes client → backend.
     pub bytes_in: AtomicU64,
@@ -136,6 +174,48 @@ impl LiveConn {
     pub fn set_server(&self, server: SocketAddr) {
         lock(&self.routed).server = Some(server);
     }
+    /// Records the route (`None`: the default backend) and the ALPN protocol.
+    pub fn set_matched(&self, route: Option<usize>, alpn: Option<&[u8]>) {
+        let mut r = lock(&self.routed);
+        r.route = route;
+        r.alpn = alpn.map(|a| String::from_utf8_lossy(a).into_owned());
+    }
+    /// Notes that the backend's first byte is there.
+    pub fn mark_first_byte(&self) {
+        let ms = u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
+        let _ = self
+            .first_byte
+            .compare_exchange(0, ms + 1, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    /// The unique id: this process's nonce and the connection's number.
+    pub fn uid(&self) -> String {
+        format!("{:08x}-{:x}", nonce(), self.id)
+    }
+    fn finished(&self, reason: EndReason) -> Finished {
+        let info = self.info();
+        let r = lock(&self.routed);
+        let route = match (r.route, &r.backend) {
+            (Some(i), _) => Some(format!("route[{i}]")),
+            (None, Some(_)) => Some("default".to_string()),
+            (None, None) => None,
+        };
+        Finished {
+            id: self.uid(),
+            started_ms: info.started_ms,
+            listener: info.listener,
+            client: info.client,
+            host: info.host,
+            alpn: r.alpn.clone(),
+            route,
+            backend: info.backend,
+            server: info.server,
+            bytes_in: info.bytes_in,
+            bytes_out: info.bytes_out,
+            duration_ms: u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+            ttfb_ms: self.first_byte.load(Ordering::Relaxed).checked_sub(1),
+            end: reason,
+        }
+    }
     fn info(&self) -> ConnInfo {
         let r = lock(&self.routed);
         ConnInfo {
@@ -153,6 +233,22 @@ impl LiveConn {
                 .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         }
     }
+}
+
+/// A number drawn once per process, so that ids differ across restarts.
+fn nonce() -> u32 {
+    static NONCE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *NONCE.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        h.write_u128(
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        u32::try_from(h.finish() >> 32).unwrap_or_default()
+    })
 }
 
 /// Counters since start.
@@ -189,6 +285,8 @@ impl Accounting {
             listener: listener.clone(),
             peer,
             started: SystemTime::now(),
+            clock: std::time::Instant::now(),
+            first_byte: AtomicU64::new(0),
             routed: Mutex::default(),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
@@ -211,9 +309,11 @@ impl Accounting {
             .or_default() += 1;
     }
 
-    /// Removes a connection from the live table and counts how it ended.
-    pub fn close(&self, conn: &LiveConn, reason: EndReason) {
+    /// Removes a connection from the live table, counts how it ended and
+    /// returns its log record.
+    pub fn close(&self, conn: &LiveConn, reason: EndReason) -> Finished {
         lock(&self.live).remove(&conn.id);
+        let finished = conn.finished(reason);
         let info = conn.info();
         let mut s = lock(&self.stats);
         s.active = s.active.saturating_sub(1);
@@ -227,6 +327,7 @@ impl Accounting {
             *s.bytes_in.entry(backend.clone()).or_default() += info.bytes_in;
             *s.bytes_out.entry(backend).or_default() += info.bytes_out;
         }
+        finished
     }
 
     /// Registers an accepted connection and returns a guard that closes
@@ -238,6 +339,7 @@ impl Accounting {
             live: self.open(listener, peer),
             accounting: self.clone(),
             reason: None,
+            done: false,
         }
     }
 
@@ -262,6 +364,7 @@ pub struct Open {
     accounting: Arc<Accounting>,
     live: Arc<LiveConn>,
     reason: Option<EndReason>,
+    done: bool,
 }
 
 impl Open {
@@ -274,12 +377,21 @@ impl Open {
     pub fn end(mut self, reason: EndReason) {
         self.reason = Some(reason);
     }
+
+    /// Closes it now with `reason` and returns its log record.
+    pub fn finish(mut self, reason: EndReason) -> Finished {
+        self.done = true;
+        self.accounting.close(&self.live, reason)
+    }
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
+        if self.done {
+            return;
+        }
         let reason = self.reason.unwrap_or(EndReason::Internal);
-        self.accounting.close(&self.live, reason);
+        let _ = self.accounting.close(&self.live, reason);
     }
 }
 

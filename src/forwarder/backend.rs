@@ -17,6 +17,7 @@ pub struct ServerState {
     /// Address.
     pub addr: SocketAddr,
     up: AtomicBool,
+    drained: AtomicBool,
     active: AtomicU32,
     total: AtomicU64,
     /// Client → server.
@@ -32,6 +33,7 @@ impl ServerState {
         ServerState {
             addr,
             up: AtomicBool::new(true),
+            drained: AtomicBool::new(false),
             active: AtomicU32::new(0),
             total: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
@@ -41,6 +43,14 @@ impl ServerState {
     /// Healthy.
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
+    }
+    /// Drained by the operator: no new connection.
+    pub fn is_drained(&self) -> bool {
+        self.drained.load(Ordering::Relaxed)
+    }
+    /// Drains or undrains.
+    pub fn set_drained(&self, drained: bool) {
+        self.drained.store(drained, Ordering::Relaxed);
     }
     /// Sets health; true if it changed.
     pub fn set_up(&self, up: bool) -> bool {
@@ -87,7 +97,8 @@ impl BackendState {
             .iter()
             .map(|s| Candidate {
                 addr: s.addr,
-                up: s.is_up(),
+                // A drained server is out of the choice, as a down one.
+                up: s.is_up() && !s.is_drained(),
                 active: s.active.load(Ordering::Relaxed),
             })
             .collect();
@@ -127,6 +138,15 @@ pub fn build(config: &Config, old: &Backends) -> Backends {
         .collect()
 }
 
+/// Marks the servers in `drained` and clears the others.
+pub fn mark_drained(backends: &Backends, drained: &super::drain::Drained) {
+    for (name, b) in backends {
+        for s in &b.servers {
+            s.set_drained(drained.contains(&(name.clone(), s.addr)));
+        }
+    }
+}
+
 /// A snapshot of one server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServerStatus {
@@ -134,6 +154,8 @@ pub struct ServerStatus {
     pub addr: SocketAddr,
     /// Healthy.
     pub up: bool,
+    /// Drained by the operator.
+    pub drained: bool,
     /// Connections open now.
     pub active: u32,
     /// Connections since start.
@@ -166,6 +188,7 @@ pub fn status(backends: &Backends) -> Vec<BackendStatus> {
                 .map(|s| ServerStatus {
                     addr: s.addr,
                     up: s.is_up(),
+                    drained: s.is_drained(),
                     active: s.active.load(Ordering::Relaxed),
                     total: s.total.load(Ordering::Relaxed),
                     bytes_in: s.bytes_in.load(Ordering::Relaxed),

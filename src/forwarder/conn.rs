@@ -5,6 +5,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -25,6 +26,8 @@ struct Preamble {
     /// Offset in the buffer where the client's own bytes begin.
     start: usize,
     host: Option<String>,
+    /// ALPN protocols the ClientHello offered.
+    alpn: Vec<Vec<u8>>,
 }
 
 /// Serves one accepted connection to its end; returns how it ended.
@@ -48,24 +51,43 @@ pub async fn serve(
     if pre.client != peer {
         live.set_client(pre.client);
     }
-    let Some((name, _)) = routing.table.lookup(&ctx.config.name, pre.host.as_deref()) else {
+    let host = pre.host.as_deref();
+    let Some(found) = routing
+        .table
+        .lookup_hello(&ctx.config.name, host, &pre.alpn)
+    else {
         return EndReason::NoRoute;
     };
+    let name = found.backend;
     let Some(backend) = routing.backends.get(name) else {
         return EndReason::NoRoute;
     };
     live.set_route(pre.host.as_deref(), name);
+    live.set_matched(
+        found.route,
+        found.alpn.or(pre.alpn.first().map(Vec::as_slice)),
+    );
     let Some((index, mut upstream)) = connect(backend, pre.client.ip()).await else {
         return EndReason::BackendDown;
     };
     let server = backend.servers[index].clone();
     let _active = server.begin();
     live.set_server(server.addr);
-    let header = proxy_header::encode(
+    let wanted = backend.config.proxy_v2_tlvs;
+    let uid = live.uid();
+    let tlvs = proxy_header::Tlvs {
+        authority: pre.host.as_deref(),
+        alpn: found
+            .alpn
+            .or(pre.alpn.first().map(Vec::as_slice))
+            .filter(|_| wanted.alpn),
+        unique_id: Some(uid.as_bytes()).filter(|_| wanted.unique_id),
+    };
+    let header = proxy_header::encode_tlvs(
         backend.config.proxy_protocol,
         pre.client,
         pre.reached.unwrap_or(local),
-        pre.host.as_deref(),
+        &tlvs,
     );
     let mut first = Vec::with_capacity(header.len() + buf.len() - pre.start);
     first.extend_from_slice(&header);
@@ -78,6 +100,7 @@ pub async fn serve(
         .fetch_add((first.len() - header.len()) as u64, Ordering::Relaxed);
     drop(first);
     let _ = stream.set_nodelay(true);
+    first_byte(&stream, &upstream, live, ctx.config.idle_timeout).await;
     let counters = Counters {
         up: &live.bytes_in,
         down: &live.bytes_out,
@@ -137,6 +160,7 @@ async fn preamble(
         reached: None,
         start: 0,
         host: None,
+        alpn: Vec::new(),
     };
     if trusted {
         trusted_header(stream, buf, &mut pre).await?;
@@ -156,7 +180,10 @@ async fn preamble(
         if checked_signature {
             let host = match ctx.config.protocol {
                 Protocol::Tls => match hello.poll(data) {
-                    HelloStatus::Done(h) => Some(h.sni.name().map(str::to_string)),
+                    HelloStatus::Done(h) => {
+                        pre.alpn = h.alpn;
+                        Some(h.sni.name().map(str::to_string))
+                    }
                     HelloStatus::NeedMore => None,
                     HelloStatus::Error(_) => return Err(EndReason::BadHello),
                 },
@@ -176,6 +203,17 @@ async fn preamble(
             Protocol::Http => MAX_HELLO,
         };
         read_more(stream, buf, pre.start + limit).await?;
+    }
+}
+
+/// Notes the time to the backend's first byte when the backend speaks
+/// before the client's next bytes (TLS and HTTP: the backend answers the
+/// hello or request). Waits no longer than the relay would sit idle.
+async fn first_byte(client: &TcpStream, upstream: &TcpStream, live: &LiveConn, idle: Duration) {
+    tokio::select! {
+        r = upstream.readable() => if r.is_ok() { live.mark_first_byte() },
+        _ = client.readable() => {}
+        _ = tokio::time::sleep(idle) => {}
     }
 }
 

@@ -81,7 +81,9 @@ pub async fn accept_loop(
                 r = conn::serve(&shared, &ctx, stream, peer, open.live()) => r,
                 _ = shared.kill.cancelled() => EndReason::Shutdown,
             };
-            open.end(reason);
+            let finished = open.finish(reason);
+            let tls = ctx.config.protocol == crate::config::Protocol::Tls;
+            shared.log.record(super::log::Entry { finished, tls });
             let side = reason.side().map_or("none", |s| s.as_str());
             tracing::debug!(listener = %ctx.name, %peer, reason = reason.as_str(), failed = side, "connection ended");
             drop((permits, alive));

@@ -10,11 +10,13 @@ pub mod accounting;
 pub mod backend;
 pub mod balance;
 mod conn;
+pub mod drain;
 pub mod error;
 mod health;
 pub mod hello;
 pub mod http;
 mod listener;
+pub mod log;
 pub mod proxy_header;
 mod relay;
 pub mod route;
@@ -50,6 +52,8 @@ struct Shared {
     global: ArcSwap<Semaphore>,
     /// Cancelled when the drain period is over.
     kill: CancellationToken,
+    /// The connection log.
+    log: Arc<log::ConnLog>,
 }
 
 /// What a connection needs from its listener.
@@ -72,6 +76,9 @@ struct Inner {
     listeners: HashMap<SocketAddr, ListenerHandle>,
     health: CancellationToken,
     global_max: u32,
+    /// Drained servers, applied to every new set of backends.
+    drained: drain::Drained,
+    state_dir: std::path::PathBuf,
 }
 
 /// The running forwarder: listeners, health checks, live connections.
@@ -101,6 +108,7 @@ impl Forwarder {
             accounting: Arc::default(),
             global: ArcSwap::from_pointee(Semaphore::new(permits(max))),
             kill: CancellationToken::new(),
+            log: log::ConnLog::start(config),
         });
         let (alive_tx, alive_rx) = mpsc::channel(1);
         let forwarder = Forwarder {
@@ -109,6 +117,8 @@ impl Forwarder {
                 listeners: HashMap::new(),
                 health: CancellationToken::new(),
                 global_max: max,
+                drained: drain::load(&config.appliance.state_dir),
+                state_dir: config.appliance.state_dir.clone(),
             }),
             alive_tx,
             alive_rx: tokio::sync::Mutex::new(alive_rx),
@@ -131,6 +141,8 @@ impl Forwarder {
         }
         let old = self.shared.routing.load_full();
         let backends = backend::build(config, &old.backends);
+        backend::mark_drained(&backends, &inner.drained);
+        self.shared.log.reconfigure(&config.log);
         inner.health.cancel();
         inner.health = CancellationToken::new();
         spawn_health(&backends, &inner.health);
@@ -262,6 +274,53 @@ impl Forwarder {
     /// Counters since start.
     pub fn stats(&self) -> Stats {
         self.shared.accounting.stats()
+    }
+
+    /// Drains (`on`) or undrains a server: no new connection goes to a
+    /// drained one, open ones go on. Kept across reloads and, in
+    /// `state_dir/drained.json`, across restarts.
+    pub fn set_drained(
+        &self,
+        backend: &str,
+        server: &str,
+        on: bool,
+    ) -> Result<(), drain::DrainError> {
+        let routing = self.shared.routing.load();
+        let b = routing
+            .backends
+            .get(backend)
+            .ok_or_else(|| drain::DrainError::UnknownBackend(backend.to_string()))?;
+        let found = b
+            .servers
+            .iter()
+            .find(|s| server.parse::<SocketAddr>().is_ok_and(|a| a == s.addr))
+            .ok_or_else(|| drain::DrainError::UnknownServer {
+                backend: backend.to_string(),
+                server: server.to_string(),
+                known: b
+                    .servers
+                    .iter()
+                    .map(|s| s.addr.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let mut inner = lock(&self.inner);
+        let key = (backend.to_string(), found.addr);
+        let mut next = inner.drained.clone();
+        if on {
+            next.insert(key);
+        } else {
+            next.remove(&key);
+        }
+        drain::save(&inner.state_dir, &next)?;
+        inner.drained = next;
+        found.set_drained(on);
+        Ok(())
+    }
+
+    /// The connection log: recent lines, dropped count.
+    pub fn log(&self) -> &log::ConnLog {
+        &self.shared.log
     }
 }
 

@@ -76,6 +76,17 @@ fn same_family(client: SocketAddr, local: SocketAddr) -> (SocketAddr, SocketAddr
     }
 }
 
+/// The v2 TLVs of one connection, each sent where known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tlvs<'a> {
+    /// AUTHORITY (0x02): the SNI or Host.
+    pub authority: Option<&'a str>,
+    /// ALPN (0x01).
+    pub alpn: Option<&'a [u8]>,
+    /// UNIQUE_ID (0x05), at most 128 bytes by the spec.
+    pub unique_id: Option<&'a [u8]>,
+}
+
 /// The header for a proxied connection, or an empty vector for `Off`.
 /// `authority` (the SNI or Host) goes into the v2 AUTHORITY TLV.
 pub fn encode(
@@ -83,6 +94,20 @@ pub fn encode(
     client: SocketAddr,
     local: SocketAddr,
     authority: Option<&str>,
+) -> Vec<u8> {
+    let tlvs = Tlvs {
+        authority,
+        ..Tlvs::default()
+    };
+    encode_tlvs(version, client, local, &tlvs)
+}
+
+/// As [`encode`], with every TLV of `tlvs` that is set (v2 only).
+pub fn encode_tlvs(
+    version: ProxyVersion,
+    client: SocketAddr,
+    local: SocketAddr,
+    tlvs: &Tlvs<'_>,
 ) -> Vec<u8> {
     let (src, dst) = same_family(client, local);
     match version {
@@ -96,12 +121,21 @@ pub fn encode(
                 v2::Protocol::Stream,
                 (src, dst),
             );
-            let with_tlv = match authority {
-                Some(name) => builder.write_tlv(v2::Type::Authority, name.as_bytes()),
-                None => Ok(builder),
-            };
-            // Building only fails past 64 KiB, which a host name cannot reach.
-            with_tlv.and_then(v2::Builder::build).unwrap_or_default()
+            let unique = tlvs.unique_id.filter(|u| u.len() <= 128);
+            let parts = [
+                (v2::Type::ALPN, tlvs.alpn),
+                (v2::Type::Authority, tlvs.authority.map(str::as_bytes)),
+                (v2::Type::UniqueId, unique),
+            ];
+            let with_tlvs = parts
+                .into_iter()
+                .try_fold(builder, |b, (kind, value)| match value {
+                    Some(v) => b.write_tlv(kind, v),
+                    None => Ok(b),
+                });
+            // Building only fails past 64 KiB, which a host name (255),
+            // a protocol name (255) and an id (128) cannot reach.
+            with_tlvs.and_then(v2::Builder::build).unwrap_or_default()
         }
     }
 }

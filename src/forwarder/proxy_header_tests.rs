@@ -152,3 +152,45 @@ fn signature_detection() {
     assert_eq!(looks_like_header(b"GET /"), Some(false));
     assert_eq!(looks_like_header(b"POST /"), Some(false));
 }
+
+#[test]
+fn v2_carries_alpn_authority_and_unique_id_tlvs() {
+    let client: SocketAddr = "198.51.100.7:40000".parse().expect("test address");
+    let local: SocketAddr = "203.0.113.10:443".parse().expect("test address");
+    let tlvs = Tlvs {
+        authority: Some("a.example.org"),
+        alpn: Some(b"acme-tls/1"),
+        unique_id: Some(b"0123456789abcdef-1"),
+    };
+    let bytes = encode_tlvs(ProxyVersion::V2, client, local, &tlvs);
+    let header = ppp::v2::Header::try_from(bytes.as_slice()).expect("a v2 header");
+    let found: Vec<(u8, Vec<u8>)> = header
+        .tlvs()
+        .map(|t| {
+            let t = t.expect("a TLV");
+            (t.kind, t.value.to_vec())
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (0x01, b"acme-tls/1".to_vec()),
+            (0x02, b"a.example.org".to_vec()),
+            (0x05, b"0123456789abcdef-1".to_vec()),
+        ]
+    );
+    // An id over the spec's 128 bytes is left out rather than sent.
+    let long = [b'x'; 129];
+    let tlvs = Tlvs {
+        unique_id: Some(&long),
+        ..Tlvs::default()
+    };
+    let bytes = encode_tlvs(ProxyVersion::V2, client, local, &tlvs);
+    let header = ppp::v2::Header::try_from(bytes.as_slice()).expect("a v2 header");
+    assert_eq!(header.tlvs().count(), 0);
+    // v1 has no TLVs: the same line as without them.
+    assert_eq!(
+        encode_tlvs(ProxyVersion::V1, client, local, &tlvs),
+        encode(ProxyVersion::V1, client, local, None)
+    );
+}

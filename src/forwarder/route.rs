@@ -17,13 +17,37 @@ pub enum MatchKind {
     Default,
 }
 
+/// One route's claim on a host: with `alpn`, only for ClientHellos that
+/// offer one of those protocols.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    backend: String,
+    /// Index in the config's `[[route]]` list.
+    route: usize,
+    alpn: Vec<Vec<u8>>,
+}
+
+/// What a lookup found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match<'a> {
+    /// The backend name.
+    pub backend: &'a str,
+    /// How the host matched.
+    pub kind: MatchKind,
+    /// The route's index in the config (`None` for the default backend).
+    pub route: Option<usize>,
+    /// The offered protocol the route matched on, if it has `alpn`.
+    pub alpn: Option<&'a [u8]>,
+}
+
 /// The routes of one listener.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 struct ListenerRoutes {
-    exact: HashMap<String, String>,
-    /// Wildcard suffix → backend. Looked up label by label from the longest
-    /// suffix, so the most specific wildcard wins.
-    wildcard: HashMap<String, String>,
+    /// Host → its routes, those with `alpn` first.
+    exact: HashMap<String, Vec<Entry>>,
+    /// Wildcard suffix → its routes. Looked up label by label from the
+    /// longest suffix, so the most specific wildcard wins.
+    wildcard: HashMap<String, Vec<Entry>>,
     default: Option<String>,
 }
 
@@ -33,9 +57,21 @@ pub struct RouteTable {
     listeners: HashMap<String, ListenerRoutes>,
 }
 
+/// The first entry the offered protocols satisfy; an entry without `alpn`
+/// takes any hello. Entries with `alpn` are sorted first, so they win.
+fn choose<'a>(entries: &'a [Entry], offered: &[Vec<u8>]) -> Option<(&'a Entry, Option<&'a [u8]>)> {
+    entries.iter().find_map(|e| {
+        if e.alpn.is_empty() {
+            return Some((e, None));
+        }
+        let hit = e.alpn.iter().find(|p| offered.contains(p))?;
+        Some((e, Some(hit.as_slice())))
+    })
+}
+
 impl RouteTable {
     /// Builds the table from a validated config; the first route naming a
-    /// host wins if a name appears twice.
+    /// host (with the same `alpn`) wins if a name appears twice.
     pub fn build(config: &Config) -> Self {
         let mut listeners: HashMap<String, ListenerRoutes> = config
             .listeners
@@ -48,17 +84,24 @@ impl RouteTable {
                 (l.name.clone(), routes)
             })
             .collect();
-        for route in &config.routes {
+        for (index, route) in config.routes.iter().enumerate() {
             let Some(table) = listeners.get_mut(&route.listener) else {
                 continue;
+            };
+            let entry = Entry {
+                backend: route.backend.clone(),
+                route: index,
+                alpn: route.alpn.iter().map(|p| p.as_bytes().to_vec()).collect(),
             };
             for host in &route.hosts {
                 let (map, key) = match host {
                     HostPattern::Exact(name) => (&mut table.exact, name),
                     HostPattern::Wildcard(suffix) => (&mut table.wildcard, suffix),
                 };
-                map.entry(key.clone())
-                    .or_insert_with(|| route.backend.clone());
+                let entries = map.entry(key.clone()).or_default();
+                entries.push(entry.clone());
+                // Stable: among equals, config order stays.
+                entries.sort_by_key(|e| e.alpn.is_empty());
             }
         }
         RouteTable { listeners }
@@ -67,23 +110,59 @@ impl RouteTable {
     /// The backend for `host` (lower-case, no port) on `listener`: exact
     /// name, then the most specific wildcard, then the default.
     pub fn lookup(&self, listener: &str, host: Option<&str>) -> Option<(&str, MatchKind)> {
+        self.lookup_hello(listener, host, &[])
+            .map(|m| (m.backend, m.kind))
+    }
+
+    /// As [`lookup`](Self::lookup), with the ALPN protocols the ClientHello
+    /// offered: for one host, a route whose `alpn` the offer satisfies
+    /// wins over one without `alpn`; a route with `alpn` the offer does not
+    /// satisfy is passed over.
+    pub fn lookup_hello(
+        &self,
+        listener: &str,
+        host: Option<&str>,
+        offered: &[Vec<u8>],
+    ) -> Option<Match<'_>> {
         let table = self.listeners.get(listener)?;
+        fn found<'t>(
+            entries: &'t [Entry],
+            offered: &[Vec<u8>],
+            kind: MatchKind,
+        ) -> Option<Match<'t>> {
+            choose(entries, offered).map(|(e, alpn)| Match {
+                backend: e.backend.as_str(),
+                kind,
+                route: Some(e.route),
+                alpn,
+            })
+        }
         if let Some(host) = host {
-            if let Some(backend) = table.exact.get(host) {
-                return Some((backend, MatchKind::Exact));
+            if let Some(m) = table
+                .exact
+                .get(host)
+                .and_then(|e| found(e, offered, MatchKind::Exact))
+            {
+                return Some(m);
             }
             // A wildcard needs at least one label in front of its suffix.
             let mut rest = host;
             while let Some((label, suffix)) = rest.split_once('.') {
                 if !label.is_empty() {
-                    if let Some(backend) = table.wildcard.get(suffix) {
-                        return Some((backend, MatchKind::Wildcard));
+                    let entries = table.wildcard.get(suffix);
+                    if let Some(m) = entries.and_then(|e| found(e, offered, MatchKind::Wildcard)) {
+                        return Some(m);
                     }
                 }
                 rest = suffix;
             }
         }
-        table.default.as_deref().map(|b| (b, MatchKind::Default))
+        table.default.as_deref().map(|b| Match {
+            backend: b,
+            kind: MatchKind::Default,
+            route: None,
+            alpn: None,
+        })
     }
 }
 
@@ -175,5 +254,72 @@ servers = ["10.0.0.13:443"]
             Some(("wide", MatchKind::Exact))
         );
         assert_eq!(t.lookup("nope", Some("a.example.org")), None);
+    }
+
+    const ALPN: &str = r#"
+[[listener]]
+name = "https"
+bind = "0.0.0.0:443"
+protocol = "tls"
+
+[[route]]
+listener = "https"
+hosts = ["a.example.org", "*.example.org"]
+backend = "web"
+
+[[route]]
+listener = "https"
+hosts = ["a.example.org"]
+backend = "acme"
+alpn = ["acme-tls/1"]
+
+[[route]]
+listener = "https"
+hosts = ["h2only.example.org"]
+backend = "web"
+alpn = ["h2"]
+
+[backend.web]
+servers = ["10.0.0.11:443"]
+[backend.acme]
+servers = ["10.0.0.12:443"]
+"#;
+
+    #[test]
+    fn a_route_with_alpn_wins_for_its_host_only_when_offered() {
+        let t = RouteTable::build(&crate::config::parse(ALPN).expect("valid test config"));
+        let offer =
+            |p: &[&str]| -> Vec<Vec<u8>> { p.iter().map(|s| s.as_bytes().to_vec()).collect() };
+        let m = t
+            .lookup_hello("https", Some("a.example.org"), &offer(&["acme-tls/1"]))
+            .expect("routed");
+        assert_eq!(
+            (m.backend, m.route, m.alpn),
+            ("acme", Some(1), Some(&b"acme-tls/1"[..]))
+        );
+        let m = t
+            .lookup_hello("https", Some("a.example.org"), &offer(&["h2", "http/1.1"]))
+            .expect("routed");
+        assert_eq!((m.backend, m.route, m.alpn), ("web", Some(0), None));
+        assert_eq!(
+            t.lookup_hello("https", Some("a.example.org"), &[])
+                .map(|m| m.backend),
+            Some("web")
+        );
+        // Offered nothing it wants: an alpn-only host falls through to the wildcard.
+        let m = t.lookup_hello("https", Some("h2only.example.org"), &offer(&["http/1.1"]));
+        assert_eq!(
+            m.map(|m| (m.backend, m.kind)),
+            Some(("web", MatchKind::Wildcard))
+        );
+        let m = t.lookup_hello(
+            "https",
+            Some("h2only.example.org"),
+            &offer(&["http/1.1", "h2"]),
+        );
+        assert_eq!(
+            m.map(|m| (m.route, m.kind)),
+            Some((Some(2), MatchKind::Exact))
+        );
     }
 }

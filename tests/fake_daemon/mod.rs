@@ -297,6 +297,7 @@ impl Control for Fake {
                 ServerView {
                     addr: "10.0.0.11:443".parse().unwrap(),
                     up: true,
+                    drained: false,
                     active: 1,
                     total: 42,
                     bytes_in: 1_000_000,
@@ -305,6 +306,7 @@ impl Control for Fake {
                 ServerView {
                     addr: "10.0.0.12:443".parse().unwrap(),
                     up: false,
+                    drained: false,
                     active: 0,
                     total: 7,
                     bytes_in: 2_000,

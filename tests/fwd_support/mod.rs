@@ -200,6 +200,9 @@ frontend tls
 frontend plain
   bind {ip}:80 accept-proxy
   http-request return status 200 content-type text/plain lf-string "srv={tag} ci=%[src] host=%[req.hdr(host)]\n"
+frontend tlvs
+  bind {ip}:8443 accept-proxy ssl crt {pem}
+  http-request return status 200 content-type text/plain lf-string "srv={tag} ci=%[src] uid=%[fc_pp_unique_id] auth=%[fc_pp_authority]\n"
 "#,
         pem = pem.display()
     )

@@ -134,6 +134,7 @@ pub fn safe_default(meta: Option<&Metadata>) -> Config {
         egress: Egress::default(),
         metrics: None,
         ha: None,
+        log: crate::config::Log::default(),
     }
 }
 
