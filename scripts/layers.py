@@ -29,7 +29,9 @@ LAYERS = {
     "api": {"config"},
     "admin": {"api", "config"},
     "control": {"api", "config"},
-    "change": {"config", "store"},
+    # change compares rendered rulesets (firewall::render is pure) to decide
+    # whether the firewall step runs.
+    "change": {"config", "firewall", "store"},
     "firewall": {"config"},
     "net": {"config"},
     "forwarder": {"config"},

@@ -174,7 +174,9 @@ fn token(cmd: control::token::TokenCmd) -> Result<(), Failure> {
             Ok(())
         }
         Err(e @ TokenCmdError::Config(_)) => Err((2, e.into())),
-        Err(e @ TokenCmdError::Store(parvis::admin::AdminError::Token(_))) => Err((2, e.into())),
+        Err(e @ TokenCmdError::Store(parvis::api::tokens::TokenError::Token(_))) => {
+            Err((2, e.into()))
+        }
         Err(e) => Err((1, e.into())),
     }
 }

@@ -11,8 +11,8 @@ use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::tokens::{self, Role};
 use super::AdminState;
+use crate::api::tokens::{self, Role};
 use crate::api::{ApiError, Author, AuthorKind};
 
 /// The bearer token of a request, or `None` without an `Authorization`

@@ -18,7 +18,6 @@ mod session;
 pub mod throttle;
 pub mod tls;
 mod token_pages;
-pub mod tokens;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -220,6 +219,7 @@ fn app(state: Arc<AdminState>) -> axum::Router {
             session::api_routes(state.clone())
                 .merge(crate::api::json::router(state.control.clone())),
         )
+        .merge(token_pages::router(state.clone()))
         .merge(pages::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state, guard::guard))
         .layer(DefaultBodyLimit::max(limit))

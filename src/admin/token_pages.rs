@@ -13,8 +13,18 @@ use serde::Deserialize;
 
 use super::guard::SessionCtx;
 use super::html::{esc, table};
-use super::tokens::{self, Role};
 use super::AdminState;
+use crate::api::tokens::{self, Role};
+
+/// The token page's routes (merged next to the other pages').
+pub(crate) fn router(state: Arc<AdminState>) -> axum::Router {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/tokens", get(page))
+        .route("/tokens/create", post(create))
+        .route("/tokens/revoke", post(revoke))
+        .with_state(state)
+}
 
 /// The make and revoke forms (the guard has checked `csrf`).
 #[derive(Debug, Deserialize)]

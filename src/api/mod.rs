@@ -13,6 +13,7 @@ pub mod ha;
 pub mod json;
 pub mod metrics;
 pub mod text;
+pub mod tokens;
 mod views;
 
 use std::fmt;

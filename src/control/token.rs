@@ -5,8 +5,7 @@
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::admin::tokens::{self, Role};
-use crate::admin::AdminError;
+use crate::api::tokens::{self, Role, TokenError};
 
 /// The `token` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -46,7 +45,7 @@ pub enum TokenCmdError {
     Config(String),
     /// The token store refused or failed.
     #[error(transparent)]
-    Store(#[from] AdminError),
+    Store(#[from] TokenError),
 }
 
 /// Runs one command; returns what to print.

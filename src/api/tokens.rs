@@ -11,7 +11,21 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::AdminError;
+/// Why a token could not be made, found or read.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The token file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// A bad name, role or line.
+    #[error("token: {0}")]
+    Token(String),
+}
 
 /// The token file's name in `state_dir`.
 pub const TOKENS_FILE: &str = "api.tokens";
@@ -38,11 +52,11 @@ impl Role {
         }
     }
     /// From `read` or `write`.
-    pub fn parse(s: &str) -> Result<Role, AdminError> {
+    pub fn parse(s: &str) -> Result<Role, TokenError> {
         match s {
             "read" => Ok(Role::Read),
             "write" => Ok(Role::Write),
-            other => Err(AdminError::Token(format!(
+            other => Err(TokenError::Token(format!(
                 "role {other:?}: expected read or write"
             ))),
         }
@@ -74,7 +88,7 @@ fn digest(token: &str) -> String {
         .collect()
 }
 
-fn check_name(name: &str) -> Result<(), AdminError> {
+fn check_name(name: &str) -> Result<(), TokenError> {
     let ok = !name.is_empty()
         && name.len() <= MAX_NAME
         && name
@@ -83,7 +97,7 @@ fn check_name(name: &str) -> Result<(), AdminError> {
     if ok {
         Ok(())
     } else {
-        Err(AdminError::Token(format!(
+        Err(TokenError::Token(format!(
             "token name {name:?}: 1 to {MAX_NAME} letters, digits, '-', '_' or '.'"
         )))
     }
@@ -91,12 +105,12 @@ fn check_name(name: &str) -> Result<(), AdminError> {
 
 /// The stored tokens; none when the file does not exist. A malformed
 /// line is an error naming the file and line.
-pub fn list(state_dir: &Path) -> Result<Vec<TokenEntry>, AdminError> {
+pub fn list(state_dir: &Path) -> Result<Vec<TokenEntry>, TokenError> {
     let path = tokens_path(state_dir);
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(AdminError::Io { path, source: e }),
+        Err(e) => return Err(TokenError::Io { path, source: e }),
     };
     text.lines()
         .enumerate()
@@ -105,8 +119,8 @@ pub fn list(state_dir: &Path) -> Result<Vec<TokenEntry>, AdminError> {
         .collect()
 }
 
-fn bad_line(path: &Path, line: usize) -> AdminError {
-    AdminError::Token(format!("{}:{line}: not a token line", path.display()))
+fn bad_line(path: &Path, line: usize) -> TokenError {
+    TokenError::Token(format!("{}:{line}: not a token line", path.display()))
 }
 
 fn parse_line(line: &str) -> Option<TokenEntry> {
@@ -124,8 +138,8 @@ fn parse_line(line: &str) -> Option<TokenEntry> {
     })
 }
 
-fn save(state_dir: &Path, entries: &[TokenEntry]) -> Result<(), AdminError> {
-    std::fs::create_dir_all(state_dir).map_err(|e| AdminError::Io {
+fn save(state_dir: &Path, entries: &[TokenEntry]) -> Result<(), TokenError> {
+    std::fs::create_dir_all(state_dir).map_err(|e| TokenError::Io {
         path: state_dir.to_path_buf(),
         source: e,
     })?;
@@ -133,23 +147,23 @@ fn save(state_dir: &Path, entries: &[TokenEntry]) -> Result<(), AdminError> {
         .iter()
         .map(|t| format!("{} {} {} {}\n", t.name, t.role.as_str(), t.hash, t.created))
         .collect();
-    super::tls::write_private(&tokens_path(state_dir), text.as_bytes())
+    write_private(&tokens_path(state_dir), text.as_bytes())
 }
 
 /// Makes a token; returns it (the only time it is seen). Refuses a name
 /// already in use.
-pub fn create(state_dir: &Path, name: &str, role: Role, now: u64) -> Result<String, AdminError> {
+pub fn create(state_dir: &Path, name: &str, role: Role, now: u64) -> Result<String, TokenError> {
     check_name(name)?;
     let mut entries = list(state_dir)?;
     if entries.iter().any(|t| t.name == name) {
-        return Err(AdminError::Token(format!(
+        return Err(TokenError::Token(format!(
             "a token named {name:?} exists; revoke it first"
         )));
     }
     if entries.len() >= MAX_TOKENS {
-        return Err(AdminError::Token(format!("at most {MAX_TOKENS} tokens")));
+        return Err(TokenError::Token(format!("at most {MAX_TOKENS} tokens")));
     }
-    let token = format!("{PREFIX}{}", super::auth::token());
+    let token = format!("{PREFIX}{}", random_hex());
     entries.push(TokenEntry {
         name: name.to_string(),
         role,
@@ -161,25 +175,23 @@ pub fn create(state_dir: &Path, name: &str, role: Role, now: u64) -> Result<Stri
 }
 
 /// Removes a token by name; an error when there is none of that name.
-pub fn revoke(state_dir: &Path, name: &str) -> Result<(), AdminError> {
+pub fn revoke(state_dir: &Path, name: &str) -> Result<(), TokenError> {
     let mut entries = list(state_dir)?;
     let before = entries.len();
     entries.retain(|t| t.name != name);
     if entries.len() == before {
-        return Err(AdminError::Token(format!("no token named {name:?}")));
+        return Err(TokenError::Token(format!("no token named {name:?}")));
     }
     save(state_dir, &entries)
 }
 
 /// The stored entry matching a presented token, if any.
-pub fn verify(state_dir: &Path, token: &str) -> Result<Option<TokenEntry>, AdminError> {
+pub fn verify(state_dir: &Path, token: &str) -> Result<Option<TokenEntry>, TokenError> {
     if !token.starts_with(PREFIX) || token.len() > 200 {
         return Ok(None);
     }
     let hash = digest(token);
-    Ok(list(state_dir)?
-        .into_iter()
-        .find(|t| super::auth::same(&t.hash, &hash)))
+    Ok(list(state_dir)?.into_iter().find(|t| same(&t.hash, &hash)))
 }
 
 #[cfg(test)]
@@ -219,4 +231,42 @@ mod tests {
         let e = list(dir.path()).unwrap_err().to_string();
         assert!(e.contains("api.tokens:1"), "{e}");
     }
+}
+
+/// 32 random bytes as hex.
+fn random_hex() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares two hashes without an early exit.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Writes `bytes` to `path` readable by its owner only, atomically.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TokenError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |e| TokenError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
 }
