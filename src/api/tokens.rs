@@ -194,6 +194,44 @@ pub fn verify(state_dir: &Path, token: &str) -> Result<Option<TokenEntry>, Token
     Ok(list(state_dir)?.into_iter().find(|t| same(&t.hash, &hash)))
 }
 
+/// 32 random bytes as hex.
+fn random_hex() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares two hashes without an early exit.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Writes `bytes` to `path` readable by its owner only, atomically.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TokenError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |e| TokenError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -231,42 +269,4 @@ mod tests {
         let e = list(dir.path()).unwrap_err().to_string();
         assert!(e.contains("api.tokens:1"), "{e}");
     }
-}
-
-/// 32 random bytes as hex.
-fn random_hex() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Compares two hashes without an early exit.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
-/// Writes `bytes` to `path` readable by its owner only, atomically.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TokenError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |e| TokenError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
 }
