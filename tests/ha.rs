@@ -198,10 +198,11 @@ fn a_vrrp_partition_heals_without_lasting_split_brain() {
         healed <= ADVERT * 2 + Duration::from_millis(500),
         "split brain lasted {healed:?}"
     );
-    let roles = [p.role(0), p.role(1)];
-    assert!(
-        roles.contains(&"MASTER".to_string()) && roles.contains(&"BACKUP".to_string()),
-        "{roles:?}"
-    );
+    // The daemons learn the roles from keepalived's notify FIFO a moment
+    // after the addresses moved: wait for both to report it.
+    wait_for("one MASTER and one BACKUP reported", failover(), || {
+        let roles = [p.role(0), p.role(1)];
+        roles.contains(&"MASTER".to_string()) && roles.contains(&"BACKUP".to_string())
+    });
     wait_for("TLS after healing", failover(), || p.tls_ok());
 }
