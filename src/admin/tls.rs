@@ -2,8 +2,6 @@
 //! pair made at first start and kept in `state_dir` (`admin.crt`,
 //! `admin.key`, mode 0600). Does I/O (reads and writes those files).
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -115,21 +113,10 @@ fn generate(cert_path: &Path, key_path: &Path, state_dir: &Path) -> Result<(), A
 
 /// Writes a file with mode 0600 through a temporary name, then renames it.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AdminError> {
-    let io = |e| AdminError::Io {
+    crate::api::tokens::write_private(path, bytes).map_err(|source| AdminError::Io {
         path: path.to_path_buf(),
-        source: e,
-    };
-    let tmp = path.with_extension("tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+        source,
+    })
 }
 
 fn hostname() -> String {

@@ -147,7 +147,8 @@ fn save(state_dir: &Path, entries: &[TokenEntry]) -> Result<(), TokenError> {
         .iter()
         .map(|t| format!("{} {} {} {}\n", t.name, t.role.as_str(), t.hash, t.created))
         .collect();
-    write_private(&tokens_path(state_dir), text.as_bytes())
+    let path = tokens_path(state_dir);
+    write_private(&path, text.as_bytes()).map_err(|source| TokenError::Io { path, source })
 }
 
 /// Makes a token; returns it (the only time it is seen). Refuses a name
@@ -211,25 +212,22 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Writes `bytes` to `path` readable by its owner only, atomically.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TokenError> {
+/// Writes `bytes` to `path` readable by its owner only (0600), through a
+/// temporary file and a rename, so a reader never sees half a file. The
+/// token file, the admin key and certificate and the password hash use it.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let io = |e| TokenError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
     let tmp = path.with_extension("tmp");
     let _ = std::fs::remove_file(&tmp);
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(&tmp)
-        .map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
