@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use ha_support::{wait_for, Pair, ADVERT};
+use ha_support::{handover, wait_for, HeldTls, Pair, ADVERT};
 use nix::sys::signal::Signal;
 use parvis::lab::echo::connect_from;
 use parvis::lab::pair::ECHO_PORT;
@@ -205,4 +205,48 @@ fn a_vrrp_partition_heals_without_lasting_split_brain() {
         roles.contains(&"MASTER".to_string()) && roles.contains(&"BACKUP".to_string())
     });
     wait_for("TLS after healing", failover(), || p.tls_ok());
+}
+
+/// A TLS connection relayed by the SNI forwarder survives a planned
+/// handover (the old master drains it while the new master relays its
+/// packets back), and the drain ends once it closes; a crash of the master
+/// cuts such a connection (its socket died with the daemon), as documented.
+#[test]
+fn a_held_tls_connection_survives_a_planned_handover_but_not_a_crash() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut p = Pair::start(ADVERT);
+    let held = HeldTls::open(&p);
+    let msg = handover(&p, 0);
+    eprintln!("handover: {msg}");
+    assert!(msg.contains("drain here"), "{msg}");
+    wait_for("b sole owner after handover", failover(), || {
+        p.sole_owner(1)
+    });
+    assert!(p.tls_ok(), "a new connection is served (by b)");
+    let answer = held.finish();
+    assert!(
+        answer.starts_with("answer HTTP/1.1 200") && answer.contains("ingress="),
+        "the held connection after the handover: {answer}"
+    );
+    // The connection closed: a stops holding the VIP on its drain link.
+    wait_for("a's drain over", Duration::from_secs(5), || {
+        let out = p
+            .topo
+            .node(0)
+            .ip(&["-4", "-o", "addr", "show", "dev", "parvis-drain"]);
+        out.is_ok_and(|o| !String::from_utf8_lossy(&o.stdout).contains(&VIP_PUBLIC.to_string()))
+    });
+
+    let held = HeldTls::open(&p);
+    p.signal(1, Signal::SIGKILL);
+    wait_for("a MASTER after b's crash", failover(), || {
+        p.role(0) == "MASTER"
+    });
+    wait_for("a sole owner", failover(), || p.sole_owner(0));
+    let answer = held.finish();
+    assert!(
+        !answer.contains("ingress="),
+        "a user-space connection cannot survive a crash: {answer}"
+    );
+    p.start_node(1);
 }

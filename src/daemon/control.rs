@@ -405,7 +405,13 @@ impl Control for Daemon {
                 ApiError::not_found("this appliance is not one of a pair (no [ha])")
             })?;
             self.log("ha", "planned handover asked");
-            let out = pair.handover().await.map_err(ApiError::conflict);
+            let relay = self.sync.clone().map(|link| -> crate::ha::drain::RelayFn {
+                Arc::new(move |within| {
+                    let link = link.clone();
+                    Box::pin(async move { link.relay(within).await })
+                })
+            });
+            let out = pair.handover(relay).await.map_err(ApiError::conflict);
             match &out {
                 Ok(m) => self.log("ha", format!("handover done: {m}")),
                 Err(e) => self.log("error", format!("handover failed: {e}")),

@@ -1,5 +1,6 @@
 //! `[ha]` in the firewall: the pair's own traffic — VRRP (IP protocol 112),
-//! conntrackd (UDP) and the config sync (TCP `ha.sync_port`) — accepted in
+//! conntrackd (UDP), the drain tunnel (UDP, VXLAN) and the config sync (TCP
+//! `ha.sync_port`) — accepted in
 //! `input` only from the two node addresses, and the source address the
 //! NAT uses towards the Kubernetes network (the internal VIP, which moves
 //! with the master, so synced conntrack entries stay valid). Pure.
@@ -43,6 +44,15 @@ pub fn rules(cfg: &Config) -> Vec<Rule> {
             vec![
                 eq(saddr(true), nodes()),
                 eq(payload("udp", "dport"), num(CONNTRACKD_PORT)),
+                accept(),
+            ],
+        ),
+        Rule::new(
+            "input",
+            "ha: drain tunnel from the pair",
+            vec![
+                eq(saddr(true), nodes()),
+                eq(payload("udp", "dport"), num(crate::ha::drain::PORT)),
                 accept(),
             ],
         ),
@@ -107,6 +117,8 @@ mod tests {
             "ha: VRRP from the pair",
             "ha: conntrackd from the pair",
             "ha: config sync from the pair",
+            "ha: drain tunnel from the pair",
+            "3781",
             "10.0.0.2",
             "10.0.0.3",
             "7443",

@@ -15,11 +15,17 @@
 //!   writes the health file keepalived's `vrrp_script` checks. I/O.
 //! - [`child`]: runs one engine as a child that dies with the daemon
 //!   (`setpriv --pdeathsig`), restarting it if it exits. I/O.
+//! - [`drain`]: on a planned handover, the old master keeps serving its
+//!   user-space connections while the new master relays their packets
+//!   back through a VXLAN tunnel. I/O (`ip`, `nft`).
+//! - `handover`: the planned handover, make-before-break. I/O.
 //! - [`pair`]: starts all of the above for a config and keeps the state
 //!   `parvis ha status` shows. I/O.
 
 pub mod child;
+pub mod drain;
 pub mod fifo;
+mod handover;
 pub mod health;
 pub mod pair;
 pub mod paths;

@@ -4,15 +4,14 @@
 //! on takeover, the way conntrack-tools' `primary-backup.sh` does), and
 //! carries out a planned handover. Does I/O.
 
-use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use super::child::{self, Supervised};
 use super::render::{self, Hooks};
 use super::state::{HaState, HaView, Role};
-use super::{fifo, health, locate, HaError, Paths, Place};
+use super::{drain, fifo, health, locate, HaError, Paths, Place};
 use crate::config::Ha;
 
 /// Logs an event in the daemon's event log: kind and message.
@@ -28,6 +27,10 @@ pub struct Pair {
     pub paths: Paths,
     state: Arc<HaState>,
     children: Mutex<Vec<Supervised>>,
+    /// The drain tunnel, when it could be set up.
+    pub(super) drain: Option<drain::Plan>,
+    /// The daemon's event log.
+    pub(super) log: LogFn,
 }
 
 impl std::fmt::Debug for Pair {
@@ -53,12 +56,15 @@ impl Pair {
         prepare(ha, &place, &paths, parvis)?;
         let window = ha.advert * 4 + Duration::from_secs(1);
         let state = Arc::new(HaState::new(view(ha, &place), SystemTime::now(), window));
+        let drain = start_drain(ha, &place, &log);
         let pair = Arc::new(Pair {
             ha: ha.clone(),
             place,
             paths,
             state,
             children: Mutex::new(Vec::new()),
+            drain,
+            log: log.clone(),
         });
         pair.follow_fifo(log.clone());
         pair.spawn_children(log);
@@ -166,43 +172,14 @@ impl Pair {
         while let Some(c) = children.pop() {
             c.stop();
         }
+        if self.drain.is_some() {
+            drain::teardown();
+        }
     }
 
-    /// Planned handover: this node stands by (FAULT through its track
-    /// file, so keepalived sends priority 0), waits until the peer answers
-    /// for the internal VIP, then rejoins the election as BACKUP.
-    pub async fn handover(&self) -> Result<String, String> {
-        let role = self.state.view().role;
-        if role != Role::Master {
-            return Err(format!(
-                "this node is {}, not MASTER: nothing to hand over",
-                role.as_str()
-            ));
-        }
-        let start = Instant::now();
-        self.set_standby(true)?;
-        let wait = self.ha.advert * 4 + Duration::from_secs(2);
-        let left = poll(wait, || self.state.view().role == Role::Fault).await;
-        let vip = self.ha.vip_internal.0.addr();
-        let taken = left && peer_answers(vip, &self.place.internal, wait).await;
-        let took = start.elapsed();
-        self.set_standby(false)?;
-        if !taken {
-            return Err(format!(
-                "the peer {} did not take {vip} within {wait:?}; this node rejoined the election",
-                self.place.peer.name
-            ));
-        }
-        poll(wait, || self.state.view().role == Role::Backup).await;
-        Ok(format!(
-            "peer {} took both VIPs in {} ms; this node is {}",
-            self.place.peer.name,
-            took.as_millis(),
-            self.state.view().role.as_str()
-        ))
-    }
-
-    fn set_standby(&self, on: bool) -> Result<(), String> {
+    /// Holds this node out of the election (`true`: FAULT through its
+    /// track file) or lets it back in.
+    pub(super) fn set_standby(&self, on: bool) -> Result<(), String> {
         let path = self.paths.standby();
         std::fs::write(&path, if on { "1\n" } else { "0\n" })
             .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -242,6 +219,26 @@ fn prepare(ha: &Ha, place: &Place, paths: &Paths, parvis: &Path) -> Result<(), H
     health::write(&paths.health(), &Err("starting".into()))?;
     let _ = std::fs::remove_file(paths.conntrackd_lock());
     fifo::create(&paths.notify_fifo())
+}
+
+/// Sets up the drain tunnel; without it a handover cuts user-space
+/// connections (logged).
+fn start_drain(ha: &Ha, place: &Place, log: &LogFn) -> Option<drain::Plan> {
+    let Some(plan) = drain::Plan::new(ha, place.me.address) else {
+        log(
+            "ha",
+            "no drain on handover: the drain tunnel needs IPv4 node addresses and VIP".into(),
+        );
+        return None;
+    };
+    match drain::setup(&plan, &place.public) {
+        Ok(()) => Some(plan),
+        Err(e) => {
+            tracing::warn!(error = %e, "drain tunnel");
+            log("error", format!("no drain on handover: {e}"));
+            None
+        }
+    }
 }
 
 fn view(ha: &Ha, place: &Place) -> HaView {
@@ -286,85 +283,5 @@ fn conntrackd_follow(conf: &Path, role: Role) {
             }
             Err(e) => tracing::warn!(step, error = %e, "conntrackd"),
         }
-    }
-}
-
-/// Polls `cond` every 20 ms until it holds or `within` passes.
-async fn poll(within: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Does another host on `dev` answer ARP for `vip`? Flushes the neighbour
-/// entry, sends a datagram to make the kernel resolve it, and reads the
-/// entry back with `ip -j neigh`.
-async fn peer_answers(vip: IpAddr, dev: &str, within: Duration) -> bool {
-    let ip = vip.to_string();
-    let _ = tokio::process::Command::new("ip")
-        .args(["neigh", "flush", "to", &ip, "dev", dev])
-        .output()
-        .await;
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if let Ok(s) = tokio::net::UdpSocket::bind("0.0.0.0:0").await {
-            let _ = s.send_to(b"", SocketAddr::new(vip, 9)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let out = tokio::process::Command::new("ip")
-            .args(["-j", "neigh", "show", "to", &ip, "dev", dev])
-            .output()
-            .await;
-        if let Ok(o) = out {
-            if neigh_resolved(&String::from_utf8_lossy(&o.stdout)) {
-                return true;
-            }
-        }
-    }
-    false
-}
-
-/// True when `ip -j neigh` shows a resolved entry (a MAC, REACHABLE or
-/// newer than a probe).
-pub fn neigh_resolved(json: &str) -> bool {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(json) else {
-        return false;
-    };
-    v.as_array().is_some_and(|entries| {
-        entries.iter().any(|e| {
-            e.get("lladdr").is_some()
-                && e.get("state").and_then(|s| s.as_array()).is_some_and(|s| {
-                    s.iter().any(|x| {
-                        matches!(x.as_str(), Some("REACHABLE" | "STALE" | "DELAY" | "PROBE"))
-                    })
-                })
-        })
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn neighbour_entry_is_resolved_only_with_a_mac() {
-        assert!(neigh_resolved(
-            r#"[{"dst":"10.0.0.1","dev":"ens4","lladdr":"fa:16:3e:00:00:02","state":["REACHABLE"]}]"#
-        ));
-        assert!(!neigh_resolved(
-            r#"[{"dst":"10.0.0.1","dev":"ens4","state":["INCOMPLETE"]}]"#
-        ));
-        assert!(!neigh_resolved(
-            r#"[{"dst":"10.0.0.1","dev":"ens4","state":["FAILED"]}]"#
-        ));
-        assert!(!neigh_resolved("[]"));
-        assert!(!neigh_resolved("garbage"));
     }
 }

@@ -297,6 +297,18 @@ impl Link {
         tokio::spawn(async move { me.tell(Request::Bans { bans }).await });
     }
 
+    /// Asks the peer to relay this node's user-space connections back to
+    /// it for `within` (zero: stop); see `ha::drain`.
+    pub async fn relay(&self, within: Duration) -> Result<(), String> {
+        let ms = u64::try_from(within.as_millis()).unwrap_or(u64::MAX);
+        match self.ask(&Request::Relay { ms }, HELLO_TIMEOUT).await {
+            Ok(Response::Done) => Ok(()),
+            Ok(Response::Refused { message }) => Err(message),
+            Ok(other) => Err(format!("unexpected answer {other:?}")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
     /// Tells the peer a ban was lifted (fire and forget).
     pub fn unban(self: &Arc<Self>, addr: IpAddr) {
         let me = self.clone();

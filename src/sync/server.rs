@@ -67,6 +67,26 @@ impl Node {
         }
     }
 
+    /// Relays the peer's connections back to it (planned handover).
+    async fn relay(&self, ms: u64) -> Response {
+        let ha = &self.link.ha;
+        let node = self.link.status().node;
+        let plan = ha
+            .nodes
+            .iter()
+            .find(|n| n.name == node)
+            .and_then(|n| crate::ha::drain::Plan::new(ha, n.address));
+        let Some(plan) = plan else {
+            return refused(
+                "no drain here: the drain tunnel needs IPv4 node addresses and VIP".into(),
+            );
+        };
+        match crate::ha::drain::relay(plan, Duration::from_millis(ms)).await {
+            Ok(()) => Response::Done,
+            Err(e) => refused(format!("cannot relay: {e}")),
+        }
+    }
+
     fn list(&self) -> Response {
         let store = self.changer.store();
         let versions = store
@@ -133,6 +153,7 @@ impl Handler for Node {
                 ban(bans.into_iter().take(MAX_BANS).collect(), prefix).await
             }
             Request::Unban { addr } => unban(addr, self.prefix().await).await,
+            Request::Relay { ms } => self.relay(ms).await,
         }
     }
 }

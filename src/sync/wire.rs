@@ -119,6 +119,12 @@ pub enum Request {
         /// The source.
         addr: IpAddr,
     },
+    /// Planned handover: relay the asking node's user-space connections
+    /// back to it for `ms` milliseconds (0: stop now), see `ha::drain`.
+    Relay {
+        /// Milliseconds.
+        ms: u64,
+    },
 }
 
 /// The peer's answer.
