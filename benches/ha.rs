@@ -2,9 +2,10 @@
 //! with real keepalived and conntrackd. Needs root. For each fault, N trials
 //! (default 20) alternating the node that fails:
 //!
-//! - blackout: the client-side gap in new TLS connections through the
-//!   floating IP (a curl every 50 ms from the client namespace): from the
-//!   last success before the fault to the first success after it;
+//! - blackout: the client-side outage of new TLS connections through the
+//!   floating IP (a curl starts every 50 ms from the client namespace,
+//!   overlapping): from the start of the last success before the first
+//!   failed attempt to the start of the first success after the last one;
 //! - survival: of 500 established in-kernel forwarded connections (the echo
 //!   forward, DNAT + SNAT to the internal VIP), the share that still echo
 //!   after the failover;
@@ -66,53 +67,101 @@ fn args() -> Args {
     a
 }
 
-/// New-connection prober: timestamps of successes, from a thread in the client.
+/// New-connection prober: a curl through the floating IP starts every
+/// 50 ms from the client namespace, each in its own thread (so one that
+/// waits for its timeout does not delay the next); records each attempt's
+/// start and whether it succeeded.
 struct Prober {
-    ok: Arc<Mutex<Vec<Instant>>>,
+    tries: Arc<Mutex<Vec<(Instant, bool)>>>,
     stop: Arc<AtomicBool>,
 }
 
 impl Prober {
     fn start(p: &Pair) -> Prober {
-        let ok = Arc::new(Mutex::new(Vec::new()));
+        let tries = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (o, s) = (ok.clone(), stop.clone());
+        let (o, s) = (tries.clone(), stop.clone());
         let ns = p.topo.client().name().to_string();
         std::thread::spawn(move || {
-            let [h, _] = DEMO_HOSTS;
-            let resolve = format!("{h}:443:{FLOATING_IP}");
-            let url = format!("https://{h}/");
             while !s.load(Ordering::SeqCst) {
-                let t = Instant::now();
-                let out = std::process::Command::new("ip")
-                    .args([
-                        "netns",
-                        "exec",
-                        &ns,
-                        "curl",
-                        "-sk",
-                        "--max-time",
-                        "0.5",
-                        "--resolve",
-                        &resolve,
-                        &url,
-                    ])
-                    .output();
-                if out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("ingress=")) {
-                    o.lock().expect("lock").push(Instant::now());
-                }
-                std::thread::sleep(Duration::from_millis(50).saturating_sub(t.elapsed()));
+                let (o, ns) = (o.clone(), ns.clone());
+                std::thread::spawn(move || {
+                    let t = Instant::now();
+                    let ok = probe(&ns);
+                    o.lock().expect("lock").push((t, ok));
+                });
+                std::thread::sleep(Duration::from_millis(50));
             }
         });
-        Prober { ok, stop }
+        Prober { tries, stop }
     }
-    /// Last success before `t` and first after `t`.
-    fn gap_around(&self, t: Instant) -> Option<Duration> {
-        let ok = self.ok.lock().expect("lock");
-        let before = ok.iter().rev().find(|x| **x <= t)?;
-        let after = ok.iter().find(|x| **x > t)?;
-        Some(after.duration_since(*before))
+
+    fn any_ok(&self) -> bool {
+        self.tries.lock().expect("lock").iter().any(|t| t.1)
     }
+
+    /// The outage of the fault injected at `t0`, once the VIPs moved at
+    /// `moved`: the longest run of failed attempts (by start) that started
+    /// after `t0` − 0.5 s, from the start of the success before it to the
+    /// start of the success after it; without a failure, the gap between
+    /// the successes around `t0` (the probe's resolution). `None` until a
+    /// success started 0.2 s after `moved` is known and every attempt
+    /// started before it has ended (they time out after 0.5 s).
+    fn blackout(&self, t0: Instant, moved: Instant) -> Option<Duration> {
+        let mut tries = self.tries.lock().expect("lock").clone();
+        tries.sort_by_key(|t| t.0);
+        let settled = tries
+            .iter()
+            .find(|t| t.1 && t.0 > moved + Duration::from_millis(200))?;
+        if settled.0.elapsed() < Duration::from_millis(700) {
+            return None;
+        }
+        let from = t0.checked_sub(Duration::from_millis(500)).unwrap_or(t0);
+        let (mut best, mut run): (Option<(usize, usize)>, Option<usize>) = (None, None);
+        for (k, t) in tries.iter().enumerate() {
+            match (t.1, run) {
+                (false, None) if t.0 >= from => run = Some(k),
+                (true, Some(first)) => {
+                    if best.is_none_or(|(a, b)| k - first > b - a) {
+                        best = Some((first, k));
+                    }
+                    run = None;
+                }
+                _ => {}
+            }
+        }
+        let (first, after) = match best {
+            Some((first, after)) => (first, after),
+            None => {
+                let after = tries.iter().position(|t| t.1 && t.0 > t0)?;
+                (after, after)
+            }
+        };
+        let before = tries[..first].iter().rev().find(|t| t.1)?;
+        Some(tries[after].0.duration_since(before.0))
+    }
+}
+
+/// One new TLS request through the floating IP (curl, 0.5 s at most).
+fn probe(ns: &str) -> bool {
+    let [h, _] = DEMO_HOSTS;
+    let resolve = format!("{h}:443:{FLOATING_IP}");
+    let url = format!("https://{h}/");
+    std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "curl",
+            "-sk",
+            "--max-time",
+            "0.5",
+            "--resolve",
+            &resolve,
+            &url,
+        ])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("ingress="))
 }
 
 impl Drop for Prober {
@@ -255,13 +304,14 @@ fn trial(p: &mut Pair, fault: &str, conns: usize, deadline: Duration) -> Trial {
     );
     let prober = Prober::start(p);
     wait_for("probe succeeds", Duration::from_secs(10), || {
-        !prober.ok.lock().expect("lock").is_empty()
+        prober.any_ok()
     });
     let t0 = Instant::now();
     inject(p, fault, m);
     let mut split = Duration::ZERO;
     let mut last = Instant::now();
     let start = Instant::now();
+    let mut moved = None;
     loop {
         let both = p.owners(VIP_PUBLIC).len() > 1 || p.owners(VIP_INTERNAL).len() > 1;
         let now = Instant::now();
@@ -269,7 +319,10 @@ fn trial(p: &mut Pair, fault: &str, conns: usize, deadline: Duration) -> Trial {
             split += now - last;
         }
         last = now;
-        if p.sole_owner(b) && prober.gap_around(t0).is_some() {
+        if moved.is_none() && p.sole_owner(b) {
+            moved = Some(Instant::now());
+        }
+        if moved.is_some_and(|m| prober.blackout(t0, m).is_some()) {
             break;
         }
         assert!(
@@ -278,7 +331,9 @@ fn trial(p: &mut Pair, fault: &str, conns: usize, deadline: Duration) -> Trial {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let blackout = prober.gap_around(t0).unwrap_or_default();
+    let blackout = moved
+        .and_then(|m| prober.blackout(t0, m))
+        .unwrap_or_default();
     let survived = surviving(&mut held);
     drop(prober);
     restore(p, fault, m);

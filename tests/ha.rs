@@ -250,3 +250,121 @@ fn a_held_tls_connection_survives_a_planned_handover_but_not_a_crash() {
     );
     p.start_node(1);
 }
+
+/// Applies `text` on node `i` (`parvis apply --config`); true when it succeeded.
+fn apply(p: &Pair, i: usize, name: &str, text: &str) -> bool {
+    let path = p.dir.path().join(name);
+    std::fs::write(&path, text).expect("write config");
+    let out = std::process::Command::new(ha_support::exe())
+        .arg("apply")
+        .arg("--config")
+        .arg(&path)
+        .arg("--socket")
+        .arg(p.socket(i))
+        .output()
+        .expect("parvis apply");
+    eprintln!(
+        "apply on node {i}: {} {}",
+        String::from_utf8_lossy(&out.stdout).trim(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    out.status.success()
+}
+
+/// Node `i`'s config version in force and its history's numbers.
+fn versions(p: &Pair, i: usize) -> (u64, Vec<u64>) {
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = std::process::Command::new(ha_support::exe())
+            .args(args)
+            .args(["--json", "--socket"])
+            .arg(p.socket(i))
+            .output()
+            .expect("parvis");
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    let running = json(&["status"])["ha"]["config_version"]
+        .as_u64()
+        .unwrap_or(0);
+    let history = json(&["history"])
+        .as_array()
+        .map(|h| h.iter().filter_map(|e| e["version"].as_u64()).collect())
+        .unwrap_or_default();
+    (running, history)
+}
+
+/// The pair's config with one more forward (its port shows in the ruleset).
+fn with_forward(p: &Pair, port: u16) -> String {
+    format!(
+        "{}\n[[forward]]\nproto = \"tcp\"\nport = {port}\nto = \"{}:{port}\"\n",
+        p.text,
+        parvis::lab::SERVER
+    )
+}
+
+fn in_force_on_both(p: &Pair, port: u16) -> bool {
+    (0..2).all(|i| {
+        p.topo
+            .node(i)
+            .run(&["nft", "list", "table", "inet", "parvis"])
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!("dport {port} ")))
+    })
+}
+
+/// An apply made while a failover happens lands on both nodes under one
+/// version number: first during a planned handover (the apply succeeds and
+/// is in force on both), then on the backup at the moment the master is
+/// killed (the killed node catches up when it returns). No version is lost,
+/// none is in force on one node only.
+#[test]
+fn an_apply_during_a_failover_lands_on_both_nodes_with_one_version() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut p = Pair::start(ADVERT);
+    let before = versions(&p, 0).0;
+
+    let text = with_forward(&p, 7101);
+    let sock = p.socket(0);
+    let handing = std::thread::spawn(move || {
+        std::process::Command::new(ha_support::exe())
+            .args(["ha", "handover", "--socket"])
+            .arg(sock)
+            .output()
+            .expect("handover")
+    });
+    assert!(
+        apply(&p, 0, "during-handover.toml", &text),
+        "apply during the handover"
+    );
+    assert!(handing.join().expect("thread").status.success(), "handover");
+    wait_for("b sole owner", failover(), || p.sole_owner(1));
+    let (va, ha) = versions(&p, 0);
+    let (vb, hb) = versions(&p, 1);
+    assert!(va > before, "a new version: {va} after {before}");
+    assert_eq!((va, &ha), (vb, &hb), "same version and history on both");
+    assert!(
+        in_force_on_both(&p, 7101),
+        "the change is in force on both nodes"
+    );
+
+    // b is MASTER now: apply on a (the backup) while b is killed.
+    let text = with_forward(&p, 7102);
+    p.signal(1, Signal::SIGKILL);
+    let applied = apply(&p, 0, "during-crash.toml", &text);
+    wait_for("a MASTER after b's crash", failover(), || {
+        p.role(0) == "MASTER"
+    });
+    p.start_node(1);
+    wait_for("b back as BACKUP", Duration::from_secs(15), || {
+        p.role(1) == "BACKUP"
+    });
+    wait_for("both nodes on one version", Duration::from_secs(15), || {
+        let (a, b) = (versions(&p, 0), versions(&p, 1));
+        a.0 == b.0 && a.1 == b.1
+    });
+    let (v, _) = versions(&p, 0);
+    assert!(applied, "the apply on the surviving node succeeds");
+    assert!(v > va, "the version made during the crash: {v} after {va}");
+    assert!(
+        in_force_on_both(&p, 7102),
+        "the change reached the node that was down"
+    );
+}

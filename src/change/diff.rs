@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::kind::{list, opt};
 use super::Change;
-use crate::config::{format_duration, Backend, Config, Forward, Listener, Port};
+use crate::config::{format_duration, Backend, Config, Forward, Ha, Listener, Port};
 
 /// Everything `new` changes compared with `old`, grouped by area: ruleset,
 /// interfaces, listeners, route tables, backends, then the rest.
@@ -328,12 +328,41 @@ fn rest(old: &Config, new: &Config, out: &mut Vec<Change>) {
         a.max_connections.to_string(),
         b.max_connections.to_string(),
     );
+    if let Some(keys) = ha_keys(old.ha.as_ref(), new.ha.as_ref()) {
+        out.push(Change::Ha { keys });
+    }
     let listen = |c: &Config| c.metrics.as_ref().map(|m| m.listen);
     if listen(old) != listen(new) {
         out.push(Change::Metrics {
             from: listen(old),
             to: listen(new),
         });
+    }
+}
+
+/// The `[ha]` keys that differ; `None` when nothing does.
+fn ha_keys(old: Option<&Ha>, new: Option<&Ha>) -> Option<Vec<&'static str>> {
+    let (a, b) = match (old, new) {
+        (None, None) => return None,
+        (Some(a), Some(b)) => (a, b),
+        _ => return Some(vec!["[ha]"]),
+    };
+    let keys: Vec<&'static str> = [
+        ("vrid", a.vrid != b.vrid),
+        ("vip_public", a.vip_public != b.vip_public),
+        ("vip_internal", a.vip_internal != b.vip_internal),
+        ("advert", a.advert != b.advert),
+        ("sync_port", a.sync_port != b.sync_port),
+        ("key", a.key != b.key),
+        ("node", a.nodes != b.nodes),
+    ]
+    .into_iter()
+    .filter_map(|(k, changed)| changed.then_some(k))
+    .collect();
+    match keys.is_empty() {
+        true if a != b => Some(vec!["[ha]"]),
+        true => None,
+        false => Some(keys),
     }
 }
 

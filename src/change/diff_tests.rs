@@ -242,3 +242,29 @@ fn appliance_and_metrics() {
     );
     assert_eq!(text, "metrics: listen none → 127.0.0.1:9108");
 }
+
+#[test]
+fn a_change_of_ha_says_it_takes_a_restart() {
+    let pair = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/config/valid/ha-pair.toml"
+    ))
+    .expect("fixture");
+    let old = parse(&pair).expect("parses");
+    let new = parse(
+        &pair
+            .replace("advert = \"1s\"", "advert = \"500ms\"")
+            .replace("priority = 100", "priority = 150"),
+    )
+    .expect("parses");
+    let c = diff(&old, &new);
+    assert_eq!(c.len(), 1, "{c:?}");
+    let text = c[0].to_string();
+    assert!(text.starts_with("ha: advert, node changed;"), "{text}");
+    assert!(text.contains("until both daemons restart"), "{text}");
+    assert!(!c[0].needs_forwarder() && !c[0].needs_net());
+    assert!(diff(&old, &old).is_empty());
+    let mut alone = old.clone();
+    alone.ha = None;
+    assert_eq!(diff(&alone, &old)[0], Change::Ha { keys: vec!["[ha]"] });
+}

@@ -151,6 +151,12 @@ pub enum Change {
         /// After.
         to: String,
     },
+    /// `[ha]` changed, appeared or went away: keepalived, conntrackd and
+    /// the config sync keep the section read when the daemon started.
+    Ha {
+        /// The keys that changed (`vrid`, `node`, ...), or `[ha]` itself.
+        keys: Vec<&'static str>,
+    },
     /// `[metrics]` listen changed, appeared or went away.
     Metrics {
         /// Before.
@@ -200,6 +206,7 @@ impl Change {
                 | ForwardRemoved(_)
                 | Egress { .. }
                 | Interface { .. }
+                | Ha { .. }
         )
     }
 }
@@ -276,6 +283,11 @@ impl fmt::Display for Change {
             }
             Appliance { key, from, to } => write!(f, "appliance: {key} {from} → {to}"),
             Metrics { from, to } => write!(f, "metrics: listen {} → {}", opt(from), opt(to)),
+            Ha { keys } => write!(
+                f,
+                "ha: {} changed; the pair (VRRP, conntrackd, config sync) keeps the [ha] read at start until both daemons restart",
+                keys.join(", ")
+            ),
         }
     }
 }
