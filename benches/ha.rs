@@ -3,8 +3,8 @@
 //! (default 20) alternating the node that fails:
 //!
 //! - blackout: the client-side outage of new TLS connections through the
-//!   floating IP (a curl starts every 50 ms from the client namespace,
-//!   overlapping): from the start of the last success before the first
+//!   floating IP (a TLS request starts every 50 ms in the client
+//!   namespace, overlapping; `ha_probe`): from the start of the last success before the first
 //!   failed attempt to the start of the first success after the last one;
 //! - survival: of 500 established in-kernel forwarded connections (the echo
 //!   forward, DNAT + SNAT to the internal VIP), the share that still echo
@@ -14,6 +14,8 @@
 //!
 //! `cargo bench --bench ha -- [--trials N] [--advert-ms MS] [--faults crash,hang,link,handover,node] [--conns N]`
 
+#[path = "ha_probe.rs"]
+mod ha_probe;
 #[path = "../tests/ha_support/mod.rs"]
 mod ha_support;
 
@@ -28,7 +30,7 @@ use nix::sys::signal::Signal;
 use parvis::lab::echo::within;
 use parvis::lab::pair::ECHO_PORT;
 use parvis::lab::pair_topology::{VIP_INTERNAL, VIP_PUBLIC};
-use parvis::lab::{DEMO_HOSTS, FLOATING_IP};
+use parvis::lab::FLOATING_IP;
 
 struct Args {
     trials: usize,
@@ -67,10 +69,10 @@ fn args() -> Args {
     a
 }
 
-/// New-connection prober: a curl through the floating IP starts every
-/// 50 ms from the client namespace, each in its own thread (so one that
-/// waits for its timeout does not delay the next); records each attempt's
-/// start and whether it succeeded.
+/// New-connection prober: a TLS request through the floating IP starts
+/// every 50 ms in the client namespace, each in its own thread (so one
+/// that waits for its timeout does not delay the next); records each
+/// attempt's start and whether it succeeded.
 struct Prober {
     tries: Arc<Mutex<Vec<(Instant, bool)>>>,
     stop: Arc<AtomicBool>,
@@ -83,11 +85,13 @@ impl Prober {
         let (o, s) = (tries.clone(), stop.clone());
         let ns = p.topo.client().name().to_string();
         std::thread::spawn(move || {
+            ha_probe::enter(&ns).expect("client namespace");
+            let cfg = ha_probe::config();
             while !s.load(Ordering::SeqCst) {
-                let (o, ns) = (o.clone(), ns.clone());
+                let (o, cfg) = (o.clone(), cfg.clone());
                 std::thread::spawn(move || {
                     let t = Instant::now();
-                    let ok = probe(&ns);
+                    let ok = ha_probe::probe(&cfg);
                     o.lock().expect("lock").push((t, ok));
                 });
                 std::thread::sleep(Duration::from_millis(50));
@@ -140,28 +144,6 @@ impl Prober {
         let before = tries[..first].iter().rev().find(|t| t.1)?;
         Some(tries[after].0.duration_since(before.0))
     }
-}
-
-/// One new TLS request through the floating IP (curl, 0.5 s at most).
-fn probe(ns: &str) -> bool {
-    let [h, _] = DEMO_HOSTS;
-    let resolve = format!("{h}:443:{FLOATING_IP}");
-    let url = format!("https://{h}/");
-    std::process::Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns,
-            "curl",
-            "-sk",
-            "--max-time",
-            "0.5",
-            "--resolve",
-            &resolve,
-            &url,
-        ])
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("ingress="))
 }
 
 impl Drop for Prober {

@@ -109,14 +109,16 @@ pub fn script(plan: &Plan) -> String {
 }
 
 /// The relay chain of the new master: after DNAT (forwarded flows no
-/// longer go to the VIP), a TCP packet to the VIP of a connection this
-/// node did not accept goes to the peer through the tunnel.
+/// longer go to the VIP), a TCP packet from outside to the VIP of a
+/// connection this node did not accept goes to the peer through the
+/// tunnel. This node's own connections to the VIP (its health probe
+/// among them) come in on `lo` and are never relayed.
 pub fn relay_script(plan: &Plan) -> String {
     format!(
         "table ip {NFT_TABLE} {{\n\
          \tchain relay {{\n\
          \t\ttype filter hook prerouting priority dstnat + 10; policy accept;\n\
-         \t\tip daddr {vip} meta l4proto tcp ct mark & {bit:#x} == 0 counter dup to {peer} device \"{LINK}\" drop\n\
+         \t\tiifname != \"lo\" ip daddr {vip} meta l4proto tcp ct mark & {bit:#x} == 0 counter dup to {peer} device \"{LINK}\" drop\n\
          \t}}\n\
          }}\n",
         vip = plan.vip,

@@ -46,7 +46,7 @@ fn relay_sends_connections_not_accepted_here_to_the_peer() {
     let t = relay_script(&plan_b());
     assert!(t.contains("priority dstnat + 10;"), "after DNAT: {t}");
     assert!(
-        t.contains("ip daddr 192.168.10.4 meta l4proto tcp ct mark & 0x200 == 0 counter dup to 10.0.0.2 device \"parvis-drain\" drop\n"),
+        t.contains("iifname != \"lo\" ip daddr 192.168.10.4 meta l4proto tcp ct mark & 0x200 == 0 counter dup to 10.0.0.2 device \"parvis-drain\" drop\n"),
         "{t}"
     );
 }
