@@ -83,7 +83,14 @@ impl Changer {
     }
 
     /// SIGHUP: re-reads `path` and applies it as a change authored `sighup`.
-    pub async fn reload_file(&self, path: &Path) -> Result<ApplyOutcome, ChangeError> {
+    /// A signal has no caller, so `sessions` (the peers of the established
+    /// admin and SSH connections) stand for it: a file that would cut one
+    /// of them off is refused ([`ChangeError::LockOut`]), never applied.
+    pub async fn reload_file(
+        &self,
+        path: &Path,
+        sessions: Vec<std::net::IpAddr>,
+    ) -> Result<ApplyOutcome, ChangeError> {
         let text = tokio::fs::read_to_string(path)
             .await
             .map_err(|source| ChangeError::Read {
@@ -92,6 +99,7 @@ impl Changer {
             })?;
         let mut origin = Origin::new(Author::Sighup);
         origin.comment = format!("SIGHUP: {}", path.display());
+        origin.sessions = sessions;
         self.apply(&text, origin, None, false).await
     }
 
