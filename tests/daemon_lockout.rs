@@ -99,10 +99,75 @@ fn a_sighup_that_cuts_an_open_admin_session_is_refused() {
 
 /// Whether the appliance still holds an established connection on 8443.
 fn established_to_8443(lab: &Lab) -> bool {
+    established_to(lab, 8443)
+}
+
+/// Whether the appliance holds an established connection on `port`.
+fn established_to(lab: &Lab, port: u16) -> bool {
+    let filter = format!("( sport = :{port} )");
     let out = lab
         .topo
         .appliance()
-        .run(&["ss", "-Htn", "state", "established", "( sport = :8443 )"])
+        .run(&["ss", "-Htn", "state", "established", &filter])
         .unwrap_or_else(|e| panic!("ss: {e}"));
     !String::from_utf8_lossy(&out.stdout).trim().is_empty()
+}
+
+/// Connects from SRC to DST:PORT and holds the connection for a minute.
+const HOLD_ONE: &str = "import socket, sys, time\n\
+s = socket.socket()\n\
+s.bind((sys.argv[1], 0))\n\
+s.connect((sys.argv[2], int(sys.argv[3])))\n\
+time.sleep(60)\n";
+
+/// An SSH session outlives a restart of the daemon: a file edited while
+/// the daemon was down that would cut the session's peer off is refused at
+/// the next start, and the version restored from the store stays in force.
+#[test]
+fn a_restart_with_a_file_that_cuts_an_open_ssh_session_keeps_the_old_version() {
+    let mut lab = lab();
+    let app = lab.topo.appliance();
+    let public = parvis::lab::APPLIANCE_PUBLIC;
+    let sshd = ["socat", "TCP-LISTEN:22,reuseaddr,fork", "SYSTEM:sleep 60"];
+    let _sshd = app.spawn(&sshd).unwrap_or_else(|e| panic!("{e}"));
+    wait_tcp(app, public, 22);
+    let (admin, fip) = (
+        parvis::lab::CLIENT.to_string(),
+        parvis::lab::FLOATING_IP.to_string(),
+    );
+    let hold = ["python3", "-c", HOLD_ONE, &admin, &fip, "22"];
+    let _ssh = lab
+        .topo
+        .client()
+        .spawn(&hold)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(eventually(5, || established_to(&lab, 22)), "no SSH session");
+    assert_eq!(versions(&lab), 1);
+    let pid = lab.daemon.child.id().to_string();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(term.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+    let _ = lab.daemon.child.child_mut().wait();
+    let _ = std::fs::remove_file(&lab.daemon.socket);
+    let narrowed = lab.config_text().replace(
+        "allow = [\"198.51.100.0/24\"]",
+        "allow = [\"192.168.10.0/24\"]",
+    );
+    let exe = parvis_exe();
+    lab.daemon = parvis::lab::appliance::start_daemon(&lab.topo, &exe, &lab.dir, &narrowed)
+        .unwrap_or_else(|e| panic!("restart: {e}"));
+    assert!(
+        established_to(&lab, 22),
+        "the SSH session outlived the restart"
+    );
+    let log = events(&lab);
+    assert!(
+        log.contains("198.51.100.10, the address of an established admin or SSH connection"),
+        "{log}"
+    );
+    assert_eq!(versions(&lab), 1, "the cutting file was not applied");
+    let url = format!("https://{fip}:8443/login");
+    let out = lab.client_curl_raw(&["-k", "-o", "/dev/null", "-w", "%{http_code}", &url]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200", "admin port");
 }

@@ -28,6 +28,19 @@ impl Changer {
         &self,
         file_text: Option<&str>,
     ) -> Result<Option<ApplyOutcome>, ChangeError> {
+        self.startup_guarding(file_text, &|_| Vec::new()).await
+    }
+
+    /// [`Changer::startup`], where `sessions(restored config)` gives the
+    /// peers of the established admin and SSH connections (an SSH session
+    /// outlives a daemon restart): a file edited while the daemon was down
+    /// that would cut one of them off is refused ([`ChangeError::LockOut`])
+    /// and the restored version stays in force.
+    pub async fn startup_guarding(
+        &self,
+        file_text: Option<&str>,
+        sessions: &(dyn Fn(&crate::config::Config) -> Vec<std::net::IpAddr> + Sync),
+    ) -> Result<Option<ApplyOutcome>, ChangeError> {
         let mut st = self.inner.state.lock().await;
         let restored = match self.inner.store.pending() {
             Some(p) => self.restore_pending(&mut st, p).await,
@@ -48,6 +61,10 @@ impl Changer {
         };
         let mut origin = Origin::new(author);
         origin.comment = "config file".into();
+        origin.sessions = st
+            .running
+            .as_ref()
+            .map_or_else(Vec::new, |r| sessions(&r.config));
         // A version read from the peer's file (config sync) says nothing
         // about this node's file.
         let last_read = list

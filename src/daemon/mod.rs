@@ -109,9 +109,19 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     let kernel = Arc::new(Kernel::new(first.metadata.clone()));
     let changer = Changer::new(store, kernel.clone());
     let change_events = changer.subscribe();
-    let started = changer.startup(first.text.as_deref()).await;
-    if let Err(e) = &started {
-        tracing::error!(error = %e, "the stored or given config could not be put in place");
+    let peers = |cfg: &crate::config::Config| sessions::peers(&sessions::guarded_ports(cfg));
+    let started = changer
+        .startup_guarding(first.text.as_deref(), &peers)
+        .await;
+    match &started {
+        Err(crate::change::ChangeError::LockOut { reason }) => tracing::error!(
+            "the config file was not applied: {reason}; the restored version stays in force \
+             (close that connection, or apply the file with `parvis apply --force`)"
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "the stored or given config could not be put in place")
+        }
+        Ok(_) => {}
     }
     let (cfg, text, safe_reason) = match changer.running().await {
         Some((v, cfg)) => {
