@@ -52,6 +52,21 @@ impl Changer {
         let (Some(text), None) = (file_text, st.pending) else {
             return restored.map(|()| None);
         };
+        let Some(mut origin) = self.file_origin(text, st.running.as_ref()) else {
+            return restored.map(|()| None);
+        };
+        origin.sessions = st
+            .running
+            .as_ref()
+            .map_or_else(Vec::new, |r| sessions(&r.config));
+        self.apply_locked(&mut st, text, origin, None, false)
+            .await
+            .map(Some)
+    }
+
+    /// The origin of applying the file's `text` at start, or `None` when
+    /// it is the last version read from the file and not worth a retry.
+    fn file_origin(&self, text: &str, running: Option<&Running>) -> Option<Origin> {
         let store = &self.inner.store;
         let list = store.list();
         let author = if list.is_empty() {
@@ -61,10 +76,6 @@ impl Changer {
         };
         let mut origin = Origin::new(author);
         origin.comment = "config file".into();
-        origin.sessions = st
-            .running
-            .as_ref()
-            .map_or_else(Vec::new, |r| sessions(&r.config));
         // A version read from the peer's file (config sync) says nothing
         // about this node's file.
         let last_read = list
@@ -73,8 +84,8 @@ impl Changer {
             .find(|m| m.author.is_file() && m.node.is_none());
         if let Some(m) = last_read {
             if store.get(m.version).is_ok_and(|(_, t)| t == text) {
-                if !self.worth_retrying(m, st.running.as_ref()) {
-                    return restored.map(|()| None);
+                if !self.worth_retrying(m, running) {
+                    return None;
                 }
                 // A passing cause (a port still taken, a NIC late) must not
                 // keep every later start on the old version or the safe
@@ -88,9 +99,7 @@ impl Changer {
                 origin.comment = format!("config file, retry of version {}", m.version);
             }
         }
-        self.apply_locked(&mut st, text, origin, None, false)
-            .await
-            .map(Some)
+        Some(origin)
     }
 
     /// Whether the file's version `m` failed and nothing was confirmed
