@@ -49,7 +49,8 @@ fn forged_syns_do_not_use_up_a_victims_conn_max() {
 
 /// The listeners' `conn_max` is counted by the forwarder, per source: a
 /// sixth open connection is closed at once, another source has its own
-/// count, and the slots come back when connections end.
+/// count, the slots come back when connections end, and an apply that
+/// changes `conn_max` takes effect.
 #[test]
 fn the_forwarder_caps_open_connections_per_source() {
     let lab = lab_with(five);
@@ -63,4 +64,14 @@ fn the_forwarder_caps_open_connections_per_source() {
         "{two} has its own count"
     );
     assert_eq!(hold(client, &one, &fip, 80, 6), 5, "slots given back");
+    // An apply that lowers conn_max reaches the forwarder.
+    let two_max = lab.config_text().replace("conn_max = 5", "conn_max = 2");
+    let file = lab.write("two.toml", &two_max);
+    let out = lab.cli(&["apply", "--config", &file.to_string_lossy()]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        hold(client, &one, &fip, 443, 4),
+        2,
+        "conn_max 2 after the apply"
+    );
 }
