@@ -162,6 +162,7 @@ async fn the_safety_net_refuses_cutting_the_callers_access_unless_forced() {
         author: Author::Ui("admin".into()),
         source: Some(ip.parse().expect("ip")),
         comment: String::new(),
+        sessions: Vec::new(),
     };
     let mut cut = Knobs::new("b");
     cut.allow = "\"203.0.113.0/24\"";
@@ -285,7 +286,7 @@ async fn sighup_reload_and_file_edits_while_down() {
     let (ch, rec) = running_a(dir.path()).await;
     let file = dir.path().join("parvis.toml");
     std::fs::write(&file, all_steps("b")).expect("write");
-    let out = ch.reload_file(&file).await.expect("reload");
+    let out = ch.reload_file(&file, Vec::new()).await.expect("reload");
     assert_eq!(out.version(), 2);
     assert_eq!(ch.store().get(2).expect("v2").0.author, Author::Sighup);
     rec.take();
@@ -321,10 +322,45 @@ async fn sighup_reload_and_file_edits_while_down() {
     );
     assert_eq!(ch.store().get(4).expect("v4").0.author, Author::Startup);
     let err = ch
-        .reload_file(&dir.path().join("missing.toml"))
+        .reload_file(&dir.path().join("missing.toml"), Vec::new())
         .await
         .expect_err("no file");
     assert!(err.to_string().contains("missing.toml"), "{err}");
+}
+
+/// A SIGHUP has no caller: the peers of the established admin and SSH
+/// connections stand for it, and a file that cuts one off is refused.
+#[tokio::test]
+async fn sighup_refuses_a_file_that_cuts_an_open_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (ch, rec) = running_a(dir.path()).await;
+    let file = dir.path().join("parvis.toml");
+    let mut cut = Knobs::new("b");
+    cut.allow = "\"203.0.113.0/24\"";
+    std::fs::write(&file, cut.text()).expect("write");
+    let admin: std::net::IpAddr = "198.51.100.7".parse().expect("ip");
+    let outsider: std::net::IpAddr = "192.0.2.1".parse().expect("ip");
+    let err = ch
+        .reload_file(&file, vec![outsider, admin])
+        .await
+        .expect_err("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("198.51.100.7, the address of an established admin or SSH connection"),
+        "{text}"
+    );
+    assert_eq!(rec.take(), Vec::<String>::new(), "nothing touched");
+    assert_eq!(ch.store().list().len(), 1, "nothing stored");
+    // No session from a cut address (loopback, an outsider): applied.
+    let lo: std::net::IpAddr = "127.0.0.1".parse().expect("ip");
+    let out = ch
+        .reload_file(&file, vec![lo, outsider])
+        .await
+        .expect("applies");
+    assert!(
+        matches!(out, ApplyOutcome::Applied { version: 2, .. }),
+        "{out:?}"
+    );
 }
 
 #[tokio::test]

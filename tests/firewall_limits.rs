@@ -148,14 +148,17 @@ fn conn_rate_bans_a_flood_through_a_forward() {
     assert_eq!(t.tcp(C2, PUBLIC, 2222, ""), Ok(C2.into()));
 }
 
+/// `conn_max` on a forward (the kernel counts the forwards; the
+/// forwarder counts its listeners, see `tests/limits_conn_max.rs`).
 const CONN_MAX: &str = r#"
 [limits]
 conn_max = 3
 
-[[listener]]
-name = "https"
-bind = "0.0.0.0:443"
-protocol = "tls"
+[[forward]]
+proto = "tcp"
+port = 2222
+to = "10.0.0.20:22"
+masquerade = false
 "#;
 
 /// Opens N connections from SRC and keeps them all open; prints how many
@@ -191,12 +194,12 @@ print(alive)
 #[test]
 fn conn_max_caps_concurrent_connections_per_source() {
     let mut t = Topo::new("cmax");
-    let a = t.appliance.clone();
-    t.hold_tcp(&a, 443);
+    let s = t.server.clone();
+    t.hold_tcp(&s, 22);
     t.apply(CONN_MAX);
-    assert_eq!(t.python(HOLD, &[C1, PUBLIC, "443", "5"]), "3");
+    assert_eq!(t.python(HOLD, &[C1, PUBLIC, "2222", "5"]), "3");
     assert_eq!(
-        t.python(HOLD, &[C2, PUBLIC, "443", "2"]),
+        t.python(HOLD, &[C2, PUBLIC, "2222", "2"]),
         "2",
         "another source has its own count"
     );

@@ -241,3 +241,50 @@ fn a_full_meter_refuses_new_sources_and_reports_it() {
     ]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
 }
+
+/// `limits.block` and the rate limits covering the admin's own address
+/// (a config applied from the console or the file, where no caller is
+/// known) never cut an `admin.allow` source from the admin port or SSH:
+/// the firewall accepts it there before the block list and the meters. A
+/// blocked source outside `admin.allow` is dropped everywhere, as before.
+#[test]
+fn a_block_list_and_limits_over_the_admin_spare_the_admin_port_and_ssh() {
+    let lab = lab_with(|t| {
+        let t = tight(t);
+        let from = "block = [\"203.0.113.128/25\"]";
+        assert!(t.contains(from), "{t}");
+        t.replace(from, "block = [\"198.51.100.0/24\"]")
+    });
+    let _ssh = ssh_stand_in(&lab);
+    let fip = FLOATING_IP.to_string();
+    let admin = CLIENT.to_string();
+    let (mut session, first) = Session::open(lab.topo.client(), &fip, 8443);
+    assert!(first.starts_with("HTTP/1.1 401"), "{first}");
+    assert_eq!(admin_status(&lab), "200", "new admin connection");
+    assert_eq!(tcp(lab.topo.client(), &admin, &fip, 22), Ok("ssh".into()));
+    // Four times the burst (10) of completed connections, at full speed,
+    // to the admin port and to SSH: all served, no ban.
+    for port in [8443, 22] {
+        let answered = flood(lab.topo.client(), &admin, &fip, port, 40);
+        assert_eq!(answered, 40, "admin flood on {port}");
+    }
+    assert!(!banned(&lab, &admin), "{}", firewall(&lab.topo, &["bans"]));
+    assert_eq!(session.again(), "HTTP/1.1 401 Unauthorized", "open session");
+    assert_eq!(admin_status(&lab), "200", "admin port after the floods");
+    // The public sites are blocked for the admin too.
+    let site = lab.client_curl_raw(&["-k", &format!("https://{fip}/")]);
+    assert_eq!(site.status.code(), Some(28), "public site: {site:?}");
+    // Outside admin.allow: dropped on every port.
+    let other = CLIENT_2.to_string();
+    for port in [8443, 22, 443] {
+        let out = tcp(lab.topo.client(), &other, &fip, port);
+        assert!(out.is_err(), "{other} reached port {port}: {out:?}");
+    }
+    let counters = firewall(&lab.topo, &["counters"]);
+    assert!(
+        counters
+            .lines()
+            .any(|l| l.contains("limits.block") && !l.contains(" 0 0 ")),
+        "{counters}"
+    );
+}

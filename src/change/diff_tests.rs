@@ -87,6 +87,11 @@ fn ruleset_items() {
     assert_eq!(steps, FW);
     let (text, steps) = one("conn_max = 200", "conn_max = 300");
     assert_eq!(text, "ruleset: limits.conn_max 200 → 300");
+    assert_eq!(steps, FW_FWD, "the forwarder counts conn_max per source");
+    let (text, steps) = one("conn_max = 200", "conn_max = 200\nipv6_prefix = 56");
+    assert_eq!(text, "ruleset: limits.ipv6_prefix 64 → 56");
+    assert_eq!(steps, FW_FWD);
+    let (_, steps) = one("conn_max = 200", "conn_max = 200\nblock = [\"192.0.2.66\"]");
     assert_eq!(steps, FW);
     let (text, steps) = one(
         "[[listener]]",

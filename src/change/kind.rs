@@ -197,11 +197,14 @@ impl Change {
     /// binds them at start, so those take effect at its next start.
     pub fn needs_forwarder(&self) -> bool {
         use Change::*;
+        if let Limit { key, .. } = self {
+            // The forwarder counts the listeners' conn_max per source.
+            return matches!(*key, "conn_max" | "ipv6_prefix");
+        }
         !matches!(
             self,
             AdminAllow { .. }
                 | SshPort { .. }
-                | Limit { .. }
                 | ForwardAdded(_)
                 | ForwardRemoved(_)
                 | Egress { .. }

@@ -32,6 +32,6 @@ pub use diff::diff;
 pub use hook::{Published, Replication, Snapshot};
 pub use kind::Change;
 pub use outcome::{ApplyOutcome, ChangeError, Event, EventKind};
-pub use safety::{lockout, FORCED_CONFIRM};
+pub use safety::{lockout, session_lockout, FORCED_CONFIRM};
 pub use steps::{Step, StepError, Steps};
 pub use txn::Changer;

@@ -11,6 +11,21 @@ pub const FORCED_CONFIRM: std::time::Duration = std::time::Duration::from_secs(6
 /// Why `new` would cut off `source` (the address the change came from),
 /// or `None` if it would not. Only a source that `old` lets in can be cut.
 pub fn lockout(old: &Config, new: &Config, source: IpAddr) -> Option<String> {
+    cut(old, new, source, "the address this change came from")
+}
+
+/// Why `new` would cut off `peer`, the address of an established admin or
+/// SSH connection (a SIGHUP's stand-in for a caller), or `None`.
+pub fn session_lockout(old: &Config, new: &Config, peer: IpAddr) -> Option<String> {
+    cut(
+        old,
+        new,
+        peer,
+        "the address of an established admin or SSH connection",
+    )
+}
+
+fn cut(old: &Config, new: &Config, source: IpAddr, whose: &str) -> Option<String> {
     let src = canonical_ip(source);
     // Loopback (an SSH tunnel to the admin port) is always let in by the
     // firewall, whatever admin.allow says.
@@ -22,23 +37,21 @@ pub fn lockout(old: &Config, new: &Config, source: IpAddr) -> Option<String> {
     }
     if !new.admin.allow.iter().any(|c| c.contains(src)) {
         return Some(format!(
-            "admin.allow would no longer include {src}, the address this change came from"
+            "admin.allow would no longer include {src}, {whose}"
         ));
     }
     if let Some(c) = new.limits.block.iter().find(|c| c.contains(src)) {
-        return Some(format!(
-            "limits.block {c} would drop {src}, the address this change came from"
-        ));
+        return Some(format!("limits.block {c} would drop {src}, {whose}"));
     }
     if old.admin.listen != new.admin.listen {
         return Some(format!(
-            "the admin UI would move from {} to {}, away from the session this change came from",
+            "the admin UI would move from {} to {}, away from {src}, {whose}",
             old.admin.listen, new.admin.listen
         ));
     }
     if old.admin.ssh_port != new.admin.ssh_port {
         return Some(format!(
-            "SSH would move from port {} to {}",
+            "SSH would move from port {} to {}, away from {src}, {whose}",
             old.admin.ssh_port, new.admin.ssh_port
         ));
     }
@@ -83,6 +96,19 @@ mod tests {
             .contains("limits.block"));
         let wider = config("\"198.51.100.0/24\", \"203.0.113.0/24\"", "");
         assert_eq!(lockout(&old, &wider, src), None);
+    }
+
+    #[test]
+    fn a_session_peer_is_named_as_such() {
+        let peer: IpAddr = "198.51.100.7".parse().expect("ip");
+        let old = config("\"198.51.100.0/24\"", "");
+        let narrower = config("\"198.51.100.128/25\"", "");
+        let why = session_lockout(&old, &narrower, peer).expect("cut");
+        assert!(
+            why.contains("198.51.100.7, the address of an established admin or SSH connection"),
+            "{why}"
+        );
+        assert_eq!(session_lockout(&old, &old, peer), None);
     }
 
     #[test]

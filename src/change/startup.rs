@@ -28,6 +28,19 @@ impl Changer {
         &self,
         file_text: Option<&str>,
     ) -> Result<Option<ApplyOutcome>, ChangeError> {
+        self.startup_guarding(file_text, &|_| Vec::new()).await
+    }
+
+    /// [`Changer::startup`], where `sessions(restored config)` gives the
+    /// peers of the established admin and SSH connections (an SSH session
+    /// outlives a daemon restart): a file edited while the daemon was down
+    /// that would cut one of them off is refused ([`ChangeError::LockOut`])
+    /// and the restored version stays in force.
+    pub async fn startup_guarding(
+        &self,
+        file_text: Option<&str>,
+        sessions: &(dyn Fn(&crate::config::Config) -> Vec<std::net::IpAddr> + Sync),
+    ) -> Result<Option<ApplyOutcome>, ChangeError> {
         let mut st = self.inner.state.lock().await;
         let restored = match self.inner.store.pending() {
             Some(p) => self.restore_pending(&mut st, p).await,
@@ -39,6 +52,21 @@ impl Changer {
         let (Some(text), None) = (file_text, st.pending) else {
             return restored.map(|()| None);
         };
+        let Some(mut origin) = self.file_origin(text, st.running.as_ref()) else {
+            return restored.map(|()| None);
+        };
+        origin.sessions = st
+            .running
+            .as_ref()
+            .map_or_else(Vec::new, |r| sessions(&r.config));
+        self.apply_locked(&mut st, text, origin, None, false)
+            .await
+            .map(Some)
+    }
+
+    /// The origin of applying the file's `text` at start, or `None` when
+    /// it is the last version read from the file and not worth a retry.
+    fn file_origin(&self, text: &str, running: Option<&Running>) -> Option<Origin> {
         let store = &self.inner.store;
         let list = store.list();
         let author = if list.is_empty() {
@@ -56,8 +84,8 @@ impl Changer {
             .find(|m| m.author.is_file() && m.node.is_none());
         if let Some(m) = last_read {
             if store.get(m.version).is_ok_and(|(_, t)| t == text) {
-                if !self.worth_retrying(m, st.running.as_ref()) {
-                    return restored.map(|()| None);
+                if !self.worth_retrying(m, running) {
+                    return None;
                 }
                 // A passing cause (a port still taken, a NIC late) must not
                 // keep every later start on the old version or the safe
@@ -71,9 +99,7 @@ impl Changer {
                 origin.comment = format!("config file, retry of version {}", m.version);
             }
         }
-        self.apply_locked(&mut st, text, origin, None, false)
-            .await
-            .map(Some)
+        Some(origin)
     }
 
     /// Whether the file's version `m` failed and nothing was confirmed
@@ -83,7 +109,14 @@ impl Changer {
     }
 
     /// SIGHUP: re-reads `path` and applies it as a change authored `sighup`.
-    pub async fn reload_file(&self, path: &Path) -> Result<ApplyOutcome, ChangeError> {
+    /// A signal has no caller, so `sessions` (the peers of the established
+    /// admin and SSH connections) stand for it: a file that would cut one
+    /// of them off is refused ([`ChangeError::LockOut`]), never applied.
+    pub async fn reload_file(
+        &self,
+        path: &Path,
+        sessions: Vec<std::net::IpAddr>,
+    ) -> Result<ApplyOutcome, ChangeError> {
         let text = tokio::fs::read_to_string(path)
             .await
             .map_err(|source| ChangeError::Read {
@@ -92,6 +125,7 @@ impl Changer {
             })?;
         let mut origin = Origin::new(Author::Sighup);
         origin.comment = format!("SIGHUP: {}", path.display());
+        origin.sessions = sessions;
         self.apply(&text, origin, None, false).await
     }
 

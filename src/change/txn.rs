@@ -11,7 +11,7 @@ use tokio::sync::{broadcast, Mutex};
 
 use super::hook::Replication;
 use super::outcome::{ApplyOutcome, ChangeError, Event, EventKind};
-use super::safety::{lockout, FORCED_CONFIRM};
+use super::safety::{lockout, session_lockout, FORCED_CONFIRM};
 use super::steps::Steps;
 use super::{diff, Change};
 use crate::config::{self, Config};
@@ -328,10 +328,19 @@ impl Changer {
         confirm_within: Option<Duration>,
         force: bool,
     ) -> Result<Option<Duration>, ChangeError> {
-        let (Some(old), Some(src)) = (st.running.as_ref(), origin.source) else {
+        let Some(old) = st.running.as_ref() else {
             return Ok(confirm_within);
         };
-        let Some(reason) = lockout(&old.config, new, src) else {
+        let caller = origin
+            .source
+            .and_then(|src| Some((src, lockout(&old.config, new, src)?)));
+        let session = || {
+            origin
+                .sessions
+                .iter()
+                .find_map(|&p| Some((p, session_lockout(&old.config, new, p)?)))
+        };
+        let Some((src, reason)) = caller.or_else(session) else {
             return Ok(confirm_within);
         };
         if !force {

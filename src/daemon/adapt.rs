@@ -31,6 +31,7 @@ pub fn origin(author: Author, comment: &str) -> store::Origin {
         author: who,
         source: author.source_addr,
         comment: comment.to_string(),
+        sessions: Vec::new(),
     }
 }
 

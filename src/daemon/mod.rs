@@ -14,6 +14,7 @@ mod kernel;
 mod notify;
 mod pair;
 mod series;
+mod sessions;
 mod skeleton;
 mod start;
 
@@ -108,9 +109,19 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     let kernel = Arc::new(Kernel::new(first.metadata.clone()));
     let changer = Changer::new(store, kernel.clone());
     let change_events = changer.subscribe();
-    let started = changer.startup(first.text.as_deref()).await;
-    if let Err(e) = &started {
-        tracing::error!(error = %e, "the stored or given config could not be put in place");
+    let peers = |cfg: &crate::config::Config| sessions::peers(&sessions::guarded_ports(cfg));
+    let started = changer
+        .startup_guarding(first.text.as_deref(), &peers)
+        .await;
+    match &started {
+        Err(crate::change::ChangeError::LockOut { reason }) => tracing::error!(
+            "the config file was not applied: {reason}; the restored version stays in force \
+             (close that connection, or apply the file with `parvis apply --force`)"
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "the stored or given config could not be put in place")
+        }
+        Ok(_) => {}
     }
     let (cfg, text, safe_reason) = match changer.running().await {
         Some((v, cfg)) => {
@@ -233,13 +244,29 @@ fn start_sync(
     }
 }
 
-/// SIGHUP: the file as a change, author `sighup`.
+/// SIGHUP: the file as a change, author `sighup`, refused if it would cut
+/// off the peer of an established admin or SSH connection.
 async fn reload(changer: &Changer, opts: &Options, daemon: &Daemon) {
-    match changer.reload_file(&opts.config).await {
+    let ports = match changer.running().await {
+        Some((_, cfg)) => sessions::guarded_ports(&cfg),
+        None => Vec::new(),
+    };
+    let peers = tokio::task::spawn_blocking(move || sessions::peers(&ports))
+        .await
+        .unwrap_or_default();
+    match changer.reload_file(&opts.config, peers).await {
         Ok(out) => tracing::info!(
             version = adapt::outcome(&out, std::time::SystemTime::now()).version,
             "reloaded"
         ),
+        Err(crate::change::ChangeError::LockOut { reason }) => {
+            let why = format!(
+                "SIGHUP reload refused: {reason}; close that connection, or apply the file with \
+                 `parvis apply --force` (it then rolls back unless confirmed)"
+            );
+            tracing::error!("{why}");
+            daemon.log("refused", why);
+        }
         Err(e) => {
             tracing::error!(error = %e, "reload refused, keeping the running config");
             daemon.log("refused", format!("SIGHUP reload refused: {e}"));

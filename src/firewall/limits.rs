@@ -27,13 +27,20 @@
 //! refuse `reject` there.) With `limits.ban` the source also goes into
 //! `ban4/6`.
 //!
-//! `conn_max` is still counted when the connection is new (chain
-//! `limits_conn`): the kernel's `ct count` does not add a connection that
+//! `conn_max` of the listeners is counted by the forwarder
+//! (`forwarder::per_source`), which only sees completed handshakes. The
+//! kernel's `ct count` cannot do that: it does not add a connection that
 //! conntrack has already confirmed (measured on 6.18: five established
-//! connections, count 0), so it cannot run after the handshake. A forged
-//! SYN therefore holds one of its victim's `conn_max` slots for as long as
-//! the half-open entry lives (the victim's own reset closes it at once);
-//! it is dropped, never banned, and never touches the admin port or SSH.
+//! connections, count 0), so it must run on the SYN, and it counts
+//! half-open connections. When it metered the listeners, 20 SYNs forged
+//! with the address of a client behind a stateful firewall (which drops
+//! the SYN-ACKs instead of resetting them) took all of that client's
+//! `conn_max = 5` for a minute. The forwards, which no user-space process
+//! sees, keep the kernel's count when the connection is new (chain
+//! `limits_conn`): there a forged SYN still holds one of its victim's
+//! slots for as long as the half-open entry lives (a victim that answers
+//! the SYN-ACK with a reset closes it at once); it is dropped, never
+//! banned, and never touches the admin port or SSH.
 //!
 //! UDP has no handshake: any source can be forged, so new UDP flows are
 //! metered in their own sets (`urate`, `uconn`, chain `limits_udp`) and are
@@ -66,7 +73,7 @@ pub const REFUSED: u32 = 0x2;
 pub(super) struct Plan {
     /// TCP rate after the handshake (chain `limits`).
     pub(super) rate: bool,
-    /// TCP `conn_max` when new (chain `limits_conn`).
+    /// TCP `conn_max` of the forwards when new (chain `limits_conn`).
     pub(super) conn: bool,
     /// New UDP flows (chain `limits_udp`).
     pub(super) udp: bool,
@@ -80,7 +87,7 @@ pub(super) fn plan(cfg: &Config) -> Plan {
     let rate = tcp && l.conn_rate.is_some();
     Plan {
         rate,
-        conn: tcp && l.conn_max.is_some(),
+        conn: l.conn_max.is_some() && !forward_ports(cfg, Transport::Tcp).is_empty(),
         udp: (l.conn_rate.is_some() || l.conn_max.is_some())
             && !public_ports(cfg, Transport::Udp).is_empty(),
         ban: rate && !l.ban.is_zero(),
@@ -145,18 +152,28 @@ pub fn sets(cfg: &Config) -> Vec<Set<'static>> {
 
 /// Ports of the public services per transport, overlaps merged.
 fn public_ports(cfg: &Config, proto: Transport) -> Vec<PortRange> {
-    let mut v: Vec<PortRange> = cfg
-        .forwards
-        .iter()
-        .filter(|f| f.proto == proto)
-        .map(|f| f.ports)
-        .collect();
+    let mut v = forward_ports(cfg, proto);
     if proto == Transport::Tcp {
         v.extend(cfg.listeners.iter().map(|l| PortRange {
             first: l.bind.port(),
             last: l.bind.port(),
         }));
     }
+    merge(v)
+}
+
+/// The forward ports of `proto`, merged.
+fn forward_ports(cfg: &Config, proto: Transport) -> Vec<PortRange> {
+    let v = cfg
+        .forwards
+        .iter()
+        .filter(|f| f.proto == proto)
+        .map(|f| f.ports)
+        .collect();
+    merge(v)
+}
+
+fn merge(mut v: Vec<PortRange>) -> Vec<PortRange> {
     v.sort_by_key(|p| (p.first, p.last));
     let mut merged: Vec<PortRange> = Vec::new();
     for p in v {
@@ -174,18 +191,18 @@ fn public_ports(cfg: &Config, proto: Transport) -> Vec<PortRange> {
 /// (`limits`), TCP when new (`limits_conn`), UDP when new (`limits_udp`).
 pub fn guard_jumps(cfg: &Config) -> Vec<Rule> {
     let p = plan(cfg);
-    let dports = |proto: Transport, name: &'static str| {
-        let list = public_ports(cfg, proto);
+    let to = |list: Vec<PortRange>, name: &'static str| {
         eq(
             payload(name, "dport"),
             anon_set(list.iter().map(ports).collect()),
         )
     };
-    let new_to = |proto, name, chain| {
+    let dports = |proto: Transport, name: &'static str| to(public_ports(cfg, proto), name);
+    let new_to = |list, name, chain| {
         vec![
             is_in(ct("state"), word("new")),
             eq(fib_daddr_type(), word("local")),
-            dports(proto, name),
+            to(list, name),
             jump(chain),
         ]
     };
@@ -209,15 +226,15 @@ pub fn guard_jumps(cfg: &Config) -> Vec<Rule> {
     if p.conn {
         out.push(Rule::new(
             "guard",
-            "limits: new tcp connections to listeners and forwards (conn_max)",
-            new_to(Transport::Tcp, "tcp", "limits_conn"),
+            "limits: new tcp connections to forwards (conn_max; the forwarder counts its listeners)",
+            new_to(forward_ports(cfg, Transport::Tcp), "tcp", "limits_conn"),
         ));
     }
     if p.udp {
         out.push(Rule::new(
             "guard",
             "limits: new udp flows to forwards (metered, never banned)",
-            new_to(Transport::Udp, "udp", "limits_udp"),
+            new_to(public_ports(cfg, Transport::Udp), "udp", "limits_udp"),
         ));
     }
     out

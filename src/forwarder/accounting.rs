@@ -29,7 +29,8 @@ pub enum EndReason {
     BadHello,
     /// A PROXY header from an untrusted peer, or a bad one from a trusted peer.
     ProxyRejected,
-    /// Over the global or listener connection cap.
+    /// Over the global or listener connection cap, or the source's
+    /// `limits.conn_max`.
     Overload,
     /// Closed by a shutdown after the drain period.
     Shutdown,

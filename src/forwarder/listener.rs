@@ -1,6 +1,7 @@
 //! Listening sockets and their accept loops: the global and per-listener
-//! caps are taken at accept (over the cap: closed at once), then each
-//! connection runs in its own task. Does I/O.
+//! caps and the source's `limits.conn_max` slot are taken at accept (over
+//! a cap: closed at once), then each connection runs in its own task.
+//! Does I/O.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -65,7 +66,9 @@ pub async fn accept_loop(
             }
         };
         let ctx = ctx.load_full();
-        let Some(permits) = take_permits(&shared.global.load(), &ctx.permits) else {
+        let permits = take_permits(&shared.global.load(), &ctx.permits);
+        let slot = shared.per_source.take(peer.ip());
+        let (Some(permits), Some(slot)) = (permits, slot) else {
             shared
                 .accounting
                 .refuse(&ctx.config.name, EndReason::Overload);
@@ -86,7 +89,7 @@ pub async fn accept_loop(
             shared.log.record(super::log::Entry { finished, tls });
             let side = reason.side().map_or("none", |s| s.as_str());
             tracing::debug!(listener = %ctx.name, %peer, reason = reason.as_str(), failed = side, "connection ended");
-            drop((permits, alive));
+            drop((permits, slot, alive));
         });
     }
 }

@@ -17,6 +17,7 @@ pub mod hello;
 pub mod http;
 mod listener;
 pub mod log;
+pub mod per_source;
 pub mod proxy_header;
 mod relay;
 pub mod route;
@@ -54,6 +55,8 @@ struct Shared {
     kill: CancellationToken,
     /// The connection log.
     log: Arc<log::ConnLog>,
+    /// `limits.conn_max` per source, counted at accept.
+    per_source: Arc<per_source::PerSource>,
 }
 
 /// What a connection needs from its listener.
@@ -109,6 +112,7 @@ impl Forwarder {
             global: ArcSwap::from_pointee(Semaphore::new(permits(max))),
             kill: CancellationToken::new(),
             log: log::ConnLog::start(config),
+            per_source: Arc::default(),
         });
         let (alive_tx, alive_rx) = mpsc::channel(1);
         let forwarder = Forwarder {
@@ -143,6 +147,10 @@ impl Forwarder {
         let backends = backend::build(config, &old.backends);
         backend::mark_drained(&backends, &inner.drained);
         self.shared.log.reconfigure(&config.log);
+        let limits = &config.limits;
+        self.shared
+            .per_source
+            .configure(limits.conn_max, limits.ipv6_prefix);
         inner.health.cancel();
         inner.health = CancellationToken::new();
         spawn_health(&backends, &inner.health);

@@ -117,6 +117,10 @@ pub struct Origin {
     pub source: Option<IpAddr>,
     /// Free text shown in the history.
     pub comment: String,
+    /// Other addresses the change must not cut off besides `source` (not
+    /// stored): for a SIGHUP, the peers of the established admin and SSH
+    /// connections, since a signal has no client of its own.
+    pub sessions: Vec<IpAddr>,
 }
 
 impl Origin {
@@ -126,6 +130,7 @@ impl Origin {
             author,
             source: None,
             comment: String::new(),
+            sessions: Vec::new(),
         }
     }
 }

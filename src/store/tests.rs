@@ -7,6 +7,7 @@ fn origin() -> Origin {
         author: Author::Ui("alice".into()),
         source: Some("198.51.100.7".parse().expect("ip")),
         comment: "more ingress".into(),
+        sessions: Vec::new(),
     }
 }
 

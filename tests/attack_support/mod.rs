@@ -16,6 +16,7 @@ use parvis::lab::{Ns, Topology};
 const FORGE: &str = r#"
 import random, socket, struct, sys
 src, dst, ports, n = sys.argv[1], sys.argv[2], [int(p) for p in sys.argv[3].split(",")], int(sys.argv[4])
+syn_only = sys.argv[5:] == ["syn-only"]
 def csum(b):
     if len(b) % 2: b += b"\0"
     s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
@@ -35,26 +36,32 @@ for i in range(n):
     port = ports[i % len(ports)]
     sport, seq = random.randrange(20000, 60000), random.randrange(1 << 32)
     s.sendto(segment(sport, port, seq, 0, 0x02), (dst, 0))
+    sent += 1
+    if syn_only: continue
     s.sendto(segment(sport, port, seq + 1, random.randrange(1 << 32), 0x10), (dst, 0))
-    sent += 2
+    sent += 1
 print(sent)
 "#;
 
 /// Forges `n` SYN+ACK pairs from `src` to `dst` on `ports` (round robin),
 /// from namespace `ns`; returns the number of segments sent.
 pub fn forge(ns: &Ns, src: &str, dst: &str, ports: &[u16], n: u32) -> u32 {
+    forge_with(ns, &[src, dst], ports, n, None)
+}
+
+/// Forges `n` lone SYNs (no blind ACK after them) from `src` to `dst` on
+/// `ports`: half-open connections that stay until conntrack times them out
+/// when the real owner of `src` does not answer the SYN-ACKs.
+pub fn forge_syns(ns: &Ns, src: &str, dst: &str, ports: &[u16], n: u32) -> u32 {
+    forge_with(ns, &[src, dst], ports, n, Some("syn-only"))
+}
+
+fn forge_with(ns: &Ns, ends: &[&str; 2], ports: &[u16], n: u32, mode: Option<&str>) -> u32 {
     let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
-    let out = ns
-        .run(&[
-            "python3",
-            "-c",
-            FORGE,
-            src,
-            dst,
-            &ports.join(","),
-            &n.to_string(),
-        ])
-        .unwrap_or_else(|e| panic!("forger: {e}"));
+    let (ports, n) = (ports.join(","), n.to_string());
+    let mut args = vec!["python3", "-c", FORGE, ends[0], ends[1], &ports, &n];
+    args.extend(mode);
+    let out = ns.run(&args).unwrap_or_else(|e| panic!("forger: {e}"));
     String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
@@ -100,6 +107,47 @@ pub fn flood(ns: &Ns, src: &str, dst: &str, port: u16, n: u32) -> u32 {
         .trim()
         .parse()
         .unwrap_or_else(|e| panic!("flood printed {:?}: {e}", out.stdout))
+}
+
+/// Opens N connections from SRC to DST:PORT and keeps them all open;
+/// prints how many are still open a second later.
+const HOLD: &str = r#"
+import socket, sys, time
+src, dst, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+held = []
+for _ in range(n):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.settimeout(1.0)
+    try:
+        s.connect((dst, port))
+        held.append(s)
+    except OSError:
+        pass
+    time.sleep(0.05)
+time.sleep(1.0)
+alive = 0
+for s in held:
+    s.setblocking(False)
+    try:
+        s.recv(1, socket.MSG_PEEK)
+    except BlockingIOError:
+        alive += 1
+    except OSError:
+        pass
+print(alive)
+"#;
+
+/// Runs [`HOLD`] in `ns`; returns how many connections stayed open.
+pub fn hold(ns: &Ns, src: &str, dst: &str, port: u16, n: u32) -> u32 {
+    let (port, n) = (port.to_string(), n.to_string());
+    let out = ns
+        .run(&["python3", "-c", HOLD, src, dst, &port, &n])
+        .unwrap_or_else(|e| panic!("hold: {e}"));
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("hold printed {:?}: {e}", out.stdout))
 }
 
 /// One TLS connection to the admin port kept open: a request now, then
