@@ -17,10 +17,16 @@
 //!   (`setpriv --pdeathsig`), restarting it if it exits. I/O.
 //! - [`pair`]: starts all of the above for a config and keeps the state
 //!   `parvis ha status` shows. I/O.
+//! - [`neutron`], [`neutron_api`], [`neutron_http`]: `mode = "neutron"`,
+//!   the new master points the floating IP at its own port through the
+//!   Neutron API. I/O.
 
 pub mod child;
 pub mod fifo;
 pub mod health;
+pub mod neutron;
+pub mod neutron_api;
+pub mod neutron_http;
 pub mod pair;
 pub mod paths;
 pub mod place;

@@ -22,6 +22,8 @@
 pub mod appliance;
 mod civi;
 pub mod echo;
+pub mod neutron;
+pub mod neutron_pair;
 mod ns;
 pub mod pair;
 pub mod pair_topology;
