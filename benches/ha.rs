@@ -11,8 +11,15 @@
 //! - split brain: time during which both nodes hold a VIP (sampled every
 //!   20 ms).
 //!
-//! `cargo bench --bench ha -- [--trials N] [--advert-ms MS] [--faults crash,hang,link,handover,node] [--conns N]`
+//! `cargo bench --bench ha -- [--trials N] [--advert-ms MS] [--faults crash,hang,link,handover,node] [--conns N]
+//! [--mode vrrp|neutron] [--api-delay-ms MS]`
+//!
+//! `--mode neutron`: the pair in the "neutron" failover mode, the router's
+//! floating-IP NAT moved only by the Keystone/Neutron stand-in, each API
+//! call taking `--api-delay-ms` (default 0).
 
+#[path = "../tests/ha_neutron_support/mod.rs"]
+mod ha_neutron_support;
 #[path = "../tests/ha_support/mod.rs"]
 mod ha_support;
 
@@ -34,6 +41,8 @@ struct Args {
     advert: Duration,
     faults: Vec<String>,
     conns: usize,
+    neutron: bool,
+    api_delay: Duration,
 }
 
 fn args() -> Args {
@@ -44,6 +53,8 @@ fn args() -> Args {
             .map(String::from)
             .to_vec(),
         conns: 500,
+        neutron: false,
+        api_delay: Duration::ZERO,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -56,6 +67,10 @@ fn args() -> Args {
             }
             "--faults" => a.faults = next.split(',').map(String::from).collect(),
             "--conns" => a.conns = next.parse().expect("--conns N"),
+            "--mode" => a.neutron = next == "neutron",
+            "--api-delay-ms" => {
+                a.api_delay = Duration::from_millis(next.parse().expect("--api-delay-ms MS"))
+            }
             _ => {
                 i += 1;
                 continue;
@@ -106,12 +121,17 @@ impl Prober {
         });
         Prober { ok, stop }
     }
-    /// Last success before `t` and first after `t`.
-    fn gap_around(&self, t: Instant) -> Option<Duration> {
+    /// The longest gap between successes from the last one before `t` to
+    /// the first one after `done` (the old master may serve on after the
+    /// fault until the floating IP moves, in the "neutron" mode).
+    fn longest_gap(&self, t: Instant, done: Instant) -> Option<Duration> {
         let ok = self.ok.lock().expect("lock");
-        let before = ok.iter().rev().find(|x| **x <= t)?;
-        let after = ok.iter().find(|x| **x > t)?;
-        Some(after.duration_since(*before))
+        let first = ok.iter().rposition(|x| *x <= t)?;
+        let last = ok.iter().position(|x| *x > done)?;
+        ok[first..=last]
+            .windows(2)
+            .map(|w| w[1].duration_since(w[0]))
+            .max()
     }
 }
 
@@ -244,7 +264,14 @@ struct Trial {
     split: Duration,
 }
 
-fn trial(p: &mut Pair, fault: &str, conns: usize, deadline: Duration) -> Trial {
+/// `moved(b)`: the floating IP points at node `b` (always, in VRRP mode).
+fn trial(
+    p: &mut Pair,
+    fault: &str,
+    conns: usize,
+    deadline: Duration,
+    moved: &dyn Fn(usize) -> bool,
+) -> Trial {
     let m = if p.role(0) == "MASTER" { 0 } else { 1 };
     let b = 1 - m;
     let mut held = open_conns(p, conns);
@@ -262,6 +289,7 @@ fn trial(p: &mut Pair, fault: &str, conns: usize, deadline: Duration) -> Trial {
     let mut split = Duration::ZERO;
     let mut last = Instant::now();
     let start = Instant::now();
+    let mut done: Option<Instant> = None;
     loop {
         let both = p.owners(VIP_PUBLIC).len() > 1 || p.owners(VIP_INTERNAL).len() > 1;
         let now = Instant::now();
@@ -269,8 +297,13 @@ fn trial(p: &mut Pair, fault: &str, conns: usize, deadline: Duration) -> Trial {
             split += now - last;
         }
         last = now;
-        if p.sole_owner(b) && prober.gap_around(t0).is_some() {
-            break;
+        if done.is_none() && p.sole_owner(b) && moved(b) {
+            done = Some(Instant::now());
+        }
+        if let Some(d) = done {
+            if prober.longest_gap(t0, d).is_some() {
+                break;
+            }
         }
         assert!(
             start.elapsed() < deadline,
@@ -278,7 +311,9 @@ fn trial(p: &mut Pair, fault: &str, conns: usize, deadline: Duration) -> Trial {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let blackout = prober.gap_around(t0).unwrap_or_default();
+    let blackout = done
+        .and_then(|d| prober.longest_gap(t0, d))
+        .unwrap_or_default();
     let survived = surviving(&mut held);
     drop(prober);
     restore(p, fault, m);
@@ -299,24 +334,39 @@ fn main() {
     let a = args();
     ha_support::require_root();
     println!(
-        "ha-bench: advert {} ms, {} trials per fault, {} held forwarded connections",
+        "ha-bench: advert {} ms, {} trials per fault, {} held forwarded connections, mode {}",
         a.advert.as_millis(),
         a.trials,
-        a.conns
+        a.conns,
+        if a.neutron {
+            format!("neutron (API {} ms per call)", a.api_delay.as_millis())
+        } else {
+            "vrrp".into()
+        }
     );
     println!(
         "{:<9} {:>8} {:>8} {:>8} {:>12} {:>12}",
         "fault", "p50 ms", "p95 ms", "max ms", "survived %", "split max ms"
     );
     for fault in &a.faults {
-        let mut p = Pair::start(a.advert);
+        let (mut p, _api) = if a.neutron {
+            let n = ha_neutron_support::NPair::start_with(a.api_delay, true, a.advert);
+            (n.p, Some(n.api))
+        } else {
+            (Pair::start(a.advert), None)
+        };
         let mut results = Vec::new();
         for _ in 0..a.trials {
             results.push(trial(
                 &mut p,
                 fault,
                 a.conns,
-                a.advert * 6 + Duration::from_secs(10),
+                a.advert * 6 + Duration::from_secs(10) + a.api_delay * 4,
+                &|b| {
+                    _api.as_ref().is_none_or(|api| {
+                        api.world().port.as_deref() == Some(parvis::lab::neutron::PORT_IDS[b])
+                    })
+                },
             ));
         }
         let mut b: Vec<Duration> = results.iter().map(|r| r.blackout).collect();

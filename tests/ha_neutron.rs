@@ -4,124 +4,20 @@
 //! node's own address and changes only when the API is called, so
 //! gratuitous ARP cannot move the traffic. Needs root; one test at a time.
 
+mod ha_neutron_support;
 mod ha_support;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use ha_support::{exe, require_root, wait_for, Pair, ADVERT};
+use ha_neutron_support::{failover, NPair};
+use ha_support::{exe, wait_for, ADVERT};
 use nix::sys::signal::Signal;
-use parvis::lab::appliance::{wait_ready, Daemon};
-use parvis::lab::neutron::{StandIn, CREDENTIAL_SECRET, PORT_IDS};
-use parvis::lab::neutron_pair::{neutron_config, write_secret};
-use parvis::lab::pair::start_backends;
+use parvis::lab::neutron::CREDENTIAL_SECRET;
 use parvis::lab::pair_topology::{NODE_NAMES, VIP_PUBLIC};
-use parvis::lab::{ChildGuard, PairTopology};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-/// The pair and the stand-in (dropped after the daemons).
-struct NPair {
-    p: Pair,
-    api: StandIn,
-}
-
-fn failover() -> Duration {
-    ADVERT * 4 + Duration::from_secs(3)
-}
-
-impl NPair {
-    /// Builds the lab, starts the stand-in (each call taking `delay`), `a`
-    /// (MASTER, which points the floating IP at itself), then `b`.
-    fn start(delay: Duration, secret_in_file: bool) -> NPair {
-        require_root();
-        let topo = PairTopology::build().expect("pair topology");
-        let api = StandIn::start(topo.router().name()).expect("stand-in");
-        api.world().delay = delay;
-        let backends = start_backends(&topo, &exe()).expect("backends");
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        let dir = tempfile::tempdir_in(base).expect("tempdir");
-        let secret = secret_in_file.then(|| write_secret(dir.path()).expect("secret"));
-        let text = neutron_config(&dir.path().join("state"), ADVERT, secret.as_deref());
-        let mut n = NPair {
-            p: Pair {
-                daemons: [None, None],
-                backends,
-                topo,
-                dir,
-                text,
-            },
-            api,
-        };
-        n.start_node(0);
-        wait_for("a MASTER", Duration::from_secs(15), || {
-            n.p.role(0) == "MASTER"
-        });
-        n.start_node(1);
-        wait_for("b BACKUP", Duration::from_secs(15), || {
-            n.p.role(1) == "BACKUP"
-        });
-        wait_for("the floating IP on a", failover() + delay * 2, || {
-            n.port() == Some(0)
-        });
-        wait_for("TLS through a", failover(), || n.p.tls_ok());
-        n
-    }
-
-    /// Starts node `i` with its stdout and stderr in `dir/<node>.log`.
-    fn start_node(&mut self, i: usize) {
-        let dir = self.p.dir.path();
-        let node_dir = dir.join(NODE_NAMES[i]);
-        std::fs::create_dir_all(&node_dir).expect("mkdir");
-        let config = dir.join("parvis.toml");
-        std::fs::write(&config, &self.p.text).expect("config");
-        let socket = node_dir.join("control.sock");
-        let _ = std::fs::remove_file(&socket);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(format!("{}.log", NODE_NAMES[i])))
-            .expect("log");
-        let mut cmd = self.p.topo.node(i).command(&exe().to_string_lossy());
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .arg("--socket")
-            .arg(&socket);
-        cmd.arg("--state-dir")
-            .arg(node_dir.join("state"))
-            .env("RUST_LOG", "debug");
-        cmd.stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log);
-        let mut child = ChildGuard::spawn(cmd).expect("daemon");
-        wait_ready(&mut child, &socket).expect("ready");
-        self.p.daemons[i] = Some(Daemon {
-            child,
-            config,
-            socket,
-            state_dir: node_dir.join("state"),
-        });
-    }
-
-    /// Which node's port the stand-in says the floating IP points at.
-    fn port(&self) -> Option<usize> {
-        let w = self.api.world();
-        w.port
-            .as_deref()
-            .and_then(|p| PORT_IDS.iter().position(|x| *x == p))
-    }
-
-    /// `neutron.<key>` of node `i`'s `parvis ha status --json`.
-    fn fip(&self, i: usize, key: &str) -> serde_json::Value {
-        self.p
-            .status(i)
-            .and_then(|v| v.pointer(&format!("/neutron/{key}")).cloned())
-            .unwrap_or_default()
-    }
-}
 
 /// kill -9 of the master with a slow API (2 s per call): b wins VRRP and
 /// holds the public VIP (gratuitous ARP sent), yet no client reaches it

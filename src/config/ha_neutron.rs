@@ -302,3 +302,89 @@ fn bounded(c: &mut Checker, path: &str, v: Option<&String>, default: Duration) -
     }
     Some(d)
 }
+
+#[cfg(test)]
+mod tests {
+    const PAIR: &str = "[appliance]\nname = \"e\"\n[admin]\nlisten = \"0.0.0.0:8443\"\nallow = [\"198.51.100.0/24\"]\n[[forward]]\nproto = \"tcp\"\nport = 2222\nto = \"10.0.0.20:22\"\n\
+        [ha]\nvrid = 51\nvip_public = \"192.168.10.4/24\"\nvip_internal = \"10.0.0.1/24\"\n\
+        key = \"0123456789abcdef0123456789abcdef\"\nMODE\n\
+        [[ha.node]]\nname = \"a\"\naddress = \"10.0.0.2\"\npriority = 200\n\
+        [[ha.node]]\nname = \"b\"\naddress = \"10.0.0.3\"\npriority = 100\n";
+    const NEUTRON: &str = "[ha.neutron]\nauth_url = \"https://keystone.example:5000/v3/\"\n\
+        application_credential_id = \"0c2f5d1e\"\napplication_credential_secret = \"s3cret\"\n\
+        floating_ip = \"5b7e0d6a-4c1f\"\nports = { a = \"port-a\", b = \"port-b\" }\n";
+
+    fn problems(mode: &str, section: &str) -> String {
+        let text = format!("{}{section}", PAIR.replace("MODE", mode));
+        match crate::config::parse(&text) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_neutron_mode_is_typed() {
+        let text = format!("{}{NEUTRON}", PAIR.replace("MODE", "mode = \"neutron\""));
+        let ha = crate::config::parse(&text)
+            .expect("valid")
+            .ha
+            .expect("[ha]");
+        assert_eq!(ha.mode, super::HaMode::Neutron);
+        let n = ha.neutron.expect("section");
+        assert_eq!(n.auth_url, "https://keystone.example:5000/v3");
+        assert_eq!(n.ports.get("b").map(String::as_str), Some("port-b"));
+        assert_eq!(n.check, super::CHECK);
+        assert!(!format!("{n:?}").contains("s3cret"));
+        let vrrp = crate::config::parse(&PAIR.replace("MODE", "")).expect("valid");
+        assert_eq!(vrrp.ha.expect("[ha]").mode, super::HaMode::Vrrp);
+    }
+
+    #[test]
+    fn mistakes_name_the_key() {
+        let e = problems("mode = \"carp\"", "");
+        assert!(
+            e.contains("ha.mode") && e.contains("\"vrrp\" or \"neutron\""),
+            "{e}"
+        );
+        let e = problems("mode = \"neutron\"", "");
+        assert!(e.contains("ha.neutron") && e.contains("is required"), "{e}");
+        let e = problems("", NEUTRON);
+        assert!(e.contains("ha.neutron") && e.contains("only used"), "{e}");
+        let n = "mode = \"neutron\"";
+        let e = problems(n, &NEUTRON.replace("b = \"port-b\"", "c = \"port-c\""));
+        assert!(
+            e.contains("no port for node \"b\"") && e.contains("\"c\" is not the name"),
+            "{e}"
+        );
+        let e = problems(n, &NEUTRON.replace("port-b", "port-a"));
+        assert!(e.contains("the same port"), "{e}");
+        let e = problems(
+            n,
+            &NEUTRON.replace("https://keystone.example:5000/v3/", "keystone:5000"),
+        );
+        assert!(
+            e.contains("ha.neutron.auth_url") && e.contains("https://"),
+            "{e}"
+        );
+        let e = problems(
+            n,
+            &format!("{NEUTRON}application_credential_secret_file = \"/etc/x\"\n"),
+        );
+        assert!(e.contains("not both"), "{e}");
+        let e = problems(
+            n,
+            &NEUTRON.replace(
+                "application_credential_secret = \"s3cret\"",
+                "application_credential_secret_file = \"rel\"",
+            ),
+        );
+        assert!(e.contains("absolute path"), "{e}");
+        let e = problems(n, &format!("{NEUTRON}timeout = \"99999h\"\n"));
+        assert!(
+            e.contains("ha.neutron.timeout") && e.contains("out of range"),
+            "{e}"
+        );
+        let e = problems(n, &NEUTRON.replace("5b7e0d6a-4c1f", "../../x"));
+        assert!(e.contains("ha.neutron.floating_ip"), "{e}");
+    }
+}
