@@ -217,7 +217,7 @@ fn refused_or_unreachable_api_is_reported_and_retried() {
 }
 
 fn assert_secret_never_shown(n: &NPair) {
-    for i in 0..2 {
+    for (i, name) in NODE_NAMES.iter().enumerate() {
         for args in [
             &["ha", "status", "--json"][..],
             &["status", "--json"],
@@ -231,12 +231,21 @@ fn assert_secret_never_shown(n: &NPair) {
                 .expect("cli");
             let text = String::from_utf8_lossy(&out.stdout);
             assert!(
+                out.status.success() && !text.is_empty(),
+                "{args:?} answered"
+            );
+            assert!(
                 !text.contains(CREDENTIAL_SECRET),
                 "{args:?} shows the secret"
             );
+            if args == ["export"] {
+                assert!(
+                    text.contains("application_credential_secret = \"****"),
+                    "export masks the secret: {text}"
+                );
+            }
         }
-        let log = std::fs::read_to_string(n.p.dir.path().join(format!("{}.log", NODE_NAMES[i])))
-            .expect("log");
+        let log = std::fs::read_to_string(n.p.dir.path().join(format!("{name}.log"))).expect("log");
         assert!(!log.is_empty(), "the daemon logged something");
         assert!(
             !log.contains(CREDENTIAL_SECRET),

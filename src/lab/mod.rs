@@ -23,6 +23,7 @@ pub mod appliance;
 mod civi;
 pub mod echo;
 pub mod neutron;
+mod neutron_nat;
 pub mod neutron_pair;
 mod ns;
 pub mod pair;
