@@ -162,12 +162,21 @@ impl Failover {
     /// node is no longer MASTER.
     async fn take(&self, pair: &Pair) {
         let start = Instant::now();
-        let fixed = own_public_address(pair).await;
         let mut backoff = BACKOFF_MIN;
-        for attempt in 1u32.. {
+        let mut attempt = 0u32;
+        loop {
             if pair.view().role != Role::Master {
                 return;
             }
+            // The role read may be stale (a daemon resumed after SIGSTOP has
+            // not yet read keepalived's FIFO): only a node that holds the
+            // public VIP is really MASTER.
+            let (fixed, holds_vip) = public_addresses(pair).await;
+            if !holds_vip {
+                tokio::time::sleep(ROLE_POLL).await;
+                continue;
+            }
+            attempt += 1;
             match self.api.associate(self.my_port(), fixed).await {
                 Ok(f) if f.port_id.as_deref() == Some(self.my_port()) => {
                     let ms = start.elapsed().as_millis();
@@ -228,17 +237,22 @@ async fn became_master(pair: &Pair) {
     }
 }
 
-/// This node's own address on its public link (not the public VIP): the
-/// fixed address the floating IP is associated with.
-async fn own_public_address(pair: &Pair) -> Option<IpAddr> {
-    let observed = crate::net::netlink::observe().await.ok()?;
+/// This node's own address on its public link (not the public VIP: the
+/// fixed address the floating IP is associated with), and whether that link
+/// holds the public VIP (keepalived adds it on becoming MASTER).
+async fn public_addresses(pair: &Pair) -> (Option<IpAddr>, bool) {
+    let Ok(observed) = crate::net::netlink::observe().await else {
+        return (None, false);
+    };
     let vip = pair.ha.vip_public.0.addr();
-    observed
+    let on_link: Vec<IpAddr> = observed
         .links
         .iter()
         .filter(|l| l.name == pair.place.public)
         .flat_map(|l| l.addresses.iter().map(|a| a.0.addr()))
-        .find(|a| a.is_ipv4() && *a != vip)
+        .collect();
+    let own = on_link.iter().copied().find(|a| a.is_ipv4() && *a != vip);
+    (own, on_link.contains(&vip))
 }
 
 fn now_secs() -> u64 {
