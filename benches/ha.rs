@@ -12,10 +12,17 @@
 //! - split brain: time during which both nodes hold a VIP (sampled every
 //!   20 ms).
 //!
-//! `cargo bench --bench ha -- [--trials N] [--advert-ms MS] [--faults crash,hang,link,handover,node] [--conns N]`
+//! `cargo bench --bench ha -- [--trials N] [--advert-ms MS] [--faults crash,hang,link,handover,node] [--conns N]
+//! [--mode vrrp|neutron] [--api-delay-ms MS]`
+//!
+//! `--mode neutron`: the pair in the "neutron" failover mode, the router's
+//! floating-IP NAT moved only by the Keystone/Neutron stand-in, each API
+//! call taking `--api-delay-ms` (default 0).
 
 #[path = "ha_probe.rs"]
 mod ha_probe;
+#[path = "../tests/ha_neutron_support/mod.rs"]
+mod ha_neutron_support;
 #[path = "../tests/ha_support/mod.rs"]
 mod ha_support;
 
@@ -37,6 +44,8 @@ struct Args {
     advert: Duration,
     faults: Vec<String>,
     conns: usize,
+    neutron: bool,
+    api_delay: Duration,
 }
 
 fn args() -> Args {
@@ -47,6 +56,8 @@ fn args() -> Args {
             .map(String::from)
             .to_vec(),
         conns: 500,
+        neutron: false,
+        api_delay: Duration::ZERO,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -59,6 +70,10 @@ fn args() -> Args {
             }
             "--faults" => a.faults = next.split(',').map(String::from).collect(),
             "--conns" => a.conns = next.parse().expect("--conns N"),
+            "--mode" => a.neutron = next == "neutron",
+            "--api-delay-ms" => {
+                a.api_delay = Duration::from_millis(next.parse().expect("--api-delay-ms MS"))
+            }
             _ => {
                 i += 1;
                 continue;
@@ -283,7 +298,14 @@ struct Trial {
 /// One trial; `None` (said on stderr) when the VIPs did not settle on the
 /// backup within `deadline` — on a machine so loaded that a node's own
 /// health check times out, the pair can flap during a trial.
-fn trial(p: &mut Pair, fault: &str, conns: usize, deadline: Duration) -> Option<Trial> {
+/// `moved(b)`: the floating IP points at node `b` (always, in VRRP mode).
+fn trial(
+    p: &mut Pair,
+    fault: &str,
+    conns: usize,
+    deadline: Duration,
+    moved_to: &dyn Fn(usize) -> bool,
+) -> Option<Trial> {
     let m = if p.role(0) == "MASTER" { 0 } else { 1 };
     let b = 1 - m;
     let mut held = open_conns(p, conns);
@@ -309,7 +331,7 @@ fn trial(p: &mut Pair, fault: &str, conns: usize, deadline: Duration) -> Option<
             split += now - last;
         }
         last = now;
-        if moved.is_none() && p.sole_owner(b) {
+        if moved.is_none() && p.sole_owner(b) && moved_to(b) {
             moved = Some(Instant::now());
         }
         if moved.is_some_and(|m| prober.blackout(t0, m).is_some()) {
@@ -350,17 +372,27 @@ fn main() {
     let a = args();
     ha_support::require_root();
     println!(
-        "ha-bench: advert {} ms, {} trials per fault, {} held forwarded connections",
+        "ha-bench: advert {} ms, {} trials per fault, {} held forwarded connections, mode {}",
         a.advert.as_millis(),
         a.trials,
-        a.conns
+        a.conns,
+        if a.neutron {
+            format!("neutron (API {} ms per call)", a.api_delay.as_millis())
+        } else {
+            "vrrp".into()
+        }
     );
     println!(
         "{:<9} {:>8} {:>8} {:>8} {:>12} {:>12} {:>8}",
         "fault", "p50 ms", "p95 ms", "max ms", "survived %", "split max ms", "trials"
     );
     for fault in &a.faults {
-        let mut p = Pair::start(a.advert);
+        let (mut p, _api) = if a.neutron {
+            let n = ha_neutron_support::NPair::start_with(a.api_delay, true, a.advert);
+            (n.p, Some(n.api))
+        } else {
+            (Pair::start(a.advert), None)
+        };
         let mut results = Vec::new();
         let mut failed = 0;
         for _ in 0..a.trials {
@@ -368,7 +400,12 @@ fn main() {
                 &mut p,
                 fault,
                 a.conns,
-                a.advert * 6 + Duration::from_secs(10),
+                a.advert * 6 + Duration::from_secs(10) + a.api_delay * 4,
+                &|b| {
+                    _api.as_ref().is_none_or(|api| {
+                        api.world().port.as_deref() == Some(parvis::lab::neutron::PORT_IDS[b])
+                    })
+                },
             ) {
                 Some(t) => results.push(t),
                 None => failed += 1,

@@ -34,6 +34,13 @@ enum Cmd {
         /// Two appliances as an active/standby pair behind the floating IP.
         #[arg(long)]
         ha: bool,
+        /// With --ha: the "neutron" failover mode, with a Keystone/Neutron
+        /// stand-in that moves the floating IP.
+        #[arg(long, requires = "ha")]
+        neutron: bool,
+        /// With --neutron: how long each API call takes, in ms.
+        #[arg(long, default_value_t = 0, requires = "neutron")]
+        api_delay_ms: u64,
     },
     /// The active/standby pair: status, planned handover.
     #[command(subcommand)]
@@ -79,7 +86,17 @@ async fn main() -> ExitCode {
         Cmd::Check { config } => return check(&config),
         Cmd::Firewall(cmd) => return firewall::diag::run(cmd),
         Cmd::Serve(opts) => serve(opts).await,
-        Cmd::Lab { ha } => run_lab(ha).await,
+        Cmd::Lab {
+            ha,
+            neutron,
+            api_delay_ms,
+        } => {
+            run_lab(
+                ha,
+                neutron.then(|| std::time::Duration::from_millis(api_delay_ms)),
+            )
+            .await
+        }
         Cmd::Ha(control::ha::HaCmd::Check { file, max_age_ms }) => {
             let age = std::time::Duration::from_millis(max_age_ms);
             parvis::ha::health::check(&file, age, std::time::SystemTime::now())
@@ -115,9 +132,11 @@ async fn serve(opts: daemon::Options) -> Result<(), Failure> {
         .map_err(|e| (if e.is_bad_input() { 2 } else { 1 }, e.into()))
 }
 
-async fn run_lab(ha: bool) -> Result<(), Failure> {
+async fn run_lab(ha: bool, neutron: Option<std::time::Duration>) -> Result<(), Failure> {
     let shutdown = signals().map_err(|e| (1, e))?;
-    let run = if ha {
+    let run = if let Some(delay) = neutron {
+        lab::neutron_pair::run(shutdown, delay).await
+    } else if ha {
         lab::pair::run(shutdown).await
     } else {
         lab::appliance::run(shutdown).await

@@ -2,21 +2,29 @@
 //! `main.tf` passes, into a config that `parvis check` accepts and whose
 //! site-specific values (admin allow-list, backends, name) come from the
 //! variables, not from the template. Renders `${name}` and
-//! `${jsonencode(name)}` as Terraform's `templatefile` does (the only forms
-//! the template uses; any other `${`/`%{` fails the test). No root needed.
+//! `${jsonencode(name)}` as Terraform's `templatefile` does, and whole-line
+//! `%{ if name == "value" ~}` / `%{ endif ~}` (the only forms the templates
+//! use; any other `${`/`%{` fails the test). The same for the pair
+//! (`docs/terraform/pair`) in both HA modes. No root needed.
 
 use std::collections::BTreeMap;
 use std::process::Command;
 
 const TEMPLATE: &str = include_str!("../docs/terraform/parvis.toml.tftpl");
 const MAIN_TF: &str = include_str!("../docs/terraform/main.tf");
+const PAIR_TEMPLATE: &str = include_str!("../docs/terraform/pair/parvis-pair.toml.tftpl");
+const PAIR_TF: &str = include_str!("../docs/terraform/pair/main.tf");
 
 /// The keys of the map `main.tf` gives `templatefile`.
 fn passed_keys() -> Vec<String> {
-    let start = MAIN_TF
+    keys_in(MAIN_TF)
+}
+
+fn keys_in(main_tf: &str) -> Vec<String> {
+    let start = main_tf
         .find("templatefile(")
         .expect("main.tf calls templatefile");
-    let body = &MAIN_TF[start..];
+    let body = &main_tf[start..];
     let end = body.find("})").expect("the map ends");
     body[..end]
         .lines()
@@ -27,11 +35,40 @@ fn passed_keys() -> Vec<String> {
 
 /// Renders the template; `Err` names a placeholder it cannot render.
 fn render(vars: &BTreeMap<&str, serde_json::Value>) -> Result<String, String> {
-    if TEMPLATE.contains("%{") {
-        return Err("template directives are not rendered by this test".into());
-    }
+    render_in(TEMPLATE, vars)
+}
+
+/// Keeps the lines whose `%{ if name == "value" ~}` holds, drops the
+/// directive lines; any other directive is an error.
+fn directives(template: &str, vars: &BTreeMap<&str, serde_json::Value>) -> Result<String, String> {
     let mut out = String::new();
-    let mut rest = TEMPLATE;
+    let mut keep = vec![true];
+    for line in template.lines() {
+        let t = line.trim();
+        if let Some(cond) = t.strip_prefix("%{ if ").and_then(|c| c.strip_suffix(" ~}")) {
+            let (name, value) = cond.split_once(" == ").ok_or(format!("unsupported {t}"))?;
+            let v = vars.get(name).ok_or(format!("no variable {name:?}"))?;
+            let holds = v.as_str() == Some(value.trim_matches('"'));
+            keep.push(holds && keep.last() == Some(&true));
+        } else if t == "%{ endif ~}" {
+            keep.pop();
+            if keep.is_empty() {
+                return Err("endif without if".into());
+            }
+        } else if t.contains("%{") {
+            return Err(format!("template directive not rendered by this test: {t}"));
+        } else if keep.last() == Some(&true) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}
+
+fn render_in(template: &str, vars: &BTreeMap<&str, serde_json::Value>) -> Result<String, String> {
+    let text = directives(template, vars)?;
+    let mut out = String::new();
+    let mut rest = text.as_str();
     while let Some(at) = rest.find("${") {
         out.push_str(&rest[..at]);
         let end = rest[at..].find('}').ok_or("unclosed ${")? + at;
@@ -64,7 +101,10 @@ fn sample(admin: &str, https: &[&str], http: &[&str]) -> BTreeMap<&'static str, 
 }
 
 fn check(text: &str) -> (bool, String) {
-    let dir = std::env::temp_dir().join(format!("pv-tf-{}", std::process::id()));
+    // One folder per call: the tests run in parallel.
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("pv-tf-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("parvis.toml");
     std::fs::write(&file, text).expect("write");
@@ -132,5 +172,76 @@ fn rendered_config_passes_check_and_carries_the_variables() {
             .collect();
         assert_eq!(servers, https.map(String::from).to_vec());
         assert_eq!(cfg.appliance.name, "edge-7");
+    }
+}
+
+fn pair_sample(mode: &str) -> BTreeMap<&'static str, serde_json::Value> {
+    let mut v = sample("198.51.100.0/24", &["10.0.0.11:443"], &["10.0.0.11:80"]);
+    v.remove("public_mac");
+    v.remove("internal_mac");
+    for (k, val) in [
+        ("vip_public", "192.168.10.4/24"),
+        ("vip_internal", "10.0.0.1/24"),
+        ("ha_key", "Zq3v8yWm1kP0cR7tL2sX9bN4dF6gH5jA0eU1iO8pQ3wE2rT7"),
+        ("node_a_address", "10.0.0.2"),
+        ("node_b_address", "10.0.0.3"),
+        ("ha_mode", mode),
+        ("auth_url", "https://auth.cloud.ovh.net/v3"),
+        ("app_cred_id", "0c2f5d1e9b8a4c7d8e6f5a4b3c2d1e0f"),
+        ("app_cred_secret", "tf-rendered-secret"),
+        ("floating_ip_id", "5b7e0d6a-4c1f-4c7e-9a51-0f1d2c3b4a10"),
+        ("port_a", "a1a1a1a1-0000-4000-8000-00000000000a"),
+        ("port_b", "b2b2b2b2-0000-4000-8000-00000000000b"),
+    ] {
+        v.insert(k, serde_json::json!(val));
+    }
+    v
+}
+
+#[test]
+fn pair_main_tf_passes_every_placeholder_and_builds_the_pair() {
+    let keys = keys_in(PAIR_TF);
+    let vars: BTreeMap<&str, serde_json::Value> = keys
+        .iter()
+        .map(|k| (k.as_str(), serde_json::json!("neutron")))
+        .collect();
+    let missing = render_in(PAIR_TEMPLATE, &vars)
+        .err()
+        .filter(|e| e.starts_with("no variable"));
+    assert_eq!(missing, None, "pair/main.tf passes {keys:?}");
+    for needed in [
+        "policies = [\"anti-affinity\"]",
+        "ip_address = \"${local.vip_public}/32\"",
+        "ip_address = \"${local.vip_internal}/32\"",
+        "port_id = openstack_networking_port_v2.vip_public.id",
+        "protocol          = \"112\"",
+        "remote_group_id   = openstack_networking_secgroup_v2.pair.id",
+        "path    = \"/v2.0/floatingips/*\"",
+        "ignore_changes = [port_id, fixed_ip]",
+    ] {
+        assert!(PAIR_TF.contains(needed), "pair/main.tf lacks {needed}");
+    }
+}
+
+#[test]
+fn pair_config_passes_check_in_both_modes() {
+    for mode in ["vrrp", "neutron"] {
+        let text = render_in(PAIR_TEMPLATE, &pair_sample(mode)).expect("renders");
+        let (ok, said) = check(&text);
+        assert!(ok, "parvis check refused the {mode} pair: {said}\n{text}");
+        let ha = parvis::config::parse(&text)
+            .expect("parses")
+            .ha
+            .expect("[ha]");
+        assert_eq!(format!("{:?}", ha.mode).to_lowercase(), mode);
+        assert_eq!(ha.nodes[1].address.to_string(), "10.0.0.3");
+        match ha.neutron {
+            Some(n) => {
+                assert_eq!(mode, "neutron");
+                assert_eq!(n.ports["b"], "b2b2b2b2-0000-4000-8000-00000000000b");
+                assert_eq!(n.floating_ip, "5b7e0d6a-4c1f-4c7e-9a51-0f1d2c3b4a10");
+            }
+            None => assert_eq!(mode, "vrrp"),
+        }
     }
 }

@@ -80,6 +80,40 @@ pub struct HaView {
     pub standby: bool,
     /// The public and internal VIPs.
     pub vips: [String; 2],
+    /// With `mode = "neutron"`: the floating IP as Neutron says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neutron: Option<FipView>,
+}
+
+/// The floating IP as Neutron last said, against this node's VRRP role
+/// (`mode = "neutron"`; filled by `ha::neutron`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FipView {
+    /// The floating IP's id.
+    pub floating_ip: String,
+    /// The port Neutron says it points at (`None`: no port, or not known yet).
+    pub port: Option<String>,
+    /// The fixed address on that port.
+    pub fixed_ip: Option<String>,
+    /// Which node that port belongs to: a node name, "nothing", "unknown"
+    /// (not asked yet) or "another port".
+    pub points_at: String,
+    /// It points at this node's public port.
+    pub this_node: bool,
+    /// This node is MASTER and the floating IP points at it.
+    pub serving: bool,
+    /// Neutron and VRRP agree (MASTER and here, or not MASTER and not here).
+    pub agrees: bool,
+    /// One line for people: the verdict and why.
+    pub note: String,
+    /// When Neutron was last asked (seconds since the epoch).
+    pub checked_at: Option<u64>,
+    /// The last move this node made, and how long it took.
+    pub last_move: Option<String>,
+    /// The last API error, until a call succeeds.
+    pub error: Option<String>,
+    /// API calls that failed since the daemon started.
+    pub errors: u64,
 }
 
 /// `parvis_ha_state` and `parvis_ha_transitions_total` in Prometheus text.
@@ -95,5 +129,31 @@ pub fn metrics(v: &HaView) -> String {
         role = v.role.as_str(),
         gauge = v.role.gauge(),
         n = v.transitions,
+    ) + &v
+        .neutron
+        .as_ref()
+        .map(|f| fip_metrics(&node, f))
+        .unwrap_or_default()
+}
+
+/// The floating IP's gauges (`mode = "neutron"`).
+fn fip_metrics(node: &str, f: &FipView) -> String {
+    format!(
+        "# HELP parvis_ha_fip_here 1 when Neutron says the floating IP points at this node's port.\n\
+         # TYPE parvis_ha_fip_here gauge\n\
+         parvis_ha_fip_here{{node=\"{node}\"}} {here}\n\
+         # HELP parvis_ha_fip_agrees 1 when Neutron and VRRP agree on this node (master and here, or neither).\n\
+         # TYPE parvis_ha_fip_agrees gauge\n\
+         parvis_ha_fip_agrees{{node=\"{node}\"}} {agrees}\n\
+         # HELP parvis_ha_fip_serving 1 when this node is MASTER and the floating IP points at it.\n\
+         # TYPE parvis_ha_fip_serving gauge\n\
+         parvis_ha_fip_serving{{node=\"{node}\"}} {serving}\n\
+         # HELP parvis_ha_api_errors_total Keystone or Neutron calls that failed.\n\
+         # TYPE parvis_ha_api_errors_total counter\n\
+         parvis_ha_api_errors_total{{node=\"{node}\"}} {errors}\n",
+        here = u8::from(f.this_node),
+        agrees = u8::from(f.agrees),
+        serving = u8::from(f.serving),
+        errors = f.errors,
     )
 }

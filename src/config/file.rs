@@ -285,6 +285,10 @@ pub struct FileHa {
     pub key: Option<String>,
     /// The pair's shared secret, read from this file.
     pub key_file: Option<String>,
+    /// How the floating IP follows the master: "vrrp" or "neutron".
+    pub mode: Option<String>,
+    /// `[ha.neutron]`: the API the "neutron" mode calls.
+    pub neutron: Option<super::ha_neutron::FileHaNeutron>,
     /// `[[ha.node]]`: exactly two.
     #[serde(default)]
     pub node: Vec<FileHaNode>,

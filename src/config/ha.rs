@@ -51,6 +51,8 @@ pub(crate) fn ha(c: &mut Checker, h: &FileHa) -> Option<Ha> {
     };
     let key = key(c, h);
     let nodes = nodes(c, &h.node, vip_internal);
+    let mode = super::ha_neutron::neutron(c, h.mode.as_deref(), h.neutron.as_ref(), nodes.as_ref());
+    let (mode, neutron) = mode?;
     Some(Ha {
         vrid: vrid?,
         vip_public: vip_public?,
@@ -59,6 +61,8 @@ pub(crate) fn ha(c: &mut Checker, h: &FileHa) -> Option<Ha> {
         sync_port: sync_port?,
         key: key?,
         nodes: nodes?,
+        mode,
+        neutron,
     })
 }
 

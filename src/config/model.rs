@@ -327,6 +327,10 @@ pub struct Ha {
     pub key: HaKey,
     /// The two nodes, in file order.
     pub nodes: [HaNode; 2],
+    /// How the floating IP follows the master.
+    pub mode: super::HaMode,
+    /// `[ha.neutron]`, with `mode = "neutron"`.
+    pub neutron: Option<super::HaNeutron>,
 }
 
 /// The pair's shared secret: inline, or a file read when the daemon starts.

@@ -103,9 +103,39 @@ pub fn human(v: &HaView) -> String {
         ("last", last),
         ("transitions", v.transitions.to_string()),
     ];
+    let mut rows = rows.to_vec();
+    if let Some(f) = &v.neutron {
+        rows.extend(fip_rows(f));
+    }
     rows.iter()
         .map(|(k, val)| format!("{k:<12} {val}\n"))
         .collect()
+}
+
+/// The floating IP's rows (`mode = "neutron"`).
+fn fip_rows(f: &crate::api::ha::FipView) -> Vec<(&'static str, String)> {
+    let port = match (&f.port, &f.fixed_ip) {
+        (Some(p), Some(a)) => format!("port {p} ({a}), node {}", f.points_at),
+        (Some(p), None) => format!("port {p}, node {}", f.points_at),
+        (None, _) => f.points_at.clone(),
+    };
+    let checked = f
+        .checked_at
+        .map_or_else(|| "never".into(), crate::api::text::time);
+    let mut rows = vec![
+        (
+            "floating ip",
+            format!("{} → {port} (Neutron, checked {checked})", f.floating_ip),
+        ),
+        ("serving", f.note.clone()),
+    ];
+    if let Some(m) = &f.last_move {
+        rows.push(("fip moved", m.clone()));
+    }
+    if let Some(e) = &f.error {
+        rows.push(("api", format!("{e} ({} failed calls)", f.errors)));
+    }
+    rows
 }
 
 #[cfg(test)]
@@ -133,6 +163,7 @@ mod tests {
             health: "ok".into(),
             standby: false,
             vips: ["192.168.10.4/24".into(), "10.0.0.1/24".into()],
+            neutron: None,
         };
         let t = human(&v);
         assert!(t.starts_with("role         MASTER\n"), "{t}");

@@ -39,6 +39,8 @@ pub struct Daemon {
     pub(super) safe_reason: Mutex<Option<String>>,
     /// This node's half of the pair, when the config has `[ha]`.
     pub(super) ha: std::sync::OnceLock<Arc<crate::ha::Pair>>,
+    /// With `[ha] mode = "neutron"`: the floating IP's mover.
+    pub(super) ha_neutron: std::sync::OnceLock<Arc<crate::ha::neutron::Failover>>,
     /// The HA pair's config sync, with `[ha]`.
     pub(super) sync: Option<Arc<crate::sync::Link>>,
     /// Why the config sync did not start, if `[ha]` is set and it did not.
@@ -386,6 +388,7 @@ impl Control for Daemon {
 
     fn ha(&self) -> Option<crate::ha::HaView> {
         let mut v = self.ha.get().map(|p| p.view())?;
+        v.neutron = self.ha_neutron.get().map(|f| f.view(v.role));
         // The peer's role and version as its config sync last told them.
         if let Some(link) = &self.sync {
             let seen = link.status();

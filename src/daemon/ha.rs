@@ -30,8 +30,11 @@ pub async fn start(cfg: &Config, state_dir: &Path, daemon: &Arc<Daemon>) -> Opti
     };
     let d = daemon.clone();
     let log: crate::ha::pair::LogFn = Arc::new(move |kind: &str, msg: String| d.log(kind, msg));
-    match Pair::start(ha, state_dir, &exe, log).await {
+    match Pair::start(ha, state_dir, &exe, log.clone()).await {
         Ok(pair) => {
+            if let Some(n) = &ha.neutron {
+                start_neutron(n, &pair, daemon, log);
+            }
             let v = pair.view();
             daemon.log(
                 "ha",
@@ -47,6 +50,22 @@ pub async fn start(cfg: &Config, state_dir: &Path, daemon: &Arc<Daemon>) -> Opti
             daemon.log("error", format!("HA not started: {e}"));
             None
         }
+    }
+}
+
+/// `mode = "neutron"`: starts the floating IP's mover. A failure (the
+/// secret file) is logged; VRRP still runs, and status shows no floating IP.
+fn start_neutron(
+    n: &crate::config::HaNeutron,
+    pair: &Arc<Pair>,
+    daemon: &Arc<Daemon>,
+    log: crate::ha::pair::LogFn,
+) {
+    match crate::ha::neutron::Failover::start(n, pair.clone(), log) {
+        Ok(f) => {
+            let _ = daemon.ha_neutron.set(f);
+        }
+        Err(e) => daemon.log("error", format!("HA neutron mode not started: {e}")),
     }
 }
 

@@ -163,6 +163,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         running_text: text_rx,
         safe_reason: Mutex::new(safe_reason),
         ha: std::sync::OnceLock::new(),
+        ha_neutron: std::sync::OnceLock::new(),
         sync,
         sync_error,
         ha_role,

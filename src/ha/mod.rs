@@ -21,12 +21,18 @@
 //! - `handover`: the planned handover, make-before-break. I/O.
 //! - [`pair`]: starts all of the above for a config and keeps the state
 //!   `parvis ha status` shows. I/O.
+//! - [`neutron`], [`neutron_api`], [`neutron_http`]: `mode = "neutron"`,
+//!   the new master points the floating IP at its own port through the
+//!   Neutron API. I/O.
 
 pub mod child;
 pub mod drain;
 pub mod fifo;
 mod handover;
 pub mod health;
+pub mod neutron;
+pub mod neutron_api;
+pub mod neutron_http;
 pub mod pair;
 pub mod paths;
 pub mod place;

@@ -255,6 +255,7 @@ fn view(ha: &Ha, place: &Place) -> HaView {
         health: "starting".into(),
         standby: false,
         vips: [ha.vip_public.0.to_string(), ha.vip_internal.0.to_string()],
+        neutron: None,
     }
 }
 

@@ -113,6 +113,7 @@ mod tests {
             health: "ok".into(),
             standby: false,
             vips: ["192.168.10.4/24".into(), "10.0.0.1/24".into()],
+            neutron: None,
         }
     }
 

@@ -22,6 +22,9 @@
 pub mod appliance;
 mod civi;
 pub mod echo;
+pub mod neutron;
+mod neutron_nat;
+pub mod neutron_pair;
 mod ns;
 pub mod pair;
 pub mod pair_topology;

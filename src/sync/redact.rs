@@ -1,5 +1,6 @@
-//! `ha.key` never leaves the appliance through the operator's views: the
-//! config text they show has it replaced by `"***"` ([`redact`]), and a
+//! `ha.key` and `ha.neutron.application_credential_secret` never leave the
+//! appliance through the operator's views: the config text they show has
+//! them replaced by [`MASK`] ([`redact`]), and a
 //! text edited from such a view gets the running key back ([`restore`])
 //! so that saving it does not break the pair. Pure.
 
@@ -17,16 +18,30 @@ pub fn redact(text: &str) -> String {
     let Ok(mut doc) = text.parse::<DocumentMut>() else {
         return redact_lines(text);
     };
-    let Some(slot) = key_slot(&mut doc) else {
-        return text.to_string();
-    };
-    if let Some(v) = slot.as_value_mut() {
-        let decor = v.decor().clone();
-        let mut masked = Value::from(MASK);
-        *masked.decor_mut() = decor;
-        *v = masked;
+    let mut changed = false;
+    for which in SECRETS {
+        if let Some(v) = secret_slot(&mut doc, which).and_then(Item::as_value_mut) {
+            let decor = v.decor().clone();
+            let mut masked = Value::from(MASK);
+            *masked.decor_mut() = decor;
+            *v = masked;
+            changed = true;
+        }
     }
-    doc.to_string()
+    if changed {
+        doc.to_string()
+    } else {
+        text.to_string()
+    }
+}
+
+/// The secrets masked: `ha.key`, `ha.neutron.application_credential_secret`.
+const SECRETS: [Secret; 2] = [Secret::HaKey, Secret::Credential];
+
+#[derive(Clone, Copy)]
+enum Secret {
+    HaKey,
+    Credential,
 }
 
 /// `edited` with a masked `ha.key` replaced by the key in `running`; any
@@ -35,27 +50,40 @@ pub fn restore(edited: &str, running: &str) -> String {
     let Ok(mut doc) = edited.parse::<DocumentMut>() else {
         return edited.to_string();
     };
-    let masked = key_slot(&mut doc).is_some_and(|s| s.as_str() == Some(MASK));
-    if !masked {
-        return edited.to_string();
-    }
     let Ok(mut old) = running.parse::<DocumentMut>() else {
         return edited.to_string();
     };
-    let Some(key) = key_slot(&mut old).and_then(|s| s.as_str().map(str::to_string)) else {
-        return edited.to_string();
-    };
-    if let Some(v) = key_slot(&mut doc).and_then(Item::as_value_mut) {
-        let decor = v.decor().clone();
-        let mut real = Value::from(key);
-        *real.decor_mut() = decor;
-        *v = real;
+    let mut changed = false;
+    for which in SECRETS {
+        let masked = secret_slot(&mut doc, which).is_some_and(|s| s.as_str() == Some(MASK));
+        let real = secret_slot(&mut old, which).and_then(|s| s.as_str().map(str::to_string));
+        let (true, Some(real)) = (masked, real) else {
+            continue;
+        };
+        if let Some(v) = secret_slot(&mut doc, which).and_then(Item::as_value_mut) {
+            let decor = v.decor().clone();
+            let mut back = Value::from(real);
+            *back.decor_mut() = decor;
+            *v = back;
+            changed = true;
+        }
     }
-    doc.to_string()
+    if changed {
+        doc.to_string()
+    } else {
+        edited.to_string()
+    }
 }
 
-fn key_slot(doc: &mut DocumentMut) -> Option<&mut Item> {
-    doc.get_mut("ha")?.as_table_like_mut()?.get_mut("key")
+fn secret_slot(doc: &mut DocumentMut, which: Secret) -> Option<&mut Item> {
+    let ha = doc.get_mut("ha")?.as_table_like_mut()?;
+    match which {
+        Secret::HaKey => ha.get_mut("key"),
+        Secret::Credential => ha
+            .get_mut("neutron")?
+            .as_table_like_mut()?
+            .get_mut("application_credential_secret"),
+    }
 }
 
 fn redact_lines(text: &str) -> String {
@@ -63,11 +91,14 @@ fn redact_lines(text: &str) -> String {
         .lines()
         .map(|l| {
             let t = l.trim_start();
-            let is_key = t
-                .strip_prefix("key")
-                .is_some_and(|r| r.trim_start().starts_with('='));
-            if is_key {
-                format!("key = \"{MASK}\"")
+            let key = ["key", "application_credential_secret"]
+                .into_iter()
+                .find(|k| {
+                    t.strip_prefix(k)
+                        .is_some_and(|r| r.trim_start().starts_with('='))
+                });
+            if let Some(key) = key {
+                format!("{key} = \"{MASK}\"")
             } else {
                 l.to_string()
             }
@@ -112,6 +143,18 @@ mod tests {
         let r = redact(&text);
         assert_ne!(r, text);
         assert!(crate::config::parse(&r).is_ok(), "{r}");
+    }
+
+    #[test]
+    fn the_application_credential_secret_is_masked_and_restored() {
+        let text = "[ha]\nkey = \"0123456789abcdef-secret\"\n[ha.neutron]\napplication_credential_secret = \"cred-s3cret\"\n";
+        let r = redact(text);
+        assert!(!r.contains("secret\"") && !r.contains("cred-s3cret"), "{r}");
+        assert_eq!(restore(&r, text), text);
+        assert!(
+            !redact("[ha.neutron\napplication_credential_secret = \"cred-s3cret\"\n")
+                .contains("s3cret")
+        );
     }
 
     #[test]

@@ -1,0 +1,126 @@
+//! `parvis lab --ha --neutron`: the pair's lab in the "neutron" failover
+//! mode. The Keystone/Neutron stand-in runs in the router's namespace and
+//! the floating IP's NAT targets a node's own public address (never the
+//! VIP), so only an API call moves the traffic. Does I/O.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::neutron::{self, StandIn};
+use super::pair::{config, notes, start_backends, start_node};
+use super::pair_topology::{PairTopology, VIP_PUBLIC};
+use super::LabError;
+
+/// The secret file's name in the lab's folder (mode 0600).
+pub const SECRET_FILE: &str = "app-cred.secret";
+
+/// The pair's config in the "neutron" mode: `mode = "neutron"`, an
+/// `[ha.neutron]` section naming the stand-in, and listeners on every
+/// address (traffic arrives at the node's own address, not the VIP).
+/// `secret_file`: the credential's secret in a file rather than inline.
+pub fn neutron_config(state_dir: &Path, advert: Duration, secret_file: Option<&Path>) -> String {
+    let text = config(state_dir, advert)
+        .replace(&format!("bind = \"{VIP_PUBLIC}:"), "bind = \"0.0.0.0:")
+        .replacen("\n[[ha.node]]", "mode = \"neutron\"\n\n[[ha.node]]", 1);
+    let secret = match secret_file {
+        Some(p) => format!("application_credential_secret_file = \"{}\"", p.display()),
+        None => format!(
+            "application_credential_secret = \"{}\"",
+            neutron::CREDENTIAL_SECRET
+        ),
+    };
+    let ports: String = neutron::ports()
+        .iter()
+        .map(|(n, p)| format!("{n} = \"{p}\"\n"))
+        .collect();
+    format!(
+        "{text}\n[ha.neutron]\nauth_url = \"{auth}\"\napplication_credential_id = \"{id}\"\n{secret}\n\
+         floating_ip = \"{fip}\"\ncheck = \"2s\"\ntimeout = \"5s\"\n\n[ha.neutron.ports]\n{ports}",
+        auth = StandIn::auth_url(),
+        id = neutron::CREDENTIAL_ID,
+        fip = neutron::FIP_ID,
+    )
+}
+
+/// Writes the stand-in's secret to `dir/SECRET_FILE`, mode 0600.
+pub fn write_secret(dir: &Path) -> Result<PathBuf, LabError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(SECRET_FILE);
+    let io = |e: std::io::Error| LabError::NotReady {
+        command: format!("write {}", path.display()),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let _ = std::fs::remove_file(&path);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(io)?;
+    writeln!(f, "{}", neutron::CREDENTIAL_SECRET).map_err(io)?;
+    Ok(path)
+}
+
+/// `parvis lab --ha --neutron`: the pair, the stand-in (each call delayed
+/// by `delay`), until `shutdown`; then removes it all.
+pub async fn run(
+    shutdown: impl std::future::Future<Output = ()>,
+    delay: Duration,
+) -> Result<(), LabError> {
+    let dir: PathBuf = std::env::temp_dir().join(format!("pv-lab-ha-{}", std::process::id()));
+    let exe = std::env::current_exe().map_err(LabError::CurrentExe)?;
+    let topo = PairTopology::build()?;
+    let standin = StandIn::start(topo.router().name())?;
+    standin.world().delay = delay;
+    let backends = start_backends(&topo, &exe)?;
+    let secret = write_secret(&dir)?;
+    let text = neutron_config(
+        &dir.join("state"),
+        Duration::from_millis(crate::ha::RECOMMENDED_ADVERT_MS),
+        Some(&secret),
+    );
+    let a = start_node(&topo, 0, &exe, &dir, &text)?;
+    let b = start_node(&topo, 1, &exe, &dir, &text)?;
+    print!("{}", notes(&topo, &dir, [a.child.id(), b.child.id()]));
+    println!(
+        "\nMode \"neutron\": the floating IP follows the Neutron API, not ARP.\n\
+         The Keystone/Neutron stand-in listens on {} (each call takes {delay:?});\n\
+         `parvis ha status` shows the port the floating IP points at. The router's NAT:\n\
+         \x20 ip netns exec {} nft list table ip pv-floating-ip",
+        StandIn::auth_url(),
+        topo.router().name()
+    );
+    shutdown.await;
+    println!("removing the lab…");
+    drop((a, b));
+    drop(backends);
+    drop(standin);
+    drop(topo);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_neutron_lab_config_is_valid_and_binds_every_address() {
+        let text = neutron_config(Path::new("/var/lib/parvis"), Duration::from_secs(1), None);
+        let cfg = crate::config::parse(&text).expect("valid");
+        let ha = cfg.ha.expect("[ha]");
+        assert_eq!(ha.mode, crate::config::HaMode::Neutron);
+        let n = ha.neutron.expect("[ha.neutron]");
+        assert_eq!(n.ports.len(), 2);
+        assert!(cfg.listeners.iter().all(|l| l.bind.ip().is_unspecified()));
+        assert!(!format!("{n:?}").contains(neutron::CREDENTIAL_SECRET));
+        let file = neutron_config(
+            Path::new("/x"),
+            Duration::from_secs(1),
+            Some(Path::new("/etc/s")),
+        );
+        assert!(!file.contains(neutron::CREDENTIAL_SECRET), "{file}");
+    }
+}
