@@ -124,6 +124,7 @@ async function main() {
     check(name.length > 0 && (!process.env.PARVIS_EXPECT_NAME || name === process.env.PARVIS_EXPECT_NAME),
       `the appliance name is shown (${name})`);
     check(await page.locator("#ports tbody tr").count() >= 1, "the ports table has rows");
+    check(await navFits(page), "every tab of the navigation is visible at 1280 px");
     await page.waitForSelector("#chart path");
     check(await page.locator("#chart path").count() === 2, "the chart draws rate and active lines");
     check((await page.textContent("#fingerprint")).split(":").length === 32, "the certificate fingerprint is shown");
@@ -242,6 +243,7 @@ async function main() {
     check((await page.textContent("h2")).includes(TEXT.logTitle), "the log page starts with the connection log");
     if (process.env.PARVIS_EXPECT_LOG) await logStep(page, process.env.PARVIS_EXPECT_LOG);
     await shot(page, "10-log");
+    await screens(page);
 
     step = "language switch";
     await page.click("#lang-switch");
@@ -250,7 +252,6 @@ async function main() {
     await page.goto(URL_BASE + "/routes");
     check(await page.getAttribute("html", "lang") === OTHER, "the choice is remembered on the next page (cookie)");
     await shot(page, "11-switched");
-    await screens(page);
 
     step = "logout";
     await page.click("header form.logout button");
@@ -315,6 +316,11 @@ async function logStep(page, host) {
   await page.goto(URL_BASE + "/log");
 }
 
+// The header's tabs are not cut off (the nav scrolls when they do not fit).
+async function navFits(page) {
+  return page.evaluate(() => { const n = document.querySelector("header nav"); return n.scrollWidth <= n.clientWidth + 1; });
+}
+
 // Every page on a phone and on a wide screen, for a person to look at; the
 // page must not scroll sideways on the phone.
 async function screens(page) {
@@ -332,6 +338,7 @@ async function screens(page) {
       });
       await shot(page, `${label}${path === "/" ? "-dashboard" : path.replace("/", "-")}`);
       if (label === "phone") check(wide <= 1, `${path} fits a phone's width (overflow ${wide}px ${culprits})`);
+      if (label === "wide" && path === "/") check(await navFits(page), "every tab of the navigation is visible");
     }
   }
   await page.setViewportSize({ width: 1280, height: 900 });
