@@ -117,4 +117,22 @@ fn the_real_admin_ui_works_in_headless_chromium_in_english_and_french() {
         !routes.contains("DRAINED"),
         "undrained at the end: {routes}"
     );
+    // The connection log the page showed, from the CLI over the socket.
+    let log = String::from_utf8_lossy(&lab.cli(&["log", "--host", host_a()]).stdout).into_owned();
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&format!("sni={}", host_a())) && l.contains("end=")),
+        "{log}"
+    );
+    let none = lab.cli(&[
+        "log",
+        "--host",
+        "never-seen.example.org",
+        "--end",
+        "timeout",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&none.stdout).contains("no finished connection matches"),
+        "{none:?}"
+    );
 }
