@@ -80,12 +80,28 @@ impl Lang {
     }
 
     /// The text of `key`, HTML-escaped, with each `{name}` replaced by its
-    /// value (HTML already: escape text with [`esc`] first).
+    /// value (HTML already: escape text with [`esc`] first). One pass, so
+    /// a value holding `{other}` (say, an error quoting input) stays as is.
     pub fn f(self, key: &'static str, args: &[(&str, &str)]) -> String {
-        let mut out = esc(self.t(key));
-        for (name, value) in args {
-            out = out.replace(&format!("{{{name}}}"), value);
+        let text = esc(self.t(key));
+        let mut out = String::with_capacity(text.len() * 2);
+        let mut rest = text.as_str();
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let after = &rest[open + 1..];
+            let name = after.find('}').map(|close| &after[..close]);
+            match name.and_then(|n| args.iter().find(|(k, _)| *k == n)) {
+                Some((n, value)) => {
+                    out.push_str(value);
+                    rest = &after[n.len() + 1..];
+                }
+                None => {
+                    out.push('{');
+                    rest = after;
+                }
+            }
         }
+        out.push_str(rest);
         out
     }
 

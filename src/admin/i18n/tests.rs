@@ -361,6 +361,17 @@ fn placeholders_take_html_and_texts_are_escaped() {
         "Opération refusée (message du service, en anglais)\u{a0}: <b>x</b>"
     );
     assert_eq!(Lang::En.h("nav.routes"), "Routes &amp; backends");
+    // A value that quotes another placeholder is not filled again.
+    let args = [
+        ("balance", "{proxy}"),
+        ("proxy", "v2"),
+        ("up", "1"),
+        ("all", "2"),
+    ];
+    assert_eq!(
+        Lang::En.f("backends.summary", &args),
+        "{proxy} · PROXY v2 · 1/2 up"
+    );
     assert_eq!(
         translate("<a>{{t:nav.log}}</a>{{t:nope}}", Lang::Fr),
         "<a>Journal</a>nope"
