@@ -47,9 +47,13 @@ pub fn fill(template: &str, vars: &[(&str, &str)]) -> String {
 }
 
 /// A table; `rows` hold HTML cells (escaped already). `empty` is shown in
-/// one wide cell when there are no rows.
+/// one wide cell when there are no rows. It scrolls sideways inside its
+/// own box, so a wide table never widens the page on a phone.
 pub fn table(id: &str, headers: &[&str], rows: &[Vec<String>], empty: &str) -> String {
-    let mut s = format!("<table id=\"{}\"><thead><tr>", esc(id));
+    let mut s = format!(
+        "<div class=\"scroll\"><table id=\"{}\"><thead><tr>",
+        esc(id)
+    );
     for h in headers {
         s.push_str(&format!("<th>{}</th>", esc(h)));
     }
@@ -68,7 +72,7 @@ pub fn table(id: &str, headers: &[&str], rows: &[Vec<String>], empty: &str) -> S
         }
         s.push_str("</tr>");
     }
-    s.push_str("</tbody></table>");
+    s.push_str("</tbody></table></div>");
     s
 }
 

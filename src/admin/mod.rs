@@ -9,8 +9,10 @@
 pub mod auth;
 mod bearer;
 mod checker;
+mod forms;
 mod guard;
 mod html;
+mod i18n;
 mod pages;
 mod render;
 mod server;
@@ -222,6 +224,7 @@ fn app(state: Arc<AdminState>) -> axum::Router {
         .merge(token_pages::router(state.clone()))
         .merge(pages::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state, guard::guard))
+        .layer(axum::middleware::from_fn(i18n::choose))
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::map_response(guard::security_headers))
 }

@@ -8,25 +8,27 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Form, Router};
+use axum::{Extension, Router};
 use serde::Deserialize;
 
 use super::guard::SessionCtx;
 use super::html::{esc, fill};
+use super::i18n::{translate, Lang};
 use super::session::{form_login, form_logout, LOGIN_COOKIE};
-use super::{auth, render, AdminState};
-use crate::api::json::{blocking, check_ban_secs, parse_addr};
+use super::{auth, forms, render, AdminState};
+use crate::api::json::blocking;
 
-const LAYOUT: &str = include_str!("../../web/templates/layout.html");
-const LOGIN: &str = include_str!("../../web/templates/login.html");
+pub(super) const LAYOUT: &str = include_str!("../../web/templates/layout.html");
+pub(super) const LOGIN: &str = include_str!("../../web/templates/login.html");
 const STYLE: &str = include_str!("../../web/static/style.css");
 const SCRIPT: &str = include_str!("../../web/static/app.js");
 const ICON: &str = include_str!("../../web/static/favicon.svg");
 
 type St = State<Arc<AdminState>>;
 type Ctx = Extension<SessionCtx>;
+type L = Extension<Lang>;
 
 /// The page routes.
 pub(crate) fn router(state: Arc<AdminState>) -> Router {
@@ -36,42 +38,57 @@ pub(crate) fn router(state: Arc<AdminState>) -> Router {
         .route("/", get(dashboard))
         .route("/routes", get(routes))
         .route("/access", get(access))
-        .route("/bans/add", post(ban_add))
-        .route("/bans/delete", post(ban_del))
+        .route("/bans/add", post(forms::ban_add))
+        .route("/bans/delete", post(forms::ban_del))
+        .route("/backends/drain", post(forms::drain))
         .route("/connections", get(connections))
         .route("/firewall", get(firewall))
         .route("/config", get(config))
         .route("/config/export", get(config_export))
         .route("/log", get(log))
         .route("/static/{file}", get(static_file))
-        .fallback(|| async { (StatusCode::NOT_FOUND, Html("<h1>Not found</h1>")) })
+        .fallback(not_found)
         .with_state(state)
 }
 
 const NAV: [(&str, &str, &str); 8] = [
-    ("dashboard", "/", "Dashboard"),
-    ("routes", "/routes", "Routes & backends"),
-    ("access", "/access", "Access & bans"),
-    ("connections", "/connections", "Connections"),
-    ("firewall", "/firewall", "Firewall"),
-    ("config", "/config", "Configuration"),
-    ("log", "/log", "Log"),
-    ("tokens", "/tokens", "API tokens"),
+    ("dashboard", "/", "nav.dashboard"),
+    ("routes", "/routes", "nav.routes"),
+    ("access", "/access", "nav.access"),
+    ("connections", "/connections", "nav.connections"),
+    ("firewall", "/firewall", "nav.firewall"),
+    ("config", "/config", "nav.config"),
+    ("log", "/log", "nav.log"),
+    ("tokens", "/tokens", "nav.tokens"),
 ];
 
-pub(super) fn layout(st: &AdminState, ctx: &SessionCtx, page: &str, body: &str) -> Html<String> {
+/// A page: the header, the navigation and the language switch around `body`.
+pub(super) fn layout(
+    st: &AdminState,
+    ctx: &SessionCtx,
+    l: Lang,
+    page: &str,
+    body: &str,
+) -> Html<String> {
     let nav: String = NAV
         .iter()
         .map(|(id, href, label)| {
             let class = if *id == page { " class=\"active\"" } else { "" };
-            format!("<a href=\"{href}\"{class}>{label}</a>")
+            format!("<a href=\"{href}\"{class}>{}</a>", l.h(label))
         })
         .collect();
-    let title = NAV.iter().find(|n| n.0 == page).map(|n| n.2).unwrap_or("");
+    let title = NAV
+        .iter()
+        .find(|n| n.0 == page)
+        .map(|n| l.t(n.2))
+        .unwrap_or("");
     let name = st.control.status().name;
     Html(fill(
-        LAYOUT,
+        &translate(LAYOUT, l),
         &[
+            ("lang", l.code()),
+            ("other", l.other().code()),
+            ("texts", &l.script_texts()),
             ("title", &esc(title)),
             ("name", &esc(&name)),
             ("page", page),
@@ -82,18 +99,23 @@ pub(super) fn layout(st: &AdminState, ctx: &SessionCtx, page: &str, body: &str) 
     ))
 }
 
+async fn not_found(Extension(l): L) -> Response {
+    let body = format!("<h1>{}</h1>", l.h("error.not_found"));
+    (StatusCode::NOT_FOUND, Html(body)).into_response()
+}
+
 /// `?error=` on the login page.
 #[derive(Debug, Deserialize)]
 struct LoginQuery {
     error: Option<String>,
 }
 
-async fn login_page(Query(q): Query<LoginQuery>) -> Response {
+async fn login_page(Query(q): Query<LoginQuery>, Extension(l): L) -> Response {
     let token = auth::token();
     let message = match q.error.as_deref() {
-        Some("wrong") => "Wrong username or password.",
-        Some("locked") => "Too many failed logins from your address. Try again later.",
-        Some("expired") => "The login form expired. Please try again.",
+        Some("wrong") => l.t("login.wrong"),
+        Some("locked") => l.t("login.locked"),
+        Some("expired") => l.t("login.expired"),
         _ => "",
     };
     let alert = if message.is_empty() {
@@ -104,49 +126,58 @@ async fn login_page(Query(q): Query<LoginQuery>) -> Response {
             esc(message)
         )
     };
-    let page = fill(LOGIN, &[("csrf", &token), ("alert", &alert)]);
+    let page = fill(
+        &translate(LOGIN, l),
+        &[
+            ("lang", l.code()),
+            ("other", l.other().code()),
+            ("csrf", &token),
+            ("alert", &alert),
+        ],
+    );
     let cookie = format!(
         "{LOGIN_COOKIE}={token}; Path=/login; Secure; HttpOnly; SameSite=Strict; Max-Age=3600"
     );
     ([(header::SET_COOKIE, cookie)], Html(page)).into_response()
 }
 
-async fn dashboard(State(st): St, Extension(ctx): Ctx) -> Html<String> {
+async fn dashboard(State(st): St, Extension(ctx): Ctx, Extension(l): L) -> Html<String> {
     let c = st.control.clone();
     let bans = blocking(c.clone(), |c| c.bans()).await.unwrap_or_default();
-    let mut body = render::dashboard(&c.status(), &c.backends(), &bans, &st.fingerprint);
+    let mut body = render::dashboard(l, &c.status(), &c.backends(), &bans, &st.fingerprint);
     if let Some(v) = c.ha() {
-        body.insert_str(0, &render::ha_line(&v));
+        body.insert_str(0, &render::ha_line(l, &v));
     }
-    layout(&st, &ctx, "dashboard", &body)
+    layout(&st, &ctx, l, "dashboard", &body)
 }
 
-async fn routes(State(st): St, Extension(ctx): Ctx) -> Html<String> {
-    let body = render::routes(&st.control.routes(), &st.control.backends());
-    layout(&st, &ctx, "routes", &body)
+async fn routes(State(st): St, Extension(ctx): Ctx, Extension(l): L) -> Html<String> {
+    let c = &st.control;
+    let body = render::routes(l, &c.routes(), &c.backends(), &ctx.csrf);
+    layout(&st, &ctx, l, "routes", &body)
 }
 
-async fn access(State(st): St, Extension(ctx): Ctx) -> Html<String> {
+async fn access(State(st): St, Extension(ctx): Ctx, Extension(l): L) -> Html<String> {
     let cfg = crate::config::parse(&st.control.config_text()).ok();
     let bans = blocking(st.control.clone(), |c| c.bans()).await;
-    let body = render::access(cfg.as_ref(), &bans, &ctx.csrf);
-    layout(&st, &ctx, "access", &body)
+    let body = render::access(l, cfg.as_ref(), &bans, &ctx.csrf);
+    layout(&st, &ctx, l, "access", &body)
 }
 
-async fn connections(State(st): St, Extension(ctx): Ctx) -> Html<String> {
-    let body = render::connections(&st.control.connections());
-    layout(&st, &ctx, "connections", &body)
+async fn connections(State(st): St, Extension(ctx): Ctx, Extension(l): L) -> Html<String> {
+    let body = render::connections(l, &st.control.connections());
+    layout(&st, &ctx, l, "connections", &body)
 }
 
-async fn firewall(State(st): St, Extension(ctx): Ctx) -> Html<String> {
+async fn firewall(State(st): St, Extension(ctx): Ctx, Extension(l): L) -> Html<String> {
     let r = blocking(st.control.clone(), |c| c.ruleset()).await;
-    layout(&st, &ctx, "firewall", &render::firewall(&r))
+    layout(&st, &ctx, l, "firewall", &render::firewall(l, &r))
 }
 
-async fn config(State(st): St, Extension(ctx): Ctx) -> Html<String> {
+async fn config(State(st): St, Extension(ctx): Ctx, Extension(l): L) -> Html<String> {
     let c = &st.control;
-    let body = render::config(&c.config_text(), &c.status(), &c.history());
-    layout(&st, &ctx, "config", &body)
+    let body = render::config(l, &c.config_text(), &c.status(), &c.history());
+    layout(&st, &ctx, l, "config", &body)
 }
 
 /// The running config's text as a file download (what `parvis export` prints).
@@ -177,51 +208,19 @@ async fn config_export(State(st): St) -> Response {
         .into_response()
 }
 
-async fn log(State(st): St, Extension(ctx): Ctx) -> Html<String> {
-    layout(&st, &ctx, "log", &render::log(&st.control.events()))
-}
-
-/// The ban forms (the guard has checked `csrf`).
-#[derive(Debug, Deserialize)]
-struct BanForm {
-    addr: String,
-    #[serde(default)]
-    minutes: Option<String>,
-}
-
-async fn ban_add(State(st): St, Form(f): Form<BanForm>) -> Response {
-    let minutes = f.minutes.as_deref().unwrap_or("60").trim().parse::<u64>();
-    let checked = parse_addr("addr", &f.addr).and_then(|a| {
-        let m = minutes.map_err(|_| crate::api::ApiError::field("minutes", "not a number"))?;
-        Ok((a, check_ban_secs(m.saturating_mul(60))?))
-    });
-    let result = match checked {
-        Ok((addr, secs)) => blocking(st.control.clone(), move |c| c.ban_add(addr, secs)).await,
-        Err(e) => Err(e),
-    };
-    after_form(result)
-}
-
-async fn ban_del(State(st): St, Form(f): Form<BanForm>) -> Response {
-    let result = match parse_addr("addr", &f.addr) {
-        Ok(addr) => blocking(st.control.clone(), move |c| c.ban_del(addr)).await,
-        Err(e) => Err(e),
-    };
-    after_form(result)
-}
-
-fn after_form(result: Result<(), crate::api::ApiError>) -> Response {
-    match result {
-        Ok(()) => Redirect::to("/access").into_response(),
-        Err(e) => {
-            let body = format!(
-                "<!doctype html><title>Error</title><link rel=\"stylesheet\" href=\"/static/style.css\"><main><div class=\"alert bad\">{}</div><p><a href=\"/access\">Back</a></p></main>",
-                esc(&e.message)
-            );
-            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-            (status, Html(body)).into_response()
-        }
-    }
+async fn log(
+    State(st): St,
+    Extension(ctx): Ctx,
+    Extension(l): L,
+    Query(filter): Query<crate::api::ConnLogFilter>,
+) -> Html<String> {
+    let c = st.control.clone();
+    let f = filter.clone();
+    let lines = blocking(c.clone(), move |c| Ok(c.conn_log(&f)))
+        .await
+        .unwrap_or_default();
+    let body = render::log(l, &filter, &lines, &c.events());
+    layout(&st, &ctx, l, "log", &body)
 }
 
 async fn static_file(Path(file): Path<String>) -> Response {

@@ -13,6 +13,8 @@ use serde::Deserialize;
 
 use super::guard::SessionCtx;
 use super::html::{esc, table};
+use super::i18n::format::ago;
+use super::i18n::Lang;
 use super::AdminState;
 use crate::api::tokens::{self, Role};
 
@@ -34,21 +36,22 @@ pub(crate) struct TokenForm {
     role: Option<String>,
 }
 
-fn body(st: &AdminState, csrf: &str, shown: &str) -> String {
+fn body(st: &AdminState, l: Lang, csrf: &str, shown: &str) -> String {
     let list = tokens::list(&st.state_dir);
     let rows: Vec<Vec<String>> = list
         .as_ref()
-        .map(|l| {
-            l.iter()
+        .map(|all| {
+            all.iter()
                 .map(|t| {
                     vec![
                         format!("<code>{}</code>", esc(&t.name)),
-                        t.role.as_str().to_string(),
-                        crate::api::text::duration(now().saturating_sub(t.created)) + " ago",
+                        l.h(role_key(t.role)),
+                        esc(&ago(l, now().saturating_sub(t.created))),
                         format!(
-                            "<form method=\"post\" action=\"/tokens/revoke\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"name\" value=\"{}\"><button class=\"small danger\" type=\"submit\">Revoke</button></form>",
+                            "<form method=\"post\" action=\"/tokens/revoke\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"name\" value=\"{}\"><button class=\"small danger\" type=\"submit\">{}</button></form>",
                             esc(csrf),
-                            esc(&t.name)
+                            esc(&t.name),
+                            l.h("tokens.revoke")
                         ),
                     ]
                 })
@@ -56,13 +59,52 @@ fn body(st: &AdminState, csrf: &str, shown: &str) -> String {
         })
         .unwrap_or_default();
     let error = match &list {
-        Err(e) => format!("<div class=\"alert bad\">{}</div>", esc(&e.to_string())),
+        Err(e) => refused(l, &e.to_string()),
         Ok(_) => String::new(),
     };
+    let intro = l.f(
+        "tokens.intro",
+        &[
+            ("header", "<code>Authorization: Bearer TOKEN</code>"),
+            ("api", "<code>/api/v1</code>"),
+            (
+                "cli",
+                "<code>parvis token create NAME --role read|write</code>",
+            ),
+        ],
+    );
+    let head = [
+        l.t("tokens.name"),
+        l.t("tokens.role"),
+        l.t("tokens.made"),
+        "",
+    ];
     format!(
-        "<h1>API tokens</h1>{shown}{error}<p class=\"muted\">For scripts and CI: <code>Authorization: Bearer TOKEN</code> on <code>/api/v1</code>. A read token cannot change anything. Also <code>parvis token create NAME --role read|write</code>.</p>{}<h2>New token</h2><form method=\"post\" action=\"/tokens/create\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input name=\"name\" id=\"token-name\" placeholder=\"name\" required maxlength=\"64\" pattern=\"[A-Za-z0-9._-]+\"><select name=\"role\" id=\"token-role\"><option value=\"read\">read</option><option value=\"write\">write</option></select><button type=\"submit\">Create</button></form>",
-        table("tokens", &["Name", "Role", "Made", ""], &rows, "no tokens"),
-        esc(csrf)
+        "<h1>{}</h1>{shown}{error}<p class=\"muted\">{intro}</p>{}<h2>{}</h2><form method=\"post\" action=\"/tokens/create\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input name=\"name\" id=\"token-name\" placeholder=\"{}\" required maxlength=\"64\" pattern=\"[A-Za-z0-9._-]+\"><select name=\"role\" id=\"token-role\"><option value=\"read\">{}</option><option value=\"write\">{}</option></select><button type=\"submit\">{}</button></form>",
+        l.h("nav.tokens"),
+        table("tokens", &head, &rows, l.t("tokens.none")),
+        l.h("tokens.new"),
+        esc(csrf),
+        l.h("tokens.name_hint"),
+        l.h("tokens.read"),
+        l.h("tokens.write"),
+        l.h("tokens.create"),
+    )
+}
+
+fn role_key(role: Role) -> &'static str {
+    match role {
+        Role::Read => "tokens.read",
+        Role::Write => "tokens.write",
+    }
+}
+
+/// A refusal: the reason (English, from the token store) inside a
+/// translated sentence.
+fn refused(l: Lang, reason: &str) -> String {
+    format!(
+        "<div class=\"alert bad\">{}</div>",
+        l.f("form.refused", &[("reason", &esc(reason))])
     )
 }
 
@@ -76,15 +118,17 @@ fn now() -> u64 {
 pub(crate) async fn page(
     State(st): State<Arc<AdminState>>,
     Extension(ctx): Extension<SessionCtx>,
+    Extension(l): Extension<Lang>,
 ) -> Html<String> {
-    let b = body(&st, &ctx.csrf, "");
-    super::pages::layout(&st, &ctx, "tokens", &b)
+    let b = body(&st, l, &ctx.csrf, "");
+    super::pages::layout(&st, &ctx, l, "tokens", &b)
 }
 
 /// `POST /tokens/create`: the answer shows the new token once.
 pub(crate) async fn create(
     State(st): State<Arc<AdminState>>,
     Extension(ctx): Extension<SessionCtx>,
+    Extension(l): Extension<Lang>,
     Form(f): Form<TokenForm>,
 ) -> Response {
     let made = Role::parse(f.role.as_deref().unwrap_or("read"))
@@ -93,28 +137,29 @@ pub(crate) async fn create(
         Ok(token) => (
             StatusCode::OK,
             format!(
-                "<div class=\"alert ok\">Token <code>{}</code> made. Copy it now: it is not shown again.<br><code id=\"new-token\">{}</code></div>",
-                esc(f.name.trim()),
+                "<div class=\"alert ok\">{}<br><code id=\"new-token\">{}</code></div>",
+                l.f(
+                    "tokens.made_once",
+                    &[("name", &format!("<code>{}</code>", esc(f.name.trim())))]
+                ),
                 esc(&token)
             ),
         ),
-        Err(e) => (
-            StatusCode::BAD_REQUEST,
-            format!("<div class=\"alert bad\">{}</div>", esc(&e.to_string())),
-        ),
+        Err(e) => (StatusCode::BAD_REQUEST, refused(l, &e.to_string())),
     };
     if status == StatusCode::OK {
         st.control
             .note("token", format!("token {} made in the UI", f.name.trim()));
     }
-    let b = body(&st, &ctx.csrf, &shown);
-    (status, super::pages::layout(&st, &ctx, "tokens", &b)).into_response()
+    let b = body(&st, l, &ctx.csrf, &shown);
+    (status, super::pages::layout(&st, &ctx, l, "tokens", &b)).into_response()
 }
 
 /// `POST /tokens/revoke`.
 pub(crate) async fn revoke(
     State(st): State<Arc<AdminState>>,
     Extension(ctx): Extension<SessionCtx>,
+    Extension(l): Extension<Lang>,
     Form(f): Form<TokenForm>,
 ) -> Response {
     match tokens::revoke(&st.state_dir, &f.name) {
@@ -124,11 +169,10 @@ pub(crate) async fn revoke(
             Redirect::to("/tokens").into_response()
         }
         Err(e) => {
-            let shown = format!("<div class=\"alert bad\">{}</div>", esc(&e.to_string()));
-            let b = body(&st, &ctx.csrf, &shown);
+            let b = body(&st, l, &ctx.csrf, &refused(l, &e.to_string()));
             (
                 StatusCode::BAD_REQUEST,
-                super::pages::layout(&st, &ctx, "tokens", &b),
+                super::pages::layout(&st, &ctx, l, "tokens", &b),
             )
                 .into_response()
         }

@@ -69,6 +69,14 @@ pub enum Command {
     Routes(Ask),
     /// Show live connections.
     Conns(Ask),
+    /// The connection log: the last finished connections (as the journal
+    /// has them), filtered by client, host and end reason.
+    Log {
+        #[command(flatten)]
+        filter: super::connlog::LogArgs,
+        #[command(flatten)]
+        ask: Ask,
+    },
     /// Show the nftables ruleset with per-rule counters.
     Ruleset(Ask),
     /// Show the config history.
@@ -132,7 +140,9 @@ impl Command {
             | Command::History(a)
             | Command::Export(a)
             | Command::Confirm(a) => a,
-            Command::Apply { ask, .. } | Command::Rollback { ask, .. } => ask,
+            Command::Apply { ask, .. }
+            | Command::Rollback { ask, .. }
+            | Command::Log { ask, .. } => ask,
             Command::Backend(BackendCmd::Drain { ask, .. } | BackendCmd::Undrain { ask, .. }) => {
                 ask
             }
@@ -159,6 +169,7 @@ pub async fn run(cmd: Command) -> Result<String, ControlError> {
             let c: Vec<ConnView> = call(socket, Method::GET, "/connections", None).await?;
             Ok(out(json!(c), conns(&c)))
         }
+        Command::Log { filter, .. } => super::connlog::run(socket, &filter, json).await,
         Command::Ruleset(_) => {
             let r: RulesetView = call(socket, Method::GET, "/ruleset", None).await?;
             Ok(out(json!(r), ruleset(&r)))

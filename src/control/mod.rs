@@ -1,10 +1,11 @@
 //! The control socket: the same JSON API as the admin port, without login
 //! or CSRF (the socket is mode 0600, root only), on a Unix socket
 //! (default [`DEFAULT_SOCKET`]); and the client the CLI uses
-//! ([`client`], [`cli`]). Does I/O (the socket).
+//! ([`client`], [`cli`], [`connlog`]). Does I/O (the socket).
 
 pub mod cli;
 pub mod client;
+pub mod connlog;
 pub mod ha;
 pub mod token;
 

@@ -4,6 +4,22 @@
 
 const csrf = () => (document.querySelector('meta[name="csrf"]') || {}).content || "";
 
+// The page's language and its texts (the `js.*` keys of the server's
+// catalogue, embedded by the layout).
+const LANG = document.documentElement.lang || "en";
+const TEXTS = (() => {
+  try { return JSON.parse((document.getElementById("i18n") || {}).textContent || "{}"); }
+  catch (e) { return {}; }
+})();
+function t(key, args) {
+  const v = TEXTS["js." + key];
+  let s = v === undefined ? key : v;
+  for (const [k, v] of Object.entries(args || {})) s = s.split("{" + k + "}").join(String(v));
+  return s;
+}
+const num = (n, digits) => new Intl.NumberFormat(LANG,
+  { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 }).format(n);
+
 async function api(method, path, body) {
   const opts = { method, credentials: "same-origin", headers: { "X-CSRF-Token": csrf() } };
   if (body !== undefined) {
@@ -11,7 +27,7 @@ async function api(method, path, body) {
     opts.body = JSON.stringify(body);
   }
   const resp = await fetch("/api/v1" + path, opts);
-  if (resp.status === 401) { location.href = "/login"; throw new Error("not logged in"); }
+  if (resp.status === 401) { location.href = "/login"; throw new Error(t("not_logged_in")); }
   const text = await resp.text();
   const data = text ? JSON.parse(text) : null;
   if (!resp.ok) throw new Error((data && data.error) || resp.statusText);
@@ -25,18 +41,20 @@ function el(tag, attrs, text) {
   return e;
 }
 
+// As the server writes them (src/admin/i18n/format.rs): "1,234.5 MiB" / "1 234,5 Mio".
 function human(n) {
-  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
+  const u = t("units").split(" ");
   let i = 0;
   while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
-  return i ? n.toFixed(1) + " " + u[i] : n + " B";
+  return num(n, i ? 1 : 0) + "\u00a0" + u[i];
 }
 
 function age(ms) {
   const s = Math.floor(ms / 1000);
-  if (s < 60) return s + "s";
-  if (s < 3600) return Math.floor(s / 60) + "m " + (s % 60) + "s";
-  return Math.floor(s / 3600) + "h " + Math.floor(s / 60) % 60 + "m";
+  const [us, um, uh] = [t("unit_s"), t("unit_m"), t("unit_h")];
+  if (s < 60) return s + us;
+  if (s < 3600) return Math.floor(s / 60) + um + " " + (s % 60) + us;
+  return Math.floor(s / 3600) + uh + " " + Math.floor(s / 60) % 60 + um;
 }
 
 function escapeHtml(s) {
@@ -58,9 +76,9 @@ function drawChart(svg, series) {
     g.setAttribute("stroke", "#e6ebf1"); svg.appendChild(g);
   }
   if (pts.length < 2) {
-    const t = document.createElementNS(NS, "text");
-    t.setAttribute("x", W / 2); t.setAttribute("y", H / 2); t.setAttribute("text-anchor", "middle");
-    t.setAttribute("fill", "#6b7785"); t.textContent = "collecting samples…"; svg.appendChild(t);
+    const msg = document.createElementNS(NS, "text");
+    msg.setAttribute("x", W / 2); msg.setAttribute("y", H / 2); msg.setAttribute("text-anchor", "middle");
+    msg.setAttribute("fill", "#6b7785"); msg.textContent = t("collecting"); svg.appendChild(msg);
     return;
   }
   const line = (key, color) => {
@@ -78,26 +96,26 @@ function drawChart(svg, series) {
     return max;
   };
   const label = (text, x, anchor, color) => {
-    const t = document.createElementNS(NS, "text");
-    t.setAttribute("x", x); t.setAttribute("y", 16); t.setAttribute("text-anchor", anchor);
-    t.setAttribute("font-size", "12"); t.setAttribute("fill", color); t.textContent = text;
-    svg.appendChild(t);
+    const lbl = document.createElementNS(NS, "text");
+    lbl.setAttribute("x", x); lbl.setAttribute("y", 16); lbl.setAttribute("text-anchor", anchor);
+    lbl.setAttribute("font-size", "12"); lbl.setAttribute("fill", color); lbl.textContent = text;
+    svg.appendChild(lbl);
   };
   const maxRate = line("conn_rate", "#2a7fd4");
   const maxActive = line("active", "#1f8a5b");
-  label("max " + maxRate.toFixed(1) + "/s", 6, "start", "#2a7fd4");
-  label("max " + maxActive + " active", W - 6, "end", "#1f8a5b");
+  label(t("max_rate", { n: num(maxRate, 1) }), 6, "start", "#2a7fd4");
+  label(t("max_active", { n: num(maxActive) }), W - 6, "end", "#1f8a5b");
   const span = document.getElementById("chart-span");
   if (span) span.textContent = spanText(pts[pts.length - 1].time - pts[0].time);
   const last = pts[pts.length - 1];
   const now = document.getElementById("chart-now");
-  if (now) now.textContent = "· now " + last.conn_rate.toFixed(1) + "/s, " + last.active + " active";
+  if (now) now.textContent = t("now", { rate: num(last.conn_rate, 1), active: num(last.active) });
 }
 
 // "last 40 s" under a minute, "last 3 min" after: never "last 0 min".
 function spanText(secs) {
   const s = Math.max(0, Math.round(secs));
-  return s < 60 ? "last " + s + " s" : "last " + Math.round(s / 60) + " min";
+  return s < 60 ? t("span_s", { n: s }) : t("span_min", { n: Math.round(s / 60) });
 }
 
 function initDashboard() {
@@ -122,7 +140,7 @@ function initConnections() {
     tbody.innerHTML = "";
     if (!rows.length) {
       const tr = el("tr", { class: "empty" });
-      tr.appendChild(el("td", { colspan: 7 }, q ? "no connection matches" : "no connections"));
+      tr.appendChild(el("td", { colspan: 7 }, q ? t("no_match") : t("no_conns")));
       tbody.appendChild(tr);
     }
     for (const c of rows) {
@@ -131,12 +149,13 @@ function initConnections() {
        "→ " + human(c.bytes_in) + " · ← " + human(c.bytes_out)].forEach(v => tr.appendChild(el("td", {}, v)));
       tbody.appendChild(tr);
     }
-    document.getElementById("conn-count").textContent = rows.length + (q ? " of " + last.length : "");
+    document.getElementById("conn-count").textContent = q
+      ? t("of", { shown: rows.length, all: last.length }) : String(rows.length);
   };
   const tick = () => api("GET", "/connections").then(list => {
     last = list;
     render();
-    document.getElementById("conn-updated").textContent = "· updated " + new Date().toLocaleTimeString();
+    document.getElementById("conn-updated").textContent = t("updated", { time: new Date().toLocaleTimeString(LANG) });
   }).catch(() => {});
   filter.addEventListener("input", render);
   tick();
@@ -146,7 +165,7 @@ function initConnections() {
 // ---- configuration --------------------------------------------------------
 function showDiff(pre, text) {
   pre.classList.remove("hidden");
-  if (!text) { pre.textContent = "(no difference)"; return; }
+  if (!text) { pre.textContent = t("no_diff"); return; }
   pre.innerHTML = text.split("\n").map(l => {
     const cls = l.startsWith("@@") ? "hunk" : l.startsWith("+") ? "add" : l.startsWith("-") ? "del" : "";
     return cls ? '<span class="' + cls + '">' + escapeHtml(l) + "</span>" : escapeHtml(l);
@@ -176,17 +195,20 @@ function initConfig() {
   const check = () => api("POST", "/check", { config: ed.value }).then(r => {
     errLines = new Set(r.problems.filter(p => p.line).map(p => p.line));
     problemsEl.innerHTML = "";
+    // The checker's own messages are in English; the key paths
+    // (listener[0].bind) are the same in both languages.
+    if (r.problems.length && t("checker_note")) problemsEl.appendChild(el("li", { class: "note" }, t("checker_note")));
     for (const p of r.problems) {
-      const li = el("li", { "data-line": p.line || "" },
-        (p.line ? "line " + p.line + ": " : "") + (p.path ? p.path + ": " : "") + p.message);
+      const li = el("li", { "data-line": p.line || "", class: "problem" },
+        (p.line ? t("line", { n: p.line }) : "") + (p.path ? p.path + t("colon") : "") + p.message);
       li.addEventListener("click", () => goToLine(ed, p.line));
       problemsEl.appendChild(li);
     }
     status.className = "badge " + (r.ok ? "ok" : "bad");
-    status.textContent = r.ok ? "valid" : r.problems.length + " problem(s)";
+    status.textContent = r.ok ? t("valid") : t("problems", { n: r.problems.length });
     paintGutter();
     return r.ok;
-  }).catch(e => { status.className = "badge bad"; status.textContent = e.message; return false; });
+  }).catch(e => { status.className = "badge bad"; status.textContent = t("error", { reason: e.message }); return false; });
   let timer = null;
   ed.addEventListener("input", () => { paintGutter(); clearTimeout(timer); timer = setTimeout(check, 400); });
   ed.addEventListener("scroll", () => { gutter.scrollTop = ed.scrollTop; });
@@ -195,42 +217,42 @@ function initConfig() {
 
   document.getElementById("diff-btn").addEventListener("click", () =>
     api("POST", "/diff", { config: ed.value }).then(r => showDiff(document.getElementById("diff"), r.diff))
-      .catch(e => message("bad", e.message)));
+      .catch(e => message("bad", t("error", { reason: e.message }))));
 
   document.getElementById("apply-btn").addEventListener("click", async () => {
-    if (!(await check())) { message("bad", "Fix the problems before applying."); return; }
+    if (!(await check())) { message("bad", t("fix_first")); return; }
     const secs = parseInt(document.getElementById("confirm-within").value, 10);
     const req = { config: ed.value, comment: document.getElementById("comment").value,
       confirm_within_secs: secs > 0 ? secs : null, force: false };
     try {
       const o = await api("POST", "/apply", req);
-      message("ok", "Applied as version " + o.version + "." +
-        (o.changes.length ? " Changes: " + o.changes.join("; ") : ""));
+      message("ok", t("applied", { v: o.version }) +
+        (o.changes.length ? " " + t("changes", { list: o.changes.join("; ") }) : ""));
       if (o.pending_deadline_secs) startPending(o.version, o.pending_deadline_secs);
       else setTimeout(() => location.reload(), 1500);
-    } catch (e) { message("bad", "Apply refused: " + e.message); }
+    } catch (e) { message("bad", t("apply_refused", { reason: e.message })); }
   });
 
   document.getElementById("confirm-btn").addEventListener("click", () =>
     api("POST", "/confirm").then(o => {
-      stopPending(); message("ok", "Confirmed: version " + o.version + " is running.");
+      stopPending(); message("ok", t("confirmed", { v: o.version }));
       setTimeout(() => location.reload(), 1500);
-    }).catch(e => message("bad", e.message)));
+    }).catch(e => message("bad", t("error", { reason: e.message }))));
   document.getElementById("rollback-now").addEventListener("click", () =>
     api("POST", "/rollback", {}).then(o => {
-      stopPending(); message("ok", "Rolled back: version " + o.version + " is running.");
+      stopPending(); message("ok", t("rolled_back", { v: o.version }));
       setTimeout(() => location.reload(), 1500);
-    }).catch(e => message("bad", e.message)));
+    }).catch(e => message("bad", t("error", { reason: e.message }))));
 
   document.querySelectorAll("[data-diff]").forEach(b => b.addEventListener("click", () =>
     api("GET", "/history/" + b.dataset.diff + "/diff")
       .then(r => showDiff(document.getElementById("history-diff"), r.diff))
-      .catch(e => message("bad", e.message))));
+      .catch(e => message("bad", t("error", { reason: e.message })))));
   document.querySelectorAll("[data-rollback]").forEach(b => b.addEventListener("click", () => {
-    if (!window.confirm("Go back to version " + b.dataset.rollback + "?")) return;
+    if (!window.confirm(t("rollback_ask", { v: b.dataset.rollback }))) return;
     api("POST", "/rollback", { version: parseInt(b.dataset.rollback, 10) })
-      .then(o => { message("ok", "Version " + o.version + " is running."); setTimeout(() => location.reload(), 1500); })
-      .catch(e => message("bad", e.message));
+      .then(o => { message("ok", t("version_running", { v: o.version })); setTimeout(() => location.reload(), 1500); })
+      .catch(e => message("bad", t("error", { reason: e.message })));
   }));
 
   const p = document.getElementById("pending");
@@ -258,7 +280,7 @@ function startPending(version, secs) {
   pendingTimer = setInterval(() => {
     left -= 1;
     cd.textContent = Math.max(0, left);
-    if (left <= 0) { stopPending(); message("warn", "Not confirmed in time: the change was rolled back."); setTimeout(() => location.reload(), 2500); }
+    if (left <= 0) { stopPending(); message("warn", t("not_confirmed")); setTimeout(() => location.reload(), 2500); }
   }, 1000);
 }
 function stopPending() {

@@ -1,9 +1,12 @@
 //! The page bodies, split by role: [`traffic`] (dashboard, routes,
-//! connections) and [`policy`] (access, firewall, configuration, log).
-//! Pure.
+//! connections) with [`backends`], [`policy`] (access, firewall, configuration) and
+//! [`log`] (the connection and event logs). Pure.
 
+mod backends;
+mod log;
 mod policy;
 mod traffic;
 
-pub use policy::{access, config, firewall, log};
+pub use log::log;
+pub use policy::{access, config, firewall};
 pub use traffic::{connections, dashboard, ha_line, routes};

@@ -2,22 +2,27 @@
 //! View types in, HTML out, through the embedded templates. Pure.
 
 use super::super::html::{badge, esc, fill, table};
+use super::super::i18n::format::{bytes, count, duration, time};
+use super::super::i18n::{translate, Lang};
 use super::traffic::ban_row_plain;
-use crate::api::text::{bytes, duration, time};
-use crate::api::{ApiError, BanView, EventView, RulesetView, StatusView, VersionView};
+use crate::api::{ApiError, BanView, RulesetView, StatusView, VersionState, VersionView};
 use crate::config::Config;
 
 const ACCESS: &str = include_str!("../../../web/templates/access.html");
 const FIREWALL: &str = include_str!("../../../web/templates/firewall.html");
 const CONFIG: &str = include_str!("../../../web/templates/config.html");
-const LOG: &str = include_str!("../../../web/templates/log.html");
 
 /// Forwards, limits, block list, admin allow list and bans.
-pub fn access(cfg: Option<&Config>, bans: &Result<Vec<BanView>, ApiError>, csrf: &str) -> String {
+pub fn access(
+    l: Lang,
+    cfg: Option<&Config>,
+    bans: &Result<Vec<BanView>, ApiError>,
+    csrf: &str,
+) -> String {
     let (forwards, limits, block, allow) = match cfg {
-        Some(c) => config_tables(c),
+        Some(c) => config_tables(l, c),
         None => {
-            let na = "<p class=\"muted\">The running config could not be read.</p>".to_string();
+            let na = format!("<p class=\"muted\">{}</p>", l.h("access.no_config"));
             (na.clone(), na.clone(), na.clone(), na)
         }
     };
@@ -26,24 +31,26 @@ pub fn access(cfg: Option<&Config>, bans: &Result<Vec<BanView>, ApiError>, csrf:
             let rows: Vec<Vec<String>> = list
                 .iter()
                 .map(|b| {
-                    let mut row = ban_row_plain(b);
+                    let mut row = ban_row_plain(l, b);
                     row.push(format!(
-                        "<form method=\"post\" action=\"/bans/delete\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"addr\" value=\"{}\"><button class=\"small danger\">Lift</button></form>",
+                        "<form method=\"post\" action=\"/bans/delete\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"addr\" value=\"{}\"><button class=\"small danger\">{}</button></form>",
                         esc(csrf),
-                        b.addr
+                        b.addr,
+                        l.h("bans.lift")
                     ));
                     row
                 })
                 .collect();
-            table("bans", &["Address", "Expires in", ""], &rows, "no bans")
+            let head = [l.t("bans.address"), l.t("bans.expires"), ""];
+            table("bans", &head, &rows, l.t("bans.none"))
         }
         Err(e) => format!(
-            "<div class=\"alert bad\">Bans unavailable: {}</div>",
-            esc(&e.message)
+            "<div class=\"alert bad\">{}</div>",
+            l.f("bans.unavailable", &[("reason", &esc(&e.message))])
         ),
     };
     fill(
-        ACCESS,
+        &translate(ACCESS, l),
         &[
             ("forwards", &forwards),
             ("limits", &limits),
@@ -55,31 +62,31 @@ pub fn access(cfg: Option<&Config>, bans: &Result<Vec<BanView>, ApiError>, csrf:
     )
 }
 
-fn config_tables(c: &Config) -> (String, String, String, String) {
+fn config_tables(l: Lang, c: &Config) -> (String, String, String, String) {
     let cidrs = |list: &[crate::config::Cidr]| -> Vec<Vec<String>> {
         list.iter()
             .map(|b| vec![format!("<code>{}</code>", esc(&b.to_string()))])
             .collect()
     };
     (
-        forwards_table(c),
-        limits_table(&c.limits),
+        forwards_table(l, c),
+        limits_table(l, &c.limits),
         table(
             "block",
-            &["Always dropped"],
+            &[l.t("access.dropped")],
             &cidrs(&c.limits.block),
-            "block list empty",
+            l.t("access.block_empty"),
         ),
         table(
             "allow",
-            &["Admin and SSH allowed from"],
+            &[l.t("access.allowed_from")],
             &cidrs(&c.admin.allow),
-            "anywhere (no admin.allow)",
+            l.t("access.anywhere"),
         ),
     )
 }
 
-fn forwards_table(c: &Config) -> String {
+fn forwards_table(l: Lang, c: &Config) -> String {
     let rows: Vec<Vec<String>> = c
         .forwards
         .iter()
@@ -90,41 +97,58 @@ fn forwards_table(c: &Config) -> String {
                 f.proto.to_string(),
                 f.ports.to_string(),
                 format!("<code>{}{}</code>", f.to_addr, to_port),
-                if f.masquerade { "yes" } else { "no" }.to_string(),
+                l.h(if f.masquerade {
+                    "common.yes"
+                } else {
+                    "common.no"
+                }),
                 esc(&allow.join(", ")),
             ]
         })
         .collect();
-    let head = ["Proto", "Ports", "To", "Masquerade", "Allow"];
-    table("forwards", &head, &rows, "no forwards")
+    let head = [
+        l.t("fwd.proto"),
+        l.t("fwd.ports"),
+        l.t("fwd.to"),
+        l.t("fwd.masquerade"),
+        l.t("fwd.allow"),
+    ];
+    table("forwards", &head, &rows, l.t("fwd.none"))
 }
 
-fn limits_table(l: &crate::config::Limits) -> String {
-    let none = || "none".to_string();
-    let rate = l
+fn limits_table(l: Lang, lim: &crate::config::Limits) -> String {
+    let none = || l.h("common.none");
+    let rate = lim
         .conn_rate
         .as_ref()
-        .map(|r| r.to_string())
+        .map(|r| esc(&r.to_string()))
         .unwrap_or_else(none);
-    let ban = if l.ban.is_zero() {
-        "off".into()
+    let ban = if lim.ban.is_zero() {
+        l.h("common.off")
     } else {
-        duration(l.ban.as_secs())
+        esc(&duration(l, lim.ban.as_secs()))
     };
     let rows = vec![
-        vec!["New connections per source".into(), esc(&rate)],
-        vec!["Burst".into(), l.conn_burst.to_string()],
+        vec![l.h("limits.rate"), rate],
+        vec![l.h("limits.burst"), count(l, u64::from(lim.conn_burst))],
         vec![
-            "Concurrent per source".into(),
-            l.conn_max.map(|m| m.to_string()).unwrap_or_else(none),
+            l.h("limits.concurrent"),
+            lim.conn_max
+                .map(|m| count(l, u64::from(m)))
+                .unwrap_or_else(none),
         ],
-        vec!["Ban over the rate".into(), ban],
+        vec![l.h("limits.ban"), ban],
     ];
-    table("limits", &["Limit", "Value"], &rows, "")
+    table(
+        "limits",
+        &[l.t("limits.limit"), l.t("limits.value")],
+        &rows,
+        "",
+    )
 }
 
 /// The ruleset with counters.
-pub fn firewall(r: &Result<RulesetView, ApiError>) -> String {
+pub fn firewall(l: Lang, r: &Result<RulesetView, ApiError>) -> String {
     match r {
         Ok(r) => {
             let rows: Vec<Vec<String>> = r
@@ -134,57 +158,72 @@ pub fn firewall(r: &Result<RulesetView, ApiError>) -> String {
                     vec![
                         esc(&c.chain),
                         esc(&c.comment),
-                        c.packets.to_string(),
-                        bytes(c.bytes),
+                        count(l, c.packets),
+                        bytes(l, c.bytes),
                     ]
                 })
                 .collect();
+            let head = [
+                l.t("fw.chain"),
+                l.t("fw.rule"),
+                l.t("fw.packets"),
+                l.t("backends.bytes"),
+            ];
             fill(
-                FIREWALL,
+                &translate(FIREWALL, l),
                 &[
                     (
                         "counters",
-                        &table(
-                            "counters",
-                            &["Chain", "Rule", "Packets", "Bytes"],
-                            &rows,
-                            "no counters",
-                        ),
+                        &table("counters", &head, &rows, l.t("fw.no_counters")),
                     ),
                     ("text", &esc(&r.text)),
                 ],
             )
         }
         Err(e) => format!(
-            "<h1>Firewall</h1><div class=\"alert bad\">Ruleset unavailable: {}</div>",
-            esc(&e.message)
+            "<h1>{}</h1><div class=\"alert bad\">{}</div>",
+            l.h("fw.title"),
+            l.f("fw.unavailable", &[("reason", &esc(&e.message))])
         ),
     }
 }
 
 /// The config editor and history.
-pub fn config(text: &str, s: &StatusView, history: &[VersionView]) -> String {
+pub fn config(l: Lang, text: &str, s: &StatusView, history: &[VersionView]) -> String {
     let rows: Vec<Vec<String>> = history
         .iter()
         .rev()
         .map(|v| {
-            let state = format!("{:?}", v.state).to_lowercase();
-            let class = match state.as_str() {
-                "running" => "ok",
-                "pending" => "warn",
-                "failed" | "rolledback" => "bad",
-                _ => "info",
+            let (class, state) = match v.state {
+                VersionState::Running => ("ok", "state.running"),
+                VersionState::Pending => ("warn", "state.pending"),
+                VersionState::Failed => ("bad", "state.failed"),
+                VersionState::RolledBack => ("bad", "state.rolledback"),
+                VersionState::Superseded => ("info", "state.superseded"),
             };
             vec![
                 v.version.to_string(),
-                time(v.time),
+                time(l, v.time),
                 esc(&v.author),
                 esc(&v.comment),
-                badge(class, &state),
-                format!("<button class=\"small\" data-diff=\"{0}\">diff</button> <button class=\"small\" data-rollback=\"{0}\">roll back to</button>", v.version),
+                badge(class, l.t(state)),
+                format!(
+                    "<button class=\"small\" data-diff=\"{0}\">{1}</button> <button class=\"small\" data-rollback=\"{0}\">{2}</button>",
+                    v.version,
+                    l.h("config.diff"),
+                    l.h("config.rollback_to")
+                ),
             ]
         })
         .collect();
+    let head = [
+        l.t("config.version"),
+        l.t("config.applied"),
+        l.t("config.by"),
+        l.t("config.comment"),
+        l.t("config.state"),
+        "",
+    ];
     let pending = s
         .pending
         .as_ref()
@@ -195,37 +234,24 @@ pub fn config(text: &str, s: &StatusView, history: &[VersionView]) -> String {
             )
         })
         .unwrap_or_default();
+    let note = l.f(
+        "config.export_note",
+        &[
+            ("apply", "<code>parvis apply</code>"),
+            ("export", "<code>parvis export</code>"),
+        ],
+    );
     fill(
-        CONFIG,
+        &translate(CONFIG, l),
         &[
             ("text", &esc(text)),
             ("version", &s.config_version.to_string()),
             ("pending", &pending),
+            ("export_note", &note),
             (
                 "history",
-                &table(
-                    "history",
-                    &["Version", "Applied", "By", "Comment", "State", ""],
-                    &rows,
-                    "no history yet",
-                ),
+                &table("history", &head, &rows, l.t("config.no_history")),
             ),
         ],
-    )
-}
-
-/// The recent events, newest first.
-pub fn log(events: &[EventView]) -> String {
-    let rows: Vec<Vec<String>> = events
-        .iter()
-        .rev()
-        .map(|e| vec![time(e.time), badge("info", &e.kind), esc(&e.message)])
-        .collect();
-    fill(
-        LOG,
-        &[(
-            "events",
-            &table("events", &["Time", "Kind", "Message"], &rows, "no events"),
-        )],
     )
 }

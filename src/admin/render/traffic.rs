@@ -2,7 +2,9 @@
 //! View types in, HTML out, through the embedded templates. Pure.
 
 use super::super::html::{badge, esc, fill, table};
-use crate::api::text::{bytes, duration};
+use super::super::i18n::format::{bytes, count, duration};
+use super::super::i18n::{translate, Lang};
+use super::backends::backend_tables;
 use crate::api::{BackendView, BanView, ConnView, RouteView, StatusView};
 
 const DASHBOARD: &str = include_str!("../../../web/templates/dashboard.html");
@@ -21,28 +23,30 @@ fn state_badge(state: &str) -> String {
 }
 
 /// The dashboard.
-pub fn dashboard(s: &StatusView, backends: &[BackendView], bans: &[BanView], fp: &str) -> String {
-    let recent: Vec<Vec<String>> = bans.iter().take(10).map(ban_row_plain).collect();
+pub fn dashboard(
+    l: Lang,
+    s: &StatusView,
+    backends: &[BackendView],
+    bans: &[BanView],
+    fp: &str,
+) -> String {
+    let recent: Vec<Vec<String>> = bans.iter().take(10).map(|b| ban_row_plain(l, b)).collect();
+    let heads = [l.t("bans.address"), l.t("bans.expires")];
     fill(
-        DASHBOARD,
+        &translate(DASHBOARD, l),
         &[
             ("name", &esc(&s.name)),
             ("version", &esc(&s.version)),
-            ("uptime", &duration(s.uptime_secs)),
-            ("config_version", &s.config_version.to_string()),
-            ("warnings", &alerts(s)),
-            ("pair", &pair(s)),
-            ("ports", &ports_table(s)),
-            ("listeners", &listeners_table(s)),
-            ("backends", &backend_tables(backends)),
+            ("uptime", &esc(&duration(l, s.uptime_secs))),
+            ("config_version", &count(l, s.config_version)),
+            ("warnings", &alerts(l, s)),
+            ("pair", &pair(l, s)),
+            ("ports", &ports_table(l, s)),
+            ("listeners", &listeners_table(l, s)),
+            ("backends", &backend_tables(l, backends, None)),
             (
                 "bans",
-                &table(
-                    "recent-bans",
-                    &["Address", "Expires in"],
-                    &recent,
-                    "no bans",
-                ),
+                &table("recent-bans", &heads, &recent, l.t("bans.none")),
             ),
             ("fingerprint", &esc(fp)),
         ],
@@ -51,38 +55,46 @@ pub fn dashboard(s: &StatusView, backends: &[BackendView], bans: &[BanView], fp:
 
 /// The pair's line on the dashboard: this node's role, the peer, the last
 /// transition and its cause.
-pub fn ha_line(v: &crate::api::ha::HaView) -> String {
+pub fn ha_line(l: Lang, v: &crate::api::ha::HaView) -> String {
     let last = match &v.last {
-        Some(t) => format!("{} → {}: {}", t.from.as_str(), t.to.as_str(), esc(&t.cause)),
-        None => "no transition yet".into(),
+        Some(t) => format!(
+            "{} → {} — {}",
+            t.from.as_str(),
+            t.to.as_str(),
+            esc(&t.cause)
+        ),
+        None => l.h("ha.no_transition"),
     };
-    format!(
-        "<p class=\"ha\" id=\"ha\">Pair: this node <b>{}</b> is <b>{}</b> · peer {} ({}) role {}, config version {} · last: {} · health: {}</p>\n",
-        esc(&v.node),
-        v.role.as_str(),
-        esc(&v.peer),
-        esc(&v.peer_address),
-        esc(&v.peer_role),
-        esc(&v.peer_version),
-        last,
-        esc(&v.health),
-    )
+    let line = l.f(
+        "ha.line",
+        &[
+            ("node", &format!("<b>{}</b>", esc(&v.node))),
+            ("role", &format!("<b>{}</b>", v.role.as_str())),
+            ("peer", &esc(&v.peer)),
+            ("address", &esc(&v.peer_address)),
+            ("peer_role", &esc(&v.peer_role)),
+            ("version", &esc(&v.peer_version)),
+            ("last", &last),
+            ("health", &esc(&v.health)),
+        ],
+    );
+    format!("<p class=\"ha\" id=\"ha\">{line}</p>\n")
 }
 
 /// The HA pair: both nodes, their roles and config versions; empty without `[ha]`.
-fn pair(s: &StatusView) -> String {
+fn pair(l: Lang, s: &StatusView) -> String {
     let Some(ha) = &s.ha else {
         return String::new();
     };
     let p = &ha.peer;
     let seen = match (p.reachable, p.last_seen_secs) {
-        (true, _) => "reachable".to_string(),
-        (false, Some(secs)) => format!("unreachable, last seen {} ago", duration(secs)),
-        (false, None) => "unreachable".to_string(),
+        (true, _) => l.t("ha.reachable").to_string(),
+        (false, Some(secs)) => l.f("ha.last_seen", &[("ago", &duration(l, secs))]),
+        (false, None) => l.t("ha.unreachable").to_string(),
     };
     let rows = vec![
         vec![
-            format!("{} (this node)", esc(&ha.node)),
+            l.f("ha.this_node", &[("node", &esc(&ha.node))]),
             esc(&ha.role),
             ha.config_version.to_string(),
             "-".to_string(),
@@ -90,7 +102,7 @@ fn pair(s: &StatusView) -> String {
         vec![
             esc(&p.name),
             esc(if p.role.is_empty() {
-                "unknown"
+                l.t("ha.unknown")
             } else {
                 &p.role
             }),
@@ -99,27 +111,39 @@ fn pair(s: &StatusView) -> String {
         ],
     ];
     let flag = if ha.diverged {
-        "<div class=\"alert warn\" id=\"ha-diverged\">The two nodes run different config versions.</div>"
-    } else {
-        ""
-    };
-    format!(
-        "<section id=\"ha-pair\">\n  <h2>HA pair</h2>\n  {flag}{}\n</section>",
-        table(
-            "ha-nodes",
-            &["Node", "Role", "Config version", "Sync"],
-            &rows,
-            ""
+        format!(
+            "<div class=\"alert warn\" id=\"ha-diverged\">{}</div>",
+            l.h("ha.diverged")
         )
+    } else {
+        String::new()
+    };
+    let heads = [
+        l.t("ha.node"),
+        l.t("ha.role"),
+        l.t("dash.config_version"),
+        l.t("ha.sync"),
+    ];
+    format!(
+        "<section id=\"ha-pair\">\n  <h2>{}</h2>\n  {flag}{}\n</section>",
+        l.h("ha.pair"),
+        table("ha-nodes", &heads, &rows, "")
     )
 }
 
 /// The pending change and the daemon's warnings.
-fn alerts(s: &StatusView) -> String {
+fn alerts(l: Lang, s: &StatusView) -> String {
     let pending = match &s.pending {
         Some(p) => format!(
-            "<div class=\"alert warn\">Config version {} is waiting for confirmation ({}s left). <a href=\"/config\">Confirm or roll back</a></div>",
-            p.version, p.deadline_secs
+            "<div class=\"alert warn\">{} <a href=\"/config\">{}</a></div>",
+            l.f(
+                "dash.pending",
+                &[
+                    ("version", &p.version.to_string()),
+                    ("left", &p.deadline_secs.to_string())
+                ]
+            ),
+            l.h("dash.pending_link")
         ),
         None => String::new(),
     };
@@ -131,115 +155,78 @@ fn alerts(s: &StatusView) -> String {
     pending + &warnings
 }
 
-fn ports_table(s: &StatusView) -> String {
+fn ports_table(l: Lang, s: &StatusView) -> String {
     let rows: Vec<Vec<String>> = s
         .interfaces
         .iter()
-        .map(|l| {
+        .map(|p| {
             vec![
-                esc(&l.role),
-                format!("<code>{}</code>", esc(&l.name)),
-                state_badge(&l.state),
-                esc(&l.addresses.join(", ")),
-                esc(&l.mac),
-                l.mtu.to_string(),
-                format!("↓ {} · ↑ {}", bytes(l.rx_bytes), bytes(l.tx_bytes)),
-                format!("{} / {}", l.errors, l.drops),
+                esc(&p.role),
+                format!("<code>{}</code>", esc(&p.name)),
+                state_badge(&p.state),
+                esc(&p.addresses.join(", ")),
+                esc(&p.mac),
+                p.mtu.to_string(),
+                format!("↓ {} · ↑ {}", bytes(l, p.rx_bytes), bytes(l, p.tx_bytes)),
+                format!("{} / {}", count(l, p.errors), count(l, p.drops)),
             ]
         })
         .collect();
     let head = [
-        "Role",
-        "Name",
-        "State",
-        "Addresses",
+        l.t("ports.role"),
+        l.t("ports.name"),
+        l.t("ports.state"),
+        l.t("ports.addresses"),
         "MAC",
         "MTU",
-        "Traffic",
-        "Errors / drops",
+        l.t("ports.traffic"),
+        l.t("ports.errors"),
     ];
-    table("ports", &head, &rows, "no ports managed")
+    table("ports", &head, &rows, l.t("ports.none"))
 }
 
-fn listeners_table(s: &StatusView) -> String {
+fn listeners_table(l: Lang, s: &StatusView) -> String {
     let rows: Vec<Vec<String>> = s
         .listeners
         .iter()
-        .map(|l| {
+        .map(|x| {
             vec![
-                esc(&l.name),
-                format!("<code>{}</code>", esc(&l.bind)),
-                esc(&l.protocol),
-                l.active.to_string(),
-                l.total.to_string(),
+                esc(&x.name),
+                format!("<code>{}</code>", esc(&x.bind)),
+                esc(&x.protocol),
+                count(l, x.active),
+                count(l, x.total),
             ]
         })
         .collect();
-    let head = ["Listener", "Bind", "Protocol", "Active", "Total"];
-    table("listeners", &head, &rows, "no listeners")
+    let head = [
+        l.t("listeners.listener"),
+        l.t("listeners.bind"),
+        l.t("listeners.protocol"),
+        l.t("listeners.active"),
+        l.t("listeners.total"),
+    ];
+    table("listeners", &head, &rows, l.t("listeners.none"))
 }
 
-pub(super) fn ban_row_plain(b: &BanView) -> Vec<String> {
+pub(super) fn ban_row_plain(l: Lang, b: &BanView) -> Vec<String> {
     let scope = match b.scope {
-        crate::api::BanScopeView::All => "",
-        crate::api::BanScopeView::Admin => " <small>admin port and SSH only</small>",
+        crate::api::BanScopeView::All => String::new(),
+        crate::api::BanScopeView::Admin => format!(" <small>{}</small>", l.h("bans.admin_only")),
     };
     vec![
         format!("<code>{}</code>{scope}", b.addr),
-        duration(b.expires_in_secs),
+        esc(&duration(l, b.expires_in_secs)),
     ]
 }
 
-/// One table per backend, servers with health.
-fn backend_tables(backends: &[BackendView]) -> String {
-    if backends.is_empty() {
-        return "<p class=\"muted\">No backends.</p>".into();
-    }
-    let mut out = String::new();
-    for b in backends {
-        let up = b.servers.iter().filter(|s| s.up).count();
-        let rows: Vec<Vec<String>> = b
-            .servers
-            .iter()
-            .map(|s| {
-                vec![
-                    format!("<code>{}</code>", s.addr),
-                    if s.up {
-                        badge("ok", "up")
-                    } else {
-                        badge("bad", "down")
-                    },
-                    s.active.to_string(),
-                    s.total.to_string(),
-                    format!("→ {} · ← {}", bytes(s.bytes_in), bytes(s.bytes_out)),
-                ]
-            })
-            .collect();
-        out.push_str(&format!(
-            "<div class=\"backend\"><h3>{} <small>{} · PROXY {} · {}/{} up</small></h3>{}</div>",
-            esc(&b.name),
-            esc(&b.balance),
-            esc(&b.proxy_protocol),
-            up,
-            b.servers.len(),
-            table(
-                &format!("backend-{}", b.name),
-                &["Server", "Health", "Active", "Total", "Bytes"],
-                &rows,
-                "no servers"
-            )
-        ));
-    }
-    out
-}
-
-/// Routes and backends.
-pub fn routes(routes: &[RouteView], backends: &[BackendView]) -> String {
+/// Routes and backends, with the drain buttons.
+pub fn routes(l: Lang, routes: &[RouteView], backends: &[BackendView], csrf: &str) -> String {
     let rows: Vec<Vec<String>> = routes
         .iter()
         .map(|r| {
             let hosts = if r.hosts.is_empty() {
-                "<em>default</em>".to_string()
+                format!("<em>{}</em>", l.h("routes.default"))
             } else {
                 r.hosts
                     .iter()
@@ -250,25 +237,22 @@ pub fn routes(routes: &[RouteView], backends: &[BackendView]) -> String {
             vec![esc(&r.listener), hosts, esc(&r.backend)]
         })
         .collect();
+    let head = [
+        l.t("listeners.listener"),
+        l.t("routes.hosts"),
+        l.t("routes.backend"),
+    ];
     fill(
-        ROUTES,
+        &translate(ROUTES, l),
         &[
-            (
-                "routes",
-                &table(
-                    "routes",
-                    &["Listener", "Host names", "Backend"],
-                    &rows,
-                    "no routes",
-                ),
-            ),
-            ("backends", &backend_tables(backends)),
+            ("routes", &table("routes", &head, &rows, l.t("routes.none"))),
+            ("backends", &backend_tables(l, backends, Some(csrf))),
         ],
     )
 }
 
 /// Live connections (rows refreshed by `app.js`).
-pub fn connections(conns: &[ConnView]) -> String {
+pub fn connections(l: Lang, conns: &[ConnView]) -> String {
     let rows: Vec<Vec<String>> = conns
         .iter()
         .map(|c| {
@@ -280,32 +264,25 @@ pub fn connections(conns: &[ConnView]) -> String {
                 c.server
                     .map(|s| format!("<code>{s}</code>"))
                     .unwrap_or_default(),
-                duration(c.age_ms / 1000),
-                format!("→ {} · ← {}", bytes(c.bytes_in), bytes(c.bytes_out)),
+                esc(&duration(l, c.age_ms / 1000)),
+                format!("→ {} · ← {}", bytes(l, c.bytes_in), bytes(l, c.bytes_out)),
             ]
         })
         .collect();
+    let head = [
+        l.t("conns.client"),
+        l.t("listeners.listener"),
+        l.t("conns.host"),
+        l.t("routes.backend"),
+        l.t("backends.server"),
+        l.t("conns.age"),
+        l.t("backends.bytes"),
+    ];
     fill(
-        CONNECTIONS,
+        &translate(CONNECTIONS, l),
         &[
             ("count", &conns.len().to_string()),
-            (
-                "table",
-                &table(
-                    "conns",
-                    &[
-                        "Client",
-                        "Listener",
-                        "SNI / Host",
-                        "Backend",
-                        "Server",
-                        "Age",
-                        "Bytes",
-                    ],
-                    &rows,
-                    "no connections",
-                ),
-            ),
+            ("table", &table("conns", &head, &rows, l.t("conns.none"))),
         ],
     )
 }
@@ -319,7 +296,7 @@ mod tests {
     #[test]
     fn the_pair_is_shown_and_a_divergence_flagged() {
         let mut s = StatusView::default();
-        assert_eq!(pair(&s), "", "nothing without [ha]");
+        assert_eq!(pair(Lang::En, &s), "", "nothing without [ha]");
         s.ha = Some(HaView {
             node: "a".into(),
             role: "MASTER".into(),
@@ -333,7 +310,7 @@ mod tests {
                 ..HaPeerView::default()
             },
         });
-        let html = pair(&s);
+        let html = pair(Lang::En, &s);
         assert!(
             html.contains("id=\"ha-pair\"") && html.contains("id=\"ha-diverged\""),
             "{html}"
