@@ -101,7 +101,7 @@ pub fn rules(cfg: &Config) -> Vec<Rule> {
     for v4 in [true, false] {
         out.push(Rule::new(
             "guard",
-            "limits.block",
+            super::block::rule_comment(cfg, v4),
             vec![
                 eq(saddr(v4), word(if v4 { "@block4" } else { "@block6" })),
                 drop(),

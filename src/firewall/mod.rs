@@ -20,12 +20,14 @@
 //!   source went over the rate.
 
 mod apply;
+mod block;
 pub mod diag;
 mod error;
 mod expr;
 mod guard;
 mod ha;
 mod limits;
+mod loaded;
 mod meter;
 mod nat;
 mod nft;
