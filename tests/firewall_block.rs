@@ -36,16 +36,25 @@ fn blocked(t: &Topo) -> Vec<String> {
     v
 }
 
-/// The kernel handle of a set: it changes only when the set is re-created.
-fn set_handle(t: &Topo, name: &str) -> String {
+/// The IPv4 block set's name (`block4_…`) and kernel handle: the handle
+/// changes only when the set is re-created.
+fn block4(t: &Topo) -> (String, u64) {
     let out = t.exec(
         &t.appliance,
-        &["nft", "-a", "-t", "list", "set", "inet", "parvis", name],
+        &["nft", "-j", "-t", "list", "sets", "table", "inet", "parvis"],
     );
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find_map(|l| l.split("# handle ").nth(1).map(|h| h.trim().to_string()))
-        .unwrap_or_else(|| panic!("no handle for {name} in {text}"))
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("nft JSON");
+    doc["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.get("set"))
+        .find_map(|s| {
+            let name = s["name"].as_str()?;
+            name.starts_with("block4_")
+                .then(|| (name.to_string(), s["handle"].as_u64().unwrap_or(0)))
+        })
+        .unwrap_or_else(|| panic!("no block4_ set: {doc}"))
 }
 
 fn apply_text(t: &Topo, text: &str) -> std::process::Output {
@@ -121,7 +130,7 @@ fn the_file_is_reread_and_an_unchanged_list_is_kept() {
     let file = t.config("block.txt", "203.0.113.0/28\n198.51.100.64/26\n");
     let fname = file.to_string_lossy().to_string();
     t.apply(&config(&fname, &[2222]));
-    let first = set_handle(&t, "block4");
+    let first = block4(&t);
     assert_eq!(
         blocked(&t),
         ["192.0.2.66", "198.51.100.64/26", "203.0.113.0/28"]
@@ -132,7 +141,7 @@ fn the_file_is_reread_and_an_unchanged_list_is_kept() {
     assert!(out.status.success(), "{out:?}");
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("6 kept as loaded"), "{said}");
-    assert_eq!(set_handle(&t, "block4"), first, "block4 was not re-created");
+    assert_eq!(block4(&t), first, "the block set was not re-created");
     assert_eq!(
         blocked(&t),
         ["192.0.2.66", "198.51.100.64/26", "203.0.113.0/28"]
@@ -145,7 +154,9 @@ fn the_file_is_reread_and_an_unchanged_list_is_kept() {
     // Same config, new file content: re-read, and exactly the new list.
     t.config("block.txt", "203.0.113.128/25\n");
     t.apply(&config(&fname, &[2222, 2223]));
-    assert_ne!(set_handle(&t, "block4"), first, "block4 was re-created");
+    let (name, handle) = block4(&t);
+    assert_ne!(name, first.0, "a new list, a new name");
+    assert_ne!(handle, first.1, "the block set was re-created");
     assert_eq!(blocked(&t), ["192.0.2.66", "203.0.113.128/25"]);
 }
 

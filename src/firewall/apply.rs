@@ -84,8 +84,8 @@ pub fn apply_ruleset(rs: &Ruleset) -> Result<ApplyReport, FirewallError> {
 
 /// The loaded table, or `None` when there is none.
 fn read_loaded() -> Result<Option<Loaded>, FirewallError> {
-    match nft::list_table_terse() {
-        Ok(doc) => Ok(Some(Loaded::from_listing(&doc))),
+    match nft::list_objects() {
+        Ok(objects) => Ok(Some(Loaded::from_objects(&objects))),
         Err(FirewallError::NoTable) => Ok(None),
         Err(e) => Err(e),
     }
@@ -153,64 +153,31 @@ fn bans_to_carry(keep: &[&str]) -> Result<Vec<TimedElement>, FirewallError> {
         .collect())
 }
 
-/// Reads the table back (without set contents) and compares chains, sets
-/// and every rule's chain and comment, in order.
+/// Reads the table back (chains and sets, without rules or elements)
+/// and compares it with what was rendered: every chain and set by name,
+/// nothing else. The rules are not read back: listing 2,500 rules costs
+/// nft 0.2 s of CPU, and nft's exit status already says the kernel
+/// acknowledged every message of the batch.
 fn verify(rs: &Ruleset) -> Result<(), FirewallError> {
-    let doc = nft::list_table_terse()?;
-    let names = |kind: &'static str| -> Vec<String> {
-        let mut v: Vec<String> = nft::objects(&doc, kind)
-            .filter_map(|o| o.get("name").and_then(|n| n.as_str()).map(str::to_string))
-            .collect();
+    let loaded = Loaded::from_objects(&nft::list_objects()?);
+    let sorted = |mut v: Vec<String>| {
         v.sort();
         v
     };
-    let mut want_sets: Vec<String> = rs.sets.iter().map(|s| s.name.to_string()).collect();
-    want_sets.sort();
-    if names("set") != want_sets {
-        return Err(mismatch(format!(
-            "sets {:?}, expected {want_sets:?}",
-            names("set")
-        )));
+    let have = sorted(loaded.set_names().collect());
+    let want = sorted(rs.sets.iter().map(|s| s.name.to_string()).collect());
+    if have != want {
+        return Err(mismatch(format!("sets {have:?}, expected {want:?}")));
     }
-    let mut want_chains: Vec<String> = rs.chains.iter().map(|c| c.name.to_string()).collect();
-    want_chains.sort();
-    if names("chain") != want_chains {
-        return Err(mismatch(format!(
-            "chains {:?}, expected {want_chains:?}",
-            names("chain")
-        )));
+    let have = sorted(loaded.chains.clone());
+    let want = sorted(rs.chains.iter().map(|c| c.name.to_string()).collect());
+    if have != want {
+        return Err(mismatch(format!("chains {have:?}, expected {want:?}")));
     }
-    let got: Vec<(String, String)> = nft::objects(&doc, "rule")
-        .map(|r| (field(r, "chain"), field(r, "comment")))
-        .collect();
-    let mut want: Vec<(String, String)> = rs
-        .comments()
-        .into_iter()
-        .map(|(c, m)| (c.to_string(), m.to_string()))
-        .collect();
-    // nft lists chains in creation order; compare per chain, order kept.
-    let key = |v: &(String, String)| v.0.clone();
-    let mut got_sorted = got.clone();
-    got_sorted.sort_by_key(key);
-    want.sort_by_key(key);
-    if got_sorted.len() != want.len() {
-        return Err(mismatch(format!(
-            "{} rules read back, {} rendered",
-            got.len(),
-            want.len()
-        )));
+    if loaded.foreign {
+        return Err(mismatch("objects parvis did not render".into()));
     }
-    match got_sorted.iter().zip(&want).find(|(g, w)| g != w) {
-        Some((g, w)) => Err(mismatch(format!("rule {g:?} where {w:?} was rendered"))),
-        None => Ok(()),
-    }
-}
-
-fn field(o: &serde_json::Value, k: &str) -> String {
-    o.get(k)
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_string()
+    Ok(())
 }
 
 fn mismatch(detail: String) -> FirewallError {

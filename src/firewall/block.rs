@@ -1,13 +1,15 @@
-//! The block sets `block4` / `block6`: `limits.block` and the prefixes of
-//! `limits.block_file`, merged (nft refuses overlapping intervals). Pure.
+//! The block sets: `limits.block` and the prefixes of `limits.block_file`,
+//! merged (nft refuses overlapping intervals), one interval set per family.
+//! Pure.
 //!
-//! The comment of the rule that drops a set's sources carries the number
-//! of prefixes and a digest of them (a set's own comment would do, but nft
-//! 1.0.6 drops set comments given in JSON). Loading tens of thousands of
-//! interval elements is most of the cost of an apply (nft parses and sorts
-//! every one), and reading them back costs as much; the comment lets
-//! [`super::apply`] tell from the terse listing alone whether the loaded
-//! set holds exactly these elements, and keep it instead of reloading it.
+//! Each set is named after its content: `block4_` or `block6_` and the
+//! first 16 hex digits of the SHA-256 of its merged prefixes. Loading tens
+//! of thousands of interval elements is most of the cost of an apply (nft
+//! parses and sorts every one) and reading them back costs as much, while
+//! listing the table's set names costs a few milliseconds: a loaded set of
+//! the same name holds exactly these elements, and [`super::apply`] keeps
+//! it instead of reloading it. (A digest in the set's comment would keep
+//! the name fixed, but nft 1.0.6 drops set comments given in JSON.)
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -19,25 +21,43 @@ use sha2::{Digest, Sha256};
 use super::ruleset::set;
 use crate::config::Config;
 
-/// How the comment of a block rule starts.
-pub const RULE_COMMENT: &str = "limits.block:";
+/// How the names of the block sets start, IPv4 then IPv6.
+pub const PREFIXES: [&str; 2] = ["block4_", "block6_"];
 
-/// The names of the block sets, IPv4 then IPv6.
-pub const SETS: [&str; 2] = ["block4", "block6"];
+/// The block list of one family, merged, and the set's name.
+pub struct Block {
+    /// `block4_0123456789abcdef`.
+    pub name: String,
+    nets: Vec<ipnet::IpNet>,
+    v4: bool,
+}
 
-/// `block4` and `block6` with their elements.
-pub fn sets(cfg: &Config) -> Vec<Set<'static>> {
-    [true, false]
-        .into_iter()
-        .map(|v4| {
-            let nets = merged(cfg, v4);
-            let mut s = set(if v4 { SETS[0] } else { SETS[1] }, v4, "limits.block");
-            s.flags = Some(HashSet::from([SetFlag::Interval]));
-            let elems: Vec<Expression<'static>> = nets.iter().map(element).collect();
-            s.elem = (!elems.is_empty()).then(|| Cow::Owned(elems));
-            s
-        })
-        .collect()
+impl Block {
+    /// The block list of `cfg` for one family.
+    pub fn new(cfg: &Config, v4: bool) -> Block {
+        let nets = merged(cfg, v4);
+        let prefix = if v4 { PREFIXES[0] } else { PREFIXES[1] };
+        Block {
+            name: format!("{prefix}{}", digest(&nets)),
+            nets,
+            v4,
+        }
+    }
+
+    /// The interval set with its elements.
+    pub fn set(&self) -> Set<'static> {
+        let mut s = set("", self.v4, "limits.block");
+        s.name = Cow::Owned(self.name.clone());
+        s.flags = Some(HashSet::from([SetFlag::Interval]));
+        let elems: Vec<Expression<'static>> = self.nets.iter().map(element).collect();
+        s.elem = (!elems.is_empty()).then(|| Cow::Owned(elems));
+        s
+    }
+}
+
+/// Whether `name` is the name of a block set.
+pub fn is_block_set(name: &str) -> bool {
+    PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
 /// The blocked prefixes of one family, overlaps and duplicates merged.
@@ -51,28 +71,18 @@ fn merged(cfg: &Config, v4: bool) -> Vec<ipnet::IpNet> {
     ipnet::IpNet::aggregate(&nets)
 }
 
-/// The comment of the rule dropping the sources in one family's set:
-/// `limits.block: block4 holds N prefixes, sha256 0123456789abcdef` (the
-/// digest of the merged prefixes, so equal comments mean equal elements).
-pub fn rule_comment(cfg: &Config, v4: bool) -> String {
-    let nets = merged(cfg, v4);
+/// The first 16 hex digits of the SHA-256 of the prefixes, one per line.
+fn digest(nets: &[ipnet::IpNet]) -> String {
     let mut h = Sha256::new();
-    for n in &nets {
+    for n in nets {
         h.update(n.to_string().as_bytes());
         h.update(b"\n");
     }
-    let digest: String = h
-        .finalize()
+    h.finalize()
         .iter()
         .take(8)
         .map(|b| format!("{b:02x}"))
-        .collect();
-    let set = if v4 { SETS[0] } else { SETS[1] };
-    format!(
-        "{} {set} holds {} prefixes, sha256 {digest}",
-        RULE_COMMENT,
-        nets.len()
-    )
+        .collect()
 }
 
 fn element(n: &ipnet::IpNet) -> Expression<'static> {
@@ -98,22 +108,23 @@ mod tests {
         .unwrap()
     }
 
-    fn comment_of(c: &Config, v4: bool) -> String {
-        rule_comment(c, v4)
-    }
-
     /// Duplicates and overlaps are merged before they reach nft, and the
-    /// comment counts and digests the merged list.
+    /// name follows the merged elements.
     #[test]
-    fn overlaps_are_merged_and_the_comment_follows_the_elements() {
+    fn overlaps_are_merged_and_the_name_follows_the_elements() {
         let a = cfg(r#""192.0.2.0/24", "192.0.2.7", "192.0.2.0/24", "2001:db8::/32""#);
         let b = cfg(r#""192.0.2.0/24", "2001:db8::/32""#);
         let c = cfg(r#""192.0.2.0/25", "2001:db8::/32""#);
-        assert_eq!(sets(&a)[0].elem.as_ref().unwrap().len(), 1);
-        assert!(comment_of(&a, true).starts_with("limits.block: block4 holds 1 prefixes, sha256 "));
-        assert_eq!(comment_of(&a, true), comment_of(&b, true));
-        assert_ne!(comment_of(&a, true), comment_of(&c, true));
-        assert_eq!(comment_of(&a, false), comment_of(&c, false));
-        assert!(comment_of(&a, true).len() <= 128);
+        let (a4, b4, c4) = (
+            Block::new(&a, true),
+            Block::new(&b, true),
+            Block::new(&c, true),
+        );
+        assert_eq!(a4.set().elem.as_ref().unwrap().len(), 1);
+        assert!(a4.name.starts_with("block4_") && a4.name.len() == 7 + 16);
+        assert_eq!(a4.name, b4.name);
+        assert_ne!(a4.name, c4.name);
+        assert_eq!(Block::new(&a, false).name, Block::new(&c, false).name);
+        assert!(is_block_set(&a4.name) && !is_block_set("ban4"));
     }
 }

@@ -1,29 +1,21 @@
-//! What is loaded now: the chains and sets of `table inet parvis` read from
-//! a terse listing, and which sets an apply may keep. Pure.
+//! What is loaded now: the chains and sets of `table inet parvis` (from
+//! [`super::nft::list_objects`], no rules, no elements), and which sets an
+//! apply may keep. Pure.
 //!
-//! An apply keeps a set, elements and all, when the loaded set has exactly
-//! the definition the new ruleset renders for it: the block sets (when the
-//! comment of the rule that reads them, which carries a digest of their
-//! elements, is unchanged too, see [`super::block`]), so an
-//! apply that does not change the block list does not reload tens of
-//! thousands of prefixes; and the ban sets, so bans stay as they are. The
-//! meters are always re-created (a meter keeps the limits of the rule that
-//! filled it).
+//! An apply keeps a set, elements and all, when the loaded set has the
+//! name and definition the new ruleset renders for it: the block sets
+//! (named after their content, see [`super::block`]), so an apply that
+//! does not change the block list does not reload tens of thousands of
+//! prefixes; and the ban sets, so bans stay as they are. The meters are
+//! always re-created (a meter keeps the limits of the rule that filled it).
 
 use serde_json::Value;
 
 use super::block;
 use super::ruleset::Ruleset;
 
-/// Sets an apply may keep when their definition is unchanged.
-const KEEPABLE: [&str; 6] = [
-    block::SETS[0],
-    block::SETS[1],
-    "ban4",
-    "ban6",
-    "login4",
-    "login6",
-];
+/// The ban sets, kept when their definition is unchanged.
+const BAN_SETS: [&str; 4] = ["ban4", "ban6", "login4", "login6"];
 
 /// The definition keys compared (the listing adds `handle`, `family`…;
 /// nft 1.0.6 drops set comments given in JSON, so they are not compared).
@@ -36,36 +28,23 @@ pub struct Loaded {
     pub chains: Vec<String>,
     /// Set objects as listed (no elements).
     pub sets: Vec<Value>,
-    /// The comments of the loaded block rules (`limits.block: block4 …`).
-    pub block_rules: Vec<String>,
     /// The table holds something parvis does not render (a map, a
     /// flowtable, a named counter…): only a full replace clears it.
     pub foreign: bool,
 }
 
 impl Loaded {
-    /// Reads a terse listing (`{"nftables": [...]}` of this table only).
-    pub fn from_listing(doc: &Value) -> Loaded {
+    /// Sorts listed objects (`{"chain": {...}}`, `{"set": {...}}`…).
+    pub fn from_objects(objects: &[Value]) -> Loaded {
         let mut out = Loaded::default();
-        for o in doc
-            .get("nftables")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for o in objects {
             let Some((kind, body)) = o.as_object().and_then(|m| m.iter().next()) else {
                 continue;
             };
             match kind.as_str() {
                 "chain" => out.chains.push(name(body)),
                 "set" => out.sets.push(body.clone()),
-                "rule" => {
-                    let c = body.get("comment").and_then(Value::as_str).unwrap_or("");
-                    if c.starts_with(block::RULE_COMMENT) {
-                        out.block_rules.push(c.to_string());
-                    }
-                }
-                "table" | "metainfo" => {}
+                "table" | "rule" | "metainfo" => {}
                 _ => out.foreign = true,
             }
         }
@@ -77,40 +56,41 @@ impl Loaded {
         self.sets.iter().map(name)
     }
 
-    /// The sets of `rs` that can stay as loaded, elements and all.
-    pub fn keepable(&self, rs: &Ruleset) -> Vec<&'static str> {
+    /// The names of the sets of `rs` that can stay as loaded, elements
+    /// and all.
+    pub fn keepable<'a>(&self, rs: &'a Ruleset) -> Vec<&'a str> {
         if self.foreign {
             return Vec::new();
         }
         rs.sets
             .iter()
-            .filter(|s| KEEPABLE.contains(&s.name.as_ref()))
-            .filter_map(|s| {
-                let want = serde_json::to_value(s).ok()?;
-                let have = self.sets.iter().find(|h| name(h) == s.name)?;
-                let elements_known =
-                    !block::SETS.contains(&s.name.as_ref()) || self.same_block_rule(rs, &s.name);
-                (elements_known && same_definition(&want, have)).then(|| {
-                    KEEPABLE
-                        .into_iter()
-                        .find(|k| *k == s.name.as_ref())
-                        .unwrap_or_default()
-                })
+            .filter(|s| block::is_block_set(&s.name) || BAN_SETS.contains(&s.name.as_ref()))
+            .filter(|s| {
+                let want = definition(s);
+                self.sets
+                    .iter()
+                    .find(|h| name(h) == s.name)
+                    .is_some_and(|have| same_definition(&want, have))
             })
+            .map(|s| s.name.as_ref())
             .collect()
     }
 }
 
-impl Loaded {
-    /// Whether the block rule of set `set` has the same comment (so the
-    /// same element digest) loaded as rendered.
-    fn same_block_rule(&self, rs: &Ruleset, set: &str) -> bool {
-        let prefix = format!("{} {set} ", block::RULE_COMMENT);
-        rs.rules
-            .iter()
-            .find(|r| r.chain == "guard" && r.comment.starts_with(&prefix))
-            .is_some_and(|r| self.block_rules.contains(&r.comment))
-    }
+/// The compared keys of a rendered set, as nft lists them (built by hand:
+/// serialising the whole set would serialise its elements too).
+fn definition(s: &nftables::schema::Set<'_>) -> Value {
+    let mut m = serde_json::Map::new();
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v.filter(|v| !v.is_null()) {
+            m.insert(k.to_string(), v);
+        }
+    };
+    put("type", serde_json::to_value(&s.set_type).ok());
+    put("flags", serde_json::to_value(&s.flags).ok());
+    put("timeout", s.timeout.map(Value::from));
+    put("size", s.size.map(Value::from));
+    Value::Object(m)
 }
 
 fn name(o: &Value) -> String {
@@ -120,7 +100,7 @@ fn name(o: &Value) -> String {
         .to_string()
 }
 
-/// Same type, flags (in any order), timeout, size and comment.
+/// Same type, flags (in any order), timeout and size.
 fn same_definition(want: &Value, have: &Value) -> bool {
     DEFINITION.iter().all(|k| {
         let (a, b) = (want.get(*k), have.get(*k));
@@ -133,10 +113,56 @@ fn same_definition(want: &Value, have: &Value) -> bool {
 
 fn sorted(v: Option<&Value>) -> Vec<String> {
     let mut out: Vec<String> = match v {
-        Some(Value::Array(a)) => a.iter().map(|f| f.to_string()).collect(),
-        Some(Value::String(s)) => vec![Value::String(s.clone()).to_string()],
-        _ => Vec::new(),
+        Some(Value::Array(a)) => a.iter().map(Value::to_string).collect(),
+        Some(other) => vec![other.to_string()],
+        None => Vec::new(),
     };
     out.sort();
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rendered() -> Ruleset {
+        let cfg = crate::config::parse(
+            "[limits]\nblock = [\"192.0.2.0/24\"]\n\n[[forward]]\nport = 2222\nto = \"10.0.0.20:22\"\n",
+        )
+        .unwrap();
+        super::super::render(&cfg)
+    }
+
+    fn listed(rs: &Ruleset) -> Vec<Value> {
+        let mut out = vec![json!({"chain": {"name": "guard"}})];
+        for s in &rs.sets {
+            let mut v = serde_json::to_value(s).unwrap();
+            let m = v.as_object_mut().unwrap();
+            m.remove("elem");
+            m.remove("comment");
+            m.insert("handle".into(), json!(7));
+            out.push(json!({ "set": v }));
+        }
+        out
+    }
+
+    /// Sets listed as rendered are kept; a changed ban set, a changed
+    /// block list (another name) and a table with foreign objects are not.
+    #[test]
+    fn only_unchanged_block_and_ban_sets_are_kept() {
+        let rs = rendered();
+        let mut objects = listed(&rs);
+        let all = Loaded::from_objects(&objects).keepable(&rs);
+        assert_eq!(all.len(), 6, "{all:?}");
+        assert!(all.iter().any(|n| n.starts_with("block4_")), "{all:?}");
+        objects[3]["set"]["size"] = json!(16);
+        objects[1]["set"]["name"] = json!("block4_0000000000000000");
+        let some = Loaded::from_objects(&objects).keepable(&rs);
+        assert_eq!(some.len(), 4, "{some:?}");
+        assert!(!some.iter().any(|n| n.starts_with("block4_")), "{some:?}");
+        objects.push(json!({"map": {"name": "x"}}));
+        assert!(Loaded::from_objects(&objects).keepable(&rs).is_empty());
+    }
 }

@@ -25,6 +25,7 @@ use nftables::schema::{Chain, Set};
 use nftables::stmt::{Limit, Statement};
 use nftables::types::{NfChainPolicy, NfChainType, NfHook};
 
+use super::block::Block;
 use super::expr::{
     accept, allowed, anon_set, ct, drop, eq, is_in, meta, payload, saddr, word, words,
 };
@@ -37,12 +38,13 @@ use crate::config::Config;
 
 /// Renders the whole table for `cfg`.
 pub fn render(cfg: &Config) -> Ruleset {
+    let blocks = [Block::new(cfg, true), Block::new(cfg, false)];
     let mut rs = Ruleset {
-        sets: sets(cfg),
+        sets: sets(cfg, &blocks),
         chains: chains(cfg),
         rules: Vec::new(),
     };
-    rs.rules.extend(guard::rules(cfg));
+    rs.rules.extend(guard::rules(cfg, &blocks));
     rs.rules.extend(meter::rules(cfg));
     // Before each chain's `established` accept.
     rs.rules.extend(meter::refused_rules(cfg, "forward"));
@@ -91,8 +93,8 @@ fn chains(cfg: &Config) -> Vec<Chain<'static>> {
     out
 }
 
-fn sets(cfg: &Config) -> Vec<Set<'static>> {
-    let mut out = super::block::sets(cfg);
+fn sets(cfg: &Config, blocks: &[Block]) -> Vec<Set<'static>> {
+    let mut out: Vec<Set<'static>> = blocks.iter().map(Block::set).collect();
     out.extend(guard::sets(cfg));
     out.extend(limits::sets(cfg));
     out
