@@ -20,7 +20,10 @@ async fn the_same_text_is_applied_again_when_the_block_file_changed() {
         file.display()
     );
     let out = ch.apply(&text, cli(), None, false).await.expect("apply");
-    assert!(matches!(out, ApplyOutcome::Applied { version: 2, .. }), "{out:?}");
+    assert!(
+        matches!(out, ApplyOutcome::Applied { version: 2, .. }),
+        "{out:?}"
+    );
     assert_eq!(rec.take(), ["check:a", "firewall:a"]);
 
     let out = ch.apply(&text, cli(), None, false).await.expect("apply");
@@ -39,7 +42,10 @@ async fn the_same_text_is_applied_again_when_the_block_file_changed() {
     assert_eq!(rec.take(), ["check:a", "firewall:a"]);
     let said: Vec<String> = changes.iter().map(ToString::to_string).collect();
     assert_eq!(said.len(), 1, "{said:?}");
-    let want = format!("ruleset: limits.block_file {} (1 prefixes, ", file.display());
+    let want = format!(
+        "ruleset: limits.block_file {} (1 prefixes, ",
+        file.display()
+    );
     assert!(said[0].starts_with(&want), "{said:?}");
     assert!(said[0].contains("(2 prefixes, "), "{said:?}");
 }
