@@ -67,7 +67,7 @@ fn config_tables(c: &Config) -> (String, String, String, String) {
         table(
             "block",
             &["Always dropped"],
-            &cidrs(&c.limits.block),
+            &block_rows(c, cidrs(&c.limits.block)),
             "block list empty",
         ),
         table(
@@ -77,6 +77,20 @@ fn config_tables(c: &Config) -> (String, String, String, String) {
             "anywhere (no admin.allow)",
         ),
     )
+}
+
+/// The inline block list, then one row for `limits.block_file` (its
+/// prefixes are counted, not listed: a feed holds tens of thousands).
+fn block_rows(c: &Config, mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    if let Some(f) = &c.limits.block_file {
+        rows.push(vec![format!(
+            "<code>{}</code>: {} prefixes (sha256 {})",
+            esc(&f.path.display().to_string()),
+            f.entries.len(),
+            esc(&f.digest)
+        )]);
+    }
+    rows
 }
 
 fn forwards_table(c: &Config) -> String {
