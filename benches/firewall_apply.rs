@@ -135,9 +135,10 @@ fn scenarios(dir: &std::path::Path) -> Result<(), String> {
     let json = rs.to_json();
     let render_time = t0.elapsed();
     let text = [listing(&base)?, listing(&more)?, listing(&moved)?];
-    // nft 1.0.6 on this kernel refuses `delete table` + re-create of this
-    // ruleset in one batch ("File exists" on a rule): the direct change
-    // loads are `nft delete table` then `nft -j -f`, timed together.
+    // The direct change loads are `nft delete table` then `nft -j -f`,
+    // timed together. Known problem: a direct `nft -j -f` load in the
+    // rounds still fails with "File exists" on a rule here, cause not found
+    // yet (the same JSON loads from the shell); see docs/benchmarks.md.
     let replace = |c: &parvis::config::Config| parvis::firewall::render(c).to_json();
     let (json_more, json_moved) = (replace(&more), replace(&moved));
 
