@@ -1,7 +1,9 @@
-//! Benchmark program (not a timed test): render + apply a config with 1,000
-//! forwards and 50,000 blocked prefixes in a throwaway network namespace,
-//! side by side with loading the same ruleset with `nft -f` (text) and
-//! `nft -j -f` (the JSON parvis sends) directly. Needs root.
+//! Benchmark program (not a timed test): apply a config with 1,000
+//! forwards and 50,000 blocked prefixes (from `limits.block_file`) in a
+//! throwaway network namespace — from nothing, after a one-forward change,
+//! after a block-list change — side by side with loading the same ruleset
+//! with `nft -j -f` (the JSON parvis renders) and `nft -f` (the text
+//! listing) directly. Medians over rounds. Needs root.
 //!
 //! `cargo bench --bench firewall_apply` (re-runs itself inside `pv-<pid>-bench`).
 
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 
 const FORWARDS: u32 = 1_000;
 const BLOCKED: u32 = 50_000;
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 
 fn main() {
     if std::env::args().any(|a| a == "--in-netns") {
@@ -45,15 +47,22 @@ fn main() {
     }
 }
 
-fn config_text() -> String {
-    let mut t = String::from("[admin]\nallow = [\"198.51.100.0/24\"]\n\n[limits]\nconn_rate = \"50/second\"\nconn_burst = 100\nconn_max = 200\nban = \"10m\"\nblock = [\n");
+/// The block file: every other /28 of 10.64.0.0/10 (no two prefixes
+/// touch, none merge); `shift` moves the last one, for a list change.
+fn block_file(shift: u32) -> String {
+    let mut t = String::from("# benchmark block list\n");
     for i in 0..BLOCKED {
-        // Every other /28 of 10.64.0.0/10: no two prefixes touch, none merge.
-        let n = (10u32 << 24 | 64 << 16) + i * 32;
-        t.push_str(&format!("  \"{}/28\",\n", std::net::Ipv4Addr::from(n)));
+        let k = if i + 1 == BLOCKED { i + shift } else { i };
+        let n = (10u32 << 24 | 64 << 16) + k * 32;
+        t.push_str(&format!("{}/28\n", std::net::Ipv4Addr::from(n)));
     }
-    t.push_str("]\n\n[[listener]]\nname = \"https\"\nbind = \"0.0.0.0:443\"\nprotocol = \"tls\"\n");
-    for i in 0..FORWARDS {
+    t
+}
+
+fn config_text(file: &std::path::Path, forwards: u32) -> String {
+    let mut t = format!("[admin]\nallow = [\"198.51.100.0/24\"]\n\n[limits]\nconn_rate = \"50/second\"\nconn_burst = 100\nconn_max = 200\nban = \"10m\"\nblock_file = \"{}\"\n", file.display());
+    t.push_str("\n[[listener]]\nname = \"https\"\nbind = \"0.0.0.0:443\"\nprotocol = \"tls\"\n");
+    for i in 0..forwards {
         let masq = i % 2 == 0;
         t.push_str(&format!(
             "\n[[forward]]\nproto = \"{}\"\nport = {}\nto = \"10.0.{}.{}:22\"\nmasquerade = {masq}\n",
@@ -66,80 +75,166 @@ fn config_text() -> String {
     t
 }
 
-fn measure() -> Result<(), String> {
-    let text = config_text();
-    let t0 = Instant::now();
-    let cfg = parvis::config::parse(&text).map_err(|e| e.to_string())?;
-    let parse = t0.elapsed();
-    let t0 = Instant::now();
-    let rs = parvis::firewall::render(&cfg);
-    let json = rs.to_json();
-    let render = t0.elapsed();
+/// Medians of one scenario: parvis, `nft -j -f` and `nft -f` (text) of
+/// the same ruleset.
+#[derive(Default)]
+struct Row {
+    parvis: Vec<Duration>,
+    json: Vec<Duration>,
+    text: Vec<Duration>,
+}
 
-    let mut first = Vec::new();
-    let mut again = Vec::new();
-    let mut text_load = Vec::new();
-    let mut json_load = Vec::new();
-    let mut nft_text = String::new();
+fn apply(cfg: &parvis::config::Config) -> Result<(), String> {
+    parvis::firewall::apply(cfg)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+fn nft_json(json: &str) -> Result<(), String> {
+    run(&["nft", "-j", "-f", "-"], Some(json)).map(|_| ())
+}
+
+fn nft_text(text: &str) -> Result<(), String> {
+    run(&["nft", "-f", "-"], Some(text)).map(|_| ())
+}
+
+/// The text listing of the table `cfg` renders, made the way an operator
+/// would (`nft list table`), to be loaded back with `nft -f` into a
+/// namespace without the table.
+fn listing(cfg: &parvis::config::Config) -> Result<String, String> {
+    delete_table();
+    apply(cfg)?;
+    let t = run(&["nft", "list", "table", "inet", "parvis"], None)?;
+    delete_table();
+    Ok(t)
+}
+
+fn measure() -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("pv-{}-bench", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let result = scenarios(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn scenarios(dir: &std::path::Path) -> Result<(), String> {
+    let file = dir.join("block.txt");
+    let write = |shift: u32| std::fs::write(&file, block_file(shift)).map_err(|e| e.to_string());
+    write(0)?;
+    let parse = |forwards: u32| {
+        parvis::config::parse(&config_text(&file, forwards)).map_err(|e| e.to_string())
+    };
+    let t0 = Instant::now();
+    let base = parse(FORWARDS)?;
+    let parse_time = t0.elapsed();
+    let more = parse(FORWARDS + 1)?;
+    write(1)?;
+    let moved = parse(FORWARDS)?;
+    let t0 = Instant::now();
+    let rs = parvis::firewall::render(&base);
+    let json = rs.to_json();
+    let render_time = t0.elapsed();
+    let text = [listing(&base)?, listing(&more)?, listing(&moved)?];
+    // The direct change loads are `nft delete table` then `nft -j -f`,
+    // timed together. Known problem: a direct `nft -j -f` load in the
+    // rounds still fails with "File exists" on a rule here, cause not found
+    // yet (the same JSON loads from the shell); see docs/benchmarks.md.
+    let replace = |c: &parvis::config::Config| parvis::firewall::render(c).to_json();
+    let (json_more, json_moved) = (replace(&more), replace(&moved));
+
+    let (mut full, mut fwd, mut list, mut check) = Default::default();
     for _ in 0..ROUNDS {
-        delete_table();
-        first.push(timed(|| {
-            parvis::firewall::apply(&cfg)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })?);
-        again.push(timed(|| {
-            parvis::firewall::apply(&cfg)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })?);
-        nft_text = run(&["nft", "list", "table", "inet", "parvis"], None)?;
-        delete_table();
-        text_load.push(timed(|| {
-            run(&["nft", "-f", "-"], Some(&nft_text)).map(|_| ())
-        })?);
-        delete_table();
-        json_load.push(timed(|| {
-            run(&["nft", "-j", "-f", "-"], Some(&json)).map(|_| ())
-        })?);
+        round(
+            &mut full,
+            &mut fwd,
+            &mut list,
+            &mut check,
+            &[&base, &more, &moved],
+            &json,
+            [&json_more, &json_moved],
+            &text,
+        )?;
     }
     delete_table();
-    let rules = rs.rules.len();
-    println!("firewall apply: {FORWARDS} forwards, {BLOCKED} blocked prefixes -> {rules} rules, {} sets; JSON {} KiB, text {} KiB; median of {ROUNDS}", rs.sets.len(), json.len() / 1024, nft_text.len() / 1024);
-    println!("{:<58} {:>10}", "step", "ms");
+    println!("firewall apply: {FORWARDS} forwards, {BLOCKED} blocked prefixes (limits.block_file) -> {} rules, {} sets; medians of {ROUNDS} rounds, ms", rs.rules.len(), rs.sets.len());
     println!(
-        "{:<58} {:>10.1}",
-        "parse + validate the TOML (not part of apply)",
-        ms(parse)
+        "parse + validate (reads the block file): {:.1} ms; render + serialise: {:.1} ms",
+        ms(parse_time),
+        ms(render_time)
     );
     println!(
-        "{:<58} {:>10.1}",
-        "render + serialise JSON (pure)",
-        ms(render)
+        "{:<44} {:>9} {:>11} {:>9}",
+        "scenario", "parvis", "nft -j -f", "nft -f"
     );
-    println!(
-        "{:<58} {:>10.1}",
-        "parvis apply, empty namespace (render..read-back)",
-        ms(median(&mut first))
-    );
-    println!(
-        "{:<58} {:>10.1}",
-        "parvis apply, replacing the same table (reload)",
-        ms(median(&mut again))
-    );
-    println!(
-        "{:<58} {:>10.1}",
-        "nft -f (text listing of the same table), direct",
-        ms(median(&mut text_load))
-    );
-    println!(
-        "{:<58} {:>10.1}",
-        "nft -j -f (parvis's JSON), direct",
-        ms(median(&mut json_load))
-    );
-    let ratio = median(&mut again).as_secs_f64() / median(&mut text_load).as_secs_f64();
-    println!("reload / direct text load = {ratio:.2}x (target <= 1.5x, < 500 ms)");
+    print_row("full apply, empty namespace", &mut full);
+    print_row("one forward added, 50k list unchanged", &mut fwd);
+    print_row("block list changed (one prefix)", &mut list);
+    print_row("check (nft -c) of the forward change", &mut check);
+    println!("nft columns: the same ruleset loaded directly (for the changes: nft delete table, then the load)");
     Ok(())
+}
+
+type Cfg<'a> = &'a parvis::config::Config;
+
+#[allow(clippy::too_many_arguments)]
+fn round(
+    full: &mut Row,
+    fwd: &mut Row,
+    list: &mut Row,
+    check: &mut Row,
+    cfgs: &[Cfg<'_>; 3],
+    json: &str,
+    changed: [&str; 2],
+    text: &[String; 3],
+) -> Result<(), String> {
+    let [base, more, moved] = *cfgs;
+    delete_table();
+    full.parvis.push(timed(|| apply(base))?);
+    check.parvis.push(timed(|| {
+        parvis::firewall::check(more).map_err(|e| e.to_string())
+    })?);
+    fwd.parvis.push(timed(|| apply(more))?);
+    apply(base)?;
+    list.parvis.push(timed(|| apply(moved))?);
+    delete_table();
+    full.json.push(timed(|| nft_json(json))?);
+    fwd.json.push(timed(|| {
+        delete_table();
+        nft_json(changed[0])
+    })?);
+    nft_json(json)?;
+    list.json.push(timed(|| {
+        delete_table();
+        nft_json(changed[1])
+    })?);
+    delete_table();
+    full.text.push(timed(|| nft_text(&text[0]))?);
+    fwd.text.push(timed(|| {
+        delete_table();
+        nft_text(&text[1])
+    })?);
+    nft_text(&text[0])?;
+    list.text.push(timed(|| {
+        delete_table();
+        nft_text(&text[2])
+    })?);
+    Ok(())
+}
+
+fn print_row(name: &str, r: &mut Row) {
+    let m = |v: &mut Vec<Duration>| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{:.1}", ms(median(v)))
+        }
+    };
+    println!(
+        "{name:<44} {:>9} {:>11} {:>9}",
+        m(&mut r.parvis),
+        m(&mut r.json),
+        m(&mut r.text)
+    );
 }
 
 fn ms(d: Duration) -> f64 {

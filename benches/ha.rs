@@ -19,10 +19,10 @@
 //! floating-IP NAT moved only by the Keystone/Neutron stand-in, each API
 //! call taking `--api-delay-ms` (default 0).
 
-#[path = "ha_probe.rs"]
-mod ha_probe;
 #[path = "../tests/ha_neutron_support/mod.rs"]
 mod ha_neutron_support;
+#[path = "ha_probe.rs"]
+mod ha_probe;
 #[path = "../tests/ha_support/mod.rs"]
 mod ha_support;
 

@@ -93,6 +93,9 @@ fn limits(old: &Config, new: &Config, out: &mut Vec<Change>) {
         format!("[{}]", list(&a.block)),
         format!("[{}]", list(&b.block)),
     );
+    let file =
+        |f: &Option<crate::config::BlockFile>| f.as_ref().map_or("none".into(), |f| f.to_string());
+    push("block_file", file(&a.block_file), file(&b.block_file));
 }
 
 fn forwards(old: &[Forward], new: &[Forward], out: &mut Vec<Change>) {

@@ -250,7 +250,13 @@ impl Changer {
                 format!("refused an invalid config from {}: {e}", origin.author),
             );
         })?;
-        if let Some(r) = st.running.as_ref().filter(|r| r.text == text) {
+        // The same text is a change still when `limits.block_file` reads
+        // differently now: the file is re-read at every apply.
+        if let Some(r) = st
+            .running
+            .as_ref()
+            .filter(|r| r.text == text && *r.config == new)
+        {
             return Ok(ApplyOutcome::Unchanged { version: r.version });
         }
         let confirm_within = self.safety(st, &new, &origin, confirm_within, force)?;

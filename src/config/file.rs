@@ -128,6 +128,8 @@ pub struct FileLimits {
     /// Always dropped.
     #[serde(default)]
     pub block: Vec<String>,
+    /// A file of prefixes to drop, one per line.
+    pub block_file: Option<String>,
 }
 
 /// `[[listener]]`

@@ -1,11 +1,13 @@
 //! The configuration: the operator's TOML file ([`FileConfig`]) is typed and
 //! checked by [`validate`] into a [`Config`]. Pure, except [`load`] which
-//! reads the file.
+//! reads the file, and `limits.block_file`, which [`parse`] reads every time
+//! (so each check and apply sees the file as it is now).
 //!
 //! Every problem names its key path (`route[2].hosts[0]`) and, where the
 //! TOML text tells, its line.
 
 mod backends;
+mod blockfile;
 mod bounds;
 mod checker;
 mod cross;
@@ -23,6 +25,7 @@ mod validate;
 
 use std::path::Path;
 
+pub use blockfile::{BlockFile, MAX_BLOCK_FILE_BYTES, MAX_BLOCK_FILE_ENTRIES};
 pub use error::{ConfigError, Problem};
 pub use file::FileConfig;
 pub use ha::{ADVERT as HA_ADVERT, SYNC_PORT as HA_SYNC_PORT};

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::blockfile::BlockFile;
 use super::host::HostPattern;
 use super::types::{Cidr, IfAddr, Mac, PortRange, Rate};
 
@@ -139,6 +140,17 @@ pub struct Limits {
     pub meter_size: u32,
     /// Always dropped.
     pub block: Vec<Cidr>,
+    /// `block_file`, as read when the config was parsed: also dropped.
+    pub block_file: Option<BlockFile>,
+}
+
+impl Limits {
+    /// Every blocked prefix: `block`, then the block file's.
+    pub fn blocked(&self) -> impl Iterator<Item = &Cidr> + '_ {
+        self.block
+            .iter()
+            .chain(self.block_file.iter().flat_map(|f| f.entries.iter()))
+    }
 }
 
 /// What a listener reads to route.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::backends::backend;
+use super::blockfile::{self, BlockFile};
 use super::bounds;
 use super::checker::{Checker, Origins};
 use super::cross;
@@ -199,6 +200,20 @@ fn limits(c: &mut Checker, l: Option<&FileLimits>) -> Limits {
         ipv6_prefix: ipv6_prefix(c, l.ipv6_prefix),
         meter_size: meter_size(c, l.meter_size),
         block: c.cidrs("limits.block", &l.block),
+        block_file: block_file(c, l.block_file.as_deref()),
+    }
+}
+
+/// `limits.block_file`, read now (see [`super::blockfile`]).
+fn block_file(c: &mut Checker, path: Option<&str>) -> Option<BlockFile> {
+    match blockfile::read(path?) {
+        Ok(f) => Some(f),
+        Err(problems) => {
+            for p in problems {
+                c.err("limits.block_file", p);
+            }
+            None
+        }
     }
 }
 

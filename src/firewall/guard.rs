@@ -8,7 +8,8 @@
 //! 3. `admin.allow` to the admin port and SSH accepted here, before the
 //!    block list, the bans and the limits: nothing those do (nor anything
 //!    an attacker makes them do) can shut the operator out;
-//! 4. `limits.block` dropped;
+//! 4. `limits.block` and `limits.block_file` dropped (sets `block4_…`,
+//!    `block6_…`, see [`super::block`]);
 //! 5. bans (`ban4/6`, set by the meters or by hand) dropped; for sources
 //!    in `admin.allow`, only their new connections, so a ban never cuts an
 //!    operator's open session;
@@ -21,6 +22,7 @@
 use nftables::expr::{Expression, MetaKey};
 use nftables::schema::{Set, SetFlag};
 
+use super::block::Block;
 use super::expr::{
     accept, allowed, anon_set, ct, drop, eq, fib_daddr_type, is_in, meta, neq, payload, saddr,
     source_key, word,
@@ -51,8 +53,8 @@ pub fn sets(cfg: &Config) -> Vec<Set<'static>> {
     out
 }
 
-/// The whole `guard` chain.
-pub fn rules(cfg: &Config) -> Vec<Rule> {
+/// The whole `guard` chain; `blocks` are the block sets.
+pub fn rules(cfg: &Config, blocks: &[Block]) -> Vec<Rule> {
     let mut out = vec![Rule::new(
         "guard",
         "loopback",
@@ -98,14 +100,12 @@ pub fn rules(cfg: &Config) -> Vec<Rule> {
             ],
         ));
     }
-    for v4 in [true, false] {
+    for block in blocks {
+        let v4 = block.name.starts_with(super::block::PREFIXES[0]);
         out.push(Rule::new(
             "guard",
             "limits.block",
-            vec![
-                eq(saddr(v4), word(if v4 { "@block4" } else { "@block6" })),
-                drop(),
-            ],
+            vec![eq(saddr(v4), word(format!("@{}", block.name))), drop()],
         ));
     }
     for v4 in [true, false] {

@@ -7,11 +7,14 @@
 //! from, so `nft list table inet parvis` reads like the config. The chain
 //! layout and the reasons behind it are in [`render`] and `nft/README.md`.
 //!
-//! What an apply keeps and loses (the table is deleted and re-created in one
-//! transaction):
+//! What an apply keeps and loses (every rule, chain and set is re-created
+//! in one transaction, except the sets that would be re-created identically,
+//! see [`apply`]):
 //! - kept: established connections and their NAT (they live in conntrack,
 //!   not in the table, with their `ct mark`: metered or refused); bans and
-//!   login bans, re-added with the time they had left;
+//!   login bans (their sets stay as loaded, or when their definition
+//!   changes, they are re-added with the time they had left); the block
+//!   sets when the block list is unchanged;
 //! - lost: the per-source meters (`rate4/6`, `conn4/6`, `urate4/6`,
 //!   `uconn4/6`): after an apply every
 //!   source starts with a full burst, and `conn_max` counts only connections
@@ -20,12 +23,14 @@
 //!   source went over the rate.
 
 mod apply;
+mod block;
 pub mod diag;
 mod error;
 mod expr;
 mod guard;
 mod ha;
 mod limits;
+mod loaded;
 mod meter;
 mod nat;
 mod nft;

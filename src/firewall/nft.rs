@@ -92,6 +92,44 @@ pub fn list_table_terse() -> Result<serde_json::Value, FirewallError> {
     Ok(serde_json::json!({ "nftables": objects }))
 }
 
+/// What `list_objects` asks for. Not `counters`: listing named counters
+/// makes nft 1.0.6 fetch the whole ruleset with every set element (0.4 s
+/// of CPU with 50,000 blocked prefixes).
+const OBJECTS: [&str; 4] = ["chains", "sets", "maps", "flowtables"];
+
+/// The chains, sets, maps and flowtables of `table inet parvis`, without
+/// rules or set elements, as one list of objects
+/// (`{"chain": {...}}`, `{"set": {...}}`…).
+///
+/// One `nft -j -t -f -` with a `list` command per kind: a few
+/// milliseconds of CPU whatever the size of the sets and the number of
+/// rules (a terse `list ruleset` takes 0.2 s of CPU with 2,500 rules,
+/// `list chain` fetches every set element).
+pub fn list_objects() -> Result<Vec<serde_json::Value>, FirewallError> {
+    let cmds: Vec<serde_json::Value> = OBJECTS
+        .iter()
+        .map(|k| serde_json::json!({"list": {*k: {"family": "inet", "table": "parvis"}}}))
+        .collect();
+    let input = serde_json::json!({ "nftables": cmds }).to_string();
+    let out = match run("list the table", &["-j", "-t", "-f", "-"], Some(&input)) {
+        Err(FirewallError::Refused { stderr, .. })
+            if stderr.contains("No such file or directory") =>
+        {
+            return Err(FirewallError::NoTable)
+        }
+        other => other?,
+    };
+    // One document per list command, one per line.
+    let mut objects = Vec::new();
+    for line in out.lines().filter(|l| !l.trim().is_empty()) {
+        let doc = parse("list objects", line)?;
+        if let Some(a) = doc.get("nftables").and_then(|v| v.as_array()) {
+            objects.extend(a.iter().filter(|o| o.get("metainfo").is_none()).cloned());
+        }
+    }
+    Ok(objects)
+}
+
 /// `nft -j list set inet parvis NAME`, parsed.
 pub fn list_set(name: &str) -> Result<serde_json::Value, FirewallError> {
     parse(

@@ -19,14 +19,13 @@
 //! (see [`super::sysctls`]).
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 use nftables::expr::{Expression, MetaKey};
-use nftables::schema::SetFlag;
 use nftables::schema::{Chain, Set};
 use nftables::stmt::{Limit, Statement};
 use nftables::types::{NfChainPolicy, NfChainType, NfHook};
 
+use super::block::Block;
 use super::expr::{
     accept, allowed, anon_set, ct, drop, eq, is_in, meta, payload, saddr, word, words,
 };
@@ -34,17 +33,18 @@ use super::guard;
 use super::limits;
 use super::meter;
 use super::nat;
-use super::ruleset::{set, Rule, Ruleset, FAMILY, TABLE};
-use crate::config::{Cidr, Config};
+use super::ruleset::{Rule, Ruleset, FAMILY, TABLE};
+use crate::config::Config;
 
 /// Renders the whole table for `cfg`.
 pub fn render(cfg: &Config) -> Ruleset {
+    let blocks = [Block::new(cfg, true), Block::new(cfg, false)];
     let mut rs = Ruleset {
-        sets: sets(cfg),
+        sets: sets(cfg, &blocks),
         chains: chains(cfg),
         rules: Vec::new(),
     };
-    rs.rules.extend(guard::rules(cfg));
+    rs.rules.extend(guard::rules(cfg, &blocks));
     rs.rules.extend(meter::rules(cfg));
     // Before each chain's `established` accept.
     rs.rules.extend(meter::refused_rules(cfg, "forward"));
@@ -93,43 +93,11 @@ fn chains(cfg: &Config) -> Vec<Chain<'static>> {
     out
 }
 
-fn sets(cfg: &Config) -> Vec<Set<'static>> {
-    let mut out = Vec::new();
-    for v4 in [true, false] {
-        let mut block = set(if v4 { "block4" } else { "block6" }, v4, "limits.block");
-        block.flags = Some(HashSet::from([SetFlag::Interval]));
-        let elems = block_elements(&cfg.limits.block, v4);
-        block.elem = (!elems.is_empty()).then(|| Cow::Owned(elems));
-        out.push(block);
-    }
+fn sets(cfg: &Config, blocks: &[Block]) -> Vec<Set<'static>> {
+    let mut out: Vec<Set<'static>> = blocks.iter().map(Block::set).collect();
     out.extend(guard::sets(cfg));
     out.extend(limits::sets(cfg));
     out
-}
-
-/// The block prefixes of one family, overlaps merged (nft refuses
-/// overlapping intervals), as set elements.
-fn block_elements(block: &[Cidr], v4: bool) -> Vec<Expression<'static>> {
-    let nets: Vec<ipnet::IpNet> = block
-        .iter()
-        .filter(|c| c.is_ipv4() == v4)
-        .map(|c| c.net())
-        .collect();
-    ipnet::IpNet::aggregate(&nets)
-        .into_iter()
-        .map(|n| {
-            let addr = super::expr::addr(n.network());
-            if n.prefix_len() == n.max_prefix_len() {
-                return addr;
-            }
-            Expression::Named(nftables::expr::NamedExpression::Prefix(
-                nftables::expr::Prefix {
-                    addr: Box::new(addr),
-                    len: u32::from(n.prefix_len()),
-                },
-            ))
-        })
-        .collect()
 }
 
 fn input_rules(cfg: &Config) -> Vec<Rule> {

@@ -15,6 +15,8 @@ use nftables::stmt::{SetOp, Statement};
 use nftables::types::NfFamily;
 use serde::Serialize;
 
+use super::loaded::Loaded;
+
 /// The one table parvis owns (CONTRACT.md): `table inet parvis`.
 pub const TABLE: &str = "parvis";
 /// Its family.
@@ -123,6 +125,7 @@ struct Doc<'a> {
 enum Cmd<'a> {
     Add(Obj<'a>),
     Delete(Obj<'a>),
+    Flush(Obj<'a>),
 }
 
 #[derive(Serialize)]
@@ -133,6 +136,29 @@ enum Obj<'a> {
     Chain(&'a Chain<'static>),
     Rule(RuleObj<'a>),
     Element(ElementObj),
+    /// A chain by name only (to delete it).
+    #[serde(rename = "chain")]
+    ChainName(NameRef),
+    /// A set by name only (to delete it).
+    #[serde(rename = "set")]
+    SetName(NameRef),
+}
+
+#[derive(Serialize)]
+struct NameRef {
+    family: NfFamily,
+    table: &'static str,
+    name: String,
+}
+
+impl NameRef {
+    fn new(name: &str) -> NameRef {
+        NameRef {
+            family: FAMILY,
+            table: TABLE,
+            name: name.to_string(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -192,13 +218,43 @@ pub fn table() -> Table<'static> {
 impl Ruleset {
     /// nft JSON that creates the table from nothing (`nft -j -f -` in an empty namespace).
     pub fn to_json(&self) -> String {
-        self.serialise(false, &[])
+        self.serialise(vec![Cmd::Add(Obj::Table(table()))], &[], &[])
     }
 
     /// The atomic replace batch: add, delete and re-create the table, then
-    /// re-add `keep` (bans that would otherwise be lost with the old table).
-    pub fn replace_json(&self, keep: &[TimedElement]) -> String {
-        self.serialise(true, keep)
+    /// re-add `bans` (bans that would otherwise be lost with the old table).
+    pub fn replace_json(&self, bans: &[TimedElement]) -> String {
+        let head = vec![
+            Cmd::Add(Obj::Table(table())),
+            Cmd::Delete(Obj::Table(table())),
+            Cmd::Add(Obj::Table(table())),
+        ];
+        self.serialise(head, &[], bans)
+    }
+
+    /// The atomic update batch for a table `loaded` now: flush every
+    /// rule, delete every chain and every set but those in `keep` (which
+    /// stay with their elements), create the rest, then re-add `bans`
+    /// (those of ban sets that are not kept). One transaction, like
+    /// [`Ruleset::replace_json`], but the kept sets are not reloaded.
+    pub fn update_json(&self, loaded: &Loaded, keep: &[&str], bans: &[TimedElement]) -> String {
+        let mut head = vec![
+            Cmd::Add(Obj::Table(table())),
+            Cmd::Flush(Obj::Table(table())),
+        ];
+        head.extend(
+            loaded
+                .chains
+                .iter()
+                .map(|c| Cmd::Delete(Obj::ChainName(NameRef::new(c)))),
+        );
+        head.extend(
+            loaded
+                .set_names()
+                .filter(|n| !keep.contains(&n.as_str()))
+                .map(|n| Cmd::Delete(Obj::SetName(NameRef::new(&n)))),
+        );
+        self.serialise(head, keep, bans)
     }
 
     /// Rule comments per chain, in order: what the read-back is compared with.
@@ -209,13 +265,18 @@ impl Ruleset {
             .collect()
     }
 
-    fn serialise(&self, replace: bool, keep: &[TimedElement]) -> String {
-        let mut cmds = vec![Cmd::Add(Obj::Table(table()))];
-        if replace {
-            cmds.push(Cmd::Delete(Obj::Table(table())));
-            cmds.push(Cmd::Add(Obj::Table(table())));
-        }
-        cmds.extend(self.sets.iter().map(|s| Cmd::Add(Obj::Set(s))));
+    fn serialise<'a>(
+        &'a self,
+        mut cmds: Vec<Cmd<'a>>,
+        keep: &[&str],
+        bans: &[TimedElement],
+    ) -> String {
+        cmds.extend(
+            self.sets
+                .iter()
+                .filter(|s| !keep.contains(&s.name.as_ref()))
+                .map(|s| Cmd::Add(Obj::Set(s))),
+        );
         cmds.extend(self.chains.iter().map(|c| Cmd::Add(Obj::Chain(c))));
         cmds.extend(self.rules.iter().map(|r| {
             Cmd::Add(Obj::Rule(RuleObj {
@@ -226,7 +287,7 @@ impl Ruleset {
                 comment: &r.comment,
             }))
         }));
-        cmds.extend(keep.iter().map(|e| Cmd::Add(Obj::Element(element(e)))));
+        cmds.extend(bans.iter().map(|e| Cmd::Add(Obj::Element(element(e)))));
         // Serialising plain data structures with string keys cannot fail.
         serde_json::to_string(&Doc { nftables: cmds }).unwrap_or_default()
     }

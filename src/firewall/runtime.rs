@@ -195,10 +195,17 @@ pub fn set_fill() -> Result<Vec<SetFill>, FirewallError> {
     Ok(out)
 }
 
-/// The prefixes in the block sets, as loaded (overlaps merged).
+/// The prefixes in the block sets (`block4_…`, `block6_…`), as loaded
+/// (overlaps merged).
 pub fn blocked() -> Result<Vec<Cidr>, FirewallError> {
+    let mut names: Vec<String> = nft::list_objects()?
+        .iter()
+        .filter_map(|o| o.get("set")?.get("name")?.as_str().map(str::to_string))
+        .filter(|n| super::block::is_block_set(n))
+        .collect();
+    names.sort();
     let mut out = Vec::new();
-    for set in ["block4", "block6"] {
+    for set in &names {
         for e in elements(&nft::list_set(set)?) {
             out.extend(element_cidrs(e));
         }

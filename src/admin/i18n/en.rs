@@ -110,6 +110,7 @@ pub(super) const TEXTS: &[(&str, &str)] = &[
     ("access.no_config", "The running config could not be read."),
     ("access.dropped", "Always dropped"),
     ("access.block_empty", "block list empty"),
+    ("access.block_file", "{path}: {n} prefixes (sha256 {digest})"),
     ("access.allowed_from", "Admin and SSH allowed from"),
     ("access.anywhere", "anywhere (no admin.allow)"),
     ("fwd.proto", "Proto"),

@@ -74,7 +74,7 @@ fn config_tables(l: Lang, c: &Config) -> (String, String, String, String) {
         table(
             "block",
             &[l.t("access.dropped")],
-            &cidrs(&c.limits.block),
+            &block_rows(l, c, cidrs(&c.limits.block)),
             l.t("access.block_empty"),
         ),
         table(
@@ -84,6 +84,25 @@ fn config_tables(l: Lang, c: &Config) -> (String, String, String, String) {
             l.t("access.anywhere"),
         ),
     )
+}
+
+/// The inline block list, then one row for `limits.block_file` (its
+/// prefixes are counted, not listed: a feed holds tens of thousands).
+fn block_rows(l: Lang, c: &Config, mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    if let Some(f) = &c.limits.block_file {
+        rows.push(vec![l.f(
+            "access.block_file",
+            &[
+                (
+                    "path",
+                    &format!("<code>{}</code>", esc(&f.path.display().to_string())),
+                ),
+                ("n", &f.entries.len().to_string()),
+                ("digest", &esc(&f.digest)),
+            ],
+        )]);
+    }
+    rows
 }
 
 fn forwards_table(l: Lang, c: &Config) -> String {

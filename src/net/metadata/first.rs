@@ -126,6 +126,7 @@ pub fn safe_default(meta: Option<&Metadata>) -> Config {
             ipv6_prefix: crate::config::DEFAULT_IPV6_PREFIX,
             meter_size: crate::config::DEFAULT_METER_SIZE,
             block: Vec::new(),
+            block_file: None,
         },
         listeners: Vec::new(),
         routes: Vec::new(),
