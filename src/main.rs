@@ -5,7 +5,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use parvis::{control, daemon, demo, firewall, firstboot, lab, net};
+use parvis::{control, daemon, firewall, firstboot, net};
+#[cfg(feature = "lab")]
+use parvis::{demo, lab};
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +32,7 @@ enum Cmd {
     Serve(daemon::Options),
     /// Build a throwaway demo topology of network namespaces (needs root);
     /// Ctrl-C or SIGTERM removes it.
+    #[cfg(feature = "lab")]
     Lab {
         /// Two appliances as an active/standby pair behind the floating IP.
         #[arg(long)]
@@ -39,6 +42,7 @@ enum Cmd {
     #[command(subcommand)]
     Ha(control::ha::HaCmd),
     /// The demo ingress backend used by the lab and the tests.
+    #[cfg(feature = "lab")]
     #[command(hide = true)]
     DemoIngress(demo::Options),
     /// Set the admin password (read from stdin) in that config's state_dir.
@@ -79,6 +83,7 @@ async fn main() -> ExitCode {
         Cmd::Check { config } => return check(&config),
         Cmd::Firewall(cmd) => return firewall::diag::run(cmd),
         Cmd::Serve(opts) => serve(opts).await,
+        #[cfg(feature = "lab")]
         Cmd::Lab { ha } => run_lab(ha).await,
         Cmd::Ha(control::ha::HaCmd::Check { file, max_age_ms }) => {
             let age = std::time::Duration::from_millis(max_age_ms);
@@ -89,6 +94,7 @@ async fn main() -> ExitCode {
             .await
             .map(|out| print!("{out}"))
             .map_err(|e| (e.exit_code(), e.into())),
+        #[cfg(feature = "lab")]
         Cmd::DemoIngress(opts) => run_demo(opts).await,
         Cmd::Passwd { config } => passwd(&config),
         Cmd::Token(cmd) => token(cmd),
@@ -115,6 +121,7 @@ async fn serve(opts: daemon::Options) -> Result<(), Failure> {
         .map_err(|e| (if e.is_bad_input() { 2 } else { 1 }, e.into()))
 }
 
+#[cfg(feature = "lab")]
 async fn run_lab(ha: bool) -> Result<(), Failure> {
     let shutdown = signals().map_err(|e| (1, e))?;
     let run = if ha {
@@ -125,6 +132,7 @@ async fn run_lab(ha: bool) -> Result<(), Failure> {
     run.map_err(|e| (1, e.into()))
 }
 
+#[cfg(feature = "lab")]
 async fn run_demo(opts: demo::Options) -> Result<(), Failure> {
     let shutdown = signals().map_err(|e| (1, e))?;
     demo::serve(opts, shutdown).await.map_err(|e| match e {
@@ -183,6 +191,7 @@ fn token(cmd: control::token::TokenCmd) -> Result<(), Failure> {
 
 /// A future that completes on SIGINT or SIGTERM. The handlers are installed
 /// now, so a signal arriving before the future is polled is not lost.
+#[cfg(feature = "lab")]
 fn signals() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
