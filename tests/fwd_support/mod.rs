@@ -151,6 +151,28 @@ impl Topo {
         panic!("{host}:{port} never opened in {ns}");
     }
 
+    /// Writes `config` as `parvis.toml` in the temp folder and runs
+    /// `parvis serve` (tag `parvis`) in the appliance, its control socket
+    /// at `control.sock`; waits until 192.168.10.5:443 answers.
+    pub fn serve(&mut self, config: &str) {
+        let (cfg, socket) = (self.path("parvis.toml"), self.path("control.sock"));
+        std::fs::write(&cfg, config).unwrap_or_else(|e| panic!("{}: {e}", cfg.display()));
+        let ns = self.appliance.clone();
+        self.spawn(
+            "parvis",
+            &ns,
+            &[
+                env!("CARGO_BIN_EXE_parvis"),
+                "serve",
+                "--config",
+                &cfg.display().to_string(),
+                "--socket",
+                &socket.display().to_string(),
+            ],
+        );
+        self.wait_port(&ns, "192.168.10.5", 443);
+    }
+
     /// Two HAProxy ingress nodes (10.0.0.11 and 10.0.0.12) with accept-proxy.
     pub fn start_ingress(&mut self) {
         let pem = self.path("ingress.pem");
