@@ -18,10 +18,12 @@ test: lint
 	scripts/fuzz-smoke.sh
 
 ## make lint: formatting, the import graph's layers (scripts/layers.py), clippy
+## (also on the image's build, without the `lab` feature)
 lint:
 	$(CARGO) fmt --all -- --check
 	scripts/layers.py
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --no-default-features --lib --bins -- -D warnings
 
 ## make bench: the benchmark programs, printing figures side by side (root)
 bench:

@@ -57,8 +57,10 @@ ensure_host_packages() {
 
 build_binary() {
     if [[ "${PARVIS_SKIP_CARGO:-0}" != 1 ]]; then
-        say "cargo build --release"
-        (cd "$repo" && cargo build --release --bin parvis)
+        # Without the `lab` feature: the appliance carries neither the lab
+        # nor the demo ingress (the developer's test bench).
+        say "cargo build --release --no-default-features"
+        (cd "$repo" && cargo build --release --no-default-features --bin parvis)
     fi
     local target_dir=${CARGO_TARGET_DIR:-$repo/target}
     binary="$target_dir/release/parvis"

@@ -3,6 +3,9 @@
 //! A router-firewall appliance for OpenStack: an nftables data path, an
 //! SNI-routing TLS-passthrough forwarder that speaks the PROXY protocol, and
 //! an admin UI. This crate is one library and one binary (`src/main.rs`).
+//! The cargo feature `lab` (on by default) adds the developer's test bench,
+//! the `lab` and `demo` modules and their subcommands; the appliance's
+//! image is built without it.
 //!
 //! # Layout
 //! From the bottom up; a module uses only those above it in this list
@@ -34,6 +37,9 @@
 //!   renderings: [`api::json`] (the `/api/v1` router that the admin port
 //!   and the control socket both serve), [`api::metrics`] (Prometheus
 //!   text), [`api::text`] (figures for the UI and the CLI). Pure.
+//! - [`ha`]: the pair's VRRP side: renders and supervises keepalived and
+//!   conntrackd, reads keepalived's FIFO, the health facts, planned
+//!   handover; its views are `api`'s. Rendering is pure; the rest does I/O.
 //! - [`admin`]: the HTTPS admin UI (pages, login, sessions) serving
 //!   [`api::json`], and `/metrics`; sees the daemon through `api` only. I/O.
 //! - [`control`]: the control socket and the CLI's commands and tables;
@@ -42,11 +48,11 @@
 //!   signals; implements [`api::Control`] and [`change::Steps`], converting
 //!   the change manager's and the store's types to views. The one module
 //!   that uses all the ones above. I/O.
-//! - [`demo`]: the PROXY-aware demo ingress (`parvis demo-ingress`), a TLS and
-//!   HTTP backend that reports what it saw. Does I/O (sockets); its header
+//! - `demo` (feature `lab`): the PROXY-aware demo ingress (`parvis
+//!   demo-ingress`), a TLS and HTTP backend that reports what it saw. Does I/O (sockets); its header
 //!   and HTTP parsing are pure.
-//! - [`lab`]: network-namespace topology shared by `parvis lab` and the
-//!   integration tests. Does I/O (`ip`, namespaces).
+//! - `lab` (feature `lab`): network-namespace topology shared by `parvis
+//!   lab` and the integration tests. Does I/O (`ip`, namespaces).
 //! - [`firstboot`]: what the image's first-boot script asks of parvis (the
 //!   networkd files, the state directory it may hand over); uses `config`
 //!   and `net`. I/O.
@@ -60,11 +66,13 @@ pub mod change;
 pub mod config;
 pub mod control;
 pub mod daemon;
+#[cfg(feature = "lab")]
 pub mod demo;
 pub mod firewall;
 pub mod firstboot;
 pub mod forwarder;
 pub mod ha;
+#[cfg(feature = "lab")]
 pub mod lab;
 pub mod net;
 pub mod store;

@@ -5,7 +5,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use parvis::{control, daemon, demo, firewall, firstboot, lab, net};
+use parvis::{control, daemon, firewall, firstboot, net};
+#[cfg(feature = "lab")]
+use parvis::{demo, lab};
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +32,7 @@ enum Cmd {
     Serve(daemon::Options),
     /// Build a throwaway demo topology of network namespaces (needs root);
     /// Ctrl-C or SIGTERM removes it.
+    #[cfg(feature = "lab")]
     Lab {
         /// Two appliances as an active/standby pair behind the floating IP.
         #[arg(long)]
@@ -46,6 +49,7 @@ enum Cmd {
     #[command(subcommand)]
     Ha(control::ha::HaCmd),
     /// The demo ingress backend used by the lab and the tests.
+    #[cfg(feature = "lab")]
     #[command(hide = true)]
     DemoIngress(demo::Options),
     /// Set the admin password (read from stdin) in that config's state_dir.
@@ -86,6 +90,7 @@ async fn main() -> ExitCode {
         Cmd::Check { config } => return check(&config),
         Cmd::Firewall(cmd) => return firewall::diag::run(cmd),
         Cmd::Serve(opts) => serve(opts).await,
+        #[cfg(feature = "lab")]
         Cmd::Lab {
             ha,
             neutron,
@@ -106,6 +111,7 @@ async fn main() -> ExitCode {
             .await
             .map(|out| print!("{out}"))
             .map_err(|e| (e.exit_code(), e.into())),
+        #[cfg(feature = "lab")]
         Cmd::DemoIngress(opts) => run_demo(opts).await,
         Cmd::Passwd { config } => passwd(&config),
         Cmd::Token(cmd) => token(cmd),
@@ -132,6 +138,7 @@ async fn serve(opts: daemon::Options) -> Result<(), Failure> {
         .map_err(|e| (if e.is_bad_input() { 2 } else { 1 }, e.into()))
 }
 
+#[cfg(feature = "lab")]
 async fn run_lab(ha: bool, neutron: Option<std::time::Duration>) -> Result<(), Failure> {
     let shutdown = signals().map_err(|e| (1, e))?;
     let run = if let Some(delay) = neutron {
@@ -144,6 +151,7 @@ async fn run_lab(ha: bool, neutron: Option<std::time::Duration>) -> Result<(), F
     run.map_err(|e| (1, e.into()))
 }
 
+#[cfg(feature = "lab")]
 async fn run_demo(opts: demo::Options) -> Result<(), Failure> {
     let shutdown = signals().map_err(|e| (1, e))?;
     demo::serve(opts, shutdown).await.map_err(|e| match e {
@@ -202,6 +210,7 @@ fn token(cmd: control::token::TokenCmd) -> Result<(), Failure> {
 
 /// A future that completes on SIGINT or SIGTERM. The handlers are installed
 /// now, so a signal arriving before the future is polled is not lost.
+#[cfg(feature = "lab")]
 fn signals() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;

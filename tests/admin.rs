@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin_support;
-mod fake_daemon;
+mod engine_support;
 
 use std::time::{Duration, Instant};
 
@@ -39,8 +39,8 @@ async fn login_sets_a_strict_cookie_and_gives_a_csrf_token() {
         .curl("GET", "/api/v1/status", &["-H", &format!("cookie: {c}")])
         .await;
     assert_eq!(s.status, 200);
-    assert_eq!(s.json()["name"], "edge-test");
-    assert_eq!(s.json()["interfaces"][0]["name"], "ens3");
+    assert_eq!(s.json()["name"], engine_support::NAME);
+    assert_eq!(s.json()["listeners"][0]["name"], "https");
     // The fingerprint the server reports is the one of the file curl trusted.
     let out = std::process::Command::new("openssl")
         .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
@@ -146,8 +146,8 @@ async fn every_route_refuses_without_a_session() {
             assert_eq!(r.header("location").as_deref(), Some("/login"), "{m} {p}");
         }
     }
-    assert!(a.fake.ban_calls.lock().unwrap().is_empty());
-    assert_eq!(a.fake.history().len(), 1, "nothing applied");
+    assert!(a.engine.firewall.ban_calls().is_empty());
+    assert_eq!(a.engine.daemon.history().len(), 1, "nothing applied");
     // The login page and static files are open.
     for p in ["/login", "/static/style.css", "/static/app.js"] {
         assert_eq!(a.curl("GET", p, &[]).await.status, 200, "{p}");
@@ -162,7 +162,7 @@ async fn without_the_csrf_token_nothing_changes() {
     let ban = r#"{"addr":"203.0.113.9","secs":60}"#;
     let apply = format!(
         r#"{{"config":{}}}"#,
-        serde_json::to_string(fake_daemon::INITIAL).unwrap()
+        serde_json::to_string(&a.engine.text).unwrap()
     );
     for token in [None, Some("x-csrf-token: deadbeef")] {
         let mut base = vec!["-H", ck.as_str(), "-H", JSON];
@@ -198,8 +198,8 @@ async fn without_the_csrf_token_nothing_changes() {
             .await;
         assert_eq!(r.status, 403, "{form}");
     }
-    assert!(a.fake.ban_calls.lock().unwrap().is_empty(), "no ban made");
-    assert_eq!(a.fake.history().len(), 1, "nothing applied");
+    assert!(a.engine.firewall.ban_calls().is_empty(), "no ban made");
+    assert_eq!(a.engine.daemon.history().len(), 1, "nothing applied");
     assert_eq!(
         a.curl("GET", "/api/v1/status", &["-H", &ck]).await.status,
         200,
@@ -220,7 +220,7 @@ async fn without_the_csrf_token_nothing_changes() {
         .curl("POST", "/bans/add", &["-H", &ck, "--data", &form])
         .await;
     assert_eq!(r.status, 303, "{r:?}");
-    let calls = a.fake.ban_calls.lock().unwrap().clone();
+    let calls = a.engine.firewall.ban_calls();
     assert_eq!(
         calls,
         vec![
@@ -288,7 +288,7 @@ async fn the_running_config_downloads_as_a_file() {
 async fn oversized_bodies_are_refused() {
     let a = start(fast_options()).await;
     let (cookie, csrf) = a.login().await;
-    let big = a.dir.path().join("big.json");
+    let big = a.dir().join("big.json");
     let text = "#".repeat(2 << 20);
     std::fs::write(&big, format!(r#"{{"config":"{text}"}}"#)).unwrap();
     let at = format!("@{}", big.display());
@@ -326,7 +326,7 @@ async fn oversized_bodies_are_refused() {
         )
         .await;
     assert_eq!(r.status, 413, "chunked: {r:?}");
-    assert_eq!(a.fake.history().len(), 1);
+    assert_eq!(a.engine.daemon.history().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -346,10 +346,10 @@ async fn repeated_failures_are_slowed_then_banned() {
         last >= Duration::from_millis(200),
         "4th failure answered in {last:?}"
     );
-    let calls = a.fake.login_ban_calls.lock().unwrap().clone();
+    let calls = a.engine.firewall.login_ban_calls();
     assert_eq!(calls, vec![("127.0.0.1".parse().unwrap(), 600)]);
     assert!(
-        a.fake.ban_calls.lock().unwrap().is_empty(),
+        a.engine.firewall.ban_calls().is_empty(),
         "a login ban is not a ban of everything"
     );
     // Now even the right password is refused from that source.
@@ -359,7 +359,8 @@ async fn repeated_failures_are_slowed_then_banned() {
         .await;
     assert_eq!(r.status, 429, "{r:?}");
     assert!(a
-        .fake
+        .engine
+        .daemon
         .events()
         .iter()
         .any(|e| e.kind == "ban" && e.message.contains("127.0.0.1")));
@@ -391,7 +392,7 @@ async fn an_idle_session_expires() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreadable_password_file_is_an_error_not_a_failed_login() {
     let a = start(fast_options()).await;
-    let file = parvis::admin::auth::passwd_path(a.dir.path());
+    let file = parvis::admin::auth::passwd_path(a.dir());
     let saved = std::fs::read(&file).unwrap();
     // A file the daemon cannot read as text (root reads any mode, so a
     // directory stands in for a file owned by someone else).
@@ -406,7 +407,7 @@ async fn an_unreadable_password_file_is_an_error_not_a_failed_login() {
         assert!(r.body.contains("cannot be checked"), "{r:?}");
     }
     assert!(
-        a.fake.ban_calls.lock().unwrap().is_empty(),
+        a.engine.firewall.ban_calls().is_empty(),
         "the daemon's fault must not ban the operator"
     );
     std::fs::remove_dir(&file).unwrap();

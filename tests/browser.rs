@@ -1,12 +1,12 @@
 //! Headless Chromium drives the admin UI (tests/browser/run.mjs, Playwright
-//! over Debian's `chromium`) against the HTTPS admin port with the fake
-//! daemon: login, dashboard, config check/apply/confirm, a live connection,
+//! over Debian's `chromium`) against the HTTPS admin port in front of the
+//! real daemon core (change engine, store, forwarder; the firewall recorded): login, dashboard, config check/apply/confirm, a live connection,
 //! bans, logout. Screenshots land in `target/screenshots/`.
 //! Needs `apt-get install -y chromium` and `npm install` in tests/browser.
 #![allow(clippy::unwrap_used)]
 
 mod admin_support;
-mod fake_daemon;
+mod engine_support;
 
 use std::path::Path;
 
@@ -26,7 +26,24 @@ async fn the_ui_works_in_headless_chromium() {
         "needs playwright-core: (cd tests/browser && npm install)"
     );
     let a = admin_support::start(parvis::admin::AdminOptions::default()).await;
-    let demo = a.fake.start_demo_listener().await;
+    // The dashboard's chart draws the daemon's real samples (one every
+    // 5 s, the first a baseline): connections opened between samples and
+    // held make both lines move, so they are not flat (a flat SVG path has
+    // an empty box, which the browser does not count as visible).
+    let mut held = vec![a.engine.open_tls("paroisse-a.example.org").await];
+    let mut waited = 0;
+    while !chart_moves(&a.engine.daemon.series()) {
+        assert!(
+            waited < 250,
+            "the samples never moved: {:?}",
+            a.engine.daemon.series()
+        );
+        if held.len() == 1 && !a.engine.daemon.series().points.is_empty() {
+            held.push(a.engine.open_tls("paroisse-a.example.org").await);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
     let shots = root.join("target/screenshots");
     let _ = std::fs::remove_dir_all(&shots);
     let out = tokio::time::timeout(
@@ -35,9 +52,12 @@ async fn the_ui_works_in_headless_chromium() {
             .arg(&script)
             .env("PARVIS_URL", a.url(""))
             .env("PARVIS_PASSWORD", admin_support::PASSWORD)
-            .env("PARVIS_CONNECT", demo.to_string())
-            .env("PARVIS_EXPECT_NAME", "edge-test")
+            // Held above through the forwarder (run.mjs's own TLS client
+            // would wait for a handshake the holding backend never makes).
+            .env("PARVIS_EXPECT_CONN", "paroisse-a.example.org")
+            .env("PARVIS_EXPECT_NAME", engine_support::NAME)
             .env("PARVIS_SCREENSHOTS", &shots)
+            .kill_on_drop(true)
             .output(),
     )
     .await
@@ -51,7 +71,7 @@ async fn the_ui_works_in_headless_chromium() {
         "browser test failed:\n{stdout}\n{stderr}"
     );
     // What the browser did reached the daemon.
-    let h = a.fake.history();
+    let h = a.engine.daemon.history();
     let last = h.last().unwrap();
     assert_eq!(
         (last.version, last.state),
@@ -59,14 +79,14 @@ async fn the_ui_works_in_headless_chromium() {
         "{h:?}"
     );
     assert_eq!(last.comment, "browser test: add a route");
-    assert!(a.fake.config_text().contains("added.example.org"));
+    assert!(a.engine.daemon.config_text().contains("added.example.org"));
     assert!(a
-        .fake
-        .ban_calls
-        .lock()
-        .unwrap()
+        .engine
+        .firewall
+        .ban_calls()
         .iter()
         .any(|(ip, secs)| ip.to_string() == "203.0.113.77" && *secs == 300));
+    drop(held);
     for name in [
         "01-login",
         "02-dashboard",
@@ -83,4 +103,12 @@ async fn the_ui_works_in_headless_chromium() {
             p.display()
         );
     }
+}
+
+/// Whether both lines have moved (two samples differ in rate and in
+/// active connections).
+fn chart_moves(s: &parvis::api::SeriesView) -> bool {
+    let moved =
+        |f: fn(&parvis::api::SeriesPoint) -> f64| s.points.windows(2).any(|w| f(&w[0]) != f(&w[1]));
+    moved(|p| p.conn_rate) && moved(|p| p.active as f64)
 }

@@ -76,14 +76,6 @@ servers = ["10.0.0.11:80"]
 proxy_protocol = "v1"
 "#;
 
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0"))
-        .unwrap_or(false)
-}
-
 fn stdout(out: std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
@@ -140,32 +132,13 @@ fn config(t: &Topo) -> String {
 }
 
 fn start(t: &mut Topo) {
-    std::fs::write(t.path("parvis.toml"), config(t)).expect("config");
-    let cfg = t.path("parvis.toml").display().to_string();
-    let socket = t.path("control.sock").display().to_string();
-    let ns = t.appliance.clone();
-    t.spawn(
-        "parvis",
-        &ns,
-        &[
-            env!("CARGO_BIN_EXE_parvis"),
-            "serve",
-            "--config",
-            &cfg,
-            "--socket",
-            &socket,
-        ],
-    );
-    t.wait_port(&t.appliance, "192.168.10.5", 443);
+    let text = config(t);
+    t.serve(&text);
 }
 
 #[test]
 fn forwarder_end_to_end() {
-    assert!(
-        is_root(),
-        "this test builds network namespaces: run it as root"
-    );
-    let mut t = Topo::new();
+    let mut t = Topo::new(); // checks for root
     t.start_ingress();
     start(&mut t);
 

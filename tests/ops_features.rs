@@ -81,7 +81,6 @@ fn s_client(t: &Topo, name: &str, alpn: &str) -> String {
 
 fn start(t: &mut Topo) {
     let cfg = CONFIG.replace("@STATE@", &t.path("state").display().to_string());
-    std::fs::write(t.path("parvis.toml"), cfg).expect("config");
     let collected = t.path("collector.log").display().to_string();
     let ns = t.appliance.clone();
     t.spawn(
@@ -96,20 +95,7 @@ fn start(t: &mut Topo) {
     );
     // Not wait_port: socat without fork would take that probe as its one connection.
     std::thread::sleep(Duration::from_millis(500));
-    let (cfg, socket) = (t.path("parvis.toml"), t.path("control.sock"));
-    t.spawn(
-        "parvis",
-        &ns,
-        &[
-            env!("CARGO_BIN_EXE_parvis"),
-            "serve",
-            "--config",
-            cfg.to_str().unwrap_or_default(),
-            "--socket",
-            socket.to_str().unwrap_or_default(),
-        ],
-    );
-    t.wait_port(&ns, "192.168.10.5", 443);
+    t.serve(&cfg);
 }
 
 fn cli(t: &Topo, args: &[&str]) -> std::process::Output {

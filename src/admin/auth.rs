@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::Argon2;
-use rand::RngCore;
 
 use super::AdminError;
 
@@ -158,21 +157,9 @@ fn unreadable(path: &Path, e: std::io::Error) -> AdminError {
     ))
 }
 
-/// A random token, 32 bytes as hex.
-pub fn token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Compares secrets without an early exit.
-pub fn same(a: &str, b: &str) -> bool {
-    same_bytes(a.as_bytes(), b.as_bytes())
-}
-
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+/// A random token, 32 bytes as hex; comparing secrets without an early
+/// exit. One home for both: `api::tokens`, which the API tokens use too.
+pub use crate::api::tokens::{random_hex as token, same, same_bytes};
 
 /// One logged-in session.
 #[derive(Debug, Clone)]

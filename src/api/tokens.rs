@@ -195,21 +195,24 @@ pub fn verify(state_dir: &Path, token: &str) -> Result<Option<TokenEntry>, Token
     Ok(list(state_dir)?.into_iter().find(|t| same(&t.hash, &hash)))
 }
 
-/// 32 random bytes as hex.
-fn random_hex() -> String {
+/// 32 random bytes from the OS as hex: API tokens, session ids and CSRF
+/// tokens (the admin port's `auth::token`).
+pub fn random_hex() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Compares two hashes without an early exit.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+/// Compares two secrets (or their hashes) without an early exit: token
+/// hashes here, session and CSRF tokens on the admin port.
+pub fn same(a: &str, b: &str) -> bool {
+    same_bytes(a.as_bytes(), b.as_bytes())
+}
+
+/// [`same`] for bytes (e.g. a password hash's output).
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Writes `bytes` to `path` readable by its owner only (0600), through a

@@ -84,7 +84,10 @@ impl Daemon {
                 return sets.clone();
             }
         }
-        let sets: Vec<SetFillView> = firewall::set_fill()
+        let sets: Vec<SetFillView> = self
+            .kernel
+            .firewall()
+            .set_fill()
             .unwrap_or_default()
             .into_iter()
             .map(|f| SetFillView {
@@ -281,8 +284,10 @@ impl Control for Daemon {
     }
 
     fn ruleset(&self) -> Result<RulesetView, ApiError> {
-        let text = firewall::ruleset_text().map_err(internal)?;
-        let counters = firewall::counters()
+        let fw = self.kernel.firewall();
+        let text = fw.ruleset_text().map_err(internal)?;
+        let counters = fw
+            .counters()
             .map_err(internal)?
             .into_iter()
             .map(|c| RuleCounterView {
@@ -296,7 +301,10 @@ impl Control for Daemon {
     }
 
     fn bans(&self) -> Result<Vec<BanView>, ApiError> {
-        Ok(firewall::bans()
+        Ok(self
+            .kernel
+            .firewall()
+            .bans()
             .map_err(internal)?
             .into_iter()
             .map(|b| BanView {
@@ -313,7 +321,10 @@ impl Control for Daemon {
     fn ban_add(&self, addr: IpAddr, secs: u64) -> Result<(), ApiError> {
         let prefix = self.config().limits.ipv6_prefix;
         let d = Duration::from_secs(secs);
-        firewall::ban_add(addr, d, firewall::BanScope::All, prefix).map_err(internal)?;
+        self.kernel
+            .firewall()
+            .ban_add(addr, d, firewall::BanScope::All, prefix)
+            .map_err(internal)?;
         self.log("ban", format!("{addr} banned for {secs}s"));
         if let Some(link) = &self.sync {
             link.ban(addr, secs, false);
@@ -324,7 +335,10 @@ impl Control for Daemon {
     fn login_ban(&self, addr: IpAddr, secs: u64) -> Result<(), ApiError> {
         let prefix = self.config().limits.ipv6_prefix;
         let d = Duration::from_secs(secs);
-        firewall::ban_add(addr, d, firewall::BanScope::Admin, prefix).map_err(internal)?;
+        self.kernel
+            .firewall()
+            .ban_add(addr, d, firewall::BanScope::Admin, prefix)
+            .map_err(internal)?;
         self.log(
             "ban",
             format!("{addr} banned from the admin port and SSH for {secs}s (failed logins)"),
@@ -337,7 +351,11 @@ impl Control for Daemon {
 
     fn ban_del(&self, addr: IpAddr) -> Result<(), ApiError> {
         let prefix = self.config().limits.ipv6_prefix;
-        let lifted = firewall::ban_del(addr, prefix).map_err(internal)?;
+        let lifted = self
+            .kernel
+            .firewall()
+            .ban_del(addr, prefix)
+            .map_err(internal)?;
         if !lifted {
             return Err(ApiError::not_found(format!("{addr} is not banned")));
         }

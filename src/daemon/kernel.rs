@@ -1,5 +1,6 @@
-//! The real [`Steps`] of a change: the nftables table, the links and the
-//! user-space listeners. Each step brings its part of the system to exactly
+//! The real [`Steps`] of a change: the nftables table (through a
+//! [`Firewall`], the real [`Nft`] unless a test gives another), the links
+//! and the user-space listeners. Each step brings its part of the system to exactly
 //! the config it is given, so the change manager can undo a step by
 //! applying the previous config to it. Does I/O.
 
@@ -9,9 +10,9 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use tokio::sync::watch;
 
+use super::nft::{Firewall, Nft};
 use crate::change::{StepError, Steps};
 use crate::config::Config;
-use crate::firewall;
 use crate::forwarder::Forwarder;
 use crate::net::{self, metadata::Metadata, Roles};
 
@@ -31,6 +32,7 @@ pub struct NftStats {
 /// The parts of the appliance a config drives.
 pub struct Kernel {
     forwarder: Mutex<Option<Arc<Forwarder>>>,
+    firewall: Arc<dyn Firewall>,
     metadata: Option<Metadata>,
     roles: watch::Sender<Roles>,
     nft: Mutex<NftStats>,
@@ -39,8 +41,15 @@ pub struct Kernel {
 impl Kernel {
     /// A kernel with nothing applied yet; `metadata` feeds the link plan.
     pub fn new(metadata: Option<Metadata>) -> Kernel {
+        Kernel::with_firewall(metadata, Arc::new(Nft))
+    }
+
+    /// A kernel driving `firewall` instead of the real `nft` (a test's
+    /// recording firewall); the links and the forwarder are the real ones.
+    pub fn with_firewall(metadata: Option<Metadata>, firewall: Arc<dyn Firewall>) -> Kernel {
         Kernel {
             forwarder: Mutex::new(None),
+            firewall,
             metadata,
             roles: watch::channel(Roles::default()).0,
             nft: Mutex::new(NftStats::default()),
@@ -50,6 +59,11 @@ impl Kernel {
     /// The running forwarder, once the first config has started it.
     pub fn forwarder(&self) -> Option<Arc<Forwarder>> {
         self.forwarder.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// The firewall this kernel drives.
+    pub fn firewall(&self) -> &dyn Firewall {
+        self.firewall.as_ref()
     }
 
     /// The NIC roles found by the last link plan.
@@ -67,9 +81,9 @@ impl Kernel {
         self.forwarder.lock().ok().and_then(|mut f| f.take())
     }
 
-    fn firewall(&self, cfg: &Config) -> Result<(), StepError> {
+    fn apply_table(&self, cfg: &Config) -> Result<(), StepError> {
         let started = Instant::now();
-        let result = firewall::apply(cfg);
+        let result = self.firewall.apply(cfg);
         if let Ok(mut s) = self.nft.lock() {
             s.last = started.elapsed();
             s.last_ok = result.is_ok();
@@ -79,9 +93,7 @@ impl Kernel {
                 s.failed += 1;
             }
         }
-        result
-            .map(|_| ())
-            .map_err(|e| StepError::new(e.to_string()))
+        result.map_err(|e| StepError::new(e.to_string()))
     }
 
     fn listeners(&self, cfg: &Config) -> Result<(), StepError> {
@@ -103,8 +115,8 @@ impl Kernel {
 impl Steps for Kernel {
     fn check<'a>(&'a self, new: &'a Config) -> BoxFuture<'a, Result<(), StepError>> {
         Box::pin(async move {
-            let cfg = new.clone();
-            tokio::task::spawn_blocking(move || firewall::check(&cfg))
+            let (cfg, firewall) = (new.clone(), self.firewall.clone());
+            tokio::task::spawn_blocking(move || firewall.check(&cfg))
                 .await
                 .map_err(|e| StepError::new(e.to_string()))?
                 .map_err(|e| StepError::new(e.to_string()))
@@ -114,7 +126,7 @@ impl Steps for Kernel {
     fn apply_firewall<'a>(&'a self, new: &'a Config) -> BoxFuture<'a, Result<(), StepError>> {
         // nft is quick and its child process is waited for synchronously;
         // block_in_place keeps the reactor free without cloning the config.
-        Box::pin(async move { tokio::task::block_in_place(|| self.firewall(new)) })
+        Box::pin(async move { tokio::task::block_in_place(|| self.apply_table(new)) })
     }
 
     fn apply_net<'a>(&'a self, new: &'a Config) -> BoxFuture<'a, Result<(), StepError>> {

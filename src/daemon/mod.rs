@@ -9,8 +9,10 @@
 
 mod adapt;
 mod control;
+mod engine;
 mod ha;
 mod kernel;
+mod nft;
 mod notify;
 mod pair;
 mod series;
@@ -21,7 +23,7 @@ mod start;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::watch;
@@ -32,9 +34,9 @@ use crate::config::ConfigError;
 use crate::store::Store;
 
 pub use control::Daemon;
+pub use engine::engine;
 pub use kernel::Kernel;
-use series::SeriesRecorder;
-use skeleton::EventLog;
+pub use nft::{Firewall, Nft};
 
 /// How long open connections may drain at shutdown.
 pub const DRAIN: Duration = Duration::from_secs(10);
@@ -145,38 +147,17 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
     let token = CancellationToken::new();
     // The VRRP supervision sends this node's role here; "unknown" until then.
     let (ha_role, role_rx) = watch::channel("unknown".to_string());
-    let (sync, sync_error) = match start_sync(&cfg, &changer, role_rx, &token) {
-        Ok(link) => (link, None),
-        Err(e) => (None, Some(e)),
-    };
-    let (cfg_tx, cfg_rx) = watch::channel(cfg.clone());
-    let (text_tx, text_rx) = watch::channel(text);
-    let (links_tx, links_rx) = watch::channel(Vec::new());
-    let daemon = Arc::new(Daemon {
-        changer: changer.clone(),
-        kernel: kernel.clone(),
-        started: Instant::now(),
-        links: links_rx,
-        events: Mutex::new(EventLog::new(500)),
-        series: Mutex::new(SeriesRecorder::new(5, 120)),
-        running: cfg_rx,
-        running_text: text_rx,
-        safe_reason: Mutex::new(safe_reason),
-        ha: std::sync::OnceLock::new(),
-        ha_neutron: std::sync::OnceLock::new(),
-        sync,
-        sync_error,
-        ha_role,
-        limit_sets: Mutex::new(None),
-    });
-    tokio::spawn(start::follow_changes(
-        daemon.clone(),
-        change_events,
-        cfg_tx,
-        text_tx,
-    ));
+    let (daemon, feeds) = Daemon::new(changer.clone(), kernel.clone(), cfg.clone(), text);
+    let mut daemon = daemon;
+    match start_sync(&cfg, &changer, role_rx, &token) {
+        Ok(link) => daemon.sync = link,
+        Err(e) => daemon.sync_error = Some(e),
+    }
+    daemon.ha_role = ha_role;
+    daemon.safe_reason = Mutex::new(safe_reason);
+    let daemon = Arc::new(daemon);
+    let links_tx = engine::spawn_tasks(&daemon, feeds, change_events, &token);
     tokio::spawn(start::watch_links(kernel.clone(), links_tx, token.clone()));
-    tokio::spawn(start::sample(daemon.clone(), token.clone()));
     let mut doors = (*cfg).clone();
     doors.appliance.state_dir = state_dir.clone();
     start::operator_doors(&doors, &opts, daemon.clone(), &token).await?;

@@ -45,7 +45,7 @@ pub use render::render;
 pub use ruleset::{DynSet, Rule, Ruleset, Stmt, TimedElement, FAMILY, TABLE};
 pub use runtime::{
     ban_add, ban_del, ban_key, bans, blocked, counters, ruleset_text, set_fill, Ban, BanScope,
-    RuleCounter, SetFill,
+    RuleCounter, SetFill, MAX_BAN_S,
 };
 pub use sysctl::sysctls;
 

@@ -20,7 +20,9 @@ use std::sync::atomic::Ordering;
 
 use super::ns::Ns;
 use super::sweep::{sweep_leftovers, NS_PREFIX};
-use super::topology::{cidr, forwarding, is_root, veth, BUILD, COUNTER};
+use super::topology::{
+    attach_host, cidr, floating_ip_ruleset, forwarding, is_root, veth, wire_client, BUILD, COUNTER,
+};
 use super::*;
 
 /// The public VIP: the floating IP's target.
@@ -74,7 +76,7 @@ impl PairTopology {
             ],
             server: Ns::create(&name("server"))?,
         };
-        topo.wire_client()?;
+        wire_client(&topo.client, &topo.router)?;
         topo.wire_router()?;
         topo.wire_switch()?;
         for i in 0..2 {
@@ -121,23 +123,6 @@ impl PairTopology {
         format!("sw-{}", NODE_NAMES[i])
     }
 
-    fn wire_client(&self) -> Result<(), LabError> {
-        veth(&self.client, "eth0", &self.router, "rt-client")?;
-        let c = &self.client;
-        for addr in [CLIENT, CLIENT_2, CLIENT_3] {
-            c.ip(&["addr", "add", &cidr(addr), "dev", "eth0"])?;
-        }
-        c.ip(&["link", "set", "eth0", "up"])?;
-        c.ip(&[
-            "route",
-            "add",
-            "default",
-            "via",
-            &ROUTER_OUTSIDE.to_string(),
-        ])?;
-        Ok(())
-    }
-
     fn wire_router(&self) -> Result<(), LabError> {
         let r = &self.router;
         r.ip(&["link", "add", "brp", "type", "bridge", "forward_delay", "0"])?;
@@ -146,7 +131,10 @@ impl PairTopology {
         r.ip(&["link", "set", "rt-client", "up"])?;
         r.ip(&["link", "set", "brp", "up"])?;
         forwarding(r)?;
-        r.run_with_input(&["nft", "-f", "-"], floating_ip_ruleset().as_bytes())?;
+        r.run_with_input(
+            &["nft", "-f", "-"],
+            floating_ip_ruleset(VIP_PUBLIC).as_bytes(),
+        )?;
         Ok(())
     }
 
@@ -160,12 +148,7 @@ impl PairTopology {
             (&self.server, "sw-server", SERVER),
         ];
         for (host, port, addr) in hosts {
-            veth(host, "eth0", s, port)?;
-            host.ip(&["addr", "add", &cidr(addr), "dev", "eth0"])?;
-            host.ip(&["link", "set", "eth0", "up"])?;
-            host.ip(&["route", "add", "default", "via", &VIP_INTERNAL.to_string()])?;
-            s.ip(&["link", "set", port, "master", "br0"])?;
-            s.ip(&["link", "set", port, "up"])?;
+            attach_host(host, s, port, addr, VIP_INTERNAL)?;
         }
         Ok(())
     }
@@ -228,22 +211,6 @@ impl PairTopology {
     }
 }
 
-/// Neutron's 1:1 floating-IP NAT, to the public VIP.
-fn floating_ip_ruleset() -> String {
-    format!(
-        "table ip pv-floating-ip {{\n\
-         \tchain prerouting {{\n\
-         \t\ttype nat hook prerouting priority dstnat; policy accept;\n\
-         \t\tip daddr {FLOATING_IP} dnat to {VIP_PUBLIC}\n\
-         \t}}\n\
-         \tchain postrouting {{\n\
-         \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-         \t\tip saddr {VIP_PUBLIC} snat to {FLOATING_IP}\n\
-         \t}}\n\
-         }}\n"
-    )
-}
-
 /// The bridge's port security: per port, IP and ARP only from its allowed
 /// addresses; VRRP multicast dropped everywhere.
 pub fn port_security_ruleset(ports: &[(String, Vec<Ipv4Addr>)]) -> String {
@@ -291,6 +258,7 @@ mod tests {
 
     #[test]
     fn floating_ip_points_at_the_public_vip() {
-        assert!(floating_ip_ruleset().contains("ip daddr 203.0.113.10 dnat to 192.168.10.4\n"));
+        assert!(floating_ip_ruleset(VIP_PUBLIC)
+            .contains("ip daddr 203.0.113.10 dnat to 192.168.10.4\n"));
     }
 }

@@ -99,7 +99,7 @@ impl Topology {
             public,
             internal,
         };
-        topo.wire_client()?;
+        wire_client(&topo.client, &topo.router)?;
         topo.wire_router()?;
         topo.wire_appliance(opts.configure_appliance)?;
         topo.wire_switch()?;
@@ -165,31 +165,8 @@ impl Topology {
         let host = Ns::create(&format!("{prefix}{role}"))?;
         // Interface names are at most 15 bytes.
         let port: String = format!("sw-{role}").chars().take(15).collect();
-        veth(&host, "eth0", &self.switch, &port)?;
-        host.ip(&["addr", "add", &cidr(addr), "dev", "eth0"])?;
-        host.ip(&["link", "set", "eth0", "up"])?;
-        let gw = APPLIANCE_INTERNAL.to_string();
-        host.ip(&["route", "add", "default", "via", &gw])?;
-        self.switch.ip(&["link", "set", &port, "master", "br0"])?;
-        self.switch.ip(&["link", "set", &port, "up"])?;
+        attach_host(&host, &self.switch, &port, addr, APPLIANCE_INTERNAL)?;
         Ok(host)
-    }
-
-    fn wire_client(&self) -> Result<(), LabError> {
-        veth(&self.client, "eth0", &self.router, "rt-client")?;
-        let c = &self.client;
-        for addr in [CLIENT, CLIENT_2, CLIENT_3] {
-            c.ip(&["addr", "add", &cidr(addr), "dev", "eth0"])?;
-        }
-        c.ip(&["link", "set", "eth0", "up"])?;
-        c.ip(&[
-            "route",
-            "add",
-            "default",
-            "via",
-            &ROUTER_OUTSIDE.to_string(),
-        ])?;
-        Ok(())
     }
 
     fn wire_router(&self) -> Result<(), LabError> {
@@ -200,7 +177,10 @@ impl Topology {
         r.ip(&["link", "set", "rt-client", "up"])?;
         r.ip(&["link", "set", "rt-public", "up"])?;
         forwarding(r)?;
-        r.run_with_input(&["nft", "-f", "-"], floating_ip_ruleset().as_bytes())?;
+        r.run_with_input(
+            &["nft", "-f", "-"],
+            floating_ip_ruleset(APPLIANCE_PUBLIC).as_bytes(),
+        )?;
         Ok(())
     }
 
@@ -244,37 +224,27 @@ impl Topology {
             (&self.server, "sw-server", SERVER),
         ];
         for (host, port, addr) in hosts {
-            veth(host, "eth0", s, port)?;
-            host.ip(&["addr", "add", &cidr(addr), "dev", "eth0"])?;
-            host.ip(&["link", "set", "eth0", "up"])?;
-            host.ip(&[
-                "route",
-                "add",
-                "default",
-                "via",
-                &APPLIANCE_INTERNAL.to_string(),
-            ])?;
+            attach_host(host, s, port, addr, APPLIANCE_INTERNAL)?;
         }
-        for port in ["sw-appliance", "sw-ingress1", "sw-ingress2", "sw-server"] {
-            s.ip(&["link", "set", port, "master", "br0"])?;
-            s.ip(&["link", "set", port, "up"])?;
-        }
+        s.ip(&["link", "set", "sw-appliance", "master", "br0"])?;
+        s.ip(&["link", "set", "sw-appliance", "up"])?;
         Ok(())
     }
 }
 
-/// The router's nftables ruleset: Neutron's 1:1 floating-IP NAT. Inbound
+/// The router's nftables ruleset: Neutron's 1:1 floating-IP NAT to
+/// `inside` (the appliance's public address, or the pair's VIP). Inbound
 /// keeps the client's source address; only the destination is rewritten.
-fn floating_ip_ruleset() -> String {
+pub(super) fn floating_ip_ruleset(inside: Ipv4Addr) -> String {
     format!(
         "table ip pv-floating-ip {{\n\
          \tchain prerouting {{\n\
          \t\ttype nat hook prerouting priority dstnat; policy accept;\n\
-         \t\tip daddr {FLOATING_IP} dnat to {APPLIANCE_PUBLIC}\n\
+         \t\tip daddr {FLOATING_IP} dnat to {inside}\n\
          \t}}\n\
          \tchain postrouting {{\n\
          \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-         \t\tip saddr {APPLIANCE_PUBLIC} snat to {FLOATING_IP}\n\
+         \t\tip saddr {inside} snat to {FLOATING_IP}\n\
          \t}}\n\
          }}\n"
     )
@@ -300,6 +270,42 @@ fn ports(pid: u32, n: u32, swap: bool) -> (Port, Port) {
             mac: mac(2),
         },
     )
+}
+
+/// The client on the "internet": `eth0` to the router's `rt-client`, its
+/// three addresses, the router as default gateway.
+pub(super) fn wire_client(c: &Ns, router: &Ns) -> Result<(), LabError> {
+    veth(c, "eth0", router, "rt-client")?;
+    for addr in [CLIENT, CLIENT_2, CLIENT_3] {
+        c.ip(&["addr", "add", &cidr(addr), "dev", "eth0"])?;
+    }
+    c.ip(&["link", "set", "eth0", "up"])?;
+    c.ip(&[
+        "route",
+        "add",
+        "default",
+        "via",
+        &ROUTER_OUTSIDE.to_string(),
+    ])?;
+    Ok(())
+}
+
+/// A host on the switch's bridge `br0`: `eth0` at `addr` to the switch's
+/// `port`, default route via `gateway`.
+pub(super) fn attach_host(
+    host: &Ns,
+    switch: &Ns,
+    port: &str,
+    addr: Ipv4Addr,
+    gateway: Ipv4Addr,
+) -> Result<(), LabError> {
+    veth(host, "eth0", switch, port)?;
+    host.ip(&["addr", "add", &cidr(addr), "dev", "eth0"])?;
+    host.ip(&["link", "set", "eth0", "up"])?;
+    host.ip(&["route", "add", "default", "via", &gateway.to_string()])?;
+    switch.ip(&["link", "set", port, "master", "br0"])?;
+    switch.ip(&["link", "set", port, "up"])?;
+    Ok(())
 }
 
 /// Creates a veth pair with each end directly inside its namespace, so
@@ -353,7 +359,7 @@ mod tests {
 
     #[test]
     fn ruleset_dnats_and_snats_the_floating_ip() {
-        let r = floating_ip_ruleset();
+        let r = floating_ip_ruleset(APPLIANCE_PUBLIC);
         assert!(r.contains("ip daddr 203.0.113.10 dnat to 192.168.10.5\n"));
         assert!(r.contains("ip saddr 192.168.10.5 snat to 203.0.113.10\n"));
     }

@@ -1,16 +1,16 @@
 //! Helpers for the admin tests: start the HTTPS admin port on 127.0.0.1:0
-//! with the fake daemon, and a `curl` wrapper that verifies the server
+//! in front of the real daemon core (`engine_support`: change engine,
+//! store and forwarder real, the firewall recorded), and a `curl` wrapper that verifies the server
 //! against the certificate the server made (no `-k`). Does I/O.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use parvis::admin::{AdminOptions, TlsSource};
 use tokio::sync::oneshot;
 
-use super::fake_daemon::Fake;
+use super::engine_support::{self, Engine};
 
 /// The password every test sets.
 pub const PASSWORD: &str = "correct horse battery";
@@ -18,8 +18,8 @@ pub const PASSWORD: &str = "correct horse battery";
 /// A running admin port.
 pub struct Admin {
     pub port: u16,
-    pub fake: Arc<Fake>,
-    pub dir: tempfile::TempDir,
+    /// The daemon behind the port; its state folder holds the password.
+    pub engine: Engine,
     pub fingerprint: String,
     pub cert: PathBuf,
     stop: Option<oneshot::Sender<()>>,
@@ -47,15 +47,14 @@ pub fn fast_options() -> AdminOptions {
 
 /// Starts the admin port with a password set.
 pub async fn start(options: AdminOptions) -> Admin {
-    let dir = tempfile::tempdir().unwrap();
-    parvis::admin::auth::set_password(dir.path(), PASSWORD).unwrap();
-    let fake = Fake::new();
+    let engine = engine_support::start().await;
+    parvis::admin::auth::set_password(engine.dir.path(), PASSWORD).unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let handle = parvis::admin::start(
         "127.0.0.1:0".parse().unwrap(),
         TlsSource::SelfSigned,
-        dir.path(),
-        fake.clone(),
+        engine.dir.path(),
+        engine.daemon.clone(),
         options,
         async {
             let _ = rx.await;
@@ -65,10 +64,9 @@ pub async fn start(options: AdminOptions) -> Admin {
     .unwrap();
     Admin {
         port: handle.local_addr.port(),
-        fake,
         fingerprint: handle.fingerprint,
         cert: handle.cert_path,
-        dir,
+        engine,
         stop: Some(tx),
         task: Some(handle.task),
     }
@@ -97,6 +95,11 @@ impl Resp {
 }
 
 impl Admin {
+    /// The state folder (password file, tokens, config store).
+    pub fn dir(&self) -> &std::path::Path {
+        self.engine.dir.path()
+    }
+
     /// The base URL (name `localhost`, resolved to 127.0.0.1).
     pub fn url(&self, path: &str) -> String {
         format!("https://localhost:{}{path}", self.port)
@@ -104,8 +107,8 @@ impl Admin {
 
     /// Runs curl with `args` against `path`; verifies the server cert.
     pub async fn curl(&self, method: &str, path: &str, args: &[&str]) -> Resp {
-        let hdr = self.dir.path().join(format!("h-{}", rand_name()));
-        let body = self.dir.path().join(format!("b-{}", rand_name()));
+        let hdr = self.engine.dir.path().join(format!("h-{}", rand_name()));
+        let body = self.engine.dir.path().join(format!("b-{}", rand_name()));
         let resolve = format!("localhost:{}:127.0.0.1", self.port);
         let out = tokio::process::Command::new("curl")
             .args(["-s", "--max-time", "20", "--cacert"])

@@ -10,8 +10,16 @@
 //! server  s0 10.0.0.20/24 (default via 10.0.0.1)
 //! ```
 //! IPv6 is off in client and server so no stray ND/MLD packet moves a counter.
+//! The namespaces are the lab's (`parvis::lab::Ns`: named `pv-<pid>-…`,
+//! every process inside killed and the namespace deleted on drop, swept
+//! if the test process dies); the root check is `tests/support`'s.
 
 #![allow(dead_code)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use parvis::lab::Ns;
 
 use std::io::Write;
 use std::os::unix::process::CommandExt;
@@ -31,6 +39,8 @@ pub struct Topo {
     pub server: String,
     children: Vec<Child>,
     pub dir: tempfile::TempDir,
+    /// The namespaces themselves, deleted on drop (after the children).
+    namespaces: Vec<Ns>,
 }
 
 /// Runs a command, returning its output; panics only if it cannot start.
@@ -52,12 +62,7 @@ fn must(args: &[&str]) {
 
 /// Panics unless running as root (the tests need namespaces and nft).
 pub fn require_root() {
-    let out = run(&["id", "-u"]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "0",
-        "the firewall tests need root (network namespaces, nft)"
-    );
+    support::require_root();
 }
 
 impl Topo {
@@ -66,16 +71,17 @@ impl Topo {
         require_root();
         let pid = std::process::id();
         let name = |role: &str| format!("pv-{pid}-{tag}-{role}");
-        let t = Topo {
+        let mut t = Topo {
             client: name("c"),
             appliance: name("a"),
             server: name("s"),
             children: Vec::new(),
             dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")),
+            namespaces: Vec::new(),
         };
-        for ns in [&t.client, &t.appliance, &t.server] {
-            must(&["ip", "netns", "add", ns]);
-            must(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+        for ns in [name("c"), name("a"), name("s")] {
+            let made = Ns::create(&ns).unwrap_or_else(|e| panic!("namespace {ns}: {e}"));
+            t.namespaces.push(made);
         }
         for ns in [&t.client, &t.server] {
             for key in ["all", "default"] {
@@ -317,8 +323,6 @@ impl Drop for Topo {
             let _ = run(&["kill", "-TERM", "--", &format!("-{}", child.id())]);
             let _ = child.wait();
         }
-        for ns in [&self.client, &self.appliance, &self.server] {
-            let _ = run(&["ip", "netns", "del", ns]);
-        }
+        // The namespaces go with `self.namespaces`.
     }
 }

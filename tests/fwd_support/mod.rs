@@ -1,10 +1,16 @@
-//! A small namespace topology for the forwarder tests, until `lab` lands:
-//! client (198.51.100.10, .11) — appliance (198.51.100.1, 192.168.10.5 |
+//! A small namespace topology for the forwarder tests: client (198.51.100.10, .11) — appliance (198.51.100.1, 192.168.10.5 |
 //! 10.0.0.1) — ingress (10.0.0.11, 10.0.0.12), with HAProxy `accept-proxy`
 //! backends that answer with what the PROXY header told them. Everything is
-//! removed on drop, even after a panic.
+//! removed on drop, even after a panic: the namespaces are the lab's
+//! (`parvis::lab::Ns`, swept if the test process dies), the root check is
+//! `tests/support`'s.
 
 #![allow(dead_code)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use parvis::lab::Ns;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -31,22 +37,26 @@ pub struct Topo {
     pub ingress: String,
     pub dir: tempfile::TempDir,
     children: Vec<(String, Child)>,
+    /// The namespaces themselves, deleted on drop (after the children).
+    namespaces: Vec<Ns>,
 }
 
 impl Topo {
     pub fn new() -> Topo {
+        support::require_root();
         let pid = std::process::id();
         let [c, a, i] = ["c", "a", "i"].map(|s| format!("pv-{pid}-{s}"));
-        let topo = Topo {
+        let mut topo = Topo {
             client: c.clone(),
             appliance: a.clone(),
             ingress: i.clone(),
             dir: tempfile::tempdir().expect("tempdir"),
             children: Vec::new(),
+            namespaces: Vec::new(),
         };
         for ns in [&c, &a, &i] {
-            sh(&["ip", "netns", "add", ns]);
-            sh(&["ip", "-n", ns, "link", "set", "lo", "up"]);
+            let made = Ns::create(ns).unwrap_or_else(|e| panic!("namespace {ns}: {e}"));
+            topo.namespaces.push(made);
         }
         sh(&[
             "ip", "link", "add", "pvc0", "netns", &c, "type", "veth", "peer", "pva0", "netns", &a,
@@ -141,6 +151,28 @@ impl Topo {
         panic!("{host}:{port} never opened in {ns}");
     }
 
+    /// Writes `config` as `parvis.toml` in the temp folder and runs
+    /// `parvis serve` (tag `parvis`) in the appliance, its control socket
+    /// at `control.sock`; waits until 192.168.10.5:443 answers.
+    pub fn serve(&mut self, config: &str) {
+        let (cfg, socket) = (self.path("parvis.toml"), self.path("control.sock"));
+        std::fs::write(&cfg, config).unwrap_or_else(|e| panic!("{}: {e}", cfg.display()));
+        let ns = self.appliance.clone();
+        self.spawn(
+            "parvis",
+            &ns,
+            &[
+                env!("CARGO_BIN_EXE_parvis"),
+                "serve",
+                "--config",
+                &cfg.display().to_string(),
+                "--socket",
+                &socket.display().to_string(),
+            ],
+        );
+        self.wait_port(&ns, "192.168.10.5", 443);
+    }
+
     /// Two HAProxy ingress nodes (10.0.0.11 and 10.0.0.12) with accept-proxy.
     pub fn start_ingress(&mut self) {
         let pem = self.path("ingress.pem");
@@ -214,8 +246,6 @@ impl Drop for Topo {
             let _ = Command::new("kill").arg(child.id().to_string()).status();
             let _ = child.wait();
         }
-        for ns in [&self.client, &self.appliance, &self.ingress] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
+        // The namespaces go with `self.namespaces`.
     }
 }

@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../support/mod.rs"]
+mod support;
+
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,14 +31,14 @@ pub struct Pair {
     pub text: String,
 }
 
+/// The `parvis` binary cargo built (`tests/support`'s).
 pub fn exe() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_parvis"))
+    support::parvis_exe()
 }
 
+/// Panics unless running as root (`tests/support`'s check).
 pub fn require_root() {
-    use std::os::unix::fs::MetadataExt;
-    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
-    assert!(root, "the HA tests build network namespaces and need root");
+    support::require_root();
 }
 
 /// Polls `cond` every 50 ms until it holds; panics naming `what` after `within`.
