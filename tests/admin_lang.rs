@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin_support;
-mod fake_daemon;
+mod engine_support;
 
 use admin_support::{fast_options, start};
 
@@ -79,12 +79,12 @@ async fn the_browser_chooses_the_switch_sticks_and_grants_nothing() {
     let r = a
         .curl("POST", "/backends/drain", &["-H", &both, "--data", &good])
         .await;
-    // The fake daemon cannot drain: its English reason inside French.
-    assert_eq!(r.status, 503, "{r:?}");
+    // The real daemon has no backend "k8s": its English reason inside French.
+    assert_eq!(r.status, 400, "{r:?}");
     assert!(
         r.body
             .contains("Opération refusée (message du service, en anglais)")
-            && r.body.contains("draining is not available here"),
+            && r.body.contains("no backend is named &quot;k8s&quot;"),
         "{}",
         r.body
     );

@@ -185,6 +185,7 @@ fn ha_view(cause: Option<&str>) -> crate::api::ha::HaView {
         health: "ok".into(),
         standby: false,
         vips: [String::new(), String::new()],
+        neutron: None,
     }
 }
 
