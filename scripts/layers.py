@@ -35,7 +35,8 @@ LAYERS = {
     "firewall": {"config"},
     "net": {"config"},
     "forwarder": {"config"},
-    "sync": {"change", "config", "firewall", "net", "store"},
+    # sync carries the planned handover's relay request to ha's drain.
+    "sync": {"change", "config", "firewall", "ha", "net", "store"},
 }
 
 ITEM = re.compile(

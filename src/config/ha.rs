@@ -12,6 +12,8 @@ use super::types::{IfAddr, Secret};
 
 /// conntrackd's UDP port between the two internal addresses.
 pub const CONNTRACKD_PORT: u16 = 3780;
+/// UDP port of the drain tunnel (VXLAN) of a planned handover.
+pub const DRAIN_PORT: u16 = 3781;
 /// IP protocol number of VRRP.
 pub const VRRP_PROTO: u8 = 112;
 /// Default TCP port of the config sync channel.
@@ -51,7 +53,14 @@ pub(crate) fn ha(c: &mut Checker, h: &FileHa) -> Option<Ha> {
     };
     let key = key(c, h);
     let nodes = nodes(c, &h.node, vip_internal);
-    let mode = super::ha_neutron::neutron(c, h.mode.as_deref(), h.neutron.as_ref(), nodes.as_ref());
+    let mode = super::ha_neutron::neutron(
+        c,
+        h.mode.as_deref(),
+        h.neutron.as_ref(),
+        nodes
+            .as_ref()
+            .map(|[a, b]| [a.name.as_str(), b.name.as_str()]),
+    );
     let (mode, neutron) = mode?;
     Some(Ha {
         vrid: vrid?,

@@ -9,7 +9,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::checker::Checker;
-use super::model::HaNode;
 use super::types::Secret;
 
 /// Default timeout of one API call.
@@ -99,12 +98,12 @@ pub struct FileHaNeutron {
     pub check: Option<String>,
 }
 
-/// Types `mode` and `[ha.neutron]` against the typed nodes.
+/// Types `mode` and `[ha.neutron]` against the names of the typed nodes.
 pub(crate) fn neutron(
     c: &mut Checker,
     mode: Option<&str>,
     file: Option<&FileHaNeutron>,
-    nodes: Option<&[HaNode; 2]>,
+    nodes: Option<[&str; 2]>,
 ) -> Option<(HaMode, Option<HaNeutron>)> {
     let mode = match mode {
         None | Some("vrrp") => HaMode::Vrrp,
@@ -137,7 +136,7 @@ pub(crate) fn neutron(
     }
 }
 
-fn section(c: &mut Checker, f: &FileHaNeutron, nodes: Option<&[HaNode; 2]>) -> Option<HaNeutron> {
+fn section(c: &mut Checker, f: &FileHaNeutron, nodes: Option<[&str; 2]>) -> Option<HaNeutron> {
     let auth_url = url(c, "ha.neutron.auth_url", f.auth_url.as_deref(), true);
     let network_url = match &f.network_url {
         None => Some(None),
@@ -248,17 +247,17 @@ fn absolute(c: &mut Checker, path: &str, v: &str) -> Option<PathBuf> {
 fn ports(
     c: &mut Checker,
     ports: &BTreeMap<String, String>,
-    nodes: Option<&[HaNode; 2]>,
+    nodes: Option<[&str; 2]>,
 ) -> Option<BTreeMap<String, String>> {
     let nodes = nodes?;
     let mut ok = true;
     for n in nodes {
-        if !ports.contains_key(&n.name) {
+        if !ports.contains_key(n) {
             c.err(
                 "ha.neutron.ports",
                 format!(
                     "has no port for node {:?}: give `{} = \"<its public port id>\"`",
-                    n.name, n.name
+                    n, n
                 ),
             );
             ok = false;
@@ -266,7 +265,7 @@ fn ports(
     }
     for (name, port) in ports {
         let at = format!("ha.neutron.ports.{name}");
-        if !nodes.iter().any(|n| &n.name == name) {
+        if !nodes.contains(&name.as_str()) {
             c.err(&at, format!("{name:?} is not the name of an [[ha.node]]"));
             ok = false;
         } else if id(c, &at, Some(port)).is_none() {

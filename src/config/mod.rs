@@ -29,7 +29,7 @@ pub use blockfile::{BlockFile, MAX_BLOCK_FILE_BYTES, MAX_BLOCK_FILE_ENTRIES};
 pub use error::{ConfigError, Problem};
 pub use file::FileConfig;
 pub use ha::{ADVERT as HA_ADVERT, SYNC_PORT as HA_SYNC_PORT};
-pub use ha::{CONNTRACKD_PORT, VRRP_PROTO};
+pub use ha::{CONNTRACKD_PORT, DRAIN_PORT, VRRP_PROTO};
 pub use ha_neutron::{CredentialSecret, FileHaNeutron, HaMode, HaNeutron};
 pub use host::{check_host_name, HostPattern};
 pub use log::{Log, Remote, RemoteTls};

@@ -109,7 +109,7 @@ impl Batch {
                 bans: 0,
             });
         };
-        let keep = loaded.keepable(rs);
+        let keep = loaded.keepable(&rs.sets);
         let bans = if with_bans {
             bans_to_carry(&keep)?
         } else {
@@ -118,7 +118,10 @@ impl Batch {
         let json = if loaded.foreign {
             rs.replace_json(&bans)
         } else {
-            rs.update_json(loaded, &keep, &bans)
+            {
+                let sets: Vec<String> = loaded.set_names().collect();
+                rs.update_json((&loaded.chains, &sets), &keep, &bans)
+            }
         };
         Ok(Batch {
             json,

@@ -52,7 +52,7 @@ pub fn rules(cfg: &Config) -> Vec<Rule> {
             "ha: drain tunnel from the pair",
             vec![
                 eq(saddr(true), nodes()),
-                eq(payload("udp", "dport"), num(crate::ha::drain::PORT)),
+                eq(payload("udp", "dport"), num(crate::config::DRAIN_PORT)),
                 accept(),
             ],
         ),

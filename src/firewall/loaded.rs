@@ -9,10 +9,10 @@
 //! prefixes; and the ban sets, so bans stay as they are. The meters are
 //! always re-created (a meter keeps the limits of the rule that filled it).
 
+use nftables::schema::Set;
 use serde_json::Value;
 
 use super::block;
-use super::ruleset::Ruleset;
 
 /// The ban sets, kept when their definition is unchanged.
 const BAN_SETS: [&str; 4] = ["ban4", "ban6", "login4", "login6"];
@@ -56,14 +56,13 @@ impl Loaded {
         self.sets.iter().map(name)
     }
 
-    /// The names of the sets of `rs` that can stay as loaded, elements
-    /// and all.
-    pub fn keepable<'a>(&self, rs: &'a Ruleset) -> Vec<&'a str> {
+    /// The names of the rendered `sets` (a ruleset's) that can stay as
+    /// loaded, elements and all.
+    pub fn keepable<'a>(&self, sets: &'a [Set<'static>]) -> Vec<&'a str> {
         if self.foreign {
             return Vec::new();
         }
-        rs.sets
-            .iter()
+        sets.iter()
             .filter(|s| block::is_block_set(&s.name) || BAN_SETS.contains(&s.name.as_ref()))
             .filter(|s| {
                 let want = definition(s);
@@ -125,6 +124,7 @@ fn sorted(v: Option<&Value>) -> Vec<String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::firewall::ruleset::Ruleset;
     use serde_json::json;
 
     fn rendered() -> Ruleset {
@@ -154,15 +154,15 @@ mod tests {
     fn only_unchanged_block_and_ban_sets_are_kept() {
         let rs = rendered();
         let mut objects = listed(&rs);
-        let all = Loaded::from_objects(&objects).keepable(&rs);
+        let all = Loaded::from_objects(&objects).keepable(&rs.sets);
         assert_eq!(all.len(), 6, "{all:?}");
         assert!(all.iter().any(|n| n.starts_with("block4_")), "{all:?}");
         objects[3]["set"]["size"] = json!(16);
         objects[1]["set"]["name"] = json!("block4_0000000000000000");
-        let some = Loaded::from_objects(&objects).keepable(&rs);
+        let some = Loaded::from_objects(&objects).keepable(&rs.sets);
         assert_eq!(some.len(), 4, "{some:?}");
         assert!(!some.iter().any(|n| n.starts_with("block4_")), "{some:?}");
         objects.push(json!({"map": {"name": "x"}}));
-        assert!(Loaded::from_objects(&objects).keepable(&rs).is_empty());
+        assert!(Loaded::from_objects(&objects).keepable(&rs.sets).is_empty());
     }
 }

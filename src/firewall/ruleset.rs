@@ -15,8 +15,6 @@ use nftables::stmt::{SetOp, Statement};
 use nftables::types::NfFamily;
 use serde::Serialize;
 
-use super::loaded::Loaded;
-
 /// The one table parvis owns (CONTRACT.md): `table inet parvis`.
 pub const TABLE: &str = "parvis";
 /// Its family.
@@ -232,27 +230,32 @@ impl Ruleset {
         self.serialise(head, &[], bans)
     }
 
-    /// The atomic update batch for a table `loaded` now: flush every
+    /// The atomic update batch for a table holding `loaded` now (its
+    /// chains and its sets' names): flush every
     /// rule, delete every chain and every set but those in `keep` (which
     /// stay with their elements), create the rest, then re-add `bans`
     /// (those of ban sets that are not kept). One transaction, like
     /// [`Ruleset::replace_json`], but the kept sets are not reloaded.
-    pub fn update_json(&self, loaded: &Loaded, keep: &[&str], bans: &[TimedElement]) -> String {
+    pub fn update_json(
+        &self,
+        loaded: (&[String], &[String]),
+        keep: &[&str],
+        bans: &[TimedElement],
+    ) -> String {
+        let (chains, sets) = loaded;
         let mut head = vec![
             Cmd::Add(Obj::Table(table())),
             Cmd::Flush(Obj::Table(table())),
         ];
         head.extend(
-            loaded
-                .chains
+            chains
                 .iter()
                 .map(|c| Cmd::Delete(Obj::ChainName(NameRef::new(c)))),
         );
         head.extend(
-            loaded
-                .set_names()
+            sets.iter()
                 .filter(|n| !keep.contains(&n.as_str()))
-                .map(|n| Cmd::Delete(Obj::SetName(NameRef::new(&n)))),
+                .map(|n| Cmd::Delete(Obj::SetName(NameRef::new(n)))),
         );
         self.serialise(head, keep, bans)
     }

@@ -29,7 +29,7 @@ use crate::config::Ha;
 /// The drain link (a VXLAN device between the two node addresses).
 pub const LINK: &str = "parvis-drain";
 /// UDP port of the drain tunnel (accepted only from the peer).
-pub const PORT: u16 = 3781;
+pub const PORT: u16 = crate::config::DRAIN_PORT;
 /// VXLAN network id of the drain tunnel.
 const VNI: u32 = 7011;
 /// Routing table and rule preference for the tunnel's reverse path.

@@ -32,6 +32,7 @@ mod handover;
 pub mod health;
 pub mod neutron;
 pub mod neutron_api;
+pub mod neutron_error;
 pub mod neutron_http;
 pub mod pair;
 pub mod paths;

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::neutron_api::{Api, FloatingIp};
+pub use super::neutron_error::NeutronError;
 use super::pair::LogFn;
 use super::{Pair, Role};
 use crate::api::ha::FipView;
@@ -22,37 +23,6 @@ const BACKOFF_MIN: Duration = Duration::from_millis(200);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// How often the VRRP role is looked at.
 const ROLE_POLL: Duration = Duration::from_millis(20);
-
-/// What can go wrong with the OpenStack API. The messages never hold the
-/// application credential's secret.
-#[derive(Debug, thiserror::Error)]
-pub enum NeutronError {
-    /// A URL in `[ha.neutron]` is not usable.
-    #[error("bad URL {0}")]
-    Url(String),
-    /// The CA bundle could not be used.
-    #[error("CA bundle {0}")]
-    Ca(String),
-    /// The secret file is missing, unreadable or not private.
-    #[error("application credential secret: {0}")]
-    Secret(String),
-    /// No answer: connection refused, timeout, TLS failure.
-    #[error("API unreachable: {0}")]
-    Unreachable(String),
-    /// The API answered with an error status.
-    #[error("API refused {call}: HTTP {status}: {message}")]
-    Refused {
-        /// The call, e.g. `PUT floatingip 5f…`.
-        call: String,
-        /// The HTTP status.
-        status: u16,
-        /// The API's message.
-        message: String,
-    },
-    /// The API answered something unexpected.
-    #[error("unexpected API answer: {0}")]
-    Answer(String),
-}
 
 /// What this node last learnt from Neutron.
 #[derive(Debug, Default)]

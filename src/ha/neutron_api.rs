@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use hyper::Method;
 use serde_json::{json, Value};
 
-use super::neutron::NeutronError;
+use super::neutron_error::NeutronError;
 use super::neutron_http::{Http, Url};
 use crate::config::{CredentialSecret, HaNeutron, Secret};
 

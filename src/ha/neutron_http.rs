@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 
-use super::neutron::NeutronError;
+use super::neutron_error::NeutronError;
 
 /// An `http://` or `https://` URL, split for a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
