@@ -111,7 +111,7 @@ pub(super) const TEXTS: &[(&str, &str)] = &[
     ("access.no_config", "La configuration en service n’a pas pu être lue."),
     ("access.dropped", "Toujours rejeté"),
     ("access.block_empty", "liste de blocage vide"),
-    ("access.block_file", "{path} : {n} préfixes (sha256 {digest})"),
+    ("access.block_file", "{path}\u{a0}: {n}\u{a0}préfixes (sha256 {digest})"),
     ("access.allowed_from", "Administration et SSH autorisés depuis"),
     ("access.anywhere", "partout (pas de admin.allow)"),
     ("fwd.proto", "Proto"),
