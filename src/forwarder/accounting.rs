@@ -192,8 +192,9 @@ impl LiveConn {
     pub fn uid(&self) -> String {
         format!("{:08x}-{:x}", nonce(), self.id)
     }
+    /// The log record; takes the routing lock once and copies each
+    /// string once (this runs for every connection).
     fn finished(&self, reason: EndReason) -> Finished {
-        let info = self.info();
         let r = lock(&self.routed);
         let route = match (r.route, &r.backend) {
             (Some(i), _) => Some(format!("route[{i}]")),
@@ -202,16 +203,16 @@ impl LiveConn {
         };
         Finished {
             id: self.uid(),
-            started_ms: info.started_ms,
-            listener: info.listener,
-            client: info.client,
-            host: info.host,
+            started_ms: millis_since_epoch(self.started),
+            listener: self.listener.to_string(),
+            client: r.client.unwrap_or(self.peer),
+            host: r.host.clone(),
             alpn: r.alpn.clone(),
             route,
-            backend: info.backend,
-            server: info.server,
-            bytes_in: info.bytes_in,
-            bytes_out: info.bytes_out,
+            backend: r.backend.clone(),
+            server: r.server,
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
             duration_ms: u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX),
             ttfb_ms: self.first_byte.load(Ordering::Relaxed).checked_sub(1),
             end: reason,
@@ -228,10 +229,36 @@ impl LiveConn {
             server: r.server,
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
-            started_ms: self
-                .started
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            started_ms: millis_since_epoch(self.started),
+        }
+    }
+}
+
+fn millis_since_epoch(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Adds `by` to `map[key]`, allocating the key only the first time.
+fn bump(map: &mut BTreeMap<String, u64>, key: &str, by: u64) {
+    match map.get_mut(key) {
+        Some(v) => *v += by,
+        None => {
+            map.insert(key.to_string(), by);
+        }
+    }
+}
+
+/// Counts one `reason` under `listener`, allocating the key only the first time.
+fn bump_ended(
+    ended: &mut BTreeMap<String, BTreeMap<EndReason, u64>>,
+    listener: &str,
+    reason: EndReason,
+) {
+    match ended.get_mut(listener) {
+        Some(m) => *m.entry(reason).or_default() += 1,
+        None => {
+            ended.insert(listener.to_string(), BTreeMap::from([(reason, 1)]));
         }
     }
 }
@@ -294,7 +321,7 @@ impl Accounting {
         });
         lock(&self.live).insert(id, conn.clone());
         let mut s = lock(&self.stats);
-        *s.accepted.entry(listener.to_string()).or_default() += 1;
+        bump(&mut s.accepted, &listener, 1);
         s.active += 1;
         conn
     }
@@ -302,33 +329,24 @@ impl Accounting {
     /// Counts a connection refused before it was registered (over the cap).
     pub fn refuse(&self, listener: &str, reason: EndReason) {
         let mut s = lock(&self.stats);
-        *s.accepted.entry(listener.to_string()).or_default() += 1;
-        *s.ended
-            .entry(listener.to_string())
-            .or_default()
-            .entry(reason)
-            .or_default() += 1;
+        bump(&mut s.accepted, listener, 1);
+        bump_ended(&mut s.ended, listener, reason);
     }
 
     /// Removes a connection from the live table, counts how it ended and
     /// returns its log record.
     pub fn close(&self, conn: &LiveConn, reason: EndReason) -> Finished {
         lock(&self.live).remove(&conn.id);
-        let finished = conn.finished(reason);
-        let info = conn.info();
+        let f = conn.finished(reason);
         let mut s = lock(&self.stats);
         s.active = s.active.saturating_sub(1);
-        *s.ended
-            .entry(info.listener)
-            .or_default()
-            .entry(reason)
-            .or_default() += 1;
-        if let (Some(backend), Some(_)) = (info.backend, info.server) {
-            *s.forwarded.entry(backend.clone()).or_default() += 1;
-            *s.bytes_in.entry(backend.clone()).or_default() += info.bytes_in;
-            *s.bytes_out.entry(backend).or_default() += info.bytes_out;
+        bump_ended(&mut s.ended, &f.listener, reason);
+        if let (Some(backend), Some(_)) = (&f.backend, f.server) {
+            bump(&mut s.forwarded, backend, 1);
+            bump(&mut s.bytes_in, backend, f.bytes_in);
+            bump(&mut s.bytes_out, backend, f.bytes_out);
         }
-        finished
+        f
     }
 
     /// Registers an accepted connection and returns a guard that closes

@@ -74,14 +74,14 @@ pub async fn serve(
     let _active = server.begin();
     live.set_server(server.addr);
     let wanted = backend.config.proxy_v2_tlvs;
-    let uid = live.uid();
+    let uid = wanted.unique_id.then(|| live.uid());
     let tlvs = proxy_header::Tlvs {
         authority: pre.host.as_deref(),
         alpn: found
             .alpn
             .or(pre.alpn.first().map(Vec::as_slice))
             .filter(|_| wanted.alpn),
-        unique_id: Some(uid.as_bytes()).filter(|_| wanted.unique_id),
+        unique_id: uid.as_deref().map(str::as_bytes),
     };
     let header = proxy_header::encode_tlvs(
         backend.config.proxy_protocol,
@@ -99,7 +99,7 @@ pub async fn serve(
     live.bytes_in
         .fetch_add((first.len() - header.len()) as u64, Ordering::Relaxed);
     drop(first);
-    let _ = stream.set_nodelay(true);
+    // TCP_NODELAY is inherited from the listening socket (listener::bind).
     first_byte(&stream, &upstream, live, ctx.config.idle_timeout).await;
     let counters = Counters {
         up: &live.bytes_in,

@@ -18,6 +18,9 @@ use tokio::time::Instant;
 
 /// Bytes moved per `splice` call (the default pipe capacity).
 const CHUNK: usize = 64 * 1024;
+/// The most bytes a direction copies through user space before it takes a
+/// pipe (see [`pump`]).
+pub const SMALL: usize = 16 * 1024;
 /// How long a quiet direction keeps its pipe.
 const KEEP_PIPE: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -88,6 +91,12 @@ pub enum Failed {
 }
 
 /// Moves `from` → `to` until end of stream (then half-closes `to`).
+///
+/// Data that fits in [`SMALL`] (a TLS handshake answer, a short reply) is
+/// copied through a short-lived heap buffer with one `read` and one
+/// `write`; only a read that fills it brings in a pipe, and the bytes after
+/// it are spliced. A short-lived connection thus never opens a pipe (two
+/// descriptors, four syscalls and a timer saved per direction).
 pub async fn pump(
     from: &TcpStream,
     to: &TcpStream,
@@ -95,13 +104,24 @@ pub async fn pump(
     last: &AtomicU64,
     start: Instant,
 ) -> Result<(), Failed> {
-    // The pipe is made at the first data and given back after a quiet
+    // The pipe is made when data keeps coming and given back after a quiet
     // second (it is always empty between reads), so idle connections hold
     // no pipe and no extra file descriptors.
     let mut pipe: Option<Pipe> = None;
     loop {
-        let filled = loop {
-            if pipe.is_some() {
+        let moved = match pipe.as_ref() {
+            None => {
+                from.readable().await.map_err(|_| Failed::Reader)?;
+                match copy_small(from, to).await? {
+                    None => continue,
+                    Some(n) if n == SMALL => {
+                        pipe = Some(self::pipe().map_err(|_| Failed::Reader)?);
+                        n
+                    }
+                    Some(n) => n,
+                }
+            }
+            Some(p) => {
                 match tokio::time::timeout(KEEP_PIPE, from.readable()).await {
                     Ok(ready) => ready.map_err(|_| Failed::Reader)?,
                     Err(_) => {
@@ -109,49 +129,74 @@ pub async fn pump(
                         continue;
                     }
                 }
-            } else {
-                from.readable().await.map_err(|_| Failed::Reader)?;
-            }
-            if pipe.is_none() {
-                pipe = Some(self::pipe().map_err(|_| Failed::Reader)?);
-            }
-            let Some(pipe) = pipe.as_ref() else {
-                return Err(Failed::Reader);
-            };
-            let fd = from.as_raw_fd();
-            match from.try_io(Interest::READABLE, || {
-                splice(fd, pipe.write.as_raw_fd(), CHUNK)
-            }) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(_) => return Err(Failed::Reader),
+                match through_pipe(from, to, p).await? {
+                    None => continue,
+                    Some(n) => n,
+                }
             }
         };
-        if filled == 0 {
+        if moved == 0 {
             shutdown_write(to);
             return Ok(());
-        }
-        let Some(full) = pipe.as_ref() else {
-            return Err(Failed::Reader);
-        };
-        let mut left = filled;
-        while left > 0 {
-            to.writable().await.map_err(|_| Failed::Writer)?;
-            let fd = to.as_raw_fd();
-            match to.try_io(Interest::WRITABLE, || {
-                splice(full.read.as_raw_fd(), fd, left)
-            }) {
-                Ok(0) => return Err(Failed::Writer),
-                Ok(n) => left -= n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(_) => return Err(Failed::Writer),
-            }
         }
         if PIPES.load(Ordering::Relaxed) > MAX_KEPT_PIPES {
             pipe = None;
         }
-        count.fetch_add(filled as u64, Ordering::Relaxed);
+        count.fetch_add(moved as u64, Ordering::Relaxed);
         let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         last.store(ms, Ordering::Relaxed);
     }
+}
+
+/// Reads what `from` has (up to [`SMALL`]) and writes it all to `to`.
+/// `None`: nothing to read after all; `Some(0)`: end of stream.
+async fn copy_small(from: &TcpStream, to: &TcpStream) -> Result<Option<usize>, Failed> {
+    let mut buf: Vec<u8> = Vec::with_capacity(SMALL);
+    let n = match from.try_read_buf(&mut buf) {
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+        Err(_) => return Err(Failed::Reader),
+    };
+    let mut done = 0;
+    while done < n {
+        to.writable().await.map_err(|_| Failed::Writer)?;
+        match to.try_write(&buf[done..n]) {
+            Ok(0) => return Err(Failed::Writer),
+            Ok(w) => done += w,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(_) => return Err(Failed::Writer),
+        }
+    }
+    Ok(Some(n))
+}
+
+/// Splices what `from` has into the pipe and all of it on to `to`.
+/// `None`: nothing to read after all; `Some(0)`: end of stream.
+async fn through_pipe(
+    from: &TcpStream,
+    to: &TcpStream,
+    pipe: &Pipe,
+) -> Result<Option<usize>, Failed> {
+    let fd = from.as_raw_fd();
+    let filled = match from.try_io(Interest::READABLE, || {
+        splice(fd, pipe.write.as_raw_fd(), CHUNK)
+    }) {
+        Ok(n) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+        Err(_) => return Err(Failed::Reader),
+    };
+    let mut left = filled;
+    while left > 0 {
+        to.writable().await.map_err(|_| Failed::Writer)?;
+        let fd = to.as_raw_fd();
+        match to.try_io(Interest::WRITABLE, || {
+            splice(pipe.read.as_raw_fd(), fd, left)
+        }) {
+            Ok(0) => return Err(Failed::Writer),
+            Ok(n) => left -= n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(_) => return Err(Failed::Writer),
+        }
+    }
+    Ok(Some(filled))
 }

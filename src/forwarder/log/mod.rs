@@ -24,6 +24,10 @@ use crate::config;
 
 /// Records waiting for the writer; past this they are dropped and counted.
 const QUEUE: usize = 8192;
+/// How long the writer sleeps after a batch (see [`Writer::run`]).
+const GATHER: std::time::Duration = std::time::Duration::from_millis(2);
+/// Records the writer takes from the queue at once at most.
+const BATCH: usize = 256;
 /// The journal's native socket.
 const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
@@ -164,15 +168,24 @@ impl Sink {
         }
     }
 
-    fn write(&self, entry: &Entry) {
-        if let Sink::Journal(sock, path) = self {
-            let datagram = format::journal(&entry.finished, entry.tls);
-            if sock.send_to(&datagram, path).is_ok() {
-                return;
+    /// Writes a batch: the journal gets one datagram per entry; stderr
+    /// gets every line in one `write` (one syscall per batch, not per
+    /// connection, when connections end faster than the thread writes).
+    fn write(&self, batch: &[Entry]) {
+        let mut text = String::new();
+        for entry in batch {
+            if let Sink::Journal(sock, path) = self {
+                let datagram = format::journal(&entry.finished, entry.tls);
+                if sock.send_to(&datagram, path).is_ok() {
+                    continue;
+                }
             }
+            text.push_str(&format::logfmt(&entry.finished, entry.tls));
+            text.push('\n');
         }
-        let line = format::logfmt(&entry.finished, entry.tls);
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
+        if !text.is_empty() {
+            let _ = std::io::stderr().lock().write_all(text.as_bytes());
+        }
     }
 }
 
@@ -186,18 +199,34 @@ struct Writer {
 impl Writer {
     fn run(self, rx: Receiver<Entry>) {
         let pid = std::process::id();
-        while let Ok(entry) = rx.recv() {
-            self.sink.write(&entry);
+        let mut batch = Vec::with_capacity(BATCH);
+        while let Ok(first) = rx.recv() {
+            batch.push(first);
+            while batch.len() < BATCH {
+                match rx.try_recv() {
+                    Ok(entry) => batch.push(entry),
+                    Err(_) => break,
+                }
+            }
+            self.sink.write(&batch);
             if self.frames.wanted() {
-                let frame = format::syslog(&entry.finished, entry.tls, &self.hostname, pid);
-                self.frames.send(frame);
+                for entry in &batch {
+                    let frame = format::syslog(&entry.finished, entry.tls, &self.hostname, pid);
+                    self.frames.send(frame);
+                }
             }
             let size = self.ring.size.load(Ordering::Relaxed);
             let mut lines = lock(&self.ring.lines);
-            lines.push_back(entry);
+            lines.extend(batch.drain(..));
             while lines.len() > size {
                 lines.pop_front();
             }
+            drop(lines);
+            // Let records gather while this thread sleeps: connections then
+            // queue them without waking it (a futex call and a context
+            // switch per connection otherwise), at the cost of lines
+            // appearing up to this much later.
+            std::thread::sleep(GATHER);
         }
     }
 }
