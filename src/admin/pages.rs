@@ -114,7 +114,7 @@ async fn login_page(Query(q): Query<LoginQuery>) -> Response {
 async fn dashboard(State(st): St, Extension(ctx): Ctx) -> Html<String> {
     let c = st.control.clone();
     let bans = blocking(c.clone(), |c| c.bans()).await.unwrap_or_default();
-    let mut body = render::dashboard(&c.status(), &c.backends(), &bans, &st.fingerprint);
+    let mut body = render::dashboard(&c.status(), &c.backends(), &bans, &st.certs.fingerprint());
     if let Some(v) = c.ha() {
         body.insert_str(0, &render::ha_line(&v));
     }

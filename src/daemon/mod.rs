@@ -9,6 +9,7 @@
 
 mod adapt;
 mod control;
+mod doors;
 mod ha;
 mod kernel;
 mod notify;
@@ -236,10 +237,15 @@ fn start_sync(
 /// SIGHUP: the file as a change, author `sighup`.
 async fn reload(changer: &Changer, opts: &Options, daemon: &Daemon) {
     match changer.reload_file(&opts.config).await {
-        Ok(out) => tracing::info!(
-            version = adapt::outcome(&out, std::time::SystemTime::now()).version,
-            "reloaded"
-        ),
+        Ok(out) => {
+            if matches!(out, crate::change::ApplyOutcome::Unchanged { .. }) {
+                daemon.refresh_cert().await;
+            }
+            tracing::info!(
+                version = adapt::outcome(&out, std::time::SystemTime::now()).version,
+                "reloaded"
+            )
+        }
         Err(e) => {
             tracing::error!(error = %e, "reload refused, keeping the running config");
             daemon.log("refused", format!("SIGHUP reload refused: {e}"));
