@@ -278,7 +278,10 @@ mod tests {
             key: b.path().join("admin.key"),
         };
         let err = load(&mixed, a.path()).err().unwrap().to_string();
-        assert!(err.contains("admin.crt") && err.contains("with the key"), "{err}");
+        assert!(
+            err.contains("admin.crt") && err.contains("with the key"),
+            "{err}"
+        );
         assert_eq!(first.certs.fingerprint(), first.fingerprint);
         let fp = other.fingerprint.clone();
         assert_ne!(fp, first.fingerprint);

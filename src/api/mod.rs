@@ -12,6 +12,7 @@
 pub mod ha;
 pub mod json;
 pub mod metrics;
+mod metrics_routes;
 pub mod text;
 pub mod tokens;
 mod views;

@@ -434,6 +434,8 @@ impl Control for Daemon {
         if let Some(f) = self.kernel.forwarder() {
             view.log_dropped = Some(f.log().dropped());
             let stats = f.stats();
+            view.routes = adapt::route_counts(&stats);
+            view.health_transitions = adapt::transitions(&f.backends());
             for (listener, reasons) in &stats.ended {
                 for (reason, count) in reasons {
                     view.connections.push(crate::api::ConnCountView {

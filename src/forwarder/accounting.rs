@@ -101,6 +101,8 @@ struct Routed {
     backend: Option<String>,
     server: Option<SocketAddr>,
     route: Option<usize>,
+    /// The route as metrics name it (`default` for the default backend).
+    route_label: Option<std::sync::Arc<str>>,
     alpn: Option<String>,
 }
 
@@ -179,6 +181,10 @@ impl LiveConn {
         let mut r = lock(&self.routed);
         r.route = route;
         r.alpn = alpn.map(|a| String::from_utf8_lossy(a).into_owned());
+    }
+    /// Records the route's name for the per-route counters.
+    pub fn set_route_label(&self, label: &str) {
+        lock(&self.routed).route_label = Some(label.into());
     }
     /// Notes that the backend's first byte is there.
     pub fn mark_first_byte(&self) {
@@ -266,6 +272,20 @@ pub struct Stats {
     pub bytes_out: BTreeMap<String, u64>,
     /// Connections open now.
     pub active: u64,
+    /// Routed connections and their bytes, by listener, route (its
+    /// hosts, or `default`) and backend.
+    pub routes: BTreeMap<String, BTreeMap<String, BTreeMap<String, RouteCount>>>,
+}
+
+/// The counters of one route.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RouteCount {
+    /// Connections routed (whether or not a server answered).
+    pub connections: u64,
+    /// Bytes client → backend.
+    pub bytes_in: u64,
+    /// Bytes backend → client.
+    pub bytes_out: u64,
 }
 
 /// The live table and the counters.
@@ -318,10 +338,24 @@ impl Accounting {
         let mut s = lock(&self.stats);
         s.active = s.active.saturating_sub(1);
         *s.ended
-            .entry(info.listener)
+            .entry(info.listener.clone())
             .or_default()
             .entry(reason)
             .or_default() += 1;
+        let label = lock(&conn.routed).route_label.clone();
+        if let (Some(route), Some(backend)) = (label, info.backend.as_ref()) {
+            let c = s
+                .routes
+                .entry(info.listener.clone())
+                .or_default()
+                .entry(route.to_string())
+                .or_default()
+                .entry(backend.clone())
+                .or_default();
+            c.connections += 1;
+            c.bytes_in += info.bytes_in;
+            c.bytes_out += info.bytes_out;
+        }
         if let (Some(backend), Some(_)) = (info.backend, info.server) {
             *s.forwarded.entry(backend.clone()).or_default() += 1;
             *s.bytes_in.entry(backend.clone()).or_default() += info.bytes_in;
