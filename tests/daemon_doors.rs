@@ -103,6 +103,33 @@ fn admin_and_metrics_ports_move_live_and_a_taken_port_fails_cleanly() {
         (Some(0), "200".into())
     );
 
+    // A move left unconfirmed rolls back by itself: the port comes back.
+    let pending = moved.replace("0.0.0.0:9443", "0.0.0.0:9600");
+    let path = lab.write("pending.toml", &pending);
+    let out = lab.cli(&[
+        "apply",
+        "--config",
+        &path.to_string_lossy(),
+        "--confirm-within",
+        "2",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let pending_url = format!("https://{FLOATING_IP}:9600/api/v1/status");
+    assert_eq!(
+        status_from_client(&lab, &pending_url, Some(&jar)),
+        (Some(0), "200".into())
+    );
+    assert!(eventually(8, || status_from_client(
+        &lab,
+        &new_url,
+        Some(&jar)
+    )
+    .1 == "200"));
+    assert_eq!(
+        local(&lab, "https://127.0.0.1:9600/").status.code(),
+        Some(7)
+    );
+
     // [metrics] appears, then moves: the old port refuses, the new answers.
     let metrics = format!("{moved}\n[metrics]\nlisten = \"127.0.0.1:9108\"\n");
     let out = apply(&lab, "metrics.toml", &metrics);
