@@ -10,18 +10,7 @@ use std::fmt::Write;
 
 use crate::api::{Control, HistogramView, MetricsView};
 
-/// Escapes a label value.
-pub(super) fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// Writes `# HELP` and `# TYPE` once.
-pub(super) fn head(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP parvis_{name} {help}");
-    let _ = writeln!(out, "# TYPE parvis_{name} {kind}");
-}
+use super::prom::{head, label};
 
 /// The whole `/metrics` text.
 pub fn render(c: &dyn Control) -> String {

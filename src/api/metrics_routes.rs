@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::metrics::{head, label};
+use super::prom::{head, label};
 use super::MetricsView;
 
 /// Appends the route and health-transition families of `m` to `out`.
