@@ -72,7 +72,7 @@ bootstrap() {
     local packages=(
         linux-image-cloud-amd64 initramfs-tools systemd systemd-sysv udev dbus-broker
         openssh-server nftables iproute2 ca-certificates sudo systemd-timesyncd
-        systemd-resolved e2fsprogs fdisk jq kmod
+        systemd-resolved e2fsprogs fdisk kmod
         # [ha]: VRRP and connection-state sync, run and configured by parvis itself.
         keepalived conntrackd
     )

@@ -3,18 +3,30 @@
 # cloud-init. Everything it says goes to the serial console (the unit's
 # StandardOutput=journal+console) and to /var/lib/parvis/firstboot.log.
 #
-#   parvis-firstboot drive    once, before networking (parvis-firstboot.service):
-#                             grow the root disk, host keys, read the config-2
-#                             drive, write the network config, apply metadata
+#   parvis-firstboot drive    every boot, before networking (parvis-firstboot.service):
+#                             read the config-2 drive; for an instance not yet
+#                             provisioned here: grow the root disk, host keys,
+#                             network config, metadata
 #   parvis-firstboot service  when there was no drive (parvis-metadata.service):
 #                             wait for DHCP, fetch http://169.254.169.254/openstack/latest/
+#                             (`parvis firstboot fetch`: retried with backoff until
+#                             it answers on a first boot), then the same
 #   parvis-firstboot banner   after the daemon is ready: the admin URL on the console
+#
+# "Provisioned" is keyed on the instance id (meta_data.json's uuid), as
+# cloud-init does: /var/lib/parvis/.firstboot-done holds the id it was done
+# for, and is written only once the metadata was read. A disk that comes from
+# a snapshot of another appliance (another id) gets new SSH host keys, a new
+# admin certificate and new state (history, tokens, password hash).
+# Every JSON value is read by parvis (`parvis firstboot fact ...`), never by
+# a second parser here.
 #
 # User data is a parvis config (TOML). An admin password hash may ride along
 # as a TOML comment line:   # parvis-admin-hash: $argon2id$v=19$m=...
 set -uo pipefail
 
-# PARVIS_FIRSTBOOT_ROOT, PARVIS_BIN and PARVIS_DAEMON_USER exist for the
+# PARVIS_FIRSTBOOT_ROOT, PARVIS_BIN, PARVIS_DAEMON_USER, PARVIS_ADMIN_USER,
+# PARVIS_METADATA_SERVICE and PARVIS_FETCH_FIRST_DELAY_MS exist for the
 # test that runs these functions against a temporary root (tests/firstboot.rs).
 root=${PARVIS_FIRSTBOOT_ROOT:-}
 parvis=${PARVIS_BIN:-/usr/local/bin/parvis}
@@ -24,8 +36,10 @@ meta_root=$state/metadata
 meta=$meta_root/openstack/latest
 flag_dir=$root/run/parvis-firstboot
 config=$root/etc/parvis/parvis.toml
+done_file=$state/.firstboot-done
+service_addr=${PARVIS_METADATA_SERVICE:-169.254.169.254:80}
 networkd_dir=$root/etc/systemd/network
-admin_user=parvis
+admin_user=${PARVIS_ADMIN_USER:-parvis}
 log_file=$state/firstboot.log
 
 say() {
@@ -60,10 +74,15 @@ grow_root() {
 }
 
 host_keys() {
-    ssh-keygen -A >/dev/null
+    if [[ -n "$root" ]]; then
+        mkdir -p "$root/etc/ssh"
+        ssh-keygen -A -f "$root" >/dev/null
+    else
+        ssh-keygen -A >/dev/null
+    fi
     echo "-----BEGIN SSH HOST KEY FINGERPRINTS-----"
     local f
-    for f in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -lf "$f"; done
+    for f in "$root"/etc/ssh/ssh_host_*_key.pub; do ssh-keygen -lf "$f"; done
     echo "-----END SSH HOST KEY FINGERPRINTS-----"
 }
 
@@ -89,26 +108,20 @@ read_drive() {
     say "config drive $dev read into $meta"
 }
 
-# One HTTP GET to the metadata service with bash's /dev/tcp (no curl in the image).
-http_get() {
-    local path=$1 out
-    out=$(timeout 10 bash -c 'exec 3<>/dev/tcp/169.254.169.254/80 || exit 1
-        printf "GET %s HTTP/1.0\r\nHost: 169.254.169.254\r\nConnection: close\r\n\r\n" "$1" >&3
-        cat <&3' _ "$path") || return 1
-    [[ "${out%%$'\r'*}" == *" 200 "* ]] || return 1
-    printf '%s\n' "${out#*$'\r\n\r\n'}"
-}
-
+# The metadata service, read by parvis: retried with backoff (each failure
+# on the console) until it answers when $1 is 0, else at most $1 attempts.
 read_service() {
-    /lib/systemd/systemd-networkd-wait-online --any --ipv4 --timeout=60 >/dev/null 2>&1 ||
-        say "no DHCP address within 60 s"
-    local f
-    mkdir -p "$meta"
-    for f in meta_data.json network_data.json user_data; do
-        http_get "/openstack/latest/$f" >"$meta/$f.tmp" && mv "$meta/$f.tmp" "$meta/$f"
-        rm -f "$meta/$f.tmp"
-    done
-    [[ -s "$meta/meta_data.json" ]] || { say "metadata service http://169.254.169.254 did not answer"; return 1; }
+    local attempts=$1 line rc
+    if [[ -z "${PARVIS_METADATA_SERVICE:-}" ]]; then
+        /lib/systemd/systemd-networkd-wait-online --any --ipv4 --timeout=60 >/dev/null 2>&1 ||
+            say "no DHCP address within 60 s; trying the metadata service anyway"
+    fi
+    mkdir -p "$meta_root"
+    "$parvis" firstboot fetch --out "$meta_root" --service "$service_addr" \
+        --attempts "$attempts" --first-delay-ms "${PARVIS_FETCH_FIRST_DELAY_MS:-1000}" 2>&1 |
+        while IFS= read -r line; do say "$line"; done
+    rc=${PIPESTATUS[0]}
+    ((rc == 0)) || { say "metadata service $service_addr not read"; return 1; }
     say "metadata service read into $meta"
 }
 
@@ -130,22 +143,20 @@ network_files() {
 
 set_hostname() {
     local name
-    name=$(jq -r '.hostname // .name // empty' "$meta/meta_data.json" 2>/dev/null)
-    name=${name%%.*}
-    name=$(printf '%s' "$name" | tr 'A-Z_' 'a-z-' | tr -cd 'a-z0-9-' | cut -c1-63)
+    name=$("$parvis" firstboot fact hostname --metadata "$meta_root" 2>/dev/null)
     [[ -n "$name" ]] || return 0
-    printf '%s\n' "$name" >/etc/hostname
-    hostname "$name"
-    sed -i "s/^127\.0\.1\.1.*/127.0.1.1\t$name/" /etc/hosts
+    printf '%s\n' "$name" >"$root/etc/hostname"
+    [[ -n "$root" ]] || hostname "$name"
+    [[ -f "$root/etc/hosts" ]] && sed -i "s/^127\.0\.1\.1.*/127.0.1.1\t$name/" "$root/etc/hosts"
     say "hostname $name"
 }
 
 install_keys() {
     local home ssh_dir keys count
     home=$(getent passwd "$admin_user" | cut -d: -f6)
-    ssh_dir=$home/.ssh
-    keys=$(jq -r '(.public_keys // {} | .[]), (.keys // [] | .[] | select(.type == "ssh") | .data)' \
-        "$meta/meta_data.json" 2>/dev/null | grep -E '^(ssh-|ecdsa-|sk-)' | sort -u)
+    [[ -n "$home" ]] || { say "no user $admin_user: no SSH key installed"; return 0; }
+    ssh_dir=$root$home/.ssh
+    keys=$("$parvis" firstboot fact ssh-keys --metadata "$meta_root" 2>/dev/null)
     count=$(printf '%s' "$keys" | grep -c . || true)
     if ((count == 0)); then
         say "no SSH public key in the metadata: SSH login is impossible until one is added"
@@ -205,6 +216,43 @@ apply_metadata() {
     chown -R "$daemon_user:$daemon_user" "$meta_root"
 }
 
+# A disk first provisioned for another instance (a snapshot of another
+# appliance): its SSH host keys, admin certificate and state are that
+# appliance's. Remove them; host_keys and the daemon make new ones. The
+# config file stays (user data replaces it when it holds a valid config).
+new_identity() {
+    rm -f "$root"/etc/ssh/ssh_host_*
+    find "$state" -mindepth 1 -maxdepth 1 ! -name metadata ! -name firstboot.log \
+        -exec rm -rf {} +
+}
+
+# After the metadata was read: provision this instance unless it already
+# was (same instance id), then record the id. Returns 1 when there was
+# nothing to do.
+provision() {
+    local id old
+    id=$("$parvis" firstboot fact id --metadata "$meta_root" 2>/dev/null) || id=""
+    [[ -n "$id" ]] || say "meta_data.json has no instance id (uuid)"
+    if [[ -f "$done_file" ]]; then
+        old=$(cat "$done_file")
+        if [[ "$old" == "$id" ]]; then
+            say "instance ${id:-without id} already provisioned on this disk"
+            return 1
+        fi
+        say "instance id changed (${old:-none} -> ${id:-none}): this disk comes from another appliance; new SSH host keys, admin certificate and state"
+        new_identity
+        host_keys
+        # sshd may already run with the old keys (the metadata service is
+        # read after the network is up): restart it on the new ones.
+        [[ -n "$root" ]] || systemctl --no-block try-restart ssh.service 2>/dev/null || true
+    fi
+    host_keys
+    network_files
+    apply_metadata
+    printf '%s\n' "$id" >"$done_file"
+    say "done: instance ${id:-without id} provisioned"
+}
+
 banner() {
     local listen port addr="" dev
     listen=$(awk -F'"' '/^[[:space:]]*\[/ { admin = ($0 ~ /^[[:space:]]*\[admin\]/) }
@@ -233,21 +281,29 @@ main() {
     mkdir -p "$state" "$flag_dir"
     case "${1:-drive}" in
     drive)
-        say "first boot"
-        grow_root
-        host_keys
+        if [[ ! -f "$done_file" ]]; then
+            say "first boot"
+            grow_root
+        fi
         if read_drive; then
-            network_files
-            apply_metadata
+            provision || true
         else
-            say "no config drive: will try the metadata service once DHCP is up"
+            # SSH needs host keys before it starts, whatever the service says later.
+            [[ -f "$done_file" ]] || host_keys
+            say "no config drive: the metadata service will be read once DHCP is up"
             touch "$flag_dir/need-metadata-service"
         fi
-        touch "$state/.firstboot-done"
-        say "done"
         ;;
     service)
-        read_service && apply_metadata
+        # A first boot waits for the metadata as long as it takes; a reboot
+        # of a provisioned disk does not hold the start for long.
+        local attempts=0
+        [[ -f "$done_file" ]] && attempts=4
+        if read_service "$attempts"; then
+            provision || true
+        elif [[ ! -f "$done_file" ]]; then
+            return 1
+        fi
         ;;
     banner) banner ;;
     *) echo "usage: parvis-firstboot drive|service|banner" >&2; exit 2 ;;

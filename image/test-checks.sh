@@ -39,7 +39,9 @@ check_no_daemon_config() {
 
 check_metadata_service_console() {
     wait_serial 'parvis-firstboot: parvis config from user data installed' || return 1
-    grep -qa 'parvis-firstboot: metadata service read into' "$serial" &&
+    grep -qa 'parvis-firstboot: metadata service: attempt 1 failed' "$serial" &&
+        grep -qa 'parvis-firstboot: metadata service read after' "$serial" &&
+        grep -qa 'parvis-firstboot: metadata service read into' "$serial" &&
         grep -qa 'parvis-firstboot: no config drive' "$serial" &&
         grep -qa 'parvis-firstboot: hostname edge-test' "$serial" &&
         grep -qa 'parvis-firstboot: 1 SSH key(s) installed for user parvis' "$serial"

@@ -19,7 +19,8 @@
 #   bad-user-data  user data is an invalid config: boots, says why on the
 #                  console, daemon on its safe default, only SSH open
 #   no-drive       no config drive: DHCP (dnsmasq) and a metadata service at
-#                  169.254.169.254 in the router namespace provide the same data
+#                  169.254.169.254 in the router namespace provide the same data;
+#                  the service starts only after the VM's first attempt failed
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -187,8 +188,17 @@ start_metadata_service() {
         --dhcp-option=option:router,192.168.10.1 --dhcp-leasefile="$tmp/leases" --no-resolv --no-hosts \
         --pid-file= >"$tmp/dnsmasq.log" 2>&1 &
     peer_pids+=($!)
-    ip netns exec "$ns_router" python3 -m http.server --bind 169.254.169.254 --directory "$tmp/drive" 80 \
-        >"$tmp/metadata.log" 2>&1 &
+    # The service answers only once the VM said on its console that a first
+    # attempt failed: the first boot must retry (with backoff) until it is read.
+    (
+        deadline=$(($(date +%s) + boot_timeout))
+        until grep -qa 'metadata service: attempt 1 failed' "$serial" 2>/dev/null; do
+            (($(date +%s) < deadline)) || exit 1
+            sleep 1
+        done
+        exec ip netns exec "$ns_router" python3 -m http.server --bind 169.254.169.254 \
+            --directory "$tmp/drive" 80
+    ) >"$tmp/metadata.log" 2>&1 &
     peer_pids+=($!)
 }
 

@@ -1,13 +1,20 @@
 //! What the image's first-boot script asks of parvis instead of parsing
 //! OpenStack's JSON or a TOML file in shell: the systemd-networkd files
-//! (`parvis firstboot networkd`) and the state directory it may create for
-//! the daemon (`parvis firstboot state-dir`). [`check_state_dir`] is pure;
+//! (`parvis firstboot networkd`), the state directory it may create for
+//! the daemon (`parvis firstboot state-dir`), the metadata service fetched
+//! with retries (`parvis firstboot fetch`) and the facts it needs from the
+//! metadata (`parvis firstboot fact id|hostname|ssh-keys`). [`check_state_dir`] is pure;
 //! the rest does I/O (reads the metadata folder and the config, writes the
 //! network files).
 
+mod fetch;
+
+use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
 
 use crate::net::metadata::{self, networkd, MetadataError};
+pub use fetch::{backoff, fetch, hostname, ssh_keys, write_docs, Retry};
 
 /// `parvis firstboot ...` (hidden: for the image's first-boot script).
 #[derive(Debug, clap::Subcommand)]
@@ -32,6 +39,36 @@ pub enum FirstbootCmd {
         #[arg(long, default_value = STATE_BASE)]
         base: PathBuf,
     },
+    /// Fetch the metadata service until it answers (backoff, each failure
+    /// printed), then write its documents into the metadata folder.
+    Fetch {
+        /// The metadata folder to fill (`openstack/latest/...` inside).
+        #[arg(long)]
+        out: PathBuf,
+        /// The metadata service.
+        #[arg(long, default_value = "169.254.169.254:80")]
+        service: SocketAddr,
+        /// Attempts before giving up; 0: until the metadata is read.
+        #[arg(long, default_value_t = 0)]
+        attempts: u32,
+        /// Wait after the first failure, doubled after each (ms).
+        #[arg(long, default_value_t = 1000)]
+        first_delay_ms: u64,
+        /// The longest wait between attempts (s).
+        #[arg(long, default_value_t = 60)]
+        max_delay_secs: u64,
+    },
+    /// Print what the first boot needs from the metadata folder: the
+    /// instance id (`id`), the host name (`hostname`) or the SSH keys
+    /// (`ssh-keys`, one per line).
+    Fact {
+        /// `id`, `hostname` or `ssh-keys`.
+        #[arg(value_parser = ["id", "hostname", "ssh-keys"])]
+        what: String,
+        /// The metadata folder.
+        #[arg(long)]
+        metadata: PathBuf,
+    },
 }
 
 /// Runs one command, printing its answer; the exit code with the error
@@ -50,8 +87,62 @@ pub fn run(cmd: FirstbootCmd) -> Result<(), (u8, FirstbootError)> {
         FirstbootCmd::StateDir { config, base } => {
             println!("{}", state_dir(&config, &base).map_err(code)?.display());
         }
+        FirstbootCmd::Fetch {
+            out,
+            service,
+            attempts,
+            first_delay_ms,
+            max_delay_secs,
+        } => {
+            let retry = Retry {
+                first_delay: Duration::from_millis(first_delay_ms),
+                max_delay: Duration::from_secs(max_delay_secs),
+                attempts,
+            };
+            let say = |line: &str| println!("{line}");
+            block_on(fetch(service, &out, retry, say))
+                .map_err(code)?
+                .map_err(code)?;
+        }
+        FirstbootCmd::Fact { what, metadata } => {
+            for line in fact(&what, &metadata).map_err(code)? {
+                println!("{line}");
+            }
+        }
     }
     Ok(())
+}
+
+/// Runs `f` to completion from synchronous code, inside the command
+/// line's runtime (multi-threaded) or a runtime of its own.
+fn block_on<F: std::future::Future>(f: F) -> Result<F::Output, FirstbootError> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) => Ok(tokio::task::block_in_place(|| h.block_on(f))),
+        Err(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|rt| rt.block_on(f))
+            .map_err(|source| FirstbootError::Io {
+                path: PathBuf::from("tokio runtime"),
+                source,
+            }),
+    }
+}
+
+/// One fact of the metadata folder `dir`, as lines (see [`FirstbootCmd::Fact`]).
+pub fn fact(what: &str, dir: &Path) -> Result<Vec<String>, FirstbootError> {
+    let meta = metadata::read_dir(dir)?;
+    match what {
+        "id" => meta
+            .meta
+            .uuid
+            .filter(|u| !u.is_empty() && u.chars().all(|c| c.is_ascii_graphic()))
+            .map(|u| vec![u])
+            .ok_or_else(|| FirstbootError::Fact("meta_data.json has no usable `uuid`".into())),
+        "hostname" => Ok(hostname(&meta).into_iter().collect()),
+        "ssh-keys" => Ok(ssh_keys(&meta)),
+        other => Err(FirstbootError::Fact(format!("unknown fact {other:?}"))),
+    }
 }
 
 /// Where the image's daemon keeps its state; the only tree the first boot
@@ -70,6 +161,9 @@ pub enum FirstbootError {
     /// `state_dir` is not a directory the daemon may own.
     #[error("appliance.state_dir: {0}")]
     StateDir(String),
+    /// A fact the metadata does not hold.
+    #[error("{0}")]
+    Fact(String),
     /// A file could not be written or removed.
     #[error("{path}: {source}")]
     Io {

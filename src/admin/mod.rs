@@ -9,10 +9,12 @@
 pub mod auth;
 mod bearer;
 mod checker;
+pub mod door;
 mod forms;
 mod guard;
 mod html;
 mod i18n;
+mod live;
 mod pages;
 mod render;
 mod server;
@@ -30,6 +32,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::api::Control;
+pub use live::{AdminLive, MetricsDoor};
 pub use tls::TlsSource;
 
 /// What can stop the admin port or the metrics endpoint.
@@ -124,7 +127,8 @@ pub(crate) struct AdminState {
     pub throttle: Mutex<throttle::Throttle>,
     /// The password-checking threads ([`AdminOptions::max_checks`]).
     pub checker: checker::Checker,
-    pub fingerprint: String,
+    /// The certificate served (its fingerprint for the dashboard).
+    pub certs: Arc<tls::CertSwap>,
 }
 
 /// A running admin port.
@@ -135,6 +139,8 @@ pub struct AdminHandle {
     pub fingerprint: String,
     /// The certificate file served.
     pub cert_path: PathBuf,
+    /// Moves the port and swaps the certificate while it runs.
+    pub live: Arc<AdminLive>,
     /// Ends when the shutdown future has fired and connections are closed.
     pub task: JoinHandle<()>,
 }
@@ -157,16 +163,7 @@ pub async fn start(
     if !auth::passwd_path(state_dir).exists() {
         tracing::warn!("no admin password set: run `parvis passwd --config FILE` to allow logins");
     }
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| AdminError::Bind {
-            addr: listen.to_string(),
-            source: e,
-        })?;
-    let local_addr = listener.local_addr().map_err(|e| AdminError::Bind {
-        addr: listen.to_string(),
-        source: e,
-    })?;
+    let listener = door::bind("admin.listen", listen)?;
     let checker = checker::Checker::start(options.max_checks)?;
     let state = Arc::new(AdminState {
         control,
@@ -175,15 +172,24 @@ pub async fn start(
         sessions: Mutex::new(auth::Sessions::default()),
         throttle: Mutex::new(throttle::Throttle::default()),
         checker,
-        fingerprint: ready.fingerprint.clone(),
+        certs: ready.certs.clone(),
     });
     let app = app(state);
+    let acceptor = tokio_rustls::TlsAcceptor::from(ready.config);
+    let (door, task) = door::Door::spawn(
+        "admin.listen",
+        listener,
+        shutdown,
+        move |tcp, peer, stop| server::serve_conn(tcp, peer, acceptor.clone(), app.clone(), stop),
+    )?;
+    let local_addr = door.local_addr();
     tracing::info!(%local_addr, "admin UI listening (HTTPS)");
-    let task = tokio::spawn(server::accept_loop(listener, ready.config, app, shutdown));
+    let live = Arc::new(AdminLive::new(door, ready.certs, state_dir));
     Ok(AdminHandle {
         local_addr,
         fingerprint: ready.fingerprint,
         cert_path: ready.cert_path,
+        live,
         task,
     })
 }
@@ -250,14 +256,17 @@ pub async fn serve_metrics_on(
     control: Arc<dyn Control>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AdminError> {
-    use axum::routing::get;
-    let app = axum::Router::new()
-        .route("/metrics", get(metrics_text))
-        .with_state(control);
-    axum::serve(listener, app)
+    axum::serve(listener, metrics_app(control))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| AdminError::Serve(e.to_string()))
+}
+
+/// The `/metrics` router.
+fn metrics_app(control: Arc<dyn Control>) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics_text))
+        .with_state(control)
 }
 
 async fn metrics_text(

@@ -144,7 +144,13 @@ async fn login_page(Query(q): Query<LoginQuery>, Extension(l): L) -> Response {
 async fn dashboard(State(st): St, Extension(ctx): Ctx, Extension(l): L) -> Html<String> {
     let c = st.control.clone();
     let bans = blocking(c.clone(), |c| c.bans()).await.unwrap_or_default();
-    let mut body = render::dashboard(l, &c.status(), &c.backends(), &bans, &st.fingerprint);
+    let mut body = render::dashboard(
+        l,
+        &c.status(),
+        &c.backends(),
+        &bans,
+        &st.certs.fingerprint(),
+    );
     if let Some(v) = c.ha() {
         body.insert_str(0, &render::ha_line(l, &v));
     }

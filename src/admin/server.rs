@@ -1,16 +1,15 @@
-//! The HTTPS accept loop: TLS handshake per connection (bounded in time,
-//! off the accept path), HTTP/1.1 with hyper, the peer address handed to
-//! axum as `ConnectInfo`, graceful stop on shutdown. Does I/O (sockets).
+//! One HTTPS connection of the admin port (the accept loop is
+//! [`super::door`]'s): TLS handshake (bounded in time, off the accept
+//! path), HTTP/1.1 with hyper, the peer address handed to axum as
+//! `ConnectInfo`, graceful stop on shutdown. Does I/O (sockets).
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -19,38 +18,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Accepts until `shutdown`, then lets open connections finish (bounded).
-pub(super) async fn accept_loop(
-    listener: TcpListener,
-    config: Arc<rustls::ServerConfig>,
-    app: axum::Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) {
-    let acceptor = TlsAcceptor::from(config);
-    let stop = CancellationToken::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, peer)) => {
-                    let conn = serve_conn(tcp, peer, acceptor.clone(), app.clone(), stop.clone());
-                    tokio::spawn(conn);
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: wait, do not spin.
-                    tracing::warn!(error = %e, "admin accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-        }
-    }
-    stop.cancel();
-    drop(listener);
-    tokio::time::sleep(Duration::from_millis(10)).await;
-}
-
-async fn serve_conn(
+/// One admin connection: the TLS handshake (bounded in time), then
+/// HTTP/1.1; when `stop` fires, the connection finishes gracefully (bounded).
+pub(super) async fn serve_conn(
     tcp: TcpStream,
     peer: SocketAddr,
     acceptor: TlsAcceptor,
@@ -65,6 +35,19 @@ async fn serve_conn(
         }
         Err(_) => return,
     };
+    serve_http(tls, peer, app, stop).await;
+}
+
+/// HTTP/1.1 on `io` (TLS or plain, e.g. `/metrics`) until it ends or
+/// `stop` fires (then gracefully, bounded).
+pub(super) async fn serve_http<IO>(
+    io: IO,
+    peer: SocketAddr,
+    app: axum::Router,
+    stop: CancellationToken,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
         app.clone().oneshot(req)
@@ -73,12 +56,12 @@ async fn serve_conn(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT);
-    let conn = builder.serve_connection(TokioIo::new(tls), svc);
+    let conn = builder.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     tokio::select! {
         r = conn.as_mut() => {
             if let Err(e) = r {
-                tracing::debug!(%peer, error = %e, "admin connection ended with an error");
+                tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
             }
         }
         _ = stop.cancelled() => {

@@ -1,11 +1,16 @@
 //! The admin port's certificate: the operator's files, or a self-signed
 //! pair made at first start and kept in `state_dir` (`admin.crt`,
-//! `admin.key`, mode 0600). Does I/O (reads and writes those files).
+//! `admin.key`, mode 0600), served through a resolver that a change can
+//! swap while the port runs ([`CertSwap`]). Does I/O (reads and writes
+//! those files).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use sha2::{Digest, Sha256};
 
 use super::AdminError;
@@ -39,8 +44,10 @@ impl TlsSource {
 
 /// A ready server configuration and what to tell the operator about it.
 pub struct TlsReady {
-    /// For the acceptor.
+    /// For the acceptor; its certificate comes from `certs`.
     pub config: Arc<rustls::ServerConfig>,
+    /// The certificate served, swappable while the port runs.
+    pub certs: Arc<CertSwap>,
     /// SHA-256 of the leaf certificate (DER), `AB:CD:...`.
     pub fingerprint: String,
     /// The certificate file in use.
@@ -49,8 +56,52 @@ pub struct TlsReady {
     pub generated: bool,
 }
 
-/// Loads (or makes) the certificate and builds the rustls configuration.
-pub fn prepare(source: &TlsSource, state_dir: &Path) -> Result<TlsReady, AdminError> {
+/// A certificate and key read from their files, checked to match.
+pub struct Loaded {
+    key: Arc<CertifiedKey>,
+    /// SHA-256 of the leaf certificate, `AB:CD:...`.
+    pub fingerprint: String,
+    /// The certificate file.
+    pub cert_path: PathBuf,
+    /// True when this load made a new self-signed certificate.
+    pub generated: bool,
+}
+
+/// The admin port's certificate resolver: every new handshake takes the
+/// certificate stored last ([`CertSwap::store`]); open connections keep
+/// theirs.
+#[derive(Debug)]
+pub struct CertSwap {
+    current: ArcSwap<CertifiedKey>,
+    fingerprint: ArcSwap<String>,
+}
+
+impl CertSwap {
+    /// Serves `loaded` from now on.
+    pub fn store(&self, loaded: Loaded) {
+        self.current.store(loaded.key);
+        self.fingerprint.store(Arc::new(loaded.fingerprint));
+    }
+
+    /// SHA-256 of the certificate served now, `AB:CD:...`.
+    pub fn fingerprint(&self) -> String {
+        self.fingerprint.load().to_string()
+    }
+}
+
+impl ResolvesServerCert for CertSwap {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.load_full())
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Reads (or, self-signed, makes once) the certificate and key of `source`
+/// and checks that they belong together.
+pub fn load(source: &TlsSource, state_dir: &Path) -> Result<Loaded, AdminError> {
     let (cert_path, key_path, generated) = match source {
         TlsSource::Files { cert, key } => (cert.clone(), key.clone(), false),
         TlsSource::SelfSigned => {
@@ -71,17 +122,42 @@ pub fn prepare(source: &TlsSource, state_dir: &Path) -> Result<TlsReady, AdminEr
         .first()
         .map(|c| fingerprint(c.as_ref()))
         .unwrap_or_default();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+    let key = CertifiedKey::from_der(certs, key, &provider()).map_err(|e| AdminError::Tls {
+        path: cert_path.clone(),
+        message: format!("{e} (with the key {})", key_path.display()),
+    })?;
+    Ok(Loaded {
+        key: Arc::new(key),
+        fingerprint,
+        cert_path,
+        generated,
+    })
+}
+
+/// Loads (or makes) the certificate and builds the rustls configuration.
+pub fn prepare(source: &TlsSource, state_dir: &Path) -> Result<TlsReady, AdminError> {
+    let loaded = load(source, state_dir)?;
+    let (fingerprint, cert_path, generated) = (
+        loaded.fingerprint.clone(),
+        loaded.cert_path.clone(),
+        loaded.generated,
+    );
+    let certs = Arc::new(CertSwap {
+        current: ArcSwap::new(loaded.key),
+        fingerprint: ArcSwap::from_pointee(loaded.fingerprint),
+    });
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
         .map_err(|e| AdminError::Tls {
             path: cert_path.clone(),
             message: e.to_string(),
-        })?;
+        })?
+        .with_no_client_auth()
+        .with_cert_resolver(certs.clone());
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsReady {
         config: Arc::new(config),
+        certs,
         fingerprint,
         cert_path,
         generated,
@@ -189,5 +265,27 @@ mod tests {
         };
         let err = prepare(&src, Path::new("/tmp")).err().unwrap().to_string();
         assert!(err.contains("/nonexistent/c.pem"), "{err}");
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused_and_a_swap_changes_what_is_served() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let first = prepare(&TlsSource::SelfSigned, a.path()).unwrap();
+        let other = load(&TlsSource::SelfSigned, b.path()).unwrap();
+        let mixed = TlsSource::Files {
+            cert: a.path().join("admin.crt"),
+            key: b.path().join("admin.key"),
+        };
+        let err = load(&mixed, a.path()).err().unwrap().to_string();
+        assert!(
+            err.contains("admin.crt") && err.contains("with the key"),
+            "{err}"
+        );
+        assert_eq!(first.certs.fingerprint(), first.fingerprint);
+        let fp = other.fingerprint.clone();
+        assert_ne!(fp, first.fingerprint);
+        first.certs.store(other);
+        assert_eq!(first.certs.fingerprint(), fp);
     }
 }

@@ -10,18 +10,7 @@ use std::fmt::Write;
 
 use crate::api::{Control, HistogramView, MetricsView};
 
-/// Escapes a label value.
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// Writes `# HELP` and `# TYPE` once.
-fn head(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP parvis_{name} {help}");
-    let _ = writeln!(out, "# TYPE parvis_{name} {kind}");
-}
+use super::prom::{head, label};
 
 /// The whole `/metrics` text.
 pub fn render(c: &dyn Control) -> String {
@@ -57,7 +46,9 @@ pub fn render(c: &dyn Control) -> String {
     links(&mut out, &status.interfaces);
     backends(&mut out, c);
     firewall(&mut out, c);
-    extra(&mut out, &c.metrics());
+    let m = c.metrics();
+    extra(&mut out, &m);
+    super::metrics_routes::render(&mut out, &m);
     if let Some(v) = c.ha() {
         out.push_str(&crate::api::ha::metrics(&v));
     }

@@ -12,6 +12,8 @@
 pub mod ha;
 pub mod json;
 pub mod metrics;
+mod metrics_routes;
+mod prom;
 pub mod text;
 pub mod tokens;
 mod views;

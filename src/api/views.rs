@@ -380,6 +380,42 @@ pub struct MetricsView {
     pub log_dropped: Option<u64>,
     /// How full the meter and ban sets are.
     pub limit_sets: Vec<SetFillView>,
+    /// Routed connections and their bytes, by listener, route and backend.
+    #[serde(default)]
+    pub routes: Vec<RouteCountView>,
+    /// Health-check transitions, by backend, server and new state.
+    #[serde(default)]
+    pub health_transitions: Vec<HealthTransitionView>,
+}
+
+/// The counters of one route since the daemon started.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RouteCountView {
+    /// Listener name.
+    pub listener: String,
+    /// The route's hosts joined by `,` (and ` alpn=...`), or `default`.
+    pub route: String,
+    /// Backend name.
+    pub backend: String,
+    /// Connections routed.
+    pub connections: u64,
+    /// Bytes client → backend.
+    pub bytes_in: u64,
+    /// Bytes backend → client.
+    pub bytes_out: u64,
+}
+
+/// How often one server's health check changed its verdict to `to`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthTransitionView {
+    /// Backend name.
+    pub backend: String,
+    /// The server's address.
+    pub server: SocketAddr,
+    /// `up` or `down`.
+    pub to: String,
+    /// How many times since the daemon started.
+    pub count: u64,
 }
 
 /// A count of finished connections.

@@ -191,10 +191,10 @@ impl Change {
         matches!(self, Change::Interface { .. })
     }
 
-    /// The forwarder must reload (listeners, route tables, backends). Also
-    /// true for `admin.listen`, the admin TLS files and `[metrics]`, though
-    /// that step does not rebind the admin or metrics sockets: the daemon
-    /// binds them at start, so those take effect at its next start.
+    /// The listeners step must run (listeners, route tables, backends). Also
+    /// true for `admin.listen`, the admin TLS files and `[metrics]`: that
+    /// step moves the admin and metrics sockets and swaps the admin
+    /// certificate, live.
     pub fn needs_forwarder(&self) -> bool {
         use Change::*;
         if let Limit { key, .. } = self {

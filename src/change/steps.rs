@@ -1,6 +1,6 @@
 //! The seam between the change engine and the modules that touch the
 //! system: the [`Steps`] the daemon implements (nft, netlink, forwarder
-//! reload), and their error. Pure (a trait and types).
+//! reload with the admin and metrics sockets), and their error. Pure (a trait and types).
 
 use std::fmt;
 
@@ -67,8 +67,9 @@ pub trait Steps: Send + Sync {
     /// Brings links, addresses and routes to `new`'s.
     fn apply_net<'a>(&'a self, new: &'a Config) -> BoxFuture<'a, Result<(), StepError>>;
     /// Opens/closes listeners, swaps route tables and backends to `new`'s;
-    /// removed listeners drain. The admin and metrics sockets are not
-    /// touched: the daemon binds them at start.
+    /// removed listeners drain. Also moves the admin and metrics sockets to
+    /// `new`'s addresses (the new socket bound before the old one closes)
+    /// and serves `new`'s admin certificate to new handshakes.
     fn apply_forwarder<'a>(&'a self, new: &'a Config) -> BoxFuture<'a, Result<(), StepError>>;
 }
 

@@ -14,6 +14,46 @@ use crate::api::{
 use crate::change::{self, ChangeError, EventKind};
 use crate::store;
 
+/// The forwarder's per-route counters as `/metrics` rows.
+pub fn route_counts(stats: &crate::forwarder::Stats) -> Vec<crate::api::RouteCountView> {
+    let mut out = Vec::new();
+    for (listener, routes) in &stats.routes {
+        for (route, backends) in routes {
+            for (backend, c) in backends {
+                out.push(crate::api::RouteCountView {
+                    listener: listener.clone(),
+                    route: route.clone(),
+                    backend: backend.clone(),
+                    connections: c.connections,
+                    bytes_in: c.bytes_in,
+                    bytes_out: c.bytes_out,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Every server's health-check transitions, to `up` and to `down`.
+pub fn transitions(
+    backends: &[crate::forwarder::BackendStatus],
+) -> Vec<crate::api::HealthTransitionView> {
+    let mut out = Vec::new();
+    for b in backends {
+        for s in &b.servers {
+            for (to, count) in [("up", s.went_up), ("down", s.went_down)] {
+                out.push(crate::api::HealthTransitionView {
+                    backend: b.name.clone(),
+                    server: s.addr,
+                    to: to.to_string(),
+                    count,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// Unix seconds of a wall-clock time (0 before the epoch).
 pub fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs()

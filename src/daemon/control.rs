@@ -73,6 +73,20 @@ impl Daemon {
         }
     }
 
+    /// An apply of the config in force re-reads the admin certificate
+    /// (renewed in the same files); a changed one is logged.
+    pub(super) async fn refresh_cert(&self) {
+        let Some(doors) = self.kernel.doors() else {
+            return;
+        };
+        if let Some(fp) = doors.refresh_cert().await {
+            self.log(
+                "applied",
+                format!("admin certificate reloaded: SHA-256 {fp}"),
+            );
+        }
+    }
+
     /// How full the meters are (a full meter refuses new sources), read at
     /// most every [`SET_FILL_TTL`].
     fn set_fill(&self) -> Vec<SetFillView> {
@@ -447,6 +461,8 @@ impl Control for Daemon {
         if let Some(f) = self.kernel.forwarder() {
             view.log_dropped = Some(f.log().dropped());
             let stats = f.stats();
+            view.routes = adapt::route_counts(&stats);
+            view.health_transitions = adapt::transitions(&f.backends());
             for (listener, reasons) in &stats.ended {
                 for (reason, count) in reasons {
                     view.connections.push(crate::api::ConnCountView {
@@ -483,6 +499,9 @@ impl Control for Daemon {
                 .apply(&text, origin, within, req.force)
                 .await
                 .map_err(|e| adapt::error(&e))?;
+            if matches!(out, crate::change::ApplyOutcome::Unchanged { .. }) {
+                self.refresh_cert().await;
+            }
             Ok(adapt::outcome(&out, SystemTime::now()))
         })
     }

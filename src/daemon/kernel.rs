@@ -36,6 +36,8 @@ pub struct Kernel {
     metadata: Option<Metadata>,
     roles: watch::Sender<Roles>,
     nft: Mutex<NftStats>,
+    /// The admin port and `/metrics`, once the daemon has opened them.
+    doors: std::sync::OnceLock<Arc<super::doors::Doors>>,
 }
 
 impl Kernel {
@@ -53,6 +55,7 @@ impl Kernel {
             metadata,
             roles: watch::channel(Roles::default()).0,
             nft: Mutex::new(NftStats::default()),
+            doors: std::sync::OnceLock::new(),
         }
     }
 
@@ -74,6 +77,18 @@ impl Kernel {
     /// How nftables applies went.
     pub fn nft_stats(&self) -> NftStats {
         self.nft.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// From now on the listeners step also moves the admin port and
+    /// `/metrics` and swaps the admin certificate (before this, at start,
+    /// they are not open yet).
+    pub fn attach_doors(&self, doors: Arc<super::doors::Doors>) {
+        let _ = self.doors.set(doors);
+    }
+
+    /// The admin port and `/metrics`, once open.
+    pub fn doors(&self) -> Option<&Arc<super::doors::Doors>> {
+        self.doors.get()
     }
 
     /// Takes the forwarder out for shutdown.
@@ -146,6 +161,12 @@ impl Steps for Kernel {
     }
 
     fn apply_forwarder<'a>(&'a self, new: &'a Config) -> BoxFuture<'a, Result<(), StepError>> {
-        Box::pin(async move { self.listeners(new) })
+        Box::pin(async move {
+            self.listeners(new)?;
+            match self.doors.get() {
+                Some(doors) => doors.apply(new).await,
+                None => Ok(()),
+            }
+        })
     }
 }

@@ -9,6 +9,7 @@
 
 mod adapt;
 mod control;
+mod doors;
 mod engine;
 mod ha;
 mod kernel;
@@ -237,10 +238,15 @@ async fn reload(changer: &Changer, opts: &Options, daemon: &Daemon) {
         .await
         .unwrap_or_default();
     match changer.reload_file(&opts.config, peers).await {
-        Ok(out) => tracing::info!(
-            version = adapt::outcome(&out, std::time::SystemTime::now()).version,
-            "reloaded"
-        ),
+        Ok(out) => {
+            if matches!(out, crate::change::ApplyOutcome::Unchanged { .. }) {
+                daemon.refresh_cert().await;
+            }
+            tracing::info!(
+                version = adapt::outcome(&out, std::time::SystemTime::now()).version,
+                "reloaded"
+            )
+        }
         Err(crate::change::ChangeError::LockOut { reason }) => {
             let why = format!(
                 "SIGHUP reload refused: {reason}; close that connection, or apply the file with \

@@ -11,7 +11,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::adapt;
 use super::{Daemon, DaemonError, Kernel, Options};
-use crate::admin::{self, AdminOptions, TlsSource};
 use crate::api::Control;
 use crate::change::Event;
 use crate::config::{self, Config};
@@ -222,17 +221,8 @@ pub async fn operator_doors(
         }
         let _ = std::fs::remove_file(socket);
     });
-    let tls = TlsSource::from_config(&cfg.admin.tls);
-    match admin::start(
-        cfg.admin.listen,
-        tls,
-        &cfg.appliance.state_dir,
-        control.clone(),
-        AdminOptions::default(),
-        token.clone().cancelled_owned(),
-    )
-    .await
-    {
+    let (doors, opened) = super::doors::Doors::open(cfg, control, token).await;
+    match opened.admin {
         Ok(handle) => {
             let url = format!("https://{}/", handle.local_addr);
             daemon.log(
@@ -252,14 +242,10 @@ pub async fn operator_doors(
             daemon.log("error", format!("admin UI not started: {e}"));
         }
     }
-    if let Some(m) = &cfg.metrics {
-        let listen = m.listen;
-        let stop = token.clone().cancelled_owned();
-        tokio::spawn(async move {
-            if let Err(e) = admin::serve_metrics(listen, control, stop).await {
-                tracing::error!(error = %e, "metrics not served");
-            }
-        });
+    if let Some(e) = opened.metrics_error {
+        tracing::error!(error = %e, "metrics not served");
+        daemon.log("error", format!("metrics not served: {e}"));
     }
+    daemon.kernel.attach_doors(Arc::new(doors));
     Ok(())
 }

@@ -102,6 +102,8 @@ struct Routed {
     backend: Option<String>,
     server: Option<SocketAddr>,
     route: Option<usize>,
+    /// The route as metrics name it (`default` for the default backend).
+    route_label: Option<std::sync::Arc<str>>,
     alpn: Option<String>,
 }
 
@@ -180,6 +182,10 @@ impl LiveConn {
         let mut r = lock(&self.routed);
         r.route = route;
         r.alpn = alpn.map(|a| String::from_utf8_lossy(a).into_owned());
+    }
+    /// Records the route's name for the per-route counters.
+    pub fn set_route_label(&self, label: &str) {
+        lock(&self.routed).route_label = Some(label.into());
     }
     /// Notes that the backend's first byte is there.
     pub fn mark_first_byte(&self) {
@@ -294,6 +300,20 @@ pub struct Stats {
     pub bytes_out: BTreeMap<String, u64>,
     /// Connections open now.
     pub active: u64,
+    /// Routed connections and their bytes, by listener, route (its
+    /// hosts, or `default`) and backend.
+    pub routes: BTreeMap<String, BTreeMap<String, BTreeMap<String, RouteCount>>>,
+}
+
+/// The counters of one route.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RouteCount {
+    /// Connections routed (whether or not a server answered).
+    pub connections: u64,
+    /// Bytes client → backend.
+    pub bytes_in: u64,
+    /// Bytes backend → client.
+    pub bytes_out: u64,
 }
 
 /// The live table and the counters.
@@ -341,6 +361,20 @@ impl Accounting {
         let mut s = lock(&self.stats);
         s.active = s.active.saturating_sub(1);
         bump_ended(&mut s.ended, &f.listener, reason);
+        let label = lock(&conn.routed).route_label.clone();
+        if let (Some(route), Some(backend)) = (label, f.backend.as_ref()) {
+            let c = s
+                .routes
+                .entry(f.listener.to_string())
+                .or_default()
+                .entry(route.to_string())
+                .or_default()
+                .entry(backend.to_string())
+                .or_default();
+            c.connections += 1;
+            c.bytes_in += f.bytes_in;
+            c.bytes_out += f.bytes_out;
+        }
         if let (Some(backend), Some(_)) = (&f.backend, f.server) {
             bump(&mut s.forwarded, backend, 1);
             bump(&mut s.bytes_in, backend, f.bytes_in);

@@ -24,6 +24,9 @@ pub struct ServerState {
     bytes_in: AtomicU64,
     /// Server → client.
     bytes_out: AtomicU64,
+    /// Health-check transitions to up, to down.
+    went_up: AtomicU64,
+    went_down: AtomicU64,
 }
 
 impl ServerState {
@@ -38,6 +41,8 @@ impl ServerState {
             total: AtomicU64::new(0),
             bytes_in: AtomicU64::new(0),
             bytes_out: AtomicU64::new(0),
+            went_up: AtomicU64::new(0),
+            went_down: AtomicU64::new(0),
         }
     }
     /// Healthy.
@@ -52,9 +57,14 @@ impl ServerState {
     pub fn set_drained(&self, drained: bool) {
         self.drained.store(drained, Ordering::Relaxed);
     }
-    /// Sets health; true if it changed.
+    /// Sets health; true if it changed (then counted as a transition).
     pub fn set_up(&self, up: bool) -> bool {
-        self.up.swap(up, Ordering::Relaxed) != up
+        let changed = self.up.swap(up, Ordering::Relaxed) != up;
+        if changed {
+            let count = if up { &self.went_up } else { &self.went_down };
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+        changed
     }
     /// Counts a new connection; the guard uncounts it when dropped.
     pub fn begin(self: &Arc<Self>) -> ActiveGuard {
@@ -164,6 +174,10 @@ pub struct ServerStatus {
     pub bytes_in: u64,
     /// Bytes relayed server → client.
     pub bytes_out: u64,
+    /// Health-check transitions to up since start.
+    pub went_up: u64,
+    /// Health-check transitions to down since start.
+    pub went_down: u64,
 }
 
 /// A snapshot of one backend.
@@ -193,6 +207,8 @@ pub fn status(backends: &Backends) -> Vec<BackendStatus> {
                     total: s.total.load(Ordering::Relaxed),
                     bytes_in: s.bytes_in.load(Ordering::Relaxed),
                     bytes_out: s.bytes_out.load(Ordering::Relaxed),
+                    went_up: s.went_up.load(Ordering::Relaxed),
+                    went_down: s.went_down.load(Ordering::Relaxed),
                 })
                 .collect(),
         })

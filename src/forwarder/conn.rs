@@ -63,6 +63,7 @@ pub async fn serve(
         return EndReason::NoRoute;
     };
     live.set_route(pre.host.as_deref(), name);
+    live.set_route_label(found.label);
     live.set_matched(
         found.route,
         found.alpn.or(pre.alpn.first().map(Vec::as_slice)),

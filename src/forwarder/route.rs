@@ -22,6 +22,8 @@ pub enum MatchKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {
     backend: String,
+    /// The route as metrics name it (see [`route_label`]).
+    label: std::sync::Arc<str>,
     /// Index in the config's `[[route]]` list.
     route: usize,
     alpn: Vec<Vec<u8>>,
@@ -38,6 +40,21 @@ pub struct Match<'a> {
     pub route: Option<usize>,
     /// The offered protocol the route matched on, if it has `alpn`.
     pub alpn: Option<&'a [u8]>,
+    /// The route as metrics name it: its hosts (and `alpn`), or `default`.
+    pub label: &'a str,
+}
+
+/// A route's name in the metrics: its hosts joined by `,`, then ` alpn=`
+/// and its protocols when it has some. Stable across reorderings of the
+/// `[[route]]` list, unlike its index.
+pub fn route_label(route: &crate::config::Route) -> String {
+    let hosts: Vec<String> = route.hosts.iter().map(ToString::to_string).collect();
+    let mut label = hosts.join(",");
+    if !route.alpn.is_empty() {
+        label.push_str(" alpn=");
+        label.push_str(&route.alpn.join(","));
+    }
+    label
 }
 
 /// The routes of one listener.
@@ -90,6 +107,7 @@ impl RouteTable {
             };
             let entry = Entry {
                 backend: route.backend.clone(),
+                label: route_label(route).into(),
                 route: index,
                 alpn: route.alpn.iter().map(|p| p.as_bytes().to_vec()).collect(),
             };
@@ -135,6 +153,7 @@ impl RouteTable {
                 kind,
                 route: Some(e.route),
                 alpn,
+                label: &e.label,
             })
         }
         if let Some(host) = host {
@@ -162,6 +181,7 @@ impl RouteTable {
             kind: MatchKind::Default,
             route: None,
             alpn: None,
+            label: "default",
         })
     }
 }

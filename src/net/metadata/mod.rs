@@ -20,7 +20,9 @@ use crate::config::{Cidr, IfAddr, Mac, StaticRoute};
 pub use first::{first_config, safe_default, FirstConfig};
 /// The metadata service's HTTP answer: the body of a 200, `None` for a 404.
 pub use http::parse_response as parse_service_response;
-pub use source::{discover, read_config_drive, read_dir, read_service, Source};
+pub use source::{
+    discover, fetch_service, read_config_drive, read_dir, read_service, RawDocs, Source,
+};
 
 /// Everything read from one metadata source.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -45,6 +47,8 @@ pub struct MetaData {
     pub hostname: Option<String>,
     /// SSH keys by name.
     pub public_keys: BTreeMap<String, String>,
+    /// The `data` of `keys` entries of type `ssh` (newer Nova).
+    pub ssh_keys: Vec<String>,
     /// Devices, with their role tags.
     pub devices: Vec<Device>,
 }

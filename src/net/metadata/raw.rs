@@ -23,6 +23,16 @@ struct RawMeta {
     public_keys: BTreeMap<String, String>,
     #[serde(default)]
     devices: Vec<RawDevice>,
+    #[serde(default)]
+    keys: Vec<RawKey>,
+}
+
+#[derive(Deserialize)]
+struct RawKey {
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    data: String,
 }
 
 #[derive(Deserialize)]
@@ -130,6 +140,12 @@ pub(super) fn meta_data(file: &str, bytes: &[u8]) -> Result<MetaData, MetadataEr
         name: raw.name,
         hostname: raw.hostname,
         public_keys: raw.public_keys,
+        ssh_keys: raw
+            .keys
+            .into_iter()
+            .filter(|k| k.kind == "ssh")
+            .map(|k| k.data)
+            .collect(),
         devices,
     })
 }

@@ -145,8 +145,20 @@ fn run(program: &str, args: &[&OsStr]) -> Result<(), String> {
     }
 }
 
-/// Reads the three documents from the metadata service at `addr`.
-pub async fn read_service(addr: SocketAddr, timeout: Duration) -> Result<Metadata, MetadataError> {
+/// The three documents as the metadata service sent them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawDocs {
+    /// `meta_data.json`.
+    pub meta: Vec<u8>,
+    /// `network_data.json` (`None`: 404).
+    pub network: Option<Vec<u8>>,
+    /// `user_data` (`None`: 404).
+    pub user_data: Option<Vec<u8>>,
+}
+
+/// Fetches the three documents from the metadata service at `addr`,
+/// unparsed (see [`read_service`]).
+pub async fn fetch_service(addr: SocketAddr, timeout: Duration) -> Result<RawDocs, MetadataError> {
     let origin = format!("http://{addr}");
     let fetch = |name: &'static str| {
         let origin = origin.clone();
@@ -168,5 +180,20 @@ pub async fn read_service(addr: SocketAddr, timeout: Duration) -> Result<Metadat
         })?;
     let network = fetch("network_data.json").await?;
     let user_data = fetch("user_data").await?;
-    parse(&origin, &meta, network.as_deref(), user_data)
+    Ok(RawDocs {
+        meta,
+        network,
+        user_data,
+    })
+}
+
+/// Reads the three documents from the metadata service at `addr`.
+pub async fn read_service(addr: SocketAddr, timeout: Duration) -> Result<Metadata, MetadataError> {
+    let docs = fetch_service(addr, timeout).await?;
+    parse(
+        &format!("http://{addr}"),
+        &docs.meta,
+        docs.network.as_deref(),
+        docs.user_data,
+    )
 }
