@@ -91,7 +91,10 @@ fn apply(cfg: &parvis::config::Config) -> Result<(), String> {
 }
 
 fn nft_json(json: &str) -> Result<(), String> {
-    run(&["nft", "-j", "-f", "-"], Some(json)).map(|_| ())
+    let before = run(&["nft", "list", "tables"], None).unwrap_or_default();
+    run(&["nft", "-j", "-f", "-"], Some(json))
+        .map(|_| ())
+        .map_err(|e| format!("{e} (tables before the load: {before:?})"))
 }
 
 fn nft_text(text: &str) -> Result<(), String> {
@@ -136,9 +139,9 @@ fn scenarios(dir: &std::path::Path) -> Result<(), String> {
     let render_time = t0.elapsed();
     let text = [listing(&base)?, listing(&more)?, listing(&moved)?];
     // The direct change loads are `nft delete table` then `nft -j -f`,
-    // timed together. Known problem: a direct `nft -j -f` load in the
-    // rounds still fails with "File exists" on a rule here, cause not found
-    // yet (the same JSON loads from the shell); see docs/benchmarks.md.
+    // timed together; each starts from the base table loaded from nothing
+    // (loading the base JSON over a loaded table fails with "File exists":
+    // its set elements are there already).
     let replace = |c: &parvis::config::Config| parvis::firewall::render(c).to_json();
     let (json_more, json_moved) = (replace(&more), replace(&moved));
 
@@ -202,6 +205,8 @@ fn round(
         delete_table();
         nft_json(changed[0])
     })?);
+    // The base table again (from nothing) before the list change.
+    delete_table();
     nft_json(json)?;
     list.json.push(timed(|| {
         delete_table();
@@ -213,6 +218,7 @@ fn round(
         delete_table();
         nft_text(&text[1])
     })?);
+    delete_table();
     nft_text(&text[0])?;
     list.text.push(timed(|| {
         delete_table();
@@ -252,8 +258,14 @@ fn timed(f: impl FnOnce() -> Result<(), String>) -> Result<Duration, String> {
     Ok(t0.elapsed())
 }
 
+/// Deletes `table inet parvis` if it is there; an error names what failed.
 fn delete_table() {
-    let _ = run(&["nft", "delete", "table", "inet", "parvis"], None);
+    let listed = run(&["nft", "list", "tables"], None).unwrap_or_default();
+    if listed.contains("table inet parvis") {
+        if let Err(e) = run(&["nft", "delete", "table", "inet", "parvis"], None) {
+            eprintln!("bench: delete table: {e}");
+        }
+    }
 }
 
 fn run(args: &[&str], input: Option<&str>) -> Result<String, String> {
