@@ -187,7 +187,74 @@ fn alpn_and_unique_id(t: &Topo) {
     assert!(found, "{frames}");
 }
 
+/// Six TLS connections to `pool.example.org` held open (handshake done,
+/// no request yet) while `drain` runs; each then sends its request. Prints
+/// one answer per line.
+const HOLD: &str = r#"
+import os, socket, ssl, sys, time
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+held = []
+for _ in range(6):
+    s = socket.create_connection(("192.168.10.5", 443), timeout=10)
+    held.append(ctx.wrap_socket(s, server_hostname="pool.example.org"))
+print("HELD", flush=True)
+go = sys.argv[1]
+while not os.path.exists(go):
+    time.sleep(0.05)
+for t in held:
+    try:
+        t.sendall(b"GET / HTTP/1.1\r\nHost: pool.example.org\r\nConnection: close\r\n\r\n")
+        body = b""
+        while True:
+            chunk = t.recv(4096)
+            if not chunk:
+                break
+            body += chunk
+        print(body.decode(errors="replace").split("\r\n\r\n", 1)[-1].strip().replace("\n", " "), flush=True)
+    except Exception as e:
+        print("CUT", e, flush=True)
+"#;
+
+/// Connections opened before a drain are not cut by it: each held one
+/// still gets its answer, from either server (ingress2 included).
+fn held_connections_survive_the_drain(t: &Topo) {
+    use std::io::BufRead;
+    let go = t.path("drain-go");
+    let mut child = std::process::Command::new("timeout")
+        .args([
+            "30", "ip", "netns", "exec", &t.client, "python3", "-c", HOLD,
+        ])
+        .arg(&go)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    assert_eq!(first, "HELD", "the six connections were not opened");
+    let drained = cli(t, &["backend", "drain", "pool", "10.0.0.12:443"]);
+    assert!(drained.status.success(), "{drained:?}");
+    std::fs::write(&go, "").expect("go file");
+    let answers: Vec<String> = lines.map_while(Result::ok).collect();
+    let _ = child.wait();
+    assert_eq!(answers.len(), 6, "{answers:?}");
+    for a in &answers {
+        assert!(
+            a.starts_with("srv=ingress"),
+            "a held connection was cut: {answers:?}"
+        );
+    }
+    assert!(
+        answers.iter().any(|a| a.starts_with("srv=ingress2 ")),
+        "no held connection went to the drained server, nothing proven: {answers:?}"
+    );
+    let undrained = cli(t, &["backend", "undrain", "pool", "10.0.0.12:443"]);
+    assert!(undrained.status.success(), "{undrained:?}");
+}
+
 fn drain_under_load(t: &Topo) {
+    held_connections_survive_the_drain(t);
     let drained = cli(t, &["backend", "drain", "pool", "10.0.0.12:443"]);
     assert!(drained.status.success(), "{drained:?}");
     let routes = out(cli(t, &["routes"]));
