@@ -35,6 +35,9 @@ pub struct Daemon {
     /// The config in force (the stored version, or the safe default).
     pub(super) running: watch::Receiver<Arc<Config>>,
     pub(super) running_text: watch::Receiver<String>,
+    /// The senders of `running` and `running_text`, so that a change made
+    /// through the views updates them before it answers.
+    pub(super) running_tx: (watch::Sender<Arc<Config>>, watch::Sender<String>),
     /// Why the daemon runs the safe default, if it does.
     pub(super) safe_reason: Mutex<Option<String>>,
     /// This node's half of the pair, when the config has `[ha]`.
@@ -58,6 +61,21 @@ const SET_FILL_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e.to_string())
+}
+
+impl Daemon {
+    /// Brings the views of the running config (its text, the parsed
+    /// config) up to the engine's state now, rather than when the change
+    /// log follower gets to it: a `parvis export` or config page right
+    /// after an apply or rollback shows the new version.
+    pub(super) async fn follow_running(&self) {
+        if let Some((v, running)) = self.changer.running().await {
+            if let Ok((_, t)) = self.changer.store().get(v) {
+                self.running_tx.1.send_replace(t);
+            }
+            self.running_tx.0.send_replace(running);
+        }
+    }
 }
 
 impl Daemon {
@@ -502,6 +520,7 @@ impl Control for Daemon {
             if matches!(out, crate::change::ApplyOutcome::Unchanged { .. }) {
                 self.refresh_cert().await;
             }
+            self.follow_running().await;
             Ok(adapt::outcome(&out, SystemTime::now()))
         })
     }
@@ -509,6 +528,7 @@ impl Control for Daemon {
     fn confirm(&self, _author: Author) -> BoxFuture<'_, Result<ConfirmOutcome, ApiError>> {
         Box::pin(async move {
             let version = self.changer.confirm().await.map_err(|e| adapt::error(&e))?;
+            self.follow_running().await;
             Ok(ConfirmOutcome { version })
         })
     }
@@ -524,6 +544,7 @@ impl Control for Daemon {
                 .rollback_from(version, author.source_addr)
                 .await
                 .map_err(|e| adapt::error(&e))?;
+            self.follow_running().await;
             Ok(adapt::outcome(&out, SystemTime::now()))
         })
     }

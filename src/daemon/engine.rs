@@ -51,6 +51,7 @@ impl Daemon {
             series: Mutex::new(SeriesRecorder::new(5, 120)),
             running: cfg_rx,
             running_text: text_rx,
+            running_tx: (cfg_tx.clone(), text_tx.clone()),
             safe_reason: Mutex::new(None),
             ha: std::sync::OnceLock::new(),
             ha_neutron: std::sync::OnceLock::new(),
