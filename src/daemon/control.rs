@@ -67,14 +67,17 @@ impl Daemon {
     /// Brings the views of the running config (its text, the parsed
     /// config) up to the engine's state now, rather than when the change
     /// log follower gets to it: a `parvis export` or config page right
-    /// after an apply or rollback shows the new version.
-    pub(super) async fn follow_running(&self) {
-        if let Some((v, running)) = self.changer.running().await {
-            if let Ok((_, t)) = self.changer.store().get(v) {
-                self.running_tx.1.send_replace(t);
-            }
-            self.running_tx.0.send_replace(running);
+    /// after an apply or rollback shows the new version. The change-log
+    /// follower uses it too. Returns whether a version is running.
+    pub(super) async fn follow_running(&self) -> bool {
+        let Some((v, running)) = self.changer.running().await else {
+            return false;
+        };
+        if let Ok((_, t)) = self.changer.store().get(v) {
+            self.running_tx.1.send_replace(t);
         }
+        self.running_tx.0.send_replace(running);
+        true
     }
 }
 

@@ -19,13 +19,9 @@ use crate::config::Config;
 use crate::net::LinkState;
 use crate::store::Store;
 
-/// The senders that keep a [`Daemon`]'s views of the running config and
-/// the links fresh.
+/// The sender that keeps a [`Daemon`]'s view of the links fresh (the
+/// running config's views are the daemon's own: `Daemon::follow_running`).
 pub(super) struct Feeds {
-    /// The config in force.
-    pub cfg: watch::Sender<Arc<Config>>,
-    /// Its text.
-    pub text: watch::Sender<String>,
     /// The links, for the link watch.
     pub links: watch::Sender<Vec<LinkState>>,
 }
@@ -51,7 +47,7 @@ impl Daemon {
             series: Mutex::new(SeriesRecorder::new(5, 120)),
             running: cfg_rx,
             running_text: text_rx,
-            running_tx: (cfg_tx.clone(), text_tx.clone()),
+            running_tx: (cfg_tx, text_tx),
             safe_reason: Mutex::new(None),
             ha: std::sync::OnceLock::new(),
             ha_neutron: std::sync::OnceLock::new(),
@@ -60,11 +56,7 @@ impl Daemon {
             ha_role: watch::channel("unknown".to_string()).0,
             limit_sets: Mutex::new(None),
         };
-        let feeds = Feeds {
-            cfg: cfg_tx,
-            text: text_tx,
-            links: links_tx,
-        };
+        let feeds = Feeds { links: links_tx };
         (daemon, feeds)
     }
 }
@@ -79,12 +71,7 @@ pub(super) fn spawn_tasks(
     events: broadcast::Receiver<Event>,
     token: &CancellationToken,
 ) -> watch::Sender<Vec<LinkState>> {
-    tokio::spawn(start::follow_changes(
-        daemon.clone(),
-        events,
-        feeds.cfg,
-        feeds.text,
-    ));
+    tokio::spawn(start::follow_changes(daemon.clone(), events));
     tokio::spawn(start::sample(daemon.clone(), token.clone()));
     feeds.links
 }

@@ -134,12 +134,7 @@ async fn from_metadata(path: &Path, metadata: Option<Metadata>) -> Result<First,
 
 /// Puts every change-manager event in the UI's log and keeps the running
 /// config and text up to date.
-pub async fn follow_changes(
-    daemon: Arc<Daemon>,
-    mut events: broadcast::Receiver<Event>,
-    cfg: watch::Sender<Arc<Config>>,
-    text: watch::Sender<String>,
-) {
+pub async fn follow_changes(daemon: Arc<Daemon>, mut events: broadcast::Receiver<Event>) {
     loop {
         match events.recv().await {
             Ok(event) => {
@@ -149,11 +144,7 @@ pub async fn follow_changes(
             Err(broadcast::error::RecvError::Lagged(_)) => {}
             Err(broadcast::error::RecvError::Closed) => return,
         }
-        if let Some((v, running)) = daemon.changer.running().await {
-            if let Ok((_, t)) = daemon.changer.store().get(v) {
-                text.send_replace(t);
-            }
-            cfg.send_replace(running);
+        if daemon.follow_running().await {
             if let Ok(mut safe) = daemon.safe_reason.lock() {
                 *safe = None;
             }
