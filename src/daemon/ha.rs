@@ -1,16 +1,14 @@
 //! The daemon's side of the pair: starts [`crate::ha::Pair`] when the config
-//! has `[ha]`, and runs the one health loop that both decides the node's
-//! fitness (left for keepalived) and feeds the systemd watchdog — so a
-//! daemon whose checks hang stops both. Does I/O.
+//! has `[ha]`, and runs the health loop that decides the node's fitness
+//! (left for keepalived; a daemon whose checks hang stops refreshing it).
+//! The systemd watchdog has its own check (`super::watchdog`). Does I/O.
 
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
 use tokio_util::sync::CancellationToken;
 
-use super::{notify, Daemon};
+use super::Daemon;
 use crate::config::Config;
 use crate::ha::{health, Pair};
 
@@ -69,11 +67,12 @@ fn start_neutron(
     }
 }
 
-/// Every [`health::PERIOD`]: gathers the facts, writes the verdict for
-/// keepalived (with `[ha]`) and pings the systemd watchdog (when asked).
+/// Every [`health::PERIOD`] (with `[ha]`): gathers the facts and writes the
+/// verdict for keepalived.
 pub async fn health_loop(daemon: Arc<Daemon>, pair: Option<Arc<Pair>>, token: CancellationToken) {
-    let watchdog = notify::watchdog_interval();
-    let mut last_ping = Instant::now();
+    let Some(pair) = pair else {
+        return;
+    };
     let mut last_verdict: Option<Result<(), String>> = None;
     let mut tick = tokio::time::interval(health::PERIOD);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -82,35 +81,24 @@ pub async fn health_loop(daemon: Arc<Daemon>, pair: Option<Arc<Pair>>, token: Ca
             _ = tick.tick() => {}
             () = token.cancelled() => return,
         }
-        let verdict = match &pair {
-            Some(p) => health::verdict(&facts(&daemon, p).await),
-            None => Ok(()),
-        };
-        if let Some(p) = &pair {
-            p.write_health(&verdict);
-            // The config sync tells the peer this node's VRRP role.
-            let role = p.view().role.as_str().to_string();
-            daemon.ha_role.send_if_modified(|r| {
-                let changed = *r != role;
-                if changed {
-                    *r = role.clone();
-                }
-                changed
-            });
-            if last_verdict.as_ref() != Some(&verdict) {
-                match &verdict {
-                    Ok(()) => daemon.log("ha", "healthy: ready to hold the VIPs"),
-                    Err(why) => daemon.log("ha", format!("unfit to hold the VIPs: {why}")),
-                }
+        let verdict = health::verdict(&facts(&daemon, &pair).await);
+        pair.write_health(&verdict);
+        // The config sync tells the peer this node's VRRP role.
+        let role = pair.view().role.as_str().to_string();
+        daemon.ha_role.send_if_modified(|r| {
+            let changed = *r != role;
+            if changed {
+                *r = role.clone();
+            }
+            changed
+        });
+        if last_verdict.as_ref() != Some(&verdict) {
+            match &verdict {
+                Ok(()) => daemon.log("ha", "healthy: ready to hold the VIPs"),
+                Err(why) => daemon.log("ha", format!("unfit to hold the VIPs: {why}")),
             }
         }
         last_verdict = Some(verdict);
-        if let Some(every) = watchdog {
-            if last_ping.elapsed() >= every.min(Duration::from_secs(1)) {
-                notify::notify("WATCHDOG=1");
-                last_ping = Instant::now();
-            }
-        }
     }
 }
 

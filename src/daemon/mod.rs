@@ -20,6 +20,7 @@ mod series;
 mod sessions;
 mod skeleton;
 mod start;
+mod watchdog;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -169,6 +170,7 @@ pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<()
         let _ = daemon.ha.set(p.clone());
     }
     tokio::spawn(ha::health_loop(daemon.clone(), pair.clone(), token.clone()));
+    tokio::spawn(watchdog::run(daemon.clone(), token.clone()));
     notify::notify("READY=1");
     daemon.log(
         "start",

@@ -17,6 +17,47 @@ use super::{conn, ListenerCtx, Shared};
 
 /// Pending connections the kernel queues per listener.
 const BACKLOG: u32 = 4096;
+/// How often an idle accept loop records that it is still going round.
+const BEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// An accept loop's heartbeat: when it last went round. An idle loop wakes
+/// every [`BEAT_EVERY`] to record it, so a loop that stops beating is stuck
+/// (a blocking call, a starved runtime), not merely idle.
+#[derive(Debug)]
+pub struct Beat {
+    start: std::time::Instant,
+    /// Milliseconds since `start` of the last round.
+    last_ms: std::sync::atomic::AtomicU64,
+}
+
+impl Beat {
+    /// A heartbeat that has just beaten.
+    pub fn new() -> Beat {
+        Beat {
+            start: std::time::Instant::now(),
+            last_ms: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn beat(&self) {
+        let ms = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How long since the last round.
+    pub fn age(&self) -> std::time::Duration {
+        let last = self.last_ms.load(std::sync::atomic::Ordering::Relaxed);
+        self.start
+            .elapsed()
+            .saturating_sub(std::time::Duration::from_millis(last))
+    }
+}
+
+impl Default for Beat {
+    fn default() -> Self {
+        Beat::new()
+    }
+}
 
 /// Binds `addr` with SO_REUSEADDR, IP_FREEBIND (IPv4), TCP_NODELAY and a
 /// deep backlog. Free bind lets the standby node of a pair listen on the
@@ -46,17 +87,21 @@ pub fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, ForwarderError>
 }
 
 /// Accepts until `stop`; `alive` is held by every connection task so that
-/// shutdown can wait for them.
+/// shutdown can wait for them; `beat` records each round of the loop.
 pub async fn accept_loop(
     listener: TcpListener,
     ctx: Arc<ArcSwap<ListenerCtx>>,
     shared: Arc<Shared>,
     stop: CancellationToken,
-    alive: mpsc::Sender<()>,
+    (alive, beat): (mpsc::Sender<()>, Arc<Beat>),
 ) {
+    let mut tick = tokio::time::interval(BEAT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        beat.beat();
         let accepted = tokio::select! {
             _ = stop.cancelled() => return,
+            _ = tick.tick() => continue,
             r = listener.accept() => r,
         };
         let (stream, peer) = match accepted {

@@ -72,6 +72,8 @@ struct ListenerHandle {
     ctx: Arc<ArcSwap<ListenerCtx>>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
+    /// When the accept loop last went round (see [`listener::Beat`]).
+    beat: Arc<listener::Beat>,
 }
 
 struct Inner {
@@ -204,12 +206,13 @@ impl Forwarder {
             }));
             let stop = CancellationToken::new();
             let local = socket.local_addr().unwrap_or(l.bind);
+            let beat = Arc::new(listener::Beat::new());
             let task = tokio::spawn(listener::accept_loop(
                 socket,
                 ctx.clone(),
                 self.shared.clone(),
                 stop.clone(),
-                self.alive_tx.clone(),
+                (self.alive_tx.clone(), beat.clone()),
             ));
             tracing::info!(listener = l.name, bind = %l.bind, "listening");
             inner.listeners.insert(
@@ -219,6 +222,7 @@ impl Forwarder {
                     ctx,
                     stop,
                     task,
+                    beat,
                 },
             );
         }
@@ -263,6 +267,32 @@ impl Forwarder {
             .map(|h| {
                 let ctx = h.ctx.load();
                 (ctx.config.name.clone(), h.local)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Listeners whose accept loop has ended or has not gone round for
+    /// `max_age` (a stuck task or a starved runtime): name and why. The
+    /// systemd watchdog stops being fed while this is not empty.
+    pub fn stalled_listeners(&self, max_age: Duration) -> Vec<(String, String)> {
+        let inner = lock(&self.inner);
+        let mut out: Vec<_> = inner
+            .listeners
+            .values()
+            .filter_map(|h| {
+                let name = h.ctx.load().config.name.clone();
+                if h.task.is_finished() {
+                    return Some((name, "its accept loop has ended".to_string()));
+                }
+                let age = h.beat.age();
+                (age > max_age).then(|| {
+                    (
+                        name,
+                        format!("its accept loop has not run for {} ms", age.as_millis()),
+                    )
+                })
             })
             .collect();
         out.sort();
