@@ -11,9 +11,10 @@ use std::process::Stdio;
 
 use rand::Rng;
 
+use super::demos::start_demo;
 pub use super::serve::{wait_ready, Daemon};
 use super::serve::{write_config, Serve};
-use super::{start_demo, ChildGuard, LabError, Topology, DEMO_HOSTS, FLOATING_IP, INGRESS, SERVER};
+use super::{ChildGuard, LabError, Topology, DEMO_HOSTS, FLOATING_IP, INGRESS, SERVER};
 use crate::demo::{self, ProxyMode};
 
 /// The port forwarded in-kernel to the lab's `server` host.

@@ -30,6 +30,7 @@
 
 pub mod appliance;
 mod civi;
+mod demos;
 pub mod echo;
 pub mod neutron;
 mod neutron_nat;
@@ -47,9 +48,10 @@ mod wire;
 use std::net::Ipv4Addr;
 
 pub use civi::{civi_addr, civi_config, start_civi, CIVI_HOST, CIVI_PORT};
+pub use demos::{start_demo, start_ingresses, DemoHandles, DEMO_HOSTS};
 pub use ns::{ChildGuard, Ns};
 pub use pair_topology::PairTopology;
-pub use run::{picture, run, start_demo, start_ingresses, DemoHandles, LabKind, DEMO_HOSTS};
+pub use run::{picture, run, LabKind};
 pub use serve::{write_config, Daemon, Serve};
 pub use sweep::{parse_owner_pid, sweep_leftovers, NS_PREFIX};
 pub use topology::{Mac, Options, Port, Topology};

@@ -9,12 +9,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::appliance::{forward, ingress_backends, listeners, start_forward_target, FORWARD_PORT};
+use super::demos::start_ingresses;
 use super::echo::{start_echo, Echo};
 use super::pair_topology::*;
 use super::serve::{write_config, Daemon, Serve};
-use super::{
-    start_ingresses, ChildGuard, LabError, Topology, DEMO_HOSTS, FLOATING_IP, ROUTER_PUBLIC, SERVER,
-};
+use super::{ChildGuard, LabError, Topology, DEMO_HOSTS, FLOATING_IP, ROUTER_PUBLIC, SERVER};
 use crate::demo::ProxyMode;
 
 /// The forwarded port of the TCP echo on the server (held connections).
