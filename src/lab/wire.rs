@@ -58,6 +58,7 @@ pub fn port_security_ruleset(ports: &[(String, Vec<Ipv4Addr>)]) -> String {
 /// router), the router as default gateway.
 pub(super) fn wire_client(c: &Ns, router: &Ns, extra: &[Ipv4Addr]) -> Result<(), LabError> {
     veth(c, "eth0", router, "rt-client")?;
+    router.ip(&["link", "set", "rt-client", "up"])?;
     for addr in [CLIENT, CLIENT_2, CLIENT_3] {
         c.ip(&["addr", "add", &cidr(addr), "dev", "eth0"])?;
     }
