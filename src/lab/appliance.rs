@@ -142,6 +142,7 @@ pub fn start_daemon(
         socket: dir.join("control.sock"),
         state_dir: None,
         log: None,
+        debug: false,
     };
     serve.start(topo.appliance(), exe)
 }

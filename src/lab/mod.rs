@@ -18,7 +18,8 @@
 //! `parvis lab`, `parvis lab --ha` and `parvis lab --ha --neutron`; one
 //! starter, [`Serve`], starts every `parvis serve`. Peers for tests that
 //! need real servers: the demo ingresses ([`start_ingresses`]), the TCP
-//! echo ([`echo`]), HAProxy, nginx and Apache ([`receiver`]).
+//! echo ([`echo`]), HAProxy reporting what parvis sent ([`reporter`]),
+//! HAProxy, nginx and Apache as the operator runs them ([`receiver`]).
 //!
 //! Where Apache httpd is installed, `parvis lab` also runs it on ingress1
 //! port 8443 behind `civi.example.org` (`civi.rs`, configured from
@@ -39,6 +40,7 @@ mod ns;
 pub mod pair;
 pub mod pair_topology;
 pub mod receiver;
+pub mod reporter;
 mod run;
 mod serve;
 mod sweep;

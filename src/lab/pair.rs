@@ -117,6 +117,7 @@ fn node_serve(i: usize, dir: &Path, text: &str, log: Option<PathBuf>) -> Result<
         config: write_config(dir, text)?,
         socket: node_dir.join("control.sock"),
         state_dir: Some(node_dir.join("state")),
+        debug: log.is_some(),
         log,
     })
 }

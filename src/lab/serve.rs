@@ -29,9 +29,11 @@ pub struct Serve {
     pub socket: PathBuf,
     /// `--state-dir`; `None`: the config's own `state_dir`.
     pub state_dir: Option<PathBuf>,
-    /// Append stdout and stderr to this file, with `RUST_LOG=debug`;
-    /// `None`: stdout and stderr are this process's.
+    /// Append stdout and stderr to this file; `None`: stdout and stderr
+    /// are this process's.
     pub log: Option<PathBuf>,
+    /// Run with `RUST_LOG=debug`.
+    pub debug: bool,
 }
 
 impl Serve {

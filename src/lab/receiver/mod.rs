@@ -230,18 +230,19 @@ fn write_files(kind: Kind, p: &Params) -> Result<(), LabError> {
         write(&p.dir.join(name), &text)?;
     }
     write(&www.join("index.html"), render::APACHE_PAGE)?;
-    certificate(p)
+    self_signed(&p.dir, &p.name)
 }
 
-/// A self-signed P-256 certificate for `p.name` and `*.example.org`.
-fn certificate(p: &Params) -> Result<(), LabError> {
-    let (cert, key) = (render::cert(&p.dir), render::key(&p.dir));
-    let san = format!("subjectAltName=DNS:{},DNS:*.example.org", p.name);
+/// A self-signed P-256 certificate for `name` and `*.example.org` in
+/// `dir` (`cert.pem`, `key.pem`, and both in one file for HAProxy).
+pub(super) fn self_signed(dir: &Path, name: &str) -> Result<(), LabError> {
+    let (cert, key) = (render::cert(dir), render::key(dir));
+    let san = format!("subjectAltName=DNS:{name},DNS:*.example.org");
     let out = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
         .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
         .arg("-subj")
-        .arg(format!("/CN={}", p.name))
+        .arg(format!("/CN={name}"))
         .args(["-addext", &san, "-keyout"])
         .arg(&key)
         .arg("-out")
@@ -259,7 +260,7 @@ fn certificate(p: &Params) -> Result<(), LabError> {
         std::fs::read_to_string(f).map_err(|e| io_error(format!("read {}", f.display()), e))
     };
     write(
-        &render::pem(&p.dir),
+        &render::pem(dir),
         &format!("{}{}", read(&cert)?, read(&key)?),
     )
 }
