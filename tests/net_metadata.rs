@@ -18,7 +18,7 @@ fn metadata_service_at_the_link_local_address() {
         Err(e) => panic!("{e}"),
     };
     ip(
-        &rig.app,
+        rig.app(),
         &[
             "link",
             "add",
@@ -32,8 +32,8 @@ fn metadata_service_at_the_link_local_address() {
             md.name(),
         ],
     );
-    ip(&rig.app, &["addr", "add", "169.254.0.2/16", "dev", "md0"]);
-    ip(&rig.app, &["link", "set", "md0", "up"]);
+    ip(rig.app(), &["addr", "add", "169.254.0.2/16", "dev", "md0"]);
+    ip(rig.app(), &["link", "set", "md0", "up"]);
     ip(&md, &["addr", "add", "169.254.169.254/16", "dev", "md-p"]);
     ip(&md, &["link", "set", "md-p", "up"]);
     let dir = rig.dir.path().to_string_lossy().into_owned();
@@ -54,7 +54,7 @@ fn metadata_service_at_the_link_local_address() {
         Ok(c) => c,
         Err(e) => panic!("{e}"),
     };
-    support::wait_tcp(&rig.app, std::net::Ipv4Addr::new(169, 254, 169, 254), 80);
+    support::wait_tcp(rig.app(), std::net::Ipv4Addr::new(169, 254, 169, 254), 80);
     let out = net_plan(&rig, &[]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
@@ -64,7 +64,7 @@ fn metadata_service_at_the_link_local_address() {
     );
     assert_configured(&rig);
     // The metadata link keeps its link-local address.
-    let md0 = json(&rig.app, &["addr", "show", "dev", "md0"]);
+    let md0 = json(rig.app(), &["addr", "show", "dev", "md0"]);
     assert_eq!(md0[0]["addr_info"][0]["local"], "169.254.0.2", "{md0}");
 }
 

@@ -37,6 +37,7 @@ pub mod neutron;
 mod neutron_nat;
 pub mod neutron_pair;
 mod ns;
+mod options;
 pub mod pair;
 pub mod pair_topology;
 pub mod receiver;
@@ -52,11 +53,12 @@ use std::net::Ipv4Addr;
 pub use civi::{civi_addr, civi_config, start_civi, CIVI_HOST, CIVI_PORT};
 pub use demos::{start_demo, start_ingresses, DemoHandles, DEMO_HOSTS};
 pub use ns::{ChildGuard, Ns};
+pub use options::{Mac, Options, Port};
 pub use pair_topology::PairTopology;
 pub use run::{picture, run, LabKind};
 pub use serve::{write_config, Daemon, Serve};
 pub use sweep::{parse_owner_pid, sweep_leftovers, NS_PREFIX};
-pub use topology::{Mac, Options, Port, Topology};
+pub use topology::Topology;
 
 /// Prefix length of every lab subnet.
 pub const PREFIX_LEN: u8 = 24;

@@ -5,7 +5,6 @@
 //!
 //! Does I/O: every step is an `ip`, `nft` or `sysctl` command.
 
-use std::fmt;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -23,72 +22,6 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// Serialises builds in one process: `ip netns add` racing with itself on a
 /// fresh `/run/netns` mount, and a sweep racing with a build, both misbehave.
 static BUILD: Mutex<()> = Mutex::new(());
-
-/// How to build a [`Topology`]. `Options::default()` is `parvis lab`'s.
-#[derive(Debug, Clone, Copy)]
-pub struct Options {
-    /// Name the public port `ens4` and the internal port `ens3` (the
-    /// default is the other way round), so tests catch code that trusts
-    /// names. Single node only.
-    pub swap_ports: bool,
-    /// Give the appliance its addresses, default route and up links. When
-    /// false its two ports exist (with their MACs) but stay down, with no
-    /// address and no route: the daemon under test configures them.
-    /// Single node only (the pair's nodes are always configured).
-    pub configure_appliance: bool,
-    /// Two appliances `a` and `b` side by side on both networks (bridges
-    /// on both, Neutron-like port security, the floating IP on the public
-    /// VIP) instead of one: `parvis lab --ha`.
-    pub pair: bool,
-    /// More client addresses, each a /32 on the client's `eth0` with a
-    /// route back on the router (e.g. a source in a block list's range).
-    pub client_extra: &'static [Ipv4Addr],
-    /// IPv6 off in every namespace but the appliance's, so no stray
-    /// neighbour discovery or MLD packet moves a counter under test.
-    pub quiet_ipv6: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            swap_ports: false,
-            configure_appliance: true,
-            pair: false,
-            client_extra: &[],
-            quiet_ipv6: false,
-        }
-    }
-}
-
-impl Options {
-    /// The pair's options (`parvis lab --ha`).
-    pub fn pair() -> Options {
-        Options {
-            pair: true,
-            ..Options::default()
-        }
-    }
-}
-
-/// An Ethernet address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mac(pub [u8; 6]);
-
-impl fmt::Display for Mac {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [a, b, c, d, e, g] = self.0;
-        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
-    }
-}
-
-/// One of the appliance's ports, as OpenStack would present it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Port {
-    /// Interface name inside the appliance namespace (`ens3` or `ens4`).
-    pub name: &'static str,
-    /// Its MAC, `fa:16:3e:..`, deterministic per topology.
-    pub mac: Mac,
-}
 
 /// The whole lab. Dropping it deletes every namespace it made.
 #[derive(Debug)]
@@ -237,7 +170,7 @@ impl Topology {
         }
         wire_client(&self.client, &self.router, opts.client_extra)?;
         self.wire_router()?;
-        self.wire_switch()?;
+        self.wire_switch(opts.internal_gateway)?;
         for i in 0..self.nodes.len() {
             self.wire_node(i, opts.configure_appliance || self.is_pair())?;
         }
@@ -265,9 +198,12 @@ impl Topology {
         Ok(())
     }
 
-    fn wire_switch(&self) -> Result<(), LabError> {
+    fn wire_switch(&self, gateway: Option<Ipv4Addr>) -> Result<(), LabError> {
         let s = &self.switch;
         bridge(s, "br0")?;
+        if let Some(gw) = gateway {
+            s.ip(&["addr", "add", &cidr(gw), "dev", "br0"])?;
+        }
         let hosts = [
             (&self.ingress[0], "sw-ingress1", INGRESS[0]),
             (&self.ingress[1], "sw-ingress2", INGRESS[1]),
@@ -352,7 +288,10 @@ fn ports(pid: u32, n: u32, i: usize, opts: &Options) -> (Port, Port) {
     } else {
         0
     };
-    let mac = |last: u8| Mac([0xfa, 0x16, 0x3e, k, p, base + last]);
+    let mac = |last: u8| match opts.port_macs {
+        Some(macs) if !opts.pair => macs[usize::from(last) - 1],
+        _ => Mac([0xfa, 0x16, 0x3e, k, p, base + last]),
+    };
     let (public, internal) = if opts.swap_ports && !opts.pair {
         (INTERNAL_PORT, PUBLIC_PORT)
     } else {
