@@ -18,7 +18,7 @@
 //! `parvis lab`, `parvis lab --ha` and `parvis lab --ha --neutron`; one
 //! starter, [`Serve`], starts every `parvis serve`. Peers for tests that
 //! need real servers: the demo ingresses ([`start_ingresses`]), the TCP
-//! echo ([`echo`]), HAProxy reporting what parvis sent ([`reporter`]),
+//! echo ([`echo`]), the OpenStack metadata service ([`metadata`]), HAProxy reporting what parvis sent ([`reporter`]),
 //! HAProxy, nginx and Apache as the operator runs them ([`receiver`]).
 //!
 //! Where Apache httpd is installed, `parvis lab` also runs it on ingress1
@@ -33,6 +33,7 @@ pub mod appliance;
 mod civi;
 mod demos;
 pub mod echo;
+pub mod metadata;
 pub mod neutron;
 mod neutron_nat;
 pub mod neutron_pair;
