@@ -9,10 +9,9 @@
 use std::fs::File;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use super::receiver::{render, self_signed};
-use super::{ChildGuard, LabError, Ns, Topology, INGRESS};
+use super::{ChildGuard, LabError, Topology, INGRESS};
 
 /// The TLS frontend (`ci`, `sni`, `auth`).
 pub const TLS_PORT: u16 = 443;
@@ -74,35 +73,14 @@ pub fn start_reporters(topo: &Topology, dir: &Path) -> Result<Vec<(String, Child
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(err));
         let mut child = ChildGuard::spawn(cmd)?;
-        wait_listening(&mut child, ns, TLS_PORT)?;
+        ns.wait_listening(&mut child, TLS_PORT)
+            .map_err(|reason| LabError::NotReady {
+                command: format!("haproxy on {tag}"),
+                reason,
+            })?;
         out.push((tag, child));
     }
     Ok(out)
-}
-
-/// Polls `ss` in `ns` until something listens on `port` (10 s at most).
-fn wait_listening(child: &mut ChildGuard, ns: &Ns, port: u16) -> Result<(), LabError> {
-    let filter = format!("sport = :{port}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let not_ready = |reason: String| LabError::NotReady {
-        command: "haproxy".into(),
-        reason,
-    };
-    loop {
-        if let Ok(Some(status)) = child.child_mut().try_wait() {
-            return Err(not_ready(format!("exited ({status})")));
-        }
-        let listening = ns
-            .run(&["ss", "-Hltn", &filter])
-            .is_ok_and(|o| !o.stdout.is_empty());
-        if listening {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(not_ready(format!("not listening on {port} after 10 s")));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn io_error(what: String, e: std::io::Error) -> LabError {

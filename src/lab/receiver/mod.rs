@@ -267,8 +267,6 @@ pub(super) fn self_signed(dir: &Path, name: &str) -> Result<(), LabError> {
 
 /// Polls `ss` in `ns` until something listens on `p.listen`.
 fn wait_listening(r: &mut Receiver, ns: &Ns, p: &Params) -> Result<(), LabError> {
-    let filter = format!("sport = :{}", p.listen.port());
-    let deadline = Instant::now() + Duration::from_secs(10);
     let not_ready = |r: &Receiver, why: &str| {
         let mut logs = r.error_log();
         if !matches!(r.kind, Kind::Haproxy | Kind::Traefik) {
@@ -281,19 +279,6 @@ fn wait_listening(r: &mut Receiver, ns: &Ns, p: &Params) -> Result<(), LabError>
             reason: format!("{why}; its logs in {}:\n{logs}", r.dir.display()),
         }
     };
-    loop {
-        if let Ok(Some(status)) = r.child.child_mut().try_wait() {
-            return Err(not_ready(r, &format!("exited ({status})")));
-        }
-        let listening = ns
-            .run(&["ss", "-Hltn", &filter])
-            .is_ok_and(|o| !o.stdout.is_empty());
-        if listening {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(not_ready(r, "not listening after 10 s"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    ns.wait_listening(&mut r.child, p.listen.port())
+        .map_err(|why| not_ready(r, &why))
 }
