@@ -43,14 +43,14 @@ const TEXT = {
     noMatch: "no connection matches", drained: "drained", drain: "Drain", undrain: "Undrain",
     logTitle: "Connection log", noLog: "no connection matches", added: "added.example.org",
     months: ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
-    logout: "Log out", switchTo: "Français" },
+    logout: "Log out", switchTo: "Français", badTo: "is not ADDRESS or ADDRESS:PORT" },
   fr: { wrong: "Identifiant ou mot de passe incorrect", dashboard: "Tableau de bord", routesNav: "Routes et backends",
     valid: "valide", line: "ligne 2", applied: "Appliquée comme version", confirmed: "Confirmée",
     running: "en service", noMatch: "aucune connexion ne correspond", drained: "drainé", drain: "Drainer",
     undrain: "Remettre en service", logTitle: "Journal des connexions", noLog: "aucune connexion ne correspond",
     added: "ajoutee.example.org",
     months: ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."],
-    logout: "Se déconnecter", switchTo: "English" },
+    logout: "Se déconnecter", switchTo: "English", badTo: "n’est pas de la forme ADRESSE ou ADRESSE:PORT" },
 }[LANG];
 if (!TEXT) { console.error(`PARVIS_LANG must be en or fr, not ${LANG}`); process.exit(2); }
 
@@ -155,6 +155,15 @@ async function main() {
       return ed.value.slice(ed.selectionStart, ed.selectionEnd);
     }) === "this is = = not toml", "clicking the problem selects line 2 in the editor");
     await shot(page, "04-config-error");
+    // A checker problem in the page's language, naming its key path as written.
+    const n = (original.match(/^\[\[forward\]\]/gm) || []).length;
+    const path = `forward[${n}].to`;
+    await page.fill("#editor", `${original.replace(/\n*$/, "\n")}\n[[forward]]\nport = 2222\nto = "not an address"\n`);
+    await page.waitForFunction(p => [...document.querySelectorAll("#problems li.problem")].some(li => li.textContent.includes(p)), path);
+    const said = (await page.locator("#problems li.problem", { hasText: path }).first().textContent());
+    check(said.includes(path + (LANG === "fr" ? "\u00a0: " : ": ") + '"not an address" ' + TEXT.badTo),
+      `the problem at ${path} is in ${LANG} with its key path (${said})`);
+    await shot(page, "04b-config-problem");
 
     step = "config apply";
     const r0 = routes[0];

@@ -17,6 +17,22 @@ function t(key, args) {
   for (const [k, v] of Object.entries(args || {})) s = s.split("{" + k + "}").join(String(v));
   return s;
 }
+// The checker's message templates in the page's language (config page,
+// French only): the API's `code` and `params` rendered with them; the
+// API's English `message` otherwise. Key paths and values are the API's.
+const MSG = (() => {
+  try { return JSON.parse((document.getElementById("i18n-msg") || {}).textContent || "{}"); }
+  catch (e) { return {}; }
+})();
+function msg(code, params, english) {
+  const tpl = MSG[code];
+  if (!tpl) return english;
+  return tpl.replace(/\{([a-z_0-9]+)\}/g, (all, name) => {
+    const v = (params || {})[name];
+    if (v === undefined || v === null) return all;
+    return typeof v === "string" ? v : msg(v.code, v.params, all);
+  });
+}
 const num = (n, digits) => new Intl.NumberFormat(LANG,
   { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 }).format(n);
 
@@ -195,12 +211,11 @@ function initConfig() {
   const check = () => api("POST", "/check", { config: ed.value }).then(r => {
     errLines = new Set(r.problems.filter(p => p.line).map(p => p.line));
     problemsEl.innerHTML = "";
-    // The checker's own messages are in English; the key paths
-    // (listener[0].bind) are the same in both languages.
+    // The key paths (listener[0].bind) are the same in both languages.
     if (r.problems.length && t("checker_note")) problemsEl.appendChild(el("li", { class: "note" }, t("checker_note")));
     for (const p of r.problems) {
       const li = el("li", { "data-line": p.line || "", class: "problem" },
-        (p.line ? t("line", { n: p.line }) : "") + (p.path ? p.path + t("colon") : "") + p.message);
+        (p.line ? t("line", { n: p.line }) : "") + (p.path ? p.path + t("colon") : "") + msg(p.code, p.params, p.message));
       li.addEventListener("click", () => goToLine(ed, p.line));
       problemsEl.appendChild(li);
     }
