@@ -127,6 +127,10 @@ async function main() {
     check(await navFits(page), "every tab of the navigation is visible at 1280 px");
     await page.waitForSelector("#chart path");
     check(await page.locator("#chart path").count() === 2, "the chart draws rate and active lines");
+    // The chart's span is in seconds under a minute ("last 0 min" was shown),
+    // a single unit in the singular ("sur les 1 dernières minutes" was shown).
+    const span = (await page.textContent("#chart-span")).trim();
+    check(span.length > 0 && !/\b0 min/.test(span) && !/\bles 1 /.test(span), `the chart's span reads well (${span})`);
     check((await page.textContent("#fingerprint")).split(":").length === 32, "the certificate fingerprint is shown");
     await shot(page, "02-dashboard");
 

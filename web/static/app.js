@@ -30,7 +30,8 @@ function msg(code, params, english) {
   return tpl.replace(/\{([a-z_0-9]+)\}/g, (all, name) => {
     const v = (params || {})[name];
     if (v === undefined || v === null) return all;
-    return typeof v === "string" ? v : msg(v.code, v.params, all);
+    const one = x => typeof x === "string" ? x : msg(x.code, x.params, all);
+    return Array.isArray(v) ? v.map(one).join("\u202f; ") : one(v);
   });
 }
 const num = (n, digits) => new Intl.NumberFormat(LANG,
@@ -131,7 +132,9 @@ function drawChart(svg, series) {
 // "last 40 s" under a minute, "last 3 min" after: never "last 0 min".
 function spanText(secs) {
   const s = Math.max(0, Math.round(secs));
-  return s < 60 ? t("span_s", { n: s }) : t("span_min", { n: Math.round(s / 60) });
+  const m = Math.round(s / 60);
+  if (s < 60) return s === 1 ? t("span_one_s") : t("span_s", { n: s });
+  return m === 1 ? t("span_one_min") : t("span_min", { n: m });
 }
 
 function initDashboard() {

@@ -234,6 +234,8 @@ pub(super) const TEXTS: &[(&str, &str)] = &[
     ("js.max_rate", "max {n}/s"),
     ("js.max_active", "max {n} active"),
     ("js.now", "· now {rate}/s, {active} active"),
+    ("js.span_one_s", "last 1 s"),
+    ("js.span_one_min", "last 1 min"),
     ("js.span_s", "last {n} s"),
     ("js.span_min", "last {n} min"),
     ("js.no_match", "no connection matches"),

@@ -235,6 +235,8 @@ pub(super) const TEXTS: &[(&str, &str)] = &[
     ("js.max_rate", "max. {n}/s"),
     ("js.max_active", "max. {n} actives"),
     ("js.now", "· maintenant {rate}/s, {active} actives"),
+    ("js.span_one_s", "sur la dernière seconde"),
+    ("js.span_one_min", "sur la dernière minute"),
     ("js.span_s", "sur les {n} dernières secondes"),
     ("js.span_min", "sur les {n} dernières minutes"),
     ("js.no_match", "aucune connexion ne correspond"),

@@ -54,9 +54,17 @@ fn render(k: &Keyed) -> String {
         k.params
             .iter()
             .find(|(n, _)| n == name)
-            .map(|(_, p)| match p {
-                Param::Text(t) => esc(t),
-                Param::Keyed(inner) => render(inner),
-            })
+            .map(|(_, p)| param(p))
     })
+}
+
+fn param(p: &Param) -> String {
+    match p {
+        Param::Text(t) => esc(t),
+        Param::Keyed(inner) => render(inner),
+        Param::List(items) => {
+            let items: Vec<String> = items.iter().map(param).collect();
+            items.join("\u{202f}; ")
+        }
+    }
 }

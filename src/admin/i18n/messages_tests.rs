@@ -146,3 +146,14 @@ fn the_message_texts_are_json_and_french_only() {
     assert!(!Lang::Fr.message_texts().contains('<'));
     assert_eq!(Lang::En.message_texts(), "{}");
 }
+
+#[test]
+fn an_applys_changes_are_translated_one_by_one() {
+    let event = "version 3 applied by ui:admin 127.0.0.1: routes of listener https: +ajoutee.example.org → ingress-https; backend web: server 10.0.0.5:443 added; listener https: idle_timeout 10m → 5m";
+    assert_eq!(
+        Lang::Fr.message(event),
+        "version 3 appliquée par ui:admin 127.0.0.1\u{a0}: routes du listener https\u{a0}: +ajoutee.example.org → ingress-https\u{202f}; backend web\u{a0}: serveur 10.0.0.5:443 ajouté\u{202f}; listener https\u{a0}: idle_timeout 10m → 5m"
+    );
+    let k = crate::api::messages::classify(event).expect("keyed");
+    assert_eq!(k.english(), event);
+}

@@ -10,7 +10,8 @@
 //! finds the template a text was written from and takes its parameters
 //! back out. The UI renders the same key in its language; the API adds
 //! the key and the parameters next to the English text. A parameter named
-//! `why` holds another message (a nested cause) and is classified in turn.
+//! `why` holds another message (a nested cause) and is classified in turn;
+//! one named `list` holds messages joined with `; ` (an apply's changes).
 //! A text that no template matches keeps its English (the tests make sure
 //! the checker's messages all match).
 
@@ -40,7 +41,12 @@ pub enum Param {
     Text(String),
     /// A nested message (the parameter `why`).
     Keyed(Box<Keyed>),
+    /// Messages joined with `; ` (the parameter `list`).
+    List(Vec<Param>),
 }
+
+/// How a `list` parameter's items are joined.
+pub const LIST_JOIN: &str = "; ";
 
 impl Param {
     /// The parameter's text as the English message had it.
@@ -48,6 +54,10 @@ impl Param {
         match self {
             Param::Text(t) => t.clone(),
             Param::Keyed(k) => k.english(),
+            Param::List(items) => {
+                let texts: Vec<String> = items.iter().map(Param::english).collect();
+                texts.join(LIST_JOIN)
+            }
         }
     }
 }
@@ -78,6 +88,7 @@ fn param_json(p: &Param) -> serde_json::Value {
     match p {
         Param::Text(t) => t.clone().into(),
         Param::Keyed(k) => serde_json::json!({"code": k.code, "params": k.params_json()}),
+        Param::List(items) => items.iter().map(param_json).collect(),
     }
 }
 
@@ -204,16 +215,15 @@ fn classify_depth(text: &str, depth: usize) -> Option<(usize, Keyed)> {
         });
         let mut params = Vec::new();
         for (name, v) in names.zip(values) {
-            let nested = name
-                .starts_with("why")
-                .then(|| classify_depth(v, depth + 1))
-                .flatten();
-            let p = match nested {
-                Some((s, k)) => {
-                    score += s;
-                    Param::Keyed(Box::new(k))
-                }
-                None => Param::Text(v.to_string()),
+            let p = if name == "list" {
+                let items = v
+                    .split(LIST_JOIN)
+                    .map(|item| nested(item, depth, &mut score));
+                Param::List(items.collect())
+            } else if name.starts_with("why") {
+                nested(v, depth, &mut score)
+            } else {
+                Param::Text(v.to_string())
             };
             params.push((name.to_string(), p));
         }
@@ -223,6 +233,18 @@ fn classify_depth(text: &str, depth: usize) -> Option<(usize, Keyed)> {
         }
     }
     best
+}
+
+/// `text` as a nested message (its fixed words added to `score`), or as
+/// text when no template matches.
+fn nested(text: &str, depth: usize, score: &mut usize) -> Param {
+    match classify_depth(text, depth + 1) {
+        Some((s, k)) => {
+            *score += s;
+            Param::Keyed(Box::new(k))
+        }
+        None => Param::Text(text.to_string()),
+    }
 }
 
 /// The names of a template's placeholders, in order.
