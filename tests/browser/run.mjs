@@ -351,6 +351,13 @@ async function screens(page) {
       });
       await shot(page, `${label}${path === "/" ? "-dashboard" : path.replace("/", "-")}`);
       if (label === "phone") check(wide <= 1, `${path} fits a phone's width (overflow ${wide}px ${culprits})`);
+      if (label === "phone" && path === "/routes") {
+        // Each server's drain button is in view, not scrolled off to the
+        // side inside its table's box.
+        const off = await page.evaluate(() => [...document.querySelectorAll("form.drain button")]
+          .map(b => Math.round(b.getBoundingClientRect().right - b.closest(".scroll").getBoundingClientRect().right)));
+        check(off.length > 0 && off.every(o => o <= 0), `the drain buttons fit a phone (${off.join(" ")})`);
+      }
       if (label === "wide" && path === "/") check(await navFits(page), "every tab of the navigation is visible");
     }
   }
