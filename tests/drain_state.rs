@@ -56,7 +56,12 @@ async fn a_drain_survives_an_apply_and_shows_in_metrics() {
         source_addr: None,
     };
     e.daemon.apply(req, author).await.unwrap();
-    let balance: Vec<String> = e.daemon.backends().iter().map(|b| b.balance.clone()).collect();
+    let balance: Vec<String> = e
+        .daemon
+        .backends()
+        .iter()
+        .map(|b| b.balance.clone())
+        .collect();
     assert_eq!(balance, ["round-robin"], "the apply reached the forwarder");
     assert_eq!(
         (drained(&e), metric(&e).as_str()),
@@ -68,7 +73,11 @@ async fn a_drain_survives_an_apply_and_shows_in_metrics() {
     let before = server_total(&e);
     let conn = e.open_tls("drain.example.org").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(server_total(&e), before, "a new connection reached the drained server");
+    assert_eq!(
+        server_total(&e),
+        before,
+        "a new connection reached the drained server"
+    );
     drop(conn);
 
     e.daemon

@@ -157,11 +157,20 @@ fn pieces(template: &str) -> Vec<Piece<'_>> {
 
 /// Matches `text` against `pieces`, collecting the parameters. A
 /// parameter takes at least one character (an empty one only at the very
-/// end), and the shortest span that lets the rest match.
-fn matches<'t>(ps: &[Piece<'_>], text: &'t str, out: &mut Vec<&'t str>) -> bool {
+/// end), and the shortest span that lets the rest match. Each search
+/// spends its length from `budget`: a crafted text with many separators
+/// cannot make the backtracking run long.
+fn matches<'t>(
+    ps: &[Piece<'_>],
+    text: &'t str,
+    out: &mut Vec<&'t str>,
+    budget: &mut usize,
+) -> bool {
     match ps.split_first() {
         None => text.is_empty(),
-        Some((Piece::Lit(l), rest)) => text.strip_prefix(l).is_some_and(|t| matches(rest, t, out)),
+        Some((Piece::Lit(l), rest)) => text
+            .strip_prefix(l)
+            .is_some_and(|t| matches(rest, t, out, budget)),
         Some((Piece::Var(_), [])) => {
             out.push(text);
             true
@@ -171,19 +180,54 @@ fn matches<'t>(ps: &[Piece<'_>], text: &'t str, out: &mut Vec<&'t str>) -> bool 
                 return false; // two placeholders in a row: ambiguous, not allowed
             };
             let mut from = 1.min(text.len());
-            while let Some(i) = text.get(from..).and_then(|t| t.find(next)) {
+            loop {
+                let cost = text.len() - from + 1;
+                if *budget < cost {
+                    *budget = 0;
+                    return false;
+                }
+                *budget -= cost;
+                let Some(i) = text.get(from..).and_then(|t| t.find(next)) else {
+                    return false;
+                };
                 let cut = from + i;
                 let mark = out.len();
                 out.push(&text[..cut]);
-                if matches(rest, &text[cut..], out) {
+                if matches(rest, &text[cut..], out, budget) {
                     return true;
                 }
                 out.truncate(mark);
                 from = cut + text[cut..].chars().next().map_or(1, char::len_utf8);
             }
-            false
         }
     }
+}
+
+/// Texts longer than this keep their English (a message quoting a huge
+/// value): no real problem or event is near it.
+const MAX_TEXT: usize = 2048;
+/// Work for one [`classify`] call, in bytes searched (about 50 times what
+/// a real message takes).
+const BUDGET: usize = 1 << 20;
+
+/// The templates cut at their placeholders, with their fixed text's length.
+type Parsed = (&'static str, Vec<Piece<'static>>, usize);
+
+fn parsed() -> &'static [Parsed] {
+    static PARSED: std::sync::OnceLock<Vec<Parsed>> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        en::TEXTS
+            .iter()
+            .map(|(code, template)| {
+                let ps = pieces(template);
+                let fixed = ps
+                    .iter()
+                    .map(|p| if let Piece::Lit(l) = p { l.len() } else { 0 })
+                    .sum();
+                (*code, ps, fixed)
+            })
+            .collect()
+    })
 }
 
 /// The key and parameters `text` was written from: of the templates that
@@ -191,24 +235,31 @@ fn matches<'t>(ps: &[Piece<'_>], text: &'t str, out: &mut Vec<&'t str>) -> bool 
 /// (its own and, through `why`, its nested messages'). `None` when none
 /// matches.
 pub fn classify(text: &str) -> Option<Keyed> {
-    classify_depth(text, 0).map(|(_, k)| k)
+    if text.len() > MAX_TEXT {
+        return None;
+    }
+    let mut budget = BUDGET;
+    classify_depth(text, 0, &mut budget).map(|(_, k)| k)
 }
 
-fn classify_depth(text: &str, depth: usize) -> Option<(usize, Keyed)> {
+fn classify_depth(text: &str, depth: usize, budget: &mut usize) -> Option<(usize, Keyed)> {
     if text.is_empty() || depth > 4 {
         return None;
     }
     let mut best: Option<(usize, Keyed)> = None;
-    for (code, template) in en::TEXTS {
-        let ps = pieces(template);
+    for (code, ps, fixed) in parsed() {
+        // A template ending in fixed text must end the text: checked first,
+        // it turns most templates away without a search.
+        if let Some(Piece::Lit(last)) = ps.last() {
+            if !text.ends_with(last) {
+                continue;
+            }
+        }
         let mut values = Vec::new();
-        if !matches(&ps, text, &mut values) {
+        if !matches(ps, text, &mut values, budget) {
             continue;
         }
-        let mut score: usize = ps
-            .iter()
-            .map(|p| if let Piece::Lit(l) = p { l.len() } else { 0 })
-            .sum();
+        let mut score = *fixed;
         let names = ps.iter().filter_map(|p| match p {
             Piece::Var(n) => Some(*n),
             Piece::Lit(_) => None,
@@ -218,10 +269,10 @@ fn classify_depth(text: &str, depth: usize) -> Option<(usize, Keyed)> {
             let p = if name == "list" {
                 let items = v
                     .split(LIST_JOIN)
-                    .map(|item| nested(item, depth, &mut score));
+                    .map(|item| nested(item, depth, &mut score, budget));
                 Param::List(items.collect())
             } else if name.starts_with("why") {
-                nested(v, depth, &mut score)
+                nested(v, depth, &mut score, budget)
             } else {
                 Param::Text(v.to_string())
             };
@@ -237,8 +288,8 @@ fn classify_depth(text: &str, depth: usize) -> Option<(usize, Keyed)> {
 
 /// `text` as a nested message (its fixed words added to `score`), or as
 /// text when no template matches.
-fn nested(text: &str, depth: usize, score: &mut usize) -> Param {
-    match classify_depth(text, depth + 1) {
+fn nested(text: &str, depth: usize, score: &mut usize, budget: &mut usize) -> Param {
+    match classify_depth(text, depth + 1, budget) {
         Some((s, k)) => {
             *score += s;
             Param::Keyed(Box::new(k))

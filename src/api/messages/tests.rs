@@ -108,3 +108,39 @@ fn every_problem_of_the_corpus_has_a_key() {
     );
     assert!(seen.len() >= 80, "the corpus reaches {} keys", seen.len());
 }
+
+#[test]
+fn crafted_texts_cannot_make_it_slow() {
+    // Many separators for the backtracking to try, at the length limit.
+    let crafted = format!("{}: is not", " line : ".repeat(MAX_TEXT / 8 - 2));
+    let started = std::time::Instant::now();
+    for _ in 0..20 {
+        let _ = classify(&crafted);
+    }
+    let each = started.elapsed() / 20;
+    assert!(
+        each < std::time::Duration::from_millis(50),
+        "{each:?} per text"
+    );
+    assert_eq!(classify(&"x".repeat(MAX_TEXT + 1)), None);
+}
+
+#[test]
+fn a_config_with_sixteen_thousand_problems_is_keyed_quickly() {
+    // tests/daemon_check.rs's big config: every forward has a problem.
+    let mut text = String::new();
+    for n in 0..16_000 {
+        let port = 10_000 + n % 50_000;
+        text.push_str(&format!("[[forward]]\nport = {port}\nto = \"bad-{n}\"\n"));
+    }
+    let problems = crate::config::parse(&text).expect_err("bad").problems;
+    let started = std::time::Instant::now();
+    let keyed = problems
+        .iter()
+        .filter(|p| classify(&p.message).is_some())
+        .count();
+    let took = started.elapsed();
+    println!("{} problems keyed in {took:?}", problems.len());
+    assert_eq!(keyed, problems.len());
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+}
