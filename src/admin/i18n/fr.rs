@@ -214,7 +214,7 @@ pub(super) const TEXTS: &[(&str, &str)] = &[
     ("form.bad_addr", "L’adresse n’est pas une adresse IP valide."),
     ("form.bad_minutes", "Le nombre de minutes n’est pas un nombre entier."),
     ("form.bad_drain", "Le formulaire de drainage est invalide."),
-    ("form.refused", "Opération refusée (message du service, en anglais)\u{a0}: {reason}"),
+    ("form.refused", "Opération refusée\u{a0}: {reason}"),
     ("tokens.intro", "Pour les scripts et l’intégration continue\u{a0}: {header} sur {api}. Un jeton en lecture seule ne peut rien modifier. En ligne de commande\u{a0}: {cli}."),
     ("tokens.name", "Nom"),
     ("tokens.role", "Rôle"),

@@ -157,3 +157,17 @@ fn an_applys_changes_are_translated_one_by_one() {
     let k = crate::api::messages::classify(event).expect("keyed");
     assert_eq!(k.english(), event);
 }
+
+#[test]
+fn a_forms_refusal_is_translated_with_its_values() {
+    let e = crate::api::ApiError::field("addr", "\"x\" is not an IP address");
+    assert_eq!(
+        Lang::Fr.message(&e.message),
+        "addr\u{a0}: &quot;x&quot; n’est pas une adresse IP"
+    );
+    let none = "backend \"k8s\" has no server 10.0.0.9:443 (its servers: 10.0.0.11:443)";
+    assert_eq!(
+        Lang::Fr.message(none),
+        "le backend &quot;k8s&quot; n’a pas de serveur 10.0.0.9:443 (ses serveurs\u{a0}: 10.0.0.11:443)"
+    );
+}

@@ -248,4 +248,6 @@ pub(super) const TEXTS: &[(&str, &str)] = &[
     ("change.server_removed", "backend {backend}\u{a0}: serveur {server} retiré"),
     ("change.ha", "ha\u{a0}: {keys} modifié\u{202f}; la paire (VRRP, conntrackd, synchronisation de la configuration) garde la section [ha] lue au démarrage jusqu’au redémarrage des deux démons"),
     ("event.ready", "parvis {version} prêt"),
+    ("api.no_server", "le backend {backend} n’a pas de serveur {server} (ses serveurs\u{a0}: {known})"),
+    ("api.ban_secs", "doit être entre 1 et {max}"),
 ];

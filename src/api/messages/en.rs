@@ -265,4 +265,6 @@ pub(super) const TEXTS: &[(&str, &str)] = &[
     ("change.server_removed", "backend {backend}: server {server} removed"),
     ("change.ha", "ha: {keys} changed; the pair (VRRP, conntrackd, config sync) keeps the [ha] read at start until both daemons restart"),
     ("event.ready", "parvis {version} ready"),
+    ("api.no_server", "backend {backend} has no server {server} (its servers: {known})"),
+    ("api.ban_secs", "must be between 1 and {max}"),
 ];
