@@ -49,10 +49,15 @@
 //!   the change manager's and the store's types to views. The one module
 //!   that uses all the ones above. I/O.
 //! - `demo` (feature `lab`): the PROXY-aware demo ingress (`parvis
-//!   demo-ingress`), a TLS and HTTP backend that reports what it saw. Does I/O (sockets); its header
-//!   and HTTP parsing are pure.
-//! - `lab` (feature `lab`): network-namespace topology shared by `parvis
-//!   lab` and the integration tests. Does I/O (`ip`, namespaces).
+//!   demo-ingress`), a TLS and HTTP backend that reports what it saw. Does
+//!   I/O (sockets); its header and HTTP parsing are pure.
+//! - `lab` (feature `lab`): the test bench. One builder
+//!   (`lab::Topology::build` with `lab::Options`: the single appliance or
+//!   the HA pair, and each test's variant), the one way to start `parvis
+//!   serve` there (`lab::Serve`), `parvis lab [--ha [--neutron]]`
+//!   (`lab::run`), and the real peers. Every integration test builds its
+//!   namespaces with it; a test that needs something the lab lacks adds a
+//!   builder option or a peer here. Does I/O (`ip`, namespaces).
 //! - [`firstboot`]: what the image's first-boot script asks of parvis (the
 //!   networkd files, the state directory it may hand over); uses `config`
 //!   and `net`. I/O.

@@ -141,14 +141,12 @@ async fn serve(opts: daemon::Options) -> Result<(), Failure> {
 #[cfg(feature = "lab")]
 async fn run_lab(ha: bool, neutron: Option<std::time::Duration>) -> Result<(), Failure> {
     let shutdown = signals().map_err(|e| (1, e))?;
-    let run = if let Some(delay) = neutron {
-        lab::neutron_pair::run(shutdown, delay).await
-    } else if ha {
-        lab::pair::run(shutdown).await
-    } else {
-        lab::appliance::run(shutdown).await
+    let kind = match (ha, neutron) {
+        (_, Some(delay)) => lab::LabKind::Neutron { delay },
+        (true, None) => lab::LabKind::Pair,
+        (false, None) => lab::LabKind::Single,
     };
-    run.map_err(|e| (1, e.into()))
+    lab::run(kind, shutdown).await.map_err(|e| (1, e.into()))
 }
 
 #[cfg(feature = "lab")]

@@ -79,12 +79,12 @@ async fn the_browser_chooses_the_switch_sticks_and_grants_nothing() {
     let r = a
         .curl("POST", "/backends/drain", &["-H", &both, "--data", &good])
         .await;
-    // The real daemon has no backend "k8s": its English reason inside French.
+    // The real daemon has no backend "k8s": its reason in French, the
+    // name as written.
     assert_eq!(r.status, 400, "{r:?}");
     assert!(
         r.body
-            .contains("Opération refusée (message du service, en anglais)")
-            && r.body.contains("no backend is named &quot;k8s&quot;"),
+            .contains("Opération refusée\u{a0}: aucun backend ne s’appelle &quot;k8s&quot;"),
         "{}",
         r.body
     );

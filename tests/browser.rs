@@ -1,7 +1,9 @@
 //! Headless Chromium drives the admin UI (tests/browser/run.mjs, Playwright
 //! over Debian's `chromium`) against the HTTPS admin port in front of the
 //! real daemon core (change engine, store, forwarder; the firewall recorded): login, dashboard, config check/apply/confirm, a live connection,
-//! bans, logout. Screenshots land in `target/screenshots/`.
+//! bans, every page on a phone and a wide screen, the language switch,
+//! logout — once with an English browser, once with a French one.
+//! Screenshots land in `target/screenshots/{en,fr}/`.
 //! Needs `apt-get install -y chromium` and `npm install` in tests/browser.
 #![allow(clippy::unwrap_used)]
 
@@ -44,18 +46,48 @@ async fn the_ui_works_in_headless_chromium() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         waited += 1;
     }
-    let shots = root.join("target/screenshots");
+    // Once with an English browser, once with a French one: each run
+    // applies and confirms a route of its own (versions 2 and 3).
+    for (lang, version, host) in [
+        ("en", 2, "added.example.org"),
+        ("fr", 3, "ajoutee.example.org"),
+    ] {
+        run_browser(&script, &a, lang).await;
+        let h = a.engine.daemon.history();
+        let last = h.last().unwrap();
+        assert_eq!(
+            (last.version, last.state),
+            (version, VersionState::Running),
+            "{lang}: {h:?}"
+        );
+        assert_eq!(last.comment, "browser test: add a route");
+        assert!(a.engine.daemon.config_text().contains(host), "{lang}");
+    }
+    let bans = a.engine.firewall.ban_calls();
+    let by_hand = bans
+        .iter()
+        .filter(|(ip, secs)| ip.to_string() == "203.0.113.77" && *secs == 300);
+    assert_eq!(by_hand.count(), 2, "one ban by hand per language: {bans:?}");
+    drop(held);
+}
+
+/// Runs tests/browser/run.mjs once in `lang`; screenshots in
+/// `target/screenshots/<lang>/`.
+async fn run_browser(script: &Path, a: &admin_support::Admin, lang: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shots = root.join("target/screenshots").join(lang);
     let _ = std::fs::remove_dir_all(&shots);
     let out = tokio::time::timeout(
         std::time::Duration::from_secs(240),
         tokio::process::Command::new("node")
-            .arg(&script)
+            .arg(script)
             .env("PARVIS_URL", a.url(""))
             .env("PARVIS_PASSWORD", admin_support::PASSWORD)
             // Held above through the forwarder (run.mjs's own TLS client
             // would wait for a handshake the holding backend never makes).
             .env("PARVIS_EXPECT_CONN", "paroisse-a.example.org")
             .env("PARVIS_EXPECT_NAME", engine_support::NAME)
+            .env("PARVIS_LANG", lang)
             .env("PARVIS_SCREENSHOTS", &shots)
             .kill_on_drop(true)
             .output(),
@@ -65,41 +97,27 @@ async fn the_ui_works_in_headless_chromium() {
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
+    println!("{lang}:\n{stdout}");
     assert!(
         out.status.success(),
-        "browser test failed:\n{stdout}\n{stderr}"
+        "browser test ({lang}) failed:\n{stdout}\n{stderr}"
     );
-    // What the browser did reached the daemon.
-    let h = a.engine.daemon.history();
-    let last = h.last().unwrap();
-    assert_eq!(
-        (last.version, last.state),
-        (2, VersionState::Running),
-        "{h:?}"
-    );
-    assert_eq!(last.comment, "browser test: add a route");
-    assert!(a.engine.daemon.config_text().contains("added.example.org"));
-    assert!(a
-        .engine
-        .firewall
-        .ban_calls()
-        .iter()
-        .any(|(ip, secs)| ip.to_string() == "203.0.113.77" && *secs == 300));
-    drop(held);
     for name in [
         "01-login",
         "02-dashboard",
         "04-config-error",
+        "04b-config-problem",
         "05-config-pending",
         "07-connections",
+        "phone-dashboard",
+        "wide-dashboard",
     ] {
         let p = shots.join(format!("{name}.png"));
         assert!(
             std::fs::metadata(&p)
                 .map(|m| m.len() > 10_000)
                 .unwrap_or(false),
-            "{}",
+            "{lang}: {}",
             p.display()
         );
     }

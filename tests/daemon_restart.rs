@@ -30,13 +30,7 @@ fn stop(mut daemon: appliance::Daemon) {
 
 #[test]
 fn a_version_that_failed_at_first_start_is_retried_at_the_next() {
-    let topo = topology();
-    let _ingresses = start_ingresses(&topo, parvis::demo::ProxyMode::Optional);
-    let dir = std::env::temp_dir().join(format!(
-        "pv-retry-{}-{}",
-        std::process::id(),
-        topo.client().name()
-    ));
+    let (topo, _ingresses, dir) = bare_lab("retry");
     let state = dir.join("state");
     let text = appliance::config(&topo, &state);
     // Another program holds the HTTPS port while the daemon starts.

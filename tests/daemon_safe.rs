@@ -12,13 +12,7 @@ use parvis::lab::{appliance, ChildGuard, FLOATING_IP};
 
 #[test]
 fn without_a_config_the_daemon_runs_closed_and_takes_one_later() {
-    let topo = topology();
-    let _ingresses = start_ingresses(&topo, parvis::demo::ProxyMode::Optional);
-    let dir = std::env::temp_dir().join(format!(
-        "pv-safe-{}-{}",
-        std::process::id(),
-        topo.client().name()
-    ));
+    let (topo, _ingresses, dir) = bare_lab("safe");
     let meta = dir.join("metadata/openstack/latest");
     std::fs::create_dir_all(&meta).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(

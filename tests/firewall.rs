@@ -264,6 +264,10 @@ fn missing_nft_is_one_clear_error() {
 fn sysctls_are_set_in_the_namespace_only() {
     let host = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").expect("host sysctl");
     let t = Topo::new("sysctl");
+    // The lab turns forwarding on in the appliance: off again, so only
+    // parvis can have turned it on.
+    let off = t.exec(&t.appliance, &["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
+    assert!(off.status.success(), "{off:?}");
     t.apply(BASE);
     let get = |key: &str| {
         let out = t.exec(&t.appliance, &["sysctl", "-n", key]);
@@ -273,7 +277,8 @@ fn sysctls_are_set_in_the_namespace_only() {
     assert_eq!(get("net.ipv6.conf.all.forwarding"), "1");
     assert_eq!(get("net.ipv4.conf.all.rp_filter"), "1");
     assert_eq!(get("net.ipv4.tcp_syncookies"), "1");
-    assert_eq!(get("net.ipv4.conf.pub0.send_redirects"), "0");
+    let redirects = format!("net.ipv4.conf.{}.send_redirects", t.public_port());
+    assert_eq!(get(&redirects), "0");
     assert_eq!(get("net.ipv4.conf.all.accept_redirects"), "0");
     let after = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").expect("host sysctl");
     assert_eq!(host, after, "the host's own sysctl is untouched");

@@ -44,9 +44,7 @@ fn listed(json: &str) -> String {
         std::process::id(),
         GOLDEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
     );
-    assert!(firewall_support::run(&["ip", "netns", "add", &ns])
-        .status
-        .success());
+    let made = parvis::lab::Ns::create(&ns).unwrap_or_else(|e| panic!("namespace {ns}: {e}"));
     let mut child = std::process::Command::new("ip")
         .args(["netns", "exec", &ns, "nft", "-j", "-f", "-"])
         .stdin(std::process::Stdio::piped())
@@ -63,7 +61,7 @@ fn listed(json: &str) -> String {
     let out = firewall_support::run(&[
         "ip", "netns", "exec", &ns, "nft", "list", "table", "inet", "parvis",
     ]);
-    let _ = firewall_support::run(&["ip", "netns", "del", &ns]);
+    drop(made);
     assert!(
         loaded.status.success(),
         "nft refused: {}",

@@ -3,6 +3,7 @@
 //! listener and a forward), `conn_max`. `parvis firewall apply` in the
 //! appliance, Python clients in the client namespace. Needs root.
 
+mod attack_support;
 mod firewall_support;
 
 use std::sync::mpsc;
@@ -161,46 +162,19 @@ to = "10.0.0.20:22"
 masquerade = false
 "#;
 
-/// Opens N connections from SRC and keeps them all open; prints how many
-/// are still open half a second later (the meter sees a connection after
-/// its handshake, and resets one over `conn_max`).
-const HOLD: &str = r#"
-import socket, sys, time
-src, dst, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-held = []
-for _ in range(n):
-    s = socket.socket()
-    s.bind((src, 0))
-    s.settimeout(1.0)
-    try:
-        s.connect((dst, port))
-        held.append(s)
-    except OSError:
-        pass
-    time.sleep(0.05)
-time.sleep(0.5)
-alive = 0
-for s in held:
-    s.setblocking(False)
-    try:
-        s.recv(1, socket.MSG_PEEK)
-    except BlockingIOError:
-        alive += 1
-    except OSError:
-        pass
-print(alive)
-"#;
-
 #[test]
 fn conn_max_caps_concurrent_connections_per_source() {
     let mut t = Topo::new("cmax");
     let s = t.server.clone();
     t.hold_tcp(&s, 22);
     t.apply(CONN_MAX);
-    assert_eq!(t.python(HOLD, &[C1, PUBLIC, "2222", "5"]), "3");
+    // The meter sees a connection after its handshake and resets one
+    // over `conn_max`; `hold` counts those still open a second later.
+    let client = t.lab.client();
+    assert_eq!(attack_support::hold(client, C1, PUBLIC, 2222, 5), 3);
     assert_eq!(
-        t.python(HOLD, &[C2, PUBLIC, "2222", "2"]),
-        "2",
+        attack_support::hold(client, C2, PUBLIC, 2222, 2),
+        2,
         "another source has its own count"
     );
 }

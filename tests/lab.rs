@@ -282,6 +282,7 @@ fn options_swap_ports_and_leave_the_appliance_bare() {
     let topo = topology_with(Options {
         swap_ports: true,
         configure_appliance: false,
+        ..Options::default()
     });
     let (public, internal) = (topo.public_port(), topo.internal_port());
     assert_eq!((public.name, internal.name), ("ens4", "ens3"));

@@ -41,20 +41,20 @@ fn config_drive_puts_each_role_on_its_nic_and_a_second_run_changes_nothing() {
     );
     assert_configured(&rig);
 
-    let before = json(&rig.app, &["addr"]);
+    let before = json(rig.app(), &["addr"]);
     let again = net_plan(&rig, &["--metadata", &dir]);
     let stdout = text(&again.stdout);
     assert!(again.status.success(), "{stdout}\n{}", text(&again.stderr));
     assert!(!stdout.lines().any(|l| l.starts_with("ip ")), "{stdout}");
     assert!(stdout.contains("# nothing to change"), "{stdout}");
-    assert_eq!(json(&rig.app, &["addr"]), before);
+    assert_eq!(json(rig.app(), &["addr"]), before);
 }
 
 #[test]
 fn dry_run_prints_the_plan_and_touches_nothing() {
     let rig = rig("dry");
     let dir = rig.dir.path().to_string_lossy().into_owned();
-    let before = json(&rig.app, &["addr"]);
+    let before = json(rig.app(), &["addr"]);
     let out = net_plan(&rig, &["--metadata", &dir, "--dry-run"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
@@ -63,7 +63,7 @@ fn dry_run_prints_the_plan_and_touches_nothing() {
         "{stdout}"
     );
     assert!(stdout.contains("# dry run: nothing applied"), "{stdout}");
-    assert_eq!(json(&rig.app, &["addr"]), before);
+    assert_eq!(json(rig.app(), &["addr"]), before);
 }
 
 /// Reads the child's stdout lines into a channel.
@@ -104,7 +104,7 @@ fn a_carrier_change_shows_in_the_live_state() {
     let rig = rig("watch");
     let dir = rig.dir.path().to_string_lossy().into_owned();
     assert!(net_plan(&rig, &["--metadata", &dir]).status.success());
-    let mut cmd = rig.app.command(&support::parvis_exe().to_string_lossy());
+    let mut cmd = rig.app().command(&support::parvis_exe().to_string_lossy());
     cmd.args([
         "net",
         "plan",
@@ -124,10 +124,10 @@ fn a_carrier_change_shows_in_the_live_state() {
     let rx = lines_of(&mut child);
     let mut seen = Vec::new();
     assert!(wait_line(&rx, &mut seen, "# watching"), "{seen:#?}");
-    ip(&rig.cloud, &["link", "set", "c-int", "down"]);
+    ip(rig.lab.switch(), &["link", "set", INTERNAL_PEER, "down"]);
     let down = format!("event: {} (internal): carrier down", rig.internal);
     assert!(wait_line(&rx, &mut seen, &down), "{seen:#?}");
-    ip(&rig.cloud, &["link", "set", "c-int", "up"]);
+    ip(rig.lab.switch(), &["link", "set", INTERNAL_PEER, "up"]);
     let up = format!("event: {} (internal): carrier up (state UP)", rig.internal);
     assert!(wait_line(&rx, &mut seen, &up), "{seen:#?}");
     // The final snapshot lists both roles with MAC, state, MTU, addresses, counters.
@@ -146,7 +146,7 @@ fn a_carrier_change_shows_in_the_live_state() {
 /// Runs a plan that must fail with exit 2 and `wants` in stderr, and checks
 /// that no link, address or route changed.
 fn refused(rig: &Rig, wants: &[&str]) {
-    let snapshot = |rig: &Rig| (json(&rig.app, &["addr"]), json(&rig.app, &["route"]));
+    let snapshot = |rig: &Rig| (json(rig.app(), &["addr"]), json(rig.app(), &["route"]));
     let before = snapshot(rig);
     let dir = rig.dir.path().to_string_lossy().into_owned();
     let out = net_plan(rig, &["--metadata", &dir]);
@@ -213,7 +213,7 @@ fn bad_input_is_refused_and_no_link_is_touched() {
     );
 
     write_drive(d, true, &network_data());
-    ip(&rig.app, &["link", "del", &rig.internal]);
+    ip(rig.app(), &["link", "del", &rig.internal]);
     refused(
         &rig,
         &[

@@ -1,6 +1,7 @@
-//! Where the metadata comes from, as root in namespaces these tests
-//! create: the metadata service at the link-local address, an unreachable
-//! service, and a config-drive image mounted read-only.
+//! Where the metadata comes from, as root in lab namespaces: the metadata
+//! service at the link-local address (the lab's `attach_metadata` peer),
+//! an unreachable service (an empty lab namespace), and a config-drive
+//! image mounted read-only.
 
 mod net_rig;
 mod support;
@@ -8,53 +9,16 @@ mod support;
 use std::process::{Command, Stdio};
 
 use net_rig::*;
-use parvis::lab::{ChildGuard, Ns};
+use parvis::lab::Ns;
 
 #[test]
 fn metadata_service_at_the_link_local_address() {
     let rig = rig("mds");
-    let md = match Ns::create(&format!("pv-{}-mds-md", std::process::id())) {
-        Ok(ns) => ns,
-        Err(e) => panic!("{e}"),
-    };
-    ip(
-        &rig.app,
-        &[
-            "link",
-            "add",
-            "md0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "md-p",
-            "netns",
-            md.name(),
-        ],
-    );
-    ip(&rig.app, &["addr", "add", "169.254.0.2/16", "dev", "md0"]);
-    ip(&rig.app, &["link", "set", "md0", "up"]);
-    ip(&md, &["addr", "add", "169.254.169.254/16", "dev", "md-p"]);
-    ip(&md, &["link", "set", "md-p", "up"]);
-    let dir = rig.dir.path().to_string_lossy().into_owned();
-    let mut server = md.command("/usr/bin/python3");
-    server
-        .args([
-            "-m",
-            "http.server",
-            "80",
-            "--bind",
-            "169.254.169.254",
-            "--directory",
-            &dir,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let _server = match ChildGuard::spawn(server) {
-        Ok(c) => c,
-        Err(e) => panic!("{e}"),
-    };
-    support::wait_tcp(&rig.app, std::net::Ipv4Addr::new(169, 254, 169, 254), 80);
+    let _md = rig
+        .lab
+        .attach_metadata(rig.dir.path())
+        .unwrap_or_else(|e| panic!("metadata service: {e}"));
+    support::wait_tcp(rig.app(), std::net::Ipv4Addr::new(169, 254, 169, 254), 80);
     let out = net_plan(&rig, &[]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
@@ -64,7 +28,7 @@ fn metadata_service_at_the_link_local_address() {
     );
     assert_configured(&rig);
     // The metadata link keeps its link-local address.
-    let md0 = json(&rig.app, &["addr", "show", "dev", "md0"]);
+    let md0 = json(rig.app(), &["addr", "show", "dev", "md0"]);
     assert_eq!(md0[0]["addr_info"][0]["local"], "169.254.0.2", "{md0}");
 }
 

@@ -93,9 +93,9 @@ fn after(l: Lang, back: &str, result: Result<(), ApiError>) -> Response {
     match result {
         Ok(()) => Redirect::to(back).into_response(),
         Err(e) => {
-            // The daemon's own message stays in English inside a
-            // translated sentence.
-            let msg = l.f("form.refused", &[("reason", &esc(&e.message))]);
+            // The daemon's reason in the page's language where the message
+            // catalogue knows it (its values as written), else in English.
+            let msg = l.f("form.refused", &[("reason", &l.message(&e.message))]);
             refused(l, back, e.status, &msg)
         }
     }

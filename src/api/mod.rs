@@ -11,6 +11,7 @@
 
 pub mod ha;
 pub mod json;
+pub mod messages;
 pub mod metrics;
 mod metrics_routes;
 mod prom;
@@ -252,10 +253,15 @@ pub fn check_text(text: &str) -> CheckResult {
             problems: e
                 .problems
                 .into_iter()
-                .map(|p| CheckProblem {
-                    line: p.line,
-                    path: p.path,
-                    message: p.message,
+                .map(|p| {
+                    let keyed = messages::classify(&p.message);
+                    CheckProblem {
+                        line: p.line,
+                        path: p.path,
+                        message: p.message,
+                        code: keyed.as_ref().map(|k| k.code.clone()),
+                        params: keyed.map(|k| k.params_json()),
+                    }
                 })
                 .collect(),
         },

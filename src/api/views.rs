@@ -361,8 +361,16 @@ pub struct CheckProblem {
     pub line: Option<usize>,
     /// Key path (`route[2].hosts[0]`); empty for the whole file.
     pub path: String,
-    /// What is wrong.
+    /// What is wrong (English: the CLI and scripts read this).
     pub message: String,
+    /// The message's key in `api::messages` (`check.not_addr_port`), when
+    /// its text matches one; the UI renders it in its language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The key's parameters (`{"value": "\"x\""}`; a nested message is
+    /// `{"code": ..., "params": ...}`), with `code`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<serde_json::Value>,
 }
 
 /// Extra figures for `/metrics` that only the daemon knows. Everything

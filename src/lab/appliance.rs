@@ -1,16 +1,20 @@
-//! The appliance side of the lab: a sample config for the lab topology,
-//! the real `parvis serve` started in the appliance namespace, a demo
-//! server behind a port forward, and a loopback door from the host to the
-//! admin UI. Used by `parvis lab` and by the integration tests. Does I/O.
+//! The appliance side of the lab: the sample config for the single
+//! appliance (and the listener, backend and forward tables the pair's
+//! config shares), the real `parvis serve` started in the appliance
+//! namespace, a demo server behind a port forward, and a loopback door from
+//! the host to the admin UI. Used by `parvis lab` and by the integration
+//! tests. Does I/O, except the config texts (pure).
 
-use std::path::{Path, PathBuf};
+use std::net::Ipv4Addr;
+use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use rand::Rng;
 
-use super::civi::{civi_config, civi_notes, start_civi};
-use super::{start_demo, ChildGuard, LabError, Topology, DEMO_HOSTS, FLOATING_IP, INGRESS, SERVER};
+use super::demos::start_demo;
+pub use super::serve::{wait_ready, Daemon};
+use super::serve::{write_config, Serve};
+use super::{ChildGuard, LabError, Topology, DEMO_HOSTS, FLOATING_IP, INGRESS, SERVER};
 use crate::demo::{self, ProxyMode};
 
 /// The port forwarded in-kernel to the lab's `server` host.
@@ -47,18 +51,7 @@ conn_max = 500
 ban = "1m"
 block = ["203.0.113.128/25"]
 
-[[listener]]
-name = "https"
-bind = "0.0.0.0:443"
-protocol = "tls"
-default_backend = "ingress-all"
-
-[[listener]]
-name = "http"
-bind = "0.0.0.0:80"
-protocol = "http"
-default_backend = "ingress-http"
-
+{listeners}
 [[route]]
 listener = "https"
 hosts = ["{a}"]
@@ -77,40 +70,62 @@ proxy_protocol = "v2"
 servers = ["{i2}:443"]
 proxy_protocol = "v2"
 
-[backend.ingress-all]
+{backends}{forward}"#,
+        state = state_dir.display(),
+        public = topo.public_port().name,
+        internal = topo.internal_port().name,
+        listeners = listeners(Ipv4Addr::UNSPECIFIED),
+        backends = ingress_backends(true),
+        forward = forward(FORWARD_PORT, false),
+    )
+}
+
+/// The two `[[listener]]` tables every lab config has: `https` (TLS, to
+/// `ingress-all`) and `http` (to `ingress-http`) on `bind`.
+pub(super) fn listeners(bind: Ipv4Addr) -> String {
+    format!(
+        r#"[[listener]]
+name = "https"
+bind = "{bind}:443"
+protocol = "tls"
+default_backend = "ingress-all"
+
+[[listener]]
+name = "http"
+bind = "{bind}:80"
+protocol = "http"
+default_backend = "ingress-http"
+"#
+    )
+}
+
+/// The backends over both ingress nodes: `ingress-all` (TLS, PROXY v2,
+/// health-checked; `least-conn` when asked) and `ingress-http` (PROXY v1).
+pub(super) fn ingress_backends(least_conn: bool) -> String {
+    let [i1, i2] = INGRESS;
+    let balance = if least_conn {
+        "balance = \"least-conn\"\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"[backend.ingress-all]
 servers = ["{i1}:443", "{i2}:443"]
 proxy_protocol = "v2"
-balance = "least-conn"
-health = {{ interval = "1s", timeout = "500ms", fall = 2, rise = 1 }}
+{balance}health = {{ interval = "1s", timeout = "500ms", fall = 2, rise = 1 }}
 
 [backend.ingress-http]
 servers = ["{i1}:80", "{i2}:80"]
 proxy_protocol = "v1"
-
-[[forward]]
-proto = "tcp"
-port = {fwd}
-to = "{server}:{fwd}"
-masquerade = false
-"#,
-        state = state_dir.display(),
-        public = topo.public_port().name,
-        internal = topo.internal_port().name,
-        fwd = FORWARD_PORT,
-        server = SERVER,
+"#
     )
 }
 
-/// A running `parvis serve` in the appliance namespace.
-pub struct Daemon {
-    /// The daemon process (killed on drop).
-    pub child: ChildGuard,
-    /// Its config file.
-    pub config: PathBuf,
-    /// Its control socket.
-    pub socket: PathBuf,
-    /// Its state directory.
-    pub state_dir: PathBuf,
+/// A TCP `[[forward]]` of `port` to the same port on the lab's server.
+pub(super) fn forward(port: u16, masquerade: bool) -> String {
+    format!(
+        "\n[[forward]]\nproto = \"tcp\"\nport = {port}\nto = \"{SERVER}:{port}\"\nmasquerade = {masquerade}\n"
+    )
 }
 
 /// Writes `config_text` to `dir/parvis.toml` and starts `exe serve` in the
@@ -122,58 +137,14 @@ pub fn start_daemon(
     dir: &Path,
     config_text: &str,
 ) -> Result<Daemon, LabError> {
-    let io = |what: &str, e: std::io::Error| LabError::NotReady {
-        command: format!("{what} in {}", dir.display()),
-        reason: e.to_string(),
+    let serve = Serve {
+        config: write_config(dir, config_text)?,
+        socket: dir.join("control.sock"),
+        state_dir: None,
+        log: None,
+        debug: false,
     };
-    std::fs::create_dir_all(dir).map_err(|e| io("mkdir", e))?;
-    let config = dir.join("parvis.toml");
-    std::fs::write(&config, config_text).map_err(|e| io("write parvis.toml", e))?;
-    let socket = dir.join("control.sock");
-    let mut cmd = topo.appliance().command(&exe.to_string_lossy());
-    cmd.arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .arg("--socket")
-        .arg(&socket);
-    cmd.stdin(Stdio::null());
-    let mut child = ChildGuard::spawn(cmd)?;
-    wait_ready(&mut child, &socket)?;
-    let state_dir = parse_state_dir(config_text).unwrap_or_else(|| dir.join("state"));
-    Ok(Daemon {
-        child,
-        config,
-        socket,
-        state_dir,
-    })
-}
-
-/// Waits until a starting `parvis serve` has opened its control socket
-/// (its startup apply is done); fails if it exits first or takes over 30 s.
-pub fn wait_ready(child: &mut ChildGuard, socket: &Path) -> Result<(), LabError> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !socket.exists() {
-        if let Ok(Some(status)) = child.child_mut().try_wait() {
-            return Err(LabError::NotReady {
-                command: "parvis serve".into(),
-                reason: format!("it exited ({status}) before it was ready; its log is above"),
-            });
-        }
-        if Instant::now() > deadline {
-            return Err(LabError::NotReady {
-                command: "parvis serve".into(),
-                reason: "no control socket after 30 s".into(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok(())
-}
-
-fn parse_state_dir(text: &str) -> Option<PathBuf> {
-    crate::config::parse(text)
-        .ok()
-        .map(|c| c.appliance.state_dir)
+    serve.start(topo.appliance(), exe)
 }
 
 /// A random password for the lab's admin account.
@@ -247,51 +218,4 @@ pub fn notes(topo: &Topology, password: &str, door: bool) -> String {
          Ctrl-C removes everything.\n",
         app = topo.appliance().name(),
     )
-}
-
-/// `parvis lab`: the topology, the demo ingresses, the forward target and
-/// the real daemon with the sample config and a fresh admin password;
-/// everything is removed when `shutdown` resolves.
-pub async fn run(shutdown: impl std::future::Future<Output = ()>) -> Result<(), LabError> {
-    let dir = std::env::temp_dir().join(format!("pv-lab-{}", std::process::id()));
-    let exe = std::env::current_exe().map_err(LabError::CurrentExe)?;
-    let result = super::run_with(super::Options::default(), shutdown, |topo| {
-        let target = start_forward_target(topo, &exe)?;
-        let state_dir = dir.join("state");
-        let password = password();
-        crate::admin::auth::set_password(&state_dir, &password).map_err(|e| {
-            LabError::NotReady {
-                command: "parvis passwd".into(),
-                reason: e.to_string(),
-            }
-        })?;
-        let apache = start_civi(topo, &dir.join("apache"));
-        let mut text = config(topo, &state_dir);
-        if apache.is_ok() {
-            text.push_str(&civi_config());
-        }
-        let daemon = start_daemon(topo, &exe, &dir, &text)?;
-        let door = admin_door(topo);
-        let mut notes = notes(topo, &password, door.is_some());
-        notes = notes.replace("<lab dir>", &dir.display().to_string());
-        // `parvis` is not on the PATH after `make demo`: name the binary.
-        notes = notes.replace("<parvis>", &exe.display().to_string());
-        // Apache's lines go before the admin UI's.
-        notes = notes.replacen(
-            "\nAdmin UI:",
-            &format!("{}\nAdmin UI:", civi_notes(topo, &apache)),
-            1,
-        );
-        let mut children = vec![daemon.child, target];
-        children.extend(door);
-        let receivers = apache.into_iter().collect();
-        Ok(super::ApplianceStart {
-            children,
-            receivers,
-            notes,
-        })
-    })
-    .await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
 }

@@ -11,6 +11,16 @@
 //!                      ↔ 192.168.10.5
 //! ```
 //!
+//! One builder, [`Topology::build`], makes every layout from [`Options`]:
+//! the single appliance above (ports swapped or left unconfigured, extra
+//! client addresses, IPv6 quiet) or the HA pair ([`Options::pair`], drawn in
+//! [`pair_topology`]). One launcher, [`run`] with a [`LabKind`], runs
+//! `parvis lab`, `parvis lab --ha` and `parvis lab --ha --neutron`; one
+//! starter, [`Serve`], starts every `parvis serve`. Peers for tests that
+//! need real servers: the demo ingresses ([`start_ingresses`]), the TCP
+//! echo ([`echo`]), the OpenStack metadata service ([`metadata`]), HAProxy reporting what parvis sent ([`reporter`]),
+//! HAProxy, nginx and Apache as the operator runs them ([`receiver`]).
+//!
 //! Where Apache httpd is installed, `parvis lab` also runs it on ingress1
 //! port 8443 behind `civi.example.org` (`civi.rs`, configured from
 //! `docs/ingress/apache.conf` by [`receiver`]).
@@ -21,28 +31,35 @@
 
 pub mod appliance;
 mod civi;
+mod demos;
 pub mod echo;
+pub mod metadata;
 pub mod neutron;
 mod neutron_nat;
 pub mod neutron_pair;
 mod ns;
+mod options;
 pub mod pair;
 pub mod pair_topology;
 pub mod receiver;
+pub mod reporter;
 mod run;
+mod serve;
 mod sweep;
 mod topology;
+mod wire;
 
 use std::net::Ipv4Addr;
 
 pub use civi::{civi_addr, civi_config, start_civi, CIVI_HOST, CIVI_PORT};
+pub use demos::{start_demo, start_ingresses, DemoHandles, DEMO_HOSTS};
 pub use ns::{ChildGuard, Ns};
+pub use options::{Mac, Options, Port};
 pub use pair_topology::PairTopology;
-pub use run::{
-    picture, run, run_with, start_demo, start_ingresses, ApplianceStart, DemoHandles, DEMO_HOSTS,
-};
+pub use run::{picture, run, LabKind};
+pub use serve::{write_config, Daemon, Serve};
 pub use sweep::{parse_owner_pid, sweep_leftovers, NS_PREFIX};
-pub use topology::{Mac, Options, Port, Topology};
+pub use topology::Topology;
 
 /// Prefix length of every lab subnet.
 pub const PREFIX_LEN: u8 = 24;
@@ -66,6 +83,25 @@ pub const APPLIANCE_INTERNAL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 pub const INGRESS: [Ipv4Addr; 2] = [Ipv4Addr::new(10, 0, 0, 11), Ipv4Addr::new(10, 0, 0, 12)];
 /// A plain host on the internal network, target of port forwards.
 pub const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 20);
+
+/// The pair's public VIP: the floating IP's target.
+pub const VIP_PUBLIC: Ipv4Addr = Ipv4Addr::new(192, 168, 10, 4);
+/// The pair's internal VIP: the Kubernetes nodes' gateway (the single
+/// appliance's [`APPLIANCE_INTERNAL`]).
+pub const VIP_INTERNAL: Ipv4Addr = APPLIANCE_INTERNAL;
+/// Public addresses of the pair's nodes `a` and `b`.
+pub const NODE_PUBLIC: [Ipv4Addr; 2] = [
+    Ipv4Addr::new(192, 168, 10, 5),
+    Ipv4Addr::new(192, 168, 10, 6),
+];
+/// Internal addresses of nodes `a` and `b` (their `[[ha.node]]` addresses).
+pub const NODE_INTERNAL: [Ipv4Addr; 2] = [Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)];
+/// The pair's node names (and their namespaces' roles).
+pub const NODE_NAMES: [&str; 2] = ["a", "b"];
+/// The public port's name in each node of the pair.
+pub const PUBLIC_PORT: &str = "ens3";
+/// The internal port's name in each node of the pair.
+pub const INTERNAL_PORT: &str = "ens4";
 
 /// What went wrong while building, using or removing the lab.
 #[derive(Debug, thiserror::Error)]

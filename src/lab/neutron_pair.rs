@@ -1,14 +1,15 @@
-//! `parvis lab --ha --neutron`: the pair's lab in the "neutron" failover
-//! mode. The Keystone/Neutron stand-in runs in the router's namespace and
-//! the floating IP's NAT targets a node's own public address (never the
-//! VIP), so only an API call moves the traffic. Does I/O.
+//! The pair's config in the "neutron" failover mode (`parvis lab --ha
+//! --neutron`): the Keystone/Neutron stand-in runs in the router's
+//! namespace and the floating IP's NAT targets a node's own public address
+//! (never the VIP), so only an API call moves the traffic. The config text
+//! is pure; writing the secret file does I/O.
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::neutron::{self, StandIn};
-use super::pair::{config, notes, start_backends, start_node};
-use super::pair_topology::{PairTopology, VIP_PUBLIC};
+use super::pair::config_bound;
 use super::LabError;
 
 /// The secret file's name in the lab's folder (mode 0600).
@@ -19,9 +20,11 @@ pub const SECRET_FILE: &str = "app-cred.secret";
 /// address (traffic arrives at the node's own address, not the VIP).
 /// `secret_file`: the credential's secret in a file rather than inline.
 pub fn neutron_config(state_dir: &Path, advert: Duration, secret_file: Option<&Path>) -> String {
-    let text = config(state_dir, advert)
-        .replace(&format!("bind = \"{VIP_PUBLIC}:"), "bind = \"0.0.0.0:")
-        .replacen("\n[[ha.node]]", "mode = \"neutron\"\n\n[[ha.node]]", 1);
+    let text = config_bound(state_dir, advert, Ipv4Addr::UNSPECIFIED).replacen(
+        "\n[[ha.node]]",
+        "mode = \"neutron\"\n\n[[ha.node]]",
+        1,
+    );
     let secret = match secret_file {
         Some(p) => format!("application_credential_secret_file = \"{}\"", p.display()),
         None => format!(
@@ -61,45 +64,6 @@ pub fn write_secret(dir: &Path) -> Result<PathBuf, LabError> {
         .map_err(io)?;
     writeln!(f, "{}", neutron::CREDENTIAL_SECRET).map_err(io)?;
     Ok(path)
-}
-
-/// `parvis lab --ha --neutron`: the pair, the stand-in (each call delayed
-/// by `delay`), until `shutdown`; then removes it all.
-pub async fn run(
-    shutdown: impl std::future::Future<Output = ()>,
-    delay: Duration,
-) -> Result<(), LabError> {
-    let dir: PathBuf = std::env::temp_dir().join(format!("pv-lab-ha-{}", std::process::id()));
-    let exe = std::env::current_exe().map_err(LabError::CurrentExe)?;
-    let topo = PairTopology::build()?;
-    let standin = StandIn::start(topo.router().name())?;
-    standin.world().delay = delay;
-    let backends = start_backends(&topo, &exe)?;
-    let secret = write_secret(&dir)?;
-    let text = neutron_config(
-        &dir.join("state"),
-        Duration::from_millis(crate::ha::RECOMMENDED_ADVERT_MS),
-        Some(&secret),
-    );
-    let a = start_node(&topo, 0, &exe, &dir, &text)?;
-    let b = start_node(&topo, 1, &exe, &dir, &text)?;
-    print!("{}", notes(&topo, &dir, [a.child.id(), b.child.id()]));
-    println!(
-        "\nMode \"neutron\": the floating IP follows the Neutron API, not ARP.\n\
-         The Keystone/Neutron stand-in listens on {} (each call takes {delay:?});\n\
-         `parvis ha status` shows the port the floating IP points at. The router's NAT:\n\
-         \x20 ip netns exec {} nft list table ip pv-floating-ip",
-        StandIn::auth_url(),
-        topo.router().name()
-    );
-    shutdown.await;
-    println!("removing the lab…");
-    drop((a, b));
-    drop(backends);
-    drop(standin);
-    drop(topo);
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
 }
 
 #[cfg(test)]

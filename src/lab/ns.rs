@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use super::LabError;
 
@@ -68,6 +69,29 @@ impl Ns {
         let mut cmd = self.command(program);
         cmd.args(rest).stdin(Stdio::null()).stdout(Stdio::null());
         ChildGuard::spawn(cmd)
+    }
+
+    /// Polls `ss` here every 100 ms until something listens on TCP
+    /// `port`; `Err` says why not: `child` (the server) exited, or 10 s
+    /// passed.
+    pub fn wait_listening(&self, child: &mut ChildGuard, port: u16) -> Result<(), String> {
+        let filter = format!("sport = :{port}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = child.child_mut().try_wait() {
+                return Err(format!("exited ({status})"));
+            }
+            let listening = self
+                .run(&["ss", "-Hltn", &filter])
+                .is_ok_and(|o| !o.stdout.is_empty());
+            if listening {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("not listening on {port} after 10 s"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// PIDs of the processes whose network namespace is this one.

@@ -1,19 +1,20 @@
-//! `parvis lab --ha`: the pair's topology, the demo ingresses and forward
-//! target, and two real daemons `a` and `b` running one config (each with
-//! its own `--state-dir` and control socket). Used by `parvis lab --ha`, the
-//! HA tests and `make ha-bench`. Does I/O.
+//! The pair's side of the lab: its shared config, the demo ingresses,
+//! forward target and TCP echo (for either layout), and starting node `a`
+//! or `b` (one config, each with its own `--state-dir` and control socket).
+//! Used by `parvis lab --ha`, the HA tests and `make ha-bench`. Does I/O,
+//! except the config text (pure).
 
+use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use super::appliance::{wait_ready, Daemon, FORWARD_PORT};
+use super::appliance::{forward, ingress_backends, listeners, start_forward_target, FORWARD_PORT};
+use super::demos::start_ingresses;
 use super::echo::{start_echo, Echo};
 use super::pair_topology::*;
-use super::{
-    start_demo, ChildGuard, LabError, DEMO_HOSTS, FLOATING_IP, INGRESS, ROUTER_PUBLIC, SERVER,
-};
-use crate::demo::{self, ProxyMode};
+use super::serve::{write_config, Daemon, Serve};
+use super::{ChildGuard, LabError, Topology, DEMO_HOSTS, FLOATING_IP, ROUTER_PUBLIC, SERVER};
+use crate::demo::ProxyMode;
 
 /// The forwarded port of the TCP echo on the server (held connections).
 pub const ECHO_PORT: u16 = 7000;
@@ -21,7 +22,12 @@ pub const ECHO_PORT: u16 = 7000;
 /// The pair's shared config: both VIPs, the two nodes, listeners bound to
 /// the public VIP, a forward to the server (SNAT to the internal VIP).
 pub fn config(state_dir: &Path, advert: Duration) -> String {
-    let [i1, i2] = INGRESS;
+    config_bound(state_dir, advert, VIP_PUBLIC)
+}
+
+/// [`config`] with the listeners bound to `bind` (the "neutron" mode binds
+/// every address: traffic arrives at a node's own address).
+pub(super) fn config_bound(state_dir: &Path, advert: Duration, bind: Ipv4Addr) -> String {
     let [na, nb] = NODE_INTERNAL;
     let [ha, hb] = DEMO_HOSTS;
     format!(
@@ -57,46 +63,19 @@ name = "b"
 address = "{nb}"
 priority = 100
 
-[[listener]]
-name = "https"
-bind = "{VIP_PUBLIC}:443"
-protocol = "tls"
-default_backend = "ingress-all"
-
-[[listener]]
-name = "http"
-bind = "{VIP_PUBLIC}:80"
-protocol = "http"
-default_backend = "ingress-http"
-
+{listeners}
 [[route]]
 listener = "https"
 hosts = ["{ha}", "{hb}"]
 backend = "ingress-all"
 
-[backend.ingress-all]
-servers = ["{i1}:443", "{i2}:443"]
-proxy_protocol = "v2"
-health = {{ interval = "1s", timeout = "500ms", fall = 2, rise = 1 }}
-
-[backend.ingress-http]
-servers = ["{i1}:80", "{i2}:80"]
-proxy_protocol = "v1"
-
-[[forward]]
-proto = "tcp"
-port = {FORWARD_PORT}
-to = "{SERVER}:{FORWARD_PORT}"
-masquerade = true
-
-[[forward]]
-proto = "tcp"
-port = {ECHO_PORT}
-to = "{SERVER}:{ECHO_PORT}"
-masquerade = true
-"#,
+{backends}{fwd}{echo}"#,
         state = state_dir.display(),
         advert = advert.as_millis(),
+        listeners = listeners(bind),
+        backends = ingress_backends(false),
+        fwd = forward(FORWARD_PORT, true),
+        echo = forward(ECHO_PORT, true),
     )
 }
 
@@ -104,73 +83,56 @@ masquerade = true
 /// daemon with `--state-dir dir/<node>/state` and `--socket
 /// dir/<node>/control.sock`; returns once its control socket answers.
 pub fn start_node(
-    topo: &PairTopology,
+    topo: &Topology,
     i: usize,
     exe: &Path,
     dir: &Path,
     text: &str,
 ) -> Result<Daemon, LabError> {
-    let io = |what: &str, e: std::io::Error| LabError::NotReady {
-        command: format!("{what} in {}", dir.display()),
-        reason: e.to_string(),
-    };
+    node_serve(i, dir, text, None)?.start(topo.node(i), exe)
+}
+
+/// [`start_node`] with the daemon's stdout and stderr appended to
+/// `dir/<node>.log` at `RUST_LOG=debug` (what the HA tests read back).
+pub fn start_node_logged(
+    topo: &Topology,
+    i: usize,
+    exe: &Path,
+    dir: &Path,
+    text: &str,
+) -> Result<Daemon, LabError> {
+    let log = dir.join(format!("{}.log", NODE_NAMES[i]));
+    node_serve(i, dir, text, Some(log))?.start(topo.node(i), exe)
+}
+
+/// Node `i`'s files: the shared `dir/parvis.toml` (written), its own
+/// `dir/<node>/state` and `dir/<node>/control.sock`.
+fn node_serve(i: usize, dir: &Path, text: &str, log: Option<PathBuf>) -> Result<Serve, LabError> {
     let node_dir = dir.join(NODE_NAMES[i]);
-    std::fs::create_dir_all(&node_dir).map_err(|e| io("mkdir", e))?;
-    let config = dir.join("parvis.toml");
-    std::fs::write(&config, text).map_err(|e| io("write parvis.toml", e))?;
-    let socket = node_dir.join("control.sock");
-    let state_dir = node_dir.join("state");
-    let _ = std::fs::remove_file(&socket);
-    let mut cmd = topo.node(i).command(&exe.to_string_lossy());
-    cmd.arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .arg("--socket")
-        .arg(&socket)
-        .arg("--state-dir")
-        .arg(&state_dir)
-        .stdin(Stdio::null());
-    let mut child = ChildGuard::spawn(cmd)?;
-    wait_ready(&mut child, &socket)?;
-    Ok(Daemon {
-        child,
-        config,
-        socket,
-        state_dir,
+    std::fs::create_dir_all(&node_dir).map_err(|e| LabError::NotReady {
+        command: format!("mkdir {}", node_dir.display()),
+        reason: e.to_string(),
+    })?;
+    Ok(Serve {
+        config: write_config(dir, text)?,
+        socket: node_dir.join("control.sock"),
+        state_dir: Some(node_dir.join("state")),
+        debug: log.is_some(),
+        log,
     })
 }
 
 /// The demo ingresses (TLS :443 and HTTP :80), the forward target and the
 /// TCP echo behind [`ECHO_PORT`].
-pub fn start_backends(
-    topo: &PairTopology,
-    exe: &Path,
-) -> Result<(Vec<ChildGuard>, Echo), LabError> {
-    let mut out = Vec::new();
-    for (i, ns) in topo.ingresses().iter().enumerate() {
-        let opts = demo::Options {
-            name: format!("ingress{}", i + 1),
-            tls: Some((INGRESS[i], 443).into()),
-            http: Some((INGRESS[i], 80).into()),
-            proxy: ProxyMode::Optional,
-            hosts: DEMO_HOSTS.iter().map(|h| (*h).to_owned()).collect(),
-        };
-        out.push(start_demo(ns, exe, &opts)?);
-    }
-    let opts = demo::Options {
-        name: "server".into(),
-        tls: None,
-        http: Some((SERVER, FORWARD_PORT).into()),
-        proxy: ProxyMode::Off,
-        hosts: Vec::new(),
-    };
-    out.push(start_demo(topo.server(), exe, &opts)?);
+pub fn start_backends(topo: &Topology, exe: &Path) -> Result<(Vec<ChildGuard>, Echo), LabError> {
+    let mut out = start_ingresses(topo, exe, ProxyMode::Optional)?.children;
+    out.push(start_forward_target(topo, exe)?);
     let echo = start_echo(topo.server(), (SERVER, ECHO_PORT).into())?;
     Ok((out, echo))
 }
 
 /// What `parvis lab --ha` prints: the picture and how to make the VIPs move.
-pub fn notes(topo: &PairTopology, dir: &Path, pids: [u32; 2]) -> String {
+pub fn notes(topo: &Topology, dir: &Path, pids: [u32; 2]) -> String {
     let c = topo.client().name();
     let [h, _] = DEMO_HOSTS;
     let f = FLOATING_IP;
@@ -207,26 +169,4 @@ pub fn notes(topo: &PairTopology, dir: &Path, pids: [u32; 2]) -> String {
         idb = pids[1],
         ns_a = topo.node(0).name(),
     )
-}
-
-/// `parvis lab --ha`: everything above, until `shutdown`; then removes it all.
-pub async fn run(shutdown: impl std::future::Future<Output = ()>) -> Result<(), LabError> {
-    let dir: PathBuf = std::env::temp_dir().join(format!("pv-lab-ha-{}", std::process::id()));
-    let exe = std::env::current_exe().map_err(LabError::CurrentExe)?;
-    let topo = PairTopology::build()?;
-    let backends = start_backends(&topo, &exe)?;
-    let text = config(
-        &dir.join("state"),
-        Duration::from_millis(crate::ha::RECOMMENDED_ADVERT_MS),
-    );
-    let a = start_node(&topo, 0, &exe, &dir, &text)?;
-    let b = start_node(&topo, 1, &exe, &dir, &text)?;
-    print!("{}", notes(&topo, &dir, [a.child.id(), b.child.id()]));
-    shutdown.await;
-    println!("removing the lab…");
-    drop((a, b));
-    drop(backends);
-    drop(topo);
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
 }

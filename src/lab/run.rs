@@ -1,131 +1,169 @@
-//! `parvis lab`: build the topology, start the demo ingresses (and, through
-//! a hook, the appliance daemon), print what to try, wait, clean up.
+//! `parvis lab`, `parvis lab --ha` and `parvis lab --ha --neutron` through
+//! one launcher ([`run`] with a [`LabKind`]): build the topology, start the
+//! demo backends and the daemon(s), print what to try, wait, clean up.
+//! Also the single lab's picture.
 //!
 //! Does I/O: namespaces, child processes, stdout.
 
 use std::future::Future;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
-use std::sync::mpsc;
 use std::time::Duration;
 
-use super::ns::describe;
+use super::civi::{civi_config, civi_notes, start_civi};
+use super::neutron::StandIn;
+use super::neutron_pair::{neutron_config, write_secret};
+use super::pair::start_backends;
+use super::receiver::Receiver;
 use super::*;
-use crate::demo::{self, ProxyMode, READY_LINE};
 
-/// How long a demo ingress may take to bind its ports.
-const READY_TIMEOUT: Duration = Duration::from_secs(10);
-/// The host names the lab's demo ingresses have certificates for.
-pub const DEMO_HOSTS: [&str; 2] = ["paroisse-a.example.org", "paroisse-b.example.org"];
-
-/// The demo ingress processes of a lab, killed on drop.
-#[derive(Debug)]
-pub struct DemoHandles {
-    /// One per ingress node, in [`INGRESS`] order.
-    pub children: Vec<ChildGuard>,
+/// Which lab `parvis lab` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabKind {
+    /// One appliance with the sample config (`parvis lab`, `make demo`).
+    Single,
+    /// The VRRP pair (`parvis lab --ha`).
+    Pair,
+    /// The pair in the "neutron" failover mode (`parvis lab --ha
+    /// --neutron`), each call to the Keystone/Neutron stand-in taking `delay`.
+    Neutron {
+        /// Added to every stand-in call.
+        delay: Duration,
+    },
 }
 
-/// What the `start_appliance` hook of [`run_with`] started.
-#[derive(Debug, Default)]
-pub struct ApplianceStart {
-    /// Processes to kill (before the namespaces go) when the lab stops.
-    pub children: Vec<ChildGuard>,
-    /// Real web servers behind parvis (Apache httpd), stopped with them.
-    pub receivers: Vec<super::receiver::Receiver>,
-    /// Extra lines printed after the picture (admin URL, password, ...).
-    pub notes: String,
+/// What a lab started besides its topology and demo backends; dropped
+/// (processes killed) before the namespaces go.
+#[allow(dead_code)] // the processes and servers are held for their `Drop`
+struct Started {
+    /// The daemons and the admin door.
+    children: Vec<ChildGuard>,
+    /// Real web servers behind parvis (Apache httpd).
+    receivers: Vec<Receiver>,
+    /// What to print after the lab is up.
+    notes: String,
 }
 
-/// Runs `parvis lab` without an appliance daemon. See [`run_with`].
-pub async fn run(opts: Options, shutdown: impl Future<Output = ()>) -> Result<(), LabError> {
-    run_with(opts, shutdown, |_| Ok(ApplianceStart::default())).await
-}
-
-/// Builds the topology, starts the demo ingresses, calls `start_appliance`
-/// (where the daemon gets started in [`Topology::appliance`]), prints the
-/// picture and waits for `shutdown`; then kills every process and removes
-/// every namespace. Building blocks the calling thread for about a second.
-pub async fn run_with<F>(
-    opts: Options,
-    shutdown: impl Future<Output = ()>,
-    start_appliance: F,
-) -> Result<(), LabError>
-where
-    F: FnOnce(&Topology) -> Result<ApplianceStart, LabError>,
-{
-    let topo = Topology::build(opts)?;
+/// `parvis lab` of any [`LabKind`]: builds the topology, starts the demo
+/// backends (ingresses, forward target, TCP echo) and the daemon(s),
+/// prints what to try and waits for `shutdown`; then kills every process
+/// and removes every namespace and the lab's folder. Building blocks the
+/// calling thread for about a second.
+pub async fn run(kind: LabKind, shutdown: impl Future<Output = ()>) -> Result<(), LabError> {
+    let pair = kind != LabKind::Single;
+    let tag = if pair { "pv-lab-ha" } else { "pv-lab" };
+    let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
     let exe = std::env::current_exe().map_err(LabError::CurrentExe)?;
-    let ingresses = start_ingresses(&topo, &exe, ProxyMode::Optional)?;
-    let appliance = start_appliance(&topo)?;
-    // One "Try" block: the appliance's notes carry their own.
-    let mut text = picture(&topo);
-    if !appliance.notes.is_empty() {
-        text = without_try(&text);
-    }
-    print!("{text}{}", appliance.notes);
+    let opts = if pair {
+        Options::pair()
+    } else {
+        Options::default()
+    };
+    let topo = Topology::build(opts)?;
+    let result = start_and_wait(kind, &topo, &exe, &dir, shutdown).await;
+    drop(topo);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn start_and_wait(
+    kind: LabKind,
+    topo: &Topology,
+    exe: &Path,
+    dir: &Path,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), LabError> {
+    // The stand-in first: it sets the router's NAT before a node asks.
+    let standin = match kind {
+        LabKind::Neutron { delay } => {
+            let s = StandIn::start(topo.router().name())?;
+            s.world().delay = delay;
+            Some(s)
+        }
+        _ => None,
+    };
+    let backends = start_backends(topo, exe)?;
+    let started = match kind {
+        LabKind::Single => start_single(topo, exe, dir)?,
+        LabKind::Pair => start_pair(topo, exe, dir, None)?,
+        LabKind::Neutron { delay } => start_pair(topo, exe, dir, Some(delay))?,
+    };
+    print!("{}", started.notes);
     shutdown.await;
     println!("removing the lab…");
-    // Processes first, then their namespaces.
-    drop(appliance);
-    drop(ingresses);
-    drop(topo);
+    // Processes first, then (in the caller) their namespaces.
+    drop(started);
+    drop(backends);
+    drop(standin);
     Ok(())
 }
 
-/// Starts `exe demo-ingress` in both ingress namespaces, TLS on :443 and
-/// HTTP on :80 of their [`INGRESS`] address, and waits until both listen.
-pub fn start_ingresses(
-    topo: &Topology,
-    exe: &Path,
-    proxy: ProxyMode,
-) -> Result<DemoHandles, LabError> {
-    let mut children = Vec::new();
-    for (i, ns) in topo.ingresses().iter().enumerate() {
-        let opts = demo::Options {
-            name: format!("ingress{}", i + 1),
-            tls: Some((INGRESS[i], 443).into()),
-            http: Some((INGRESS[i], 80).into()),
-            proxy,
-            hosts: DEMO_HOSTS.iter().map(|h| (*h).to_owned()).collect(),
-        };
-        children.push(start_demo(ns, exe, &opts)?);
+/// The single appliance: a fresh admin password, Apache where installed,
+/// the sample config, the daemon and the admin door.
+fn start_single(topo: &Topology, exe: &Path, dir: &Path) -> Result<Started, LabError> {
+    let state_dir = dir.join("state");
+    let password = appliance::password();
+    crate::admin::auth::set_password(&state_dir, &password).map_err(|e| LabError::NotReady {
+        command: "parvis passwd".into(),
+        reason: e.to_string(),
+    })?;
+    let apache = start_civi(topo, &dir.join("apache"));
+    let mut text = appliance::config(topo, &state_dir);
+    if apache.is_ok() {
+        text.push_str(&civi_config());
     }
-    Ok(DemoHandles { children })
+    let daemon = appliance::start_daemon(topo, exe, dir, &text)?;
+    let door = appliance::admin_door(topo);
+    let notes = appliance::notes(topo, &password, door.is_some())
+        .replace("<lab dir>", &dir.display().to_string())
+        // `parvis` is not on the PATH after `make demo`: name the binary.
+        .replace("<parvis>", &exe.display().to_string())
+        // Apache's lines go before the admin UI's.
+        .replacen(
+            "\nAdmin UI:",
+            &format!("{}\nAdmin UI:", civi_notes(topo, &apache)),
+            1,
+        );
+    let mut children = vec![daemon.child];
+    children.extend(door);
+    Ok(Started {
+        children,
+        receivers: apache.into_iter().collect(),
+        notes: format!("{}{notes}", without_try(&picture(topo))),
+    })
 }
 
-/// Starts `exe demo-ingress ...` inside `ns` and returns once it printed
-/// its ready line (its ports are bound), or fails after 10 s.
-pub fn start_demo(ns: &Ns, exe: &Path, opts: &demo::Options) -> Result<ChildGuard, LabError> {
-    let mut cmd = ns.command(&exe.to_string_lossy());
-    cmd.args(opts.to_args())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped());
-    let command = describe(&cmd);
-    let mut guard = ChildGuard::spawn(cmd)?;
-    let not_ready = |reason: &str| LabError::NotReady {
-        command: command.clone(),
-        reason: reason.to_owned(),
+/// The pair's two nodes on one config: VRRP, or the "neutron" mode (the
+/// stand-in's `delay`, for the notes) with the credential in a 0600 file.
+fn start_pair(
+    topo: &Topology,
+    exe: &Path,
+    dir: &Path,
+    neutron: Option<Duration>,
+) -> Result<Started, LabError> {
+    let state = dir.join("state");
+    let advert = Duration::from_millis(crate::ha::RECOMMENDED_ADVERT_MS);
+    let text = match neutron {
+        Some(_) => neutron_config(&state, advert, Some(&write_secret(dir)?)),
+        None => pair::config(&state, advert),
     };
-    let stdout = guard
-        .child_mut()
-        .stdout
-        .take()
-        .ok_or_else(|| not_ready("no stdout pipe"))?;
-    let (tx, rx) = mpsc::channel();
-    // A blocking read with a deadline: the thread ends when the child
-    // prints, exits, or is killed by the guard.
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    match rx.recv_timeout(READY_TIMEOUT) {
-        Ok(line) if line.trim_end() == READY_LINE => Ok(guard),
-        Ok(line) if line.is_empty() => Err(not_ready("exited before listening (see its stderr)")),
-        Ok(line) => Err(not_ready(&format!("unexpected output {line:?}"))),
-        Err(_) => Err(not_ready("no ready line within 10 s")),
+    let a = pair::start_node(topo, 0, exe, dir, &text)?;
+    let b = pair::start_node(topo, 1, exe, dir, &text)?;
+    let mut notes = pair::notes(topo, dir, [a.child.id(), b.child.id()]);
+    if let Some(delay) = neutron {
+        notes.push_str(&format!(
+            "\nMode \"neutron\": the floating IP follows the Neutron API, not ARP.\n\
+             The Keystone/Neutron stand-in listens on {} (each call takes {delay:?});\n\
+             `parvis ha status` shows the port the floating IP points at. The router's NAT:\n\
+             \x20 ip netns exec {} nft list table ip pv-floating-ip\n",
+            StandIn::auth_url(),
+            topo.router().name()
+        ));
     }
+    Ok(Started {
+        children: vec![a.child, b.child],
+        receivers: Vec::new(),
+        notes,
+    })
 }
 
 /// `picture`'s text without its "Try:" block (up to the blank line after it).

@@ -1,74 +1,39 @@
-//! Building the lab topology: namespaces, veth pairs, addresses, routes, NAT.
+//! The lab builder: one [`Topology`] for a single appliance or an
+//! active/standby pair, chosen by [`Options`]. Namespaces, veth pairs,
+//! addresses, routes, the floating-IP NAT and (for the pair) the bridges'
+//! port security.
 //!
 //! Does I/O: every step is an `ip`, `nft` or `sysctl` command.
 
-use std::fmt;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
 use super::ns::Ns;
 use super::sweep::{sweep_leftovers, NS_PREFIX};
+use super::wire::{
+    attach_host, bridge, cidr, enslave, floating_ip_ruleset, forwarding, is_root, no_ipv6,
+    port_security_ruleset, veth, wire_client,
+};
 use super::*;
 
 /// Topologies built by this process so far: the `<n>` in `pv-<pid>-<n>-...`.
-pub(super) static COUNTER: AtomicU32 = AtomicU32::new(0);
+static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// Serialises builds in one process: `ip netns add` racing with itself on a
 /// fresh `/run/netns` mount, and a sweep racing with a build, both misbehave.
-pub(super) static BUILD: Mutex<()> = Mutex::new(());
-
-/// How to build a [`Topology`].
-#[derive(Debug, Clone, Copy)]
-pub struct Options {
-    /// Name the public port `ens4` and the internal port `ens3` (the
-    /// default is the other way round), so tests catch code that trusts names.
-    pub swap_ports: bool,
-    /// Give the appliance its addresses, default route and up links. When
-    /// false its two ports exist (with their MACs) but stay down, with no
-    /// address and no route: the daemon under test configures them.
-    pub configure_appliance: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            swap_ports: false,
-            configure_appliance: true,
-        }
-    }
-}
-
-/// An Ethernet address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mac(pub [u8; 6]);
-
-impl fmt::Display for Mac {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [a, b, c, d, e, g] = self.0;
-        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
-    }
-}
-
-/// One of the appliance's ports, as OpenStack would present it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Port {
-    /// Interface name inside the appliance namespace (`ens3` or `ens4`).
-    pub name: &'static str,
-    /// Its MAC, `fa:16:3e:..`, deterministic per topology.
-    pub mac: Mac,
-}
+static BUILD: Mutex<()> = Mutex::new(());
 
 /// The whole lab. Dropping it deletes every namespace it made.
 #[derive(Debug)]
 pub struct Topology {
     client: Ns,
     router: Ns,
-    appliance: Ns,
+    nodes: Vec<Ns>,
     switch: Ns,
     ingress: [Ns; 2],
     server: Ns,
-    public: Port,
-    internal: Port,
+    /// Per node: (public, internal).
+    ports: Vec<(Port, Port)>,
 }
 
 impl Topology {
@@ -77,32 +42,36 @@ impl Topology {
         if !is_root() {
             return Err(LabError::NotRoot);
         }
-        let _serial = BUILD
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _serial = BUILD.lock().unwrap_or_else(|p| p.into_inner());
         sweep_leftovers()?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
         let name = |role: &str| format!("{NS_PREFIX}{pid}-{n}-{role}");
-        let (public, internal) = ports(pid, n, opts.swap_ports);
+        let roles: &[&str] = if opts.pair {
+            &NODE_NAMES
+        } else {
+            &["appliance"]
+        };
         // Each `Ns` deletes itself on drop, so an error half-way cleans up.
+        let client = Ns::create(&name("client"))?;
+        let router = Ns::create(&name("router"))?;
+        let nodes = roles
+            .iter()
+            .map(|r| Ns::create(&name(r)))
+            .collect::<Result<Vec<_>, _>>()?;
         let topo = Topology {
-            client: Ns::create(&name("client"))?,
-            router: Ns::create(&name("router"))?,
-            appliance: Ns::create(&name("appliance"))?,
+            client,
+            router,
+            nodes,
             switch: Ns::create(&name("k8s"))?,
             ingress: [
                 Ns::create(&name("ingress1"))?,
                 Ns::create(&name("ingress2"))?,
             ],
             server: Ns::create(&name("server"))?,
-            public,
-            internal,
+            ports: (0..roles.len()).map(|i| ports(pid, n, i, &opts)).collect(),
         };
-        wire_client(&topo.client, &topo.router)?;
-        topo.wire_router()?;
-        topo.wire_appliance(opts.configure_appliance)?;
-        topo.wire_switch()?;
+        topo.wire(&opts)?;
         Ok(topo)
     }
 
@@ -110,13 +79,23 @@ impl Topology {
     pub fn client(&self) -> &Ns {
         &self.client
     }
-    /// The router that plays Neutron's floating IP.
+    /// The router that plays Neutron's floating IP (for the pair, also
+    /// the public bridge `brp`).
     pub fn router(&self) -> &Ns {
         &self.router
     }
-    /// The appliance (where the daemon runs).
+    /// The appliance (where the daemon runs); the pair's node `a`.
     pub fn appliance(&self) -> &Ns {
-        &self.appliance
+        &self.nodes[0]
+    }
+    /// Node `i` (0 → the appliance or `a`, 1 → `b`). Panics past the
+    /// last node, a programming error.
+    pub fn node(&self, i: usize) -> &Ns {
+        &self.nodes[i]
+    }
+    /// Every appliance node: one, or the pair's two.
+    pub fn nodes(&self) -> &[Ns] {
+        &self.nodes
     }
     /// The namespace holding the Kubernetes network's bridge `br0`.
     pub fn switch(&self) -> &Ns {
@@ -135,25 +114,38 @@ impl Topology {
     pub fn server(&self) -> &Ns {
         &self.server
     }
-    /// The appliance's public port (floating-IP network).
+    /// The appliance's public port (floating-IP network); node `a`'s.
     pub fn public_port(&self) -> &Port {
-        &self.public
+        &self.ports[0].0
     }
-    /// The appliance's internal port (Kubernetes network).
+    /// The appliance's internal port (Kubernetes network); node `a`'s.
     pub fn internal_port(&self) -> &Port {
-        &self.internal
+        &self.ports[0].1
+    }
+    /// Whether this is the pair's layout.
+    pub fn is_pair(&self) -> bool {
+        self.nodes.len() == 2
     }
     /// Every namespace, client first.
-    pub fn namespaces(&self) -> [&Ns; 7] {
-        [
-            &self.client,
-            &self.router,
-            &self.appliance,
+    pub fn namespaces(&self) -> Vec<&Ns> {
+        let mut all = vec![&self.client, &self.router];
+        all.extend(&self.nodes);
+        all.extend([
             &self.switch,
             &self.ingress[0],
             &self.ingress[1],
             &self.server,
-        ]
+        ]);
+        all
+    }
+    /// The bridge port (in the router) behind pair node `i`'s public port.
+    pub fn public_bridge_port(i: usize) -> String {
+        format!("pb-{}", NODE_NAMES[i])
+    }
+    /// The bridge port (in the switch) behind node `i`'s internal port
+    /// (`sw-a`, `sw-b`; the single appliance's is `sw-appliance`).
+    pub fn internal_bridge_port(i: usize) -> String {
+        format!("sw-{}", NODE_NAMES[i])
     }
 
     /// Adds one more host on the Kubernetes network's bridge: a namespace
@@ -169,55 +161,49 @@ impl Topology {
         Ok(host)
     }
 
+    fn wire(&self, opts: &Options) -> Result<(), LabError> {
+        if opts.quiet_ipv6 {
+            let hosts = [&self.client, &self.router, &self.switch, &self.server];
+            for ns in hosts.into_iter().chain(&self.ingress) {
+                no_ipv6(ns)?;
+            }
+        }
+        wire_client(&self.client, &self.router, opts.client_extra)?;
+        self.wire_router()?;
+        self.wire_switch(opts.internal_gateway)?;
+        for i in 0..self.nodes.len() {
+            self.wire_node(i, opts.configure_appliance || self.is_pair())?;
+        }
+        if self.is_pair() {
+            self.port_security()?;
+        }
+        Ok(())
+    }
+
     fn wire_router(&self) -> Result<(), LabError> {
         let r = &self.router;
-        veth(r, "rt-public", &self.appliance, self.public.name)?;
         r.ip(&["addr", "add", &cidr(ROUTER_OUTSIDE), "dev", "rt-client"])?;
-        r.ip(&["addr", "add", &cidr(ROUTER_PUBLIC), "dev", "rt-public"])?;
         r.ip(&["link", "set", "rt-client", "up"])?;
-        r.ip(&["link", "set", "rt-public", "up"])?;
+        if self.is_pair() {
+            bridge(r, "brp")?;
+            r.ip(&["addr", "add", &cidr(ROUTER_PUBLIC), "dev", "brp"])?;
+        }
         forwarding(r)?;
-        r.run_with_input(
-            &["nft", "-f", "-"],
-            floating_ip_ruleset(APPLIANCE_PUBLIC).as_bytes(),
-        )?;
+        let inside = if self.is_pair() {
+            VIP_PUBLIC
+        } else {
+            APPLIANCE_PUBLIC
+        };
+        r.run_with_input(&["nft", "-f", "-"], floating_ip_ruleset(inside).as_bytes())?;
         Ok(())
     }
 
-    fn wire_appliance(&self, configure: bool) -> Result<(), LabError> {
-        let a = &self.appliance;
-        veth(a, self.internal.name, &self.switch, "sw-appliance")?;
-        for port in [&self.public, &self.internal] {
-            a.ip(&["link", "set", port.name, "address", &port.mac.to_string()])?;
-        }
-        forwarding(a)?;
-        if !configure {
-            return Ok(());
-        }
-        a.ip(&[
-            "addr",
-            "add",
-            &cidr(APPLIANCE_PUBLIC),
-            "dev",
-            self.public.name,
-        ])?;
-        a.ip(&[
-            "addr",
-            "add",
-            &cidr(APPLIANCE_INTERNAL),
-            "dev",
-            self.internal.name,
-        ])?;
-        a.ip(&["link", "set", self.public.name, "up"])?;
-        a.ip(&["link", "set", self.internal.name, "up"])?;
-        a.ip(&["route", "add", "default", "via", &ROUTER_PUBLIC.to_string()])?;
-        Ok(())
-    }
-
-    fn wire_switch(&self) -> Result<(), LabError> {
+    fn wire_switch(&self, gateway: Option<Ipv4Addr>) -> Result<(), LabError> {
         let s = &self.switch;
-        s.ip(&["link", "add", "br0", "type", "bridge", "forward_delay", "0"])?;
-        s.ip(&["link", "set", "br0", "up"])?;
+        bridge(s, "br0")?;
+        if let Some(gw) = gateway {
+            s.ip(&["addr", "add", &cidr(gw), "dev", "br0"])?;
+        }
         let hosts = [
             (&self.ingress[0], "sw-ingress1", INGRESS[0]),
             (&self.ingress[1], "sw-ingress2", INGRESS[1]),
@@ -226,39 +212,90 @@ impl Topology {
         for (host, port, addr) in hosts {
             attach_host(host, s, port, addr, APPLIANCE_INTERNAL)?;
         }
-        s.ip(&["link", "set", "sw-appliance", "master", "br0"])?;
-        s.ip(&["link", "set", "sw-appliance", "up"])?;
+        Ok(())
+    }
+
+    /// Node `i`'s two ports: to the router (its own `rt-public` for the
+    /// single appliance, the bridge `brp` for the pair) and to `br0`.
+    fn wire_node(&self, i: usize, configure: bool) -> Result<(), LabError> {
+        let (a, (public, internal)) = (&self.nodes[i], &self.ports[i]);
+        let (uplink, sw) = if self.is_pair() {
+            (Self::public_bridge_port(i), Self::internal_bridge_port(i))
+        } else {
+            ("rt-public".to_string(), "sw-appliance".to_string())
+        };
+        veth(a, public.name, &self.router, &uplink)?;
+        veth(a, internal.name, &self.switch, &sw)?;
+        for port in [public, internal] {
+            a.ip(&["link", "set", port.name, "address", &port.mac.to_string()])?;
+        }
+        forwarding(a)?;
+        if self.is_pair() {
+            enslave(&self.router, &uplink, "brp")?;
+        } else {
+            let r = &self.router;
+            r.ip(&["addr", "add", &cidr(ROUTER_PUBLIC), "dev", &uplink])?;
+            r.ip(&["link", "set", &uplink, "up"])?;
+        }
+        enslave(&self.switch, &sw, "br0")?;
+        if !configure {
+            return Ok(());
+        }
+        let (pub_addr, int_addr) = if self.is_pair() {
+            (NODE_PUBLIC[i], NODE_INTERNAL[i])
+        } else {
+            (APPLIANCE_PUBLIC, APPLIANCE_INTERNAL)
+        };
+        a.ip(&["addr", "add", &cidr(pub_addr), "dev", public.name])?;
+        a.ip(&["addr", "add", &cidr(int_addr), "dev", internal.name])?;
+        a.ip(&["link", "set", public.name, "up"])?;
+        a.ip(&["link", "set", internal.name, "up"])?;
+        a.ip(&["route", "add", "default", "via", &ROUTER_PUBLIC.to_string()])?;
+        Ok(())
+    }
+
+    /// Neutron's allowed-address pairs: each bridge port may send only from
+    /// its own address, the nodes' ports also from their network's VIP.
+    fn port_security(&self) -> Result<(), LabError> {
+        let node_ports = |bridge_port: fn(usize) -> String, own: [Ipv4Addr; 2], vip| {
+            (0..2)
+                .map(|i| (bridge_port(i), vec![own[i], vip]))
+                .collect::<Vec<_>>()
+        };
+        let public = node_ports(Self::public_bridge_port, NODE_PUBLIC, VIP_PUBLIC);
+        let mut internal = node_ports(Self::internal_bridge_port, NODE_INTERNAL, VIP_INTERNAL);
+        internal.push(("sw-ingress1".into(), vec![INGRESS[0]]));
+        internal.push(("sw-ingress2".into(), vec![INGRESS[1]]));
+        internal.push(("sw-server".into(), vec![SERVER]));
+        for (ns, ports) in [(&self.router, public), (&self.switch, internal)] {
+            ns.run_with_input(
+                &["nft", "-f", "-"],
+                port_security_ruleset(&ports).as_bytes(),
+            )?;
+        }
         Ok(())
     }
 }
 
-/// The router's nftables ruleset: Neutron's 1:1 floating-IP NAT to
-/// `inside` (the appliance's public address, or the pair's VIP). Inbound
-/// keeps the client's source address; only the destination is rewritten.
-pub(super) fn floating_ip_ruleset(inside: Ipv4Addr) -> String {
-    format!(
-        "table ip pv-floating-ip {{\n\
-         \tchain prerouting {{\n\
-         \t\ttype nat hook prerouting priority dstnat; policy accept;\n\
-         \t\tip daddr {FLOATING_IP} dnat to {inside}\n\
-         \t}}\n\
-         \tchain postrouting {{\n\
-         \t\ttype nat hook postrouting priority srcnat; policy accept;\n\
-         \t\tip saddr {inside} snat to {FLOATING_IP}\n\
-         \t}}\n\
-         }}\n"
-    )
-}
-
-/// The appliance's ports: names per `swap`, MACs `fa:16:3e:<n>:<pid>:<01|02>`.
-fn ports(pid: u32, n: u32, swap: bool) -> (Port, Port) {
+/// Node `i`'s ports: names per `swap` (single node only), MACs
+/// `fa:16:3e:<n>:<pid>:<last>` with last `01`/`02` for the single
+/// appliance and `11`/`12`, `21`/`22` for the pair's `a` and `b`.
+fn ports(pid: u32, n: u32, i: usize, opts: &Options) -> (Port, Port) {
     let [.., p] = pid.to_be_bytes();
     let [.., k] = n.to_be_bytes();
-    let mac = |last: u8| Mac([0xfa, 0x16, 0x3e, k, p, last]);
-    let (public, internal) = if swap {
-        ("ens4", "ens3")
+    let base = if opts.pair {
+        0x10 * (u8::try_from(i).unwrap_or(0) + 1)
     } else {
-        ("ens3", "ens4")
+        0
+    };
+    let mac = |last: u8| match opts.port_macs {
+        Some(macs) if !opts.pair => macs[usize::from(last) - 1],
+        _ => Mac([0xfa, 0x16, 0x3e, k, p, base + last]),
+    };
+    let (public, internal) = if opts.swap_ports && !opts.pair {
+        (INTERNAL_PORT, PUBLIC_PORT)
+    } else {
+        (PUBLIC_PORT, INTERNAL_PORT)
     };
     (
         Port {
@@ -272,95 +309,26 @@ fn ports(pid: u32, n: u32, swap: bool) -> (Port, Port) {
     )
 }
 
-/// The client on the "internet": `eth0` to the router's `rt-client`, its
-/// three addresses, the router as default gateway.
-pub(super) fn wire_client(c: &Ns, router: &Ns) -> Result<(), LabError> {
-    veth(c, "eth0", router, "rt-client")?;
-    for addr in [CLIENT, CLIENT_2, CLIENT_3] {
-        c.ip(&["addr", "add", &cidr(addr), "dev", "eth0"])?;
-    }
-    c.ip(&["link", "set", "eth0", "up"])?;
-    c.ip(&[
-        "route",
-        "add",
-        "default",
-        "via",
-        &ROUTER_OUTSIDE.to_string(),
-    ])?;
-    Ok(())
-}
-
-/// A host on the switch's bridge `br0`: `eth0` at `addr` to the switch's
-/// `port`, default route via `gateway`.
-pub(super) fn attach_host(
-    host: &Ns,
-    switch: &Ns,
-    port: &str,
-    addr: Ipv4Addr,
-    gateway: Ipv4Addr,
-) -> Result<(), LabError> {
-    veth(host, "eth0", switch, port)?;
-    host.ip(&["addr", "add", &cidr(addr), "dev", "eth0"])?;
-    host.ip(&["link", "set", "eth0", "up"])?;
-    host.ip(&["route", "add", "default", "via", &gateway.to_string()])?;
-    switch.ip(&["link", "set", port, "master", "br0"])?;
-    switch.ip(&["link", "set", port, "up"])?;
-    Ok(())
-}
-
-/// Creates a veth pair with each end directly inside its namespace, so
-/// nothing ever appears in the host namespace.
-pub(super) fn veth(a: &Ns, a_name: &str, b: &Ns, b_name: &str) -> Result<(), LabError> {
-    let args = [
-        "link",
-        "add",
-        a_name,
-        "netns",
-        a.name(),
-        "type",
-        "veth",
-        "peer",
-        "name",
-        b_name,
-        "netns",
-        b.name(),
-    ];
-    super::ns::ip(&args).map(|_| ())
-}
-
-pub(super) fn forwarding(ns: &Ns) -> Result<(), LabError> {
-    ns.run(&["sysctl", "-qw", "net.ipv4.ip_forward=1"])
-        .map(|_| ())
-}
-
-pub(super) fn cidr(addr: std::net::Ipv4Addr) -> String {
-    format!("{addr}/{PREFIX_LEN}")
-}
-
-/// Effective UID 0, read from the owner of `/proc/self` (no `unsafe`).
-pub(super) fn is_root() -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn macs_are_openstack_style_and_distinct() {
-        let (p, i) = ports(0x1234, 7, false);
+        let single = Options::default();
+        let (p, i) = ports(0x1234, 7, 0, &single);
         assert_eq!(p.mac.to_string(), "fa:16:3e:07:34:01");
         assert_eq!(i.mac.to_string(), "fa:16:3e:07:34:02");
         assert_eq!((p.name, i.name), ("ens3", "ens4"));
-        let (p, i) = ports(0x1234, 7, true);
+        let swapped = Options {
+            swap_ports: true,
+            ..single
+        };
+        let (p, i) = ports(0x1234, 7, 0, &swapped);
         assert_eq!((p.name, i.name), ("ens4", "ens3"));
-    }
-
-    #[test]
-    fn ruleset_dnats_and_snats_the_floating_ip() {
-        let r = floating_ip_ruleset(APPLIANCE_PUBLIC);
-        assert!(r.contains("ip daddr 203.0.113.10 dnat to 192.168.10.5\n"));
-        assert!(r.contains("ip saddr 192.168.10.5 snat to 203.0.113.10\n"));
+        let (p, i) = ports(0x1234, 7, 1, &Options::pair());
+        assert_eq!(p.mac.to_string(), "fa:16:3e:07:34:21");
+        assert_eq!(i.mac.to_string(), "fa:16:3e:07:34:22");
+        assert_eq!((p.name, i.name), ("ens3", "ens4"));
     }
 }

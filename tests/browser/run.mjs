@@ -43,14 +43,14 @@ const TEXT = {
     noMatch: "no connection matches", drained: "drained", drain: "Drain", undrain: "Undrain",
     logTitle: "Connection log", noLog: "no connection matches", added: "added.example.org",
     months: ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"],
-    logout: "Log out", switchTo: "Français" },
+    logout: "Log out", switchTo: "Français", badTo: "is not ADDRESS or ADDRESS:PORT" },
   fr: { wrong: "Identifiant ou mot de passe incorrect", dashboard: "Tableau de bord", routesNav: "Routes et backends",
     valid: "valide", line: "ligne 2", applied: "Appliquée comme version", confirmed: "Confirmée",
     running: "en service", noMatch: "aucune connexion ne correspond", drained: "drainé", drain: "Drainer",
     undrain: "Remettre en service", logTitle: "Journal des connexions", noLog: "aucune connexion ne correspond",
     added: "ajoutee.example.org",
     months: ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."],
-    logout: "Se déconnecter", switchTo: "English" },
+    logout: "Se déconnecter", switchTo: "English", badTo: "n’est pas de la forme ADRESSE ou ADRESSE:PORT" },
 }[LANG];
 if (!TEXT) { console.error(`PARVIS_LANG must be en or fr, not ${LANG}`); process.exit(2); }
 
@@ -127,6 +127,10 @@ async function main() {
     check(await navFits(page), "every tab of the navigation is visible at 1280 px");
     await page.waitForSelector("#chart path");
     check(await page.locator("#chart path").count() === 2, "the chart draws rate and active lines");
+    // The chart's span is in seconds under a minute ("last 0 min" was shown),
+    // a single unit in the singular ("sur les 1 dernières minutes" was shown).
+    const span = (await page.textContent("#chart-span")).trim();
+    check(span.length > 0 && !/\b0 min/.test(span) && !/\bles 1 /.test(span), `the chart's span reads well (${span})`);
     check((await page.textContent("#fingerprint")).split(":").length === 32, "the certificate fingerprint is shown");
     await shot(page, "02-dashboard");
 
@@ -155,6 +159,15 @@ async function main() {
       return ed.value.slice(ed.selectionStart, ed.selectionEnd);
     }) === "this is = = not toml", "clicking the problem selects line 2 in the editor");
     await shot(page, "04-config-error");
+    // A checker problem in the page's language, naming its key path as written.
+    const n = (original.match(/^\[\[forward\]\]/gm) || []).length;
+    const path = `forward[${n}].to`;
+    await page.fill("#editor", `${original.replace(/\n*$/, "\n")}\n[[forward]]\nport = 2222\nto = "not an address"\n`);
+    await page.waitForFunction(p => [...document.querySelectorAll("#problems li.problem")].some(li => li.textContent.includes(p)), path);
+    const said = (await page.locator("#problems li.problem", { hasText: path }).first().textContent());
+    check(said.includes(path + (LANG === "fr" ? "\u00a0: " : ": ") + '"not an address" ' + TEXT.badTo),
+      `the problem at ${path} is in ${LANG} with its key path (${said})`);
+    await shot(page, "04b-config-problem");
 
     step = "config apply";
     const r0 = routes[0];
@@ -338,6 +351,13 @@ async function screens(page) {
       });
       await shot(page, `${label}${path === "/" ? "-dashboard" : path.replace("/", "-")}`);
       if (label === "phone") check(wide <= 1, `${path} fits a phone's width (overflow ${wide}px ${culprits})`);
+      if (label === "phone" && path === "/routes") {
+        // Each server's drain button is in view, not scrolled off to the
+        // side inside its table's box.
+        const off = await page.evaluate(() => [...document.querySelectorAll("form.drain button")]
+          .map(b => Math.round(b.getBoundingClientRect().right - b.closest(".scroll").getBoundingClientRect().right)));
+        check(off.length > 0 && off.every(o => o <= 0), `the drain buttons fit a phone (${off.join(" ")})`);
+      }
       if (label === "wide" && path === "/") check(await navFits(page), "every tab of the navigation is visible");
     }
   }

@@ -30,18 +30,25 @@ impl Drop for Lab {
     }
 }
 
-/// Builds the lab and starts the daemon with `edit(sample config)`.
-pub fn lab_with(edit: impl FnOnce(String) -> String) -> Lab {
+/// The lab with its demo ingresses but no daemon yet, and a folder
+/// `pv-<tag>-<pid>-<client namespace>` for the daemon's files (not made).
+pub fn bare_lab(tag: &str) -> (Topology, DemoHandles, PathBuf) {
     let topo = topology();
     let ingresses = start_ingresses(&topo, ProxyMode::Optional);
-    let exe = parvis_exe();
-    let target = appliance::start_forward_target(&topo, &exe)
-        .unwrap_or_else(|e| panic!("forward target: {e}"));
     let dir = std::env::temp_dir().join(format!(
-        "pv-e2e-{}-{}",
+        "pv-{tag}-{}-{}",
         std::process::id(),
         topo.client().name()
     ));
+    (topo, ingresses, dir)
+}
+
+/// Builds the lab and starts the daemon with `edit(sample config)`.
+pub fn lab_with(edit: impl FnOnce(String) -> String) -> Lab {
+    let (topo, ingresses, dir) = bare_lab("e2e");
+    let exe = parvis_exe();
+    let target = appliance::start_forward_target(&topo, &exe)
+        .unwrap_or_else(|e| panic!("forward target: {e}"));
     let state = dir.join("state");
     let password = appliance::password();
     parvis::admin::auth::set_password(&state, &password).unwrap_or_else(|e| panic!("passwd: {e}"));

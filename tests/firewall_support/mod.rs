@@ -1,27 +1,21 @@
-//! A minimal three-namespace topology for the firewall tests, removed on drop
-//! (even after a panic): client — appliance — server.
-//!
-//! ```text
-//! client  c0 198.51.100.10/24, .11/24, 203.0.113.5/24 (default dev c0)
-//!    | veth
-//! appliance  pub0 192.168.10.5/24 (routes 198.51.100.0/24, 203.0.113.0/24 dev pub0)
-//!            int0 10.0.0.1/24
-//!    | veth
-//! server  s0 10.0.0.20/24 (default via 10.0.0.1)
-//! ```
-//! IPv6 is off in client and server so no stray ND/MLD packet moves a counter.
-//! The namespaces are the lab's (`parvis::lab::Ns`: named `pv-<pid>-…`,
-//! every process inside killed and the namespace deleted on drop, swept
-//! if the test process dies); the root check is `tests/support`'s.
+//! The firewall tests' view of the lab (`parvis::lab::Topology`, built
+//! by the lab builder): the client on the "internet" with one more source
+//! in a block list's range (203.0.113.5), the router, the appliance
+//! (`ens3` 192.168.10.5, `ens4` 10.0.0.1) and the server (10.0.0.20), IPv6
+//! quiet everywhere but the appliance so no stray ND/MLD packet moves a
+//! counter. The lab removes every namespace on drop (and sweeps those of
+//! a killed test); this file only adds the suite's servers, clients and
+//! `parvis firewall` calls. The root check is `tests/support`'s.
 
 #![allow(dead_code)]
 
 #[path = "../support/mod.rs"]
 mod support;
 
-use parvis::lab::Ns;
+use parvis::lab::{Options, Topology};
 
 use std::io::Write;
+use std::net::Ipv4Addr;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -31,16 +25,19 @@ use std::time::{Duration, Instant};
 pub const PARVIS: &str = env!("CARGO_BIN_EXE_parvis");
 /// The appliance's public address.
 pub const PUBLIC: &str = "192.168.10.5";
+/// The client's source in the tests' block lists (203.0.113.0/28).
+pub const BLOCKED: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 5);
 
-/// The namespaces, their background processes and a scratch folder.
+/// The lab, the names of the namespaces the tests use, their background
+/// processes and a scratch folder.
 pub struct Topo {
     pub client: String,
     pub appliance: String,
     pub server: String,
     children: Vec<Child>,
     pub dir: tempfile::TempDir,
-    /// The namespaces themselves, deleted on drop (after the children).
-    namespaces: Vec<Ns>,
+    /// The lab itself, deleted on drop (after the children).
+    pub lab: Topology,
 }
 
 /// Runs a command, returning its output; panics only if it cannot start.
@@ -51,92 +48,32 @@ pub fn run(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {args:?}: {e}"))
 }
 
-fn must(args: &[&str]) {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Panics unless running as root (the tests need namespaces and nft).
 pub fn require_root() {
     support::require_root();
 }
 
 impl Topo {
-    /// Builds the three namespaces; `tag` keeps parallel tests apart.
-    pub fn new(tag: &str) -> Topo {
-        require_root();
-        let pid = std::process::id();
-        let name = |role: &str| format!("pv-{pid}-{tag}-{role}");
-        let mut t = Topo {
-            client: name("c"),
-            appliance: name("a"),
-            server: name("s"),
+    /// Builds the lab for one test; `_tag` names the test in its callers.
+    pub fn new(_tag: &str) -> Topo {
+        let lab = support::topology_with(Options {
+            client_extra: &[BLOCKED],
+            quiet_ipv6: true,
+            ..Options::default()
+        });
+        Topo {
+            client: lab.client().name().to_owned(),
+            appliance: lab.appliance().name().to_owned(),
+            server: lab.server().name().to_owned(),
             children: Vec::new(),
             dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")),
-            namespaces: Vec::new(),
-        };
-        for ns in [name("c"), name("a"), name("s")] {
-            let made = Ns::create(&ns).unwrap_or_else(|e| panic!("namespace {ns}: {e}"));
-            t.namespaces.push(made);
+            lab,
         }
-        for ns in [&t.client, &t.server] {
-            for key in ["all", "default"] {
-                let k = format!("net.ipv6.conf.{key}.disable_ipv6=1");
-                must(&["ip", "netns", "exec", ns, "sysctl", "-qw", &k]);
-            }
-        }
-        let (c, a, s) = (t.client.as_str(), t.appliance.as_str(), t.server.as_str());
-        must(&[
-            "ip", "-n", c, "link", "add", "c0", "type", "veth", "peer", "name", "pub0", "netns", a,
-        ]);
-        must(&[
-            "ip", "-n", s, "link", "add", "s0", "type", "veth", "peer", "name", "int0", "netns", a,
-        ]);
-        for addr in ["198.51.100.10/24", "198.51.100.11/24", "203.0.113.5/24"] {
-            must(&["ip", "-n", c, "addr", "add", addr, "dev", "c0"]);
-        }
-        must(&[
-            "ip",
-            "-n",
-            a,
-            "addr",
-            "add",
-            "192.168.10.5/24",
-            "dev",
-            "pub0",
-        ]);
-        must(&["ip", "-n", a, "addr", "add", "10.0.0.1/24", "dev", "int0"]);
-        must(&["ip", "-n", s, "addr", "add", "10.0.0.20/24", "dev", "s0"]);
-        for (ns, dev) in [(c, "c0"), (a, "pub0"), (a, "int0"), (s, "s0")] {
-            must(&["ip", "-n", ns, "link", "set", dev, "up"]);
-        }
-        must(&["ip", "-n", c, "route", "add", "default", "dev", "c0"]);
-        must(&[
-            "ip",
-            "-n",
-            a,
-            "route",
-            "add",
-            "198.51.100.0/24",
-            "dev",
-            "pub0",
-        ]);
-        must(&[
-            "ip",
-            "-n",
-            a,
-            "route",
-            "add",
-            "203.0.113.0/24",
-            "dev",
-            "pub0",
-        ]);
-        must(&["ip", "-n", s, "route", "add", "default", "via", "10.0.0.1"]);
-        t
+    }
+
+    /// The appliance's public port's name (`ens3`).
+    pub fn public_port(&self) -> &str {
+        self.lab.public_port().name
     }
 
     /// Runs `args` inside namespace `ns`.
@@ -323,6 +260,6 @@ impl Drop for Topo {
             let _ = run(&["kill", "-TERM", "--", &format!("-{}", child.id())]);
             let _ = child.wait();
         }
-        // The namespaces go with `self.namespaces`.
+        // The namespaces go with `self.lab`.
     }
 }

@@ -1,19 +1,22 @@
-//! A small namespace topology for the forwarder tests: client (198.51.100.10, .11) — appliance (198.51.100.1, 192.168.10.5 |
-//! 10.0.0.1) — ingress (10.0.0.11, 10.0.0.12), with HAProxy `accept-proxy`
-//! backends that answer with what the PROXY header told them. Everything is
-//! removed on drop, even after a panic: the namespaces are the lab's
-//! (`parvis::lab::Ns`, swept if the test process dies), the root check is
-//! `tests/support`'s.
+//! The forwarder suites' view of the lab (`parvis::lab::Topology`, built
+//! by the lab builder): client (198.51.100.10, .11) — router — appliance
+//! (192.168.10.5 | 10.0.0.1) — ingress1 (10.0.0.11) and ingress2
+//! (10.0.0.12), with the lab's reporting HAProxy peers
+//! (`parvis::lab::reporter`: `accept-proxy` frontends that answer with
+//! what the PROXY header told them) and `parvis serve` started by
+//! `parvis::lab::Serve`. The lab removes everything on drop, even after a
+//! panic; this file only keeps the suite's processes by tag and its logs.
+//! The root check is `tests/support`'s.
 
 #![allow(dead_code)]
 
 #[path = "../support/mod.rs"]
 mod support;
 
-use parvis::lab::Ns;
+use parvis::lab::{reporter, ChildGuard, Options, Serve, Topology};
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Runs a command, panicking with its stderr if it fails.
@@ -30,62 +33,27 @@ pub fn sh(args: &[&str]) -> Output {
     out
 }
 
-/// The namespaces, the temp folder and the processes started in them.
+/// The lab, the names of the namespaces the tests use, the temp folder and
+/// the processes started in them (by tag).
 pub struct Topo {
     pub client: String,
     pub appliance: String,
-    pub ingress: String,
     pub dir: tempfile::TempDir,
-    children: Vec<(String, Child)>,
-    /// The namespaces themselves, deleted on drop (after the children).
-    namespaces: Vec<Ns>,
+    children: Vec<(String, ChildGuard)>,
+    /// The lab itself, deleted on drop (after the children).
+    pub lab: Topology,
 }
 
 impl Topo {
     pub fn new() -> Topo {
-        support::require_root();
-        let pid = std::process::id();
-        let [c, a, i] = ["c", "a", "i"].map(|s| format!("pv-{pid}-{s}"));
-        let mut topo = Topo {
-            client: c.clone(),
-            appliance: a.clone(),
-            ingress: i.clone(),
+        let lab = support::topology_with(Options::default());
+        Topo {
+            client: lab.client().name().to_owned(),
+            appliance: lab.appliance().name().to_owned(),
             dir: tempfile::tempdir().expect("tempdir"),
             children: Vec::new(),
-            namespaces: Vec::new(),
-        };
-        for ns in [&c, &a, &i] {
-            let made = Ns::create(ns).unwrap_or_else(|e| panic!("namespace {ns}: {e}"));
-            topo.namespaces.push(made);
+            lab,
         }
-        sh(&[
-            "ip", "link", "add", "pvc0", "netns", &c, "type", "veth", "peer", "pva0", "netns", &a,
-        ]);
-        sh(&[
-            "ip", "link", "add", "pva1", "netns", &a, "type", "veth", "peer", "pvi0", "netns", &i,
-        ]);
-        for (ns, dev, addrs) in [
-            (&c, "pvc0", &["198.51.100.10/24", "198.51.100.11/24"][..]),
-            (&a, "pva0", &["198.51.100.1/24", "192.168.10.5/24"][..]),
-            (&a, "pva1", &["10.0.0.1/24"][..]),
-            (&i, "pvi0", &["10.0.0.11/24", "10.0.0.12/24"][..]),
-        ] {
-            for addr in addrs {
-                sh(&["ip", "-n", ns, "addr", "add", addr, "dev", dev]);
-            }
-            sh(&["ip", "-n", ns, "link", "set", dev, "up"]);
-        }
-        sh(&[
-            "ip",
-            "-n",
-            &c,
-            "route",
-            "add",
-            "192.168.10.0/24",
-            "via",
-            "198.51.100.1",
-        ]);
-        topo
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -96,24 +64,23 @@ impl Topo {
     pub fn spawn(&mut self, tag: &str, ns: &str, args: &[&str]) {
         let log = std::fs::File::create(self.path(&format!("{tag}.log"))).expect("log");
         let err = log.try_clone().expect("log");
-        let child = Command::new("ip")
-            .args(["netns", "exec", ns])
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", ns])
             .args(args)
             .stdout(Stdio::from(log))
-            .stderr(Stdio::from(err))
-            .spawn()
-            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            .stderr(Stdio::from(err));
+        let child = ChildGuard::spawn(cmd).unwrap_or_else(|e| panic!("{args:?}: {e}"));
         self.children.push((tag.to_string(), child));
     }
 
-    /// Stops a process started with [`spawn`](Self::spawn), by its PID.
+    /// Stops a process started here, by its PID: `signal`, then the
+    /// guard's SIGKILL and reaping.
     pub fn kill(&mut self, tag: &str, signal: &str) {
         if let Some(pos) = self.children.iter().position(|(t, _)| t == tag) {
-            let (_, mut child) = self.children.remove(pos);
+            let (_, child) = self.children.remove(pos);
             let _ = Command::new("kill")
                 .args([signal, &child.id().to_string()])
                 .status();
-            let _ = child.wait();
         }
     }
 
@@ -152,100 +119,30 @@ impl Topo {
     }
 
     /// Writes `config` as `parvis.toml` in the temp folder and runs
-    /// `parvis serve` (tag `parvis`) in the appliance, its control socket
-    /// at `control.sock`; waits until 192.168.10.5:443 answers.
+    /// `parvis serve` (tag `parvis`, log `parvis.log`) in the appliance, its
+    /// control socket at `control.sock`; waits until 192.168.10.5:443 answers.
     pub fn serve(&mut self, config: &str) {
-        let (cfg, socket) = (self.path("parvis.toml"), self.path("control.sock"));
-        std::fs::write(&cfg, config).unwrap_or_else(|e| panic!("{}: {e}", cfg.display()));
+        let serve = Serve {
+            config: parvis::lab::write_config(self.dir.path(), config).expect("config"),
+            socket: self.path("control.sock"),
+            state_dir: None,
+            log: Some(self.path("parvis.log")),
+            debug: false,
+        };
+        let exe = PathBuf::from(env!("CARGO_BIN_EXE_parvis"));
+        let daemon = serve
+            .start(self.lab.appliance(), &exe)
+            .unwrap_or_else(|e| panic!("parvis serve: {e}\n{}", self.log("parvis")));
+        self.children.push(("parvis".into(), daemon.child));
         let ns = self.appliance.clone();
-        self.spawn(
-            "parvis",
-            &ns,
-            &[
-                env!("CARGO_BIN_EXE_parvis"),
-                "serve",
-                "--config",
-                &cfg.display().to_string(),
-                "--socket",
-                &socket.display().to_string(),
-            ],
-        );
         self.wait_port(&ns, "192.168.10.5", 443);
     }
 
-    /// Two HAProxy ingress nodes (10.0.0.11 and 10.0.0.12) with accept-proxy.
+    /// The lab's reporting HAProxy on both ingress nodes (tags `ingress1`
+    /// at 10.0.0.11 and `ingress2` at 10.0.0.12), logs in the temp folder.
     pub fn start_ingress(&mut self) {
-        let pem = self.path("ingress.pem");
-        let key = self.path("k.pem");
-        let crt = self.path("c.pem");
-        sh(&[
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=ingress",
-            "-addext",
-            "subjectAltName=DNS:*.example.org",
-            "-keyout",
-            key.to_str().unwrap_or_default(),
-            "-out",
-            crt.to_str().unwrap_or_default(),
-        ]);
-        let both = [
-            std::fs::read(&crt).expect("crt"),
-            std::fs::read(&key).expect("key"),
-        ]
-        .concat();
-        std::fs::write(&pem, both).expect("pem");
-        for (tag, ip) in [("ingress1", "10.0.0.11"), ("ingress2", "10.0.0.12")] {
-            let cfg = haproxy_config(tag, ip, &pem);
-            let file = self.path(&format!("{tag}.cfg"));
-            std::fs::write(&file, cfg).expect("cfg");
-            let ns = self.ingress.clone();
-            self.spawn(
-                tag,
-                &ns,
-                &["haproxy", "-db", "-f", file.to_str().unwrap_or_default()],
-            );
-            self.wait_port(&ns, ip, 443);
-        }
-    }
-}
-
-fn haproxy_config(tag: &str, ip: &str, pem: &Path) -> String {
-    format!(
-        r#"global
-  maxconn 2000
-defaults
-  mode http
-  timeout connect 2s
-  timeout client 10s
-  timeout server 10s
-frontend tls
-  bind {ip}:443 accept-proxy ssl crt {pem}
-  http-request return status 200 content-type text/plain lf-string "srv={tag} ci=%[src] sni=%[ssl_fc_sni] auth=%[fc_pp_authority]\n"
-frontend plain
-  bind {ip}:80 accept-proxy
-  http-request return status 200 content-type text/plain lf-string "srv={tag} ci=%[src] host=%[req.hdr(host)]\n"
-frontend tlvs
-  bind {ip}:8443 accept-proxy ssl crt {pem}
-  http-request return status 200 content-type text/plain lf-string "srv={tag} ci=%[src] uid=%[fc_pp_unique_id] auth=%[fc_pp_authority]\n"
-"#,
-        pem = pem.display()
-    )
-}
-
-impl Drop for Topo {
-    fn drop(&mut self) {
-        for (_, child) in &mut self.children {
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let _ = child.wait();
-        }
-        // The namespaces go with `self.namespaces`.
+        let peers = reporter::start_reporters(&self.lab, self.dir.path())
+            .unwrap_or_else(|e| panic!("HAProxy peers: {e}"));
+        self.children.extend(peers);
     }
 }

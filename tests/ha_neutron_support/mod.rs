@@ -5,16 +5,13 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::ha_support::{exe, require_root, wait_for, Pair};
-use parvis::lab::appliance::{wait_ready, Daemon};
 use parvis::lab::neutron::{StandIn, PORT_IDS};
 use parvis::lab::neutron_pair::{neutron_config, write_secret};
-use parvis::lab::pair::start_backends;
-use parvis::lab::pair_topology::NODE_NAMES;
-use parvis::lab::{ChildGuard, PairTopology};
+use parvis::lab::pair::{start_backends, start_node_logged};
+use parvis::lab::PairTopology;
 
 /// Failover deadline at `advert`: the master-down interval and then some.
 pub fn failover() -> Duration {
@@ -72,38 +69,8 @@ impl NPair {
 
     /// Starts node `i` with its stdout and stderr in `dir/<node>.log`.
     pub fn start_node(&mut self, i: usize) {
-        let dir = self.p.dir.path();
-        let node_dir = dir.join(NODE_NAMES[i]);
-        std::fs::create_dir_all(&node_dir).expect("mkdir");
-        let config = dir.join("parvis.toml");
-        std::fs::write(&config, &self.p.text).expect("config");
-        let socket = node_dir.join("control.sock");
-        let _ = std::fs::remove_file(&socket);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(format!("{}.log", NODE_NAMES[i])))
-            .expect("log");
-        let mut cmd = self.p.topo.node(i).command(&exe().to_string_lossy());
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .arg("--socket")
-            .arg(&socket);
-        cmd.arg("--state-dir")
-            .arg(node_dir.join("state"))
-            .env("RUST_LOG", "debug");
-        cmd.stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log);
-        let mut child = ChildGuard::spawn(cmd).expect("daemon");
-        wait_ready(&mut child, &socket).expect("ready");
-        self.p.daemons[i] = Some(Daemon {
-            child,
-            config,
-            socket,
-            state_dir: node_dir.join("state"),
-        });
+        let d = start_node_logged(&self.p.topo, i, &exe(), self.p.dir.path(), &self.p.text);
+        self.p.daemons[i] = Some(d.expect("daemon"));
     }
 
     /// Which node's port the stand-in says the floating IP points at.

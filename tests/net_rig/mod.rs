@@ -1,13 +1,16 @@
-//! The rig shared by the `net` tests: an appliance namespace with two veth
-//! NICs (OpenStack MACs, names in a random order) whose peers sit in a
-//! "cloud" namespace holding the gateways, and a config-drive folder that
-//! describes them. Does I/O (namespaces, files, processes).
+//! The rig shared by the `net` tests: the lab (`parvis::lab::Topology`,
+//! built by the lab builder) with the appliance's two ports left down and
+//! bare, their names in a random order and their MACs fixed, the
+//! Kubernetes network's router at 10.0.0.254 on its bridge, and a
+//! config-drive folder that describes the ports. The public gateway is
+//! the lab's router (192.168.10.1). Does I/O (namespaces, files,
+//! processes).
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::Path;
 use std::process::Output;
 
-use parvis::lab::Ns;
+use parvis::lab::{Mac, Ns, Options, Topology};
 use serde_json::Value;
 
 use crate::support;
@@ -16,13 +19,14 @@ use crate::support;
 pub const PUB_MAC: &str = "fa:16:3e:5a:00:01";
 /// MAC of the internal NIC.
 pub const INT_MAC: &str = "fa:16:3e:5a:00:02";
+/// The bridge port (in the lab's switch) behind the internal NIC: down
+/// there is carrier loss for the appliance.
+pub const INTERNAL_PEER: &str = "sw-appliance";
 
-/// The appliance namespace, its cloud peer and a config-drive folder.
+/// The lab and a config-drive folder.
 pub struct Rig {
-    /// The appliance.
-    pub app: Ns,
-    /// The gateways: 192.168.10.1 on c-pub, 10.0.0.254 on c-int.
-    pub cloud: Ns,
+    /// The lab: the appliance, its router and the Kubernetes bridge.
+    pub lab: Topology,
     /// Name of the public NIC.
     pub public: String,
     /// Name of the internal NIC.
@@ -31,50 +35,37 @@ pub struct Rig {
     pub dir: tempfile::TempDir,
 }
 
+impl Rig {
+    /// The appliance's namespace.
+    pub fn app(&self) -> &Ns {
+        self.lab.appliance()
+    }
+}
+
 pub fn ip(ns: &Ns, args: &[&str]) {
     if let Err(e) = ns.ip(args) {
         panic!("ip {args:?} in {}: {e}", ns.name());
     }
 }
 
-pub fn rig(tag: &str) -> Rig {
-    support::require_root();
-    let pid = std::process::id();
-    let make = |n: &str| match Ns::create(&format!("pv-{pid}-{tag}-{n}")) {
-        Ok(ns) => ns,
-        Err(e) => panic!("cannot create namespace: {e}"),
-    };
-    let (app, cloud) = (make("app"), make("cloud"));
+pub fn rig(_tag: &str) -> Rig {
     // Nothing guarantees that ens3 is the public port: pick at random.
-    let (public, internal) = if rand::random::<bool>() {
-        ("ens3", "ens4")
-    } else {
-        ("ens4", "ens3")
-    };
-    for (name, mac, peer, gw) in [
-        (public, PUB_MAC, "c-pub", "192.168.10.1/24"),
-        (internal, INT_MAC, "c-int", "10.0.0.254/24"),
-    ] {
-        ip(
-            &app,
-            &[
-                "link",
-                "add",
-                name,
-                "address",
-                mac,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                peer,
-                "netns",
-                cloud.name(),
-            ],
-        );
-        ip(&cloud, &["addr", "add", gw, "dev", peer]);
-        ip(&cloud, &["link", "set", peer, "up"]);
-    }
+    let lab = support::topology_with(Options {
+        swap_ports: rand::random::<bool>(),
+        configure_appliance: false,
+        port_macs: Some([
+            Mac([0xfa, 0x16, 0x3e, 0x5a, 0, 1]),
+            Mac([0xfa, 0x16, 0x3e, 0x5a, 0, 2]),
+        ]),
+        internal_gateway: Some("10.0.0.254".parse().expect("address")),
+        ..Options::default()
+    });
+    let (public, internal) = (lab.public_port(), lab.internal_port());
+    assert_eq!(
+        (public.mac.to_string(), internal.mac.to_string()),
+        (PUB_MAC.to_string(), INT_MAC.to_string())
+    );
+    let (public, internal) = (public.name.to_string(), internal.name.to_string());
     let dir = match tempfile::tempdir() {
         Ok(d) => d,
         Err(e) => panic!("tempdir: {e}"),
@@ -85,10 +76,9 @@ pub fn rig(tag: &str) -> Rig {
         "[interfaces.public]\n[interfaces.internal]\n\n[[forward]]\nproto = \"tcp\"\nport = 2222\nto = \"10.0.0.20:22\"\n",
     );
     Rig {
-        app,
-        cloud,
-        public: public.into(),
-        internal: internal.into(),
+        lab,
+        public,
+        internal,
         dir,
     }
 }
@@ -154,7 +144,7 @@ pub fn write_drive(dir: &Path, tags: bool, network: &str) {
 /// `parvis net plan --config DIR/parvis.toml EXTRA…` inside the appliance.
 pub fn net_plan(rig: &Rig, extra: &[&str]) -> Output {
     let config = rig.dir.path().join("parvis.toml");
-    let mut cmd = rig.app.command(&support::parvis_exe().to_string_lossy());
+    let mut cmd = rig.app().command(&support::parvis_exe().to_string_lossy());
     cmd.args(["net", "plan", "--config"])
         .arg(&config)
         .args(extra);
@@ -179,7 +169,7 @@ pub fn json(ns: &Ns, args: &[&str]) -> Value {
 
 /// Checks a role's NIC: MAC, MTU, state and IPv4 address.
 pub fn assert_nic(rig: &Rig, name: &str, mac: &str, addr: &str) {
-    let link = &json(&rig.app, &["addr", "show", "dev", name])[0];
+    let link = &json(rig.app(), &["addr", "show", "dev", name])[0];
     assert_eq!(link["address"], mac, "{name}: {link}");
     assert_eq!(link["mtu"], 1450, "{name}: {link}");
     assert_eq!(link["operstate"], "UP", "{name}: {link}");
@@ -204,7 +194,7 @@ pub fn has_route(routes: &Value, dst: &str, via: &str, dev: &str) -> bool {
 pub fn assert_configured(rig: &Rig) {
     assert_nic(rig, &rig.public, PUB_MAC, "192.168.10.5/24");
     assert_nic(rig, &rig.internal, INT_MAC, "10.0.0.1/24");
-    let routes = json(&rig.app, &["route"]);
+    let routes = json(rig.app(), &["route"]);
     assert!(
         has_route(&routes, "default", "192.168.10.1", &rig.public),
         "{routes}"
@@ -221,7 +211,7 @@ pub fn assert_configured(rig: &Rig) {
     );
     // Each address is on the wire of its gateway.
     for gw in ["192.168.10.1", "10.0.0.254"] {
-        if let Err(e) = rig.app.run(&["ping", "-c1", "-W2", gw]) {
+        if let Err(e) = rig.app().run(&["ping", "-c1", "-W2", gw]) {
             panic!("ping {gw} from the appliance: {e}");
         }
     }

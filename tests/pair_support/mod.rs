@@ -1,17 +1,21 @@
 //! Two real `parvis serve` daemons, nodes `a` (10.0.0.2) and `b`
-//! (10.0.0.3) of one `[ha]` pair, each in its own namespace, joined by a
-//! bridge in a third; an intruder host (10.0.0.9) on the same network.
-//! Each daemon has its own state folder and control socket and reads the
-//! same config file; no `[interfaces]`, so each finds itself by the
-//! address already on its link. Does I/O (namespaces, processes).
+//! (10.0.0.3) of one `[ha]` pair, in the lab's pair topology
+//! (`parvis::lab::PairTopology`, built by the lab builder), and an
+//! intruder host (10.0.0.9) the lab attaches to the same network. Each
+//! daemon has its own config file, state folder and control socket
+//! (started by `parvis::lab::Serve`); no `[interfaces]`, so each finds
+//! itself by the addresses already on its links. Does I/O (namespaces,
+//! processes).
 #![allow(dead_code)]
 
+use std::ops::Index;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use parvis::lab::{appliance::wait_ready, sweep_leftovers, ChildGuard, Ns, NS_PREFIX};
+use parvis::lab::pair_topology::INTERNAL_PORT;
+use parvis::lab::{ChildGuard, Ns, PairTopology, Serve};
 use serde_json::Value;
 
 #[path = "../support/mod.rs"]
@@ -41,9 +45,26 @@ pub struct Node {
 pub struct Pair {
     pub nodes: [Node; 2],
     pub dir: PathBuf,
-    // Namespaces last: dropped after the daemons.
-    pub ns: [Ns; 3],
-    pub switch: Ns,
+    // The lab last: dropped after the daemons.
+    pub ns: Hosts,
+}
+
+/// The hosts by index: 0 → node `a`, 1 → node `b`, 2 → the intruder.
+pub struct Hosts {
+    // Before the lab: its link is on the lab's bridge.
+    intruder: Ns,
+    lab: PairTopology,
+}
+
+impl Index<usize> for Hosts {
+    type Output = Ns;
+
+    fn index(&self, i: usize) -> &Ns {
+        match i {
+            0 | 1 => self.lab.node(i),
+            _ => &self.intruder,
+        }
+    }
 }
 
 impl Drop for Pair {
@@ -99,11 +120,6 @@ pub fn forward(port: u16) -> String {
     format!("\n[[forward]]\nproto = \"tcp\"\nport = {port}\nto = \"10.0.0.20:80\"\n")
 }
 
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("ip");
-    assert!(out.status.success(), "ip {args:?}: {out:?}");
-}
-
 /// Builds the network and starts both daemons with the pair's key.
 pub fn pair() -> Pair {
     pair_with_keys(KEY, KEY)
@@ -112,54 +128,12 @@ pub fn pair() -> Pair {
 /// Builds the network and starts node a with `key_a`, node b with `key_b`.
 pub fn pair_with_keys(key_a: &str, key_b: &str) -> Pair {
     require_root();
-    sweep_leftovers().expect("sweep");
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let name = |role: &str| format!("{NS_PREFIX}{}-h{n}-{role}", std::process::id());
-    let switch = Ns::create(&name("sw")).expect("ns");
-    let ns = ["a", "b", "x"].map(|r| Ns::create(&name(r)).expect("ns"));
-    switch
-        .run(&["ip", "link", "add", "br0", "type", "bridge"])
-        .expect("br0");
-    switch
-        .run(&["ip", "link", "set", "br0", "up"])
-        .expect("br0 up");
-    for (i, host) in ns.iter().enumerate() {
-        let port = format!("p{i}");
-        ip(&[
-            "-n",
-            switch.name(),
-            "link",
-            "add",
-            &port,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            host.name(),
-        ]);
-        ip(&[
-            "-n",
-            switch.name(),
-            "link",
-            "set",
-            &port,
-            "master",
-            "br0",
-            "up",
-        ]);
-        ip(&[
-            "-n",
-            host.name(),
-            "addr",
-            "add",
-            &format!("{}/24", ADDR[i]),
-            "dev",
-            "eth0",
-        ]);
-        ip(&["-n", host.name(), "link", "set", "eth0", "up"]);
-    }
+    let lab = PairTopology::build().unwrap_or_else(|e| panic!("pair topology: {e}"));
+    let intruder = lab
+        .attach_internal("x", ADDR[2].parse().expect("address"))
+        .unwrap_or_else(|e| panic!("intruder: {e}"));
+    let ns = Hosts { intruder, lab };
     let dir = std::env::temp_dir().join(format!("pv-pair-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let nodes = [(0, key_a), (1, key_b)].map(|(i, key)| {
@@ -174,12 +148,7 @@ pub fn pair_with_keys(key_a: &str, key_b: &str) -> Pair {
         start(&ns[i], &mut node);
         node
     });
-    Pair {
-        nodes,
-        dir,
-        ns,
-        switch,
-    }
+    Pair { nodes, dir, ns }
 }
 
 fn config_text(dir: &Path, key: &str) -> String {
@@ -188,19 +157,17 @@ fn config_text(dir: &Path, key: &str) -> String {
 
 /// Starts (or restarts) a node's daemon and waits for its control socket.
 pub fn start(ns: &Ns, node: &mut Node) {
-    let _ = std::fs::remove_file(&node.socket);
-    let mut cmd = ns.command(&parvis_exe().to_string_lossy());
-    cmd.arg("serve")
-        .arg("--config")
-        .arg(&node.config)
-        .arg("--socket")
-        .arg(&node.socket)
-        .arg("--state-dir")
-        .arg(&node.state)
-        .stdin(std::process::Stdio::null());
-    let mut child = ChildGuard::spawn(cmd).expect("spawn");
-    wait_ready(&mut child, &node.socket).expect("daemon ready");
-    node.child = Some(child);
+    let serve = Serve {
+        config: node.config.clone(),
+        socket: node.socket.clone(),
+        state_dir: Some(node.state.clone()),
+        log: None,
+        debug: false,
+    };
+    let daemon = serve
+        .start(ns, &parvis_exe())
+        .unwrap_or_else(|e| panic!("daemon: {e}"));
+    node.child = Some(daemon.child);
 }
 
 impl Pair {
@@ -280,10 +247,12 @@ impl Pair {
         start(ns, &mut self.nodes[i]);
     }
 
-    /// Takes node `i`'s link down or up (a partition).
+    /// Takes node `i`'s internal link down or up (a partition).
     pub fn link(&self, i: usize, up: bool) {
         let state = if up { "up" } else { "down" };
-        ip(&["-n", self.ns[i].name(), "link", "set", "eth0", state]);
+        if let Err(e) = self.ns[i].ip(&["link", "set", INTERNAL_PORT, state]) {
+            panic!("link {state} on node {i}: {e}");
+        }
     }
 }
 

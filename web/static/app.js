@@ -17,6 +17,23 @@ function t(key, args) {
   for (const [k, v] of Object.entries(args || {})) s = s.split("{" + k + "}").join(String(v));
   return s;
 }
+// The checker's message templates in the page's language (config page,
+// French only): the API's `code` and `params` rendered with them; the
+// API's English `message` otherwise. Key paths and values are the API's.
+const MSG = (() => {
+  try { return JSON.parse((document.getElementById("i18n-msg") || {}).textContent || "{}"); }
+  catch (e) { return {}; }
+})();
+function msg(code, params, english) {
+  const tpl = MSG[code];
+  if (!tpl) return english;
+  return tpl.replace(/\{([a-z_0-9]+)\}/g, (all, name) => {
+    const v = (params || {})[name];
+    if (v === undefined || v === null) return all;
+    const one = x => typeof x === "string" ? x : msg(x.code, x.params, all);
+    return Array.isArray(v) ? v.map(one).join("\u202f; ") : one(v);
+  });
+}
 const num = (n, digits) => new Intl.NumberFormat(LANG,
   { minimumFractionDigits: digits || 0, maximumFractionDigits: digits || 0 }).format(n);
 
@@ -115,7 +132,9 @@ function drawChart(svg, series) {
 // "last 40 s" under a minute, "last 3 min" after: never "last 0 min".
 function spanText(secs) {
   const s = Math.max(0, Math.round(secs));
-  return s < 60 ? t("span_s", { n: s }) : t("span_min", { n: Math.round(s / 60) });
+  const m = Math.round(s / 60);
+  if (s < 60) return s === 1 ? t("span_one_s") : t("span_s", { n: s });
+  return m === 1 ? t("span_one_min") : t("span_min", { n: m });
 }
 
 function initDashboard() {
@@ -195,12 +214,11 @@ function initConfig() {
   const check = () => api("POST", "/check", { config: ed.value }).then(r => {
     errLines = new Set(r.problems.filter(p => p.line).map(p => p.line));
     problemsEl.innerHTML = "";
-    // The checker's own messages are in English; the key paths
-    // (listener[0].bind) are the same in both languages.
+    // The key paths (listener[0].bind) are the same in both languages.
     if (r.problems.length && t("checker_note")) problemsEl.appendChild(el("li", { class: "note" }, t("checker_note")));
     for (const p of r.problems) {
       const li = el("li", { "data-line": p.line || "", class: "problem" },
-        (p.line ? t("line", { n: p.line }) : "") + (p.path ? p.path + t("colon") : "") + p.message);
+        (p.line ? t("line", { n: p.line }) : "") + (p.path ? p.path + t("colon") : "") + msg(p.code, p.params, p.message));
       li.addEventListener("click", () => goToLine(ed, p.line));
       problemsEl.appendChild(li);
     }

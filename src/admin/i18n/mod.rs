@@ -12,6 +12,8 @@
 mod en;
 pub mod format;
 mod fr;
+mod messages;
+mod msg_fr;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -211,5 +213,7 @@ pub async fn choose(mut req: Request, next: Next) -> Response {
     resp
 }
 
+#[cfg(test)]
+mod messages_tests;
 #[cfg(test)]
 mod tests;

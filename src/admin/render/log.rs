@@ -31,6 +31,29 @@ fn end_text(l: Lang, end: &str) -> String {
         .map_or_else(|| end.to_string(), |(_, key)| l.t(key).to_string())
 }
 
+/// An event's kind in the page's language (an unknown kind as it is).
+fn kind_text(l: Lang, kind: &str) -> String {
+    const KINDS: [(&str, &str); 13] = [
+        ("applied", "kind.applied"),
+        ("pending", "kind.pending"),
+        ("confirmed", "kind.confirmed"),
+        ("rolled-back", "kind.rolled-back"),
+        ("failed", "kind.failed"),
+        ("refused", "kind.refused"),
+        ("restored", "kind.restored"),
+        ("error", "kind.error"),
+        ("ha", "kind.ha"),
+        ("ban", "kind.ban"),
+        ("backend", "kind.backend"),
+        ("token", "kind.token"),
+        ("start", "kind.start"),
+    ];
+    KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or_else(|| kind.to_string(), |(_, key)| l.t(key).to_string())
+}
+
 fn end_class(end: &str) -> &'static str {
     match end {
         "client_closed" | "backend_closed" => "ok",
@@ -55,8 +78,8 @@ pub fn log(l: Lang, filter: &ConnLogFilter, lines: &[Value], events: &[EventView
         .map(|e| {
             vec![
                 esc(&time(l, e.time)),
-                badge("info", &e.kind),
-                esc(&e.message),
+                badge("info", &kind_text(l, &e.kind)),
+                l.message(&e.message).replace('\n', "<br>"),
             ]
         })
         .collect();

@@ -267,6 +267,7 @@ pub fn config(l: Lang, text: &str, s: &StatusView, history: &[VersionView]) -> S
             ("version", &s.config_version.to_string()),
             ("pending", &pending),
             ("export_note", &note),
+            ("messages", &l.message_texts()),
             (
                 "history",
                 &table("history", &head, &rows, l.t("config.no_history")),

@@ -150,7 +150,7 @@ fn alerts(l: Lang, s: &StatusView) -> String {
     let warnings: String = s
         .warnings
         .iter()
-        .map(|w| format!("<div class=\"alert warn\">{}</div>", esc(w)))
+        .map(|w| format!("<div class=\"alert warn\">{}</div>", l.message(w)))
         .collect();
     pending + &warnings
 }

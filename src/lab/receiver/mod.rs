@@ -230,18 +230,19 @@ fn write_files(kind: Kind, p: &Params) -> Result<(), LabError> {
         write(&p.dir.join(name), &text)?;
     }
     write(&www.join("index.html"), render::APACHE_PAGE)?;
-    certificate(p)
+    self_signed(&p.dir, &p.name)
 }
 
-/// A self-signed P-256 certificate for `p.name` and `*.example.org`.
-fn certificate(p: &Params) -> Result<(), LabError> {
-    let (cert, key) = (render::cert(&p.dir), render::key(&p.dir));
-    let san = format!("subjectAltName=DNS:{},DNS:*.example.org", p.name);
+/// A self-signed P-256 certificate for `name` and `*.example.org` in
+/// `dir` (`cert.pem`, `key.pem`, and both in one file for HAProxy).
+pub(super) fn self_signed(dir: &Path, name: &str) -> Result<(), LabError> {
+    let (cert, key) = (render::cert(dir), render::key(dir));
+    let san = format!("subjectAltName=DNS:{name},DNS:*.example.org");
     let out = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
         .args(["ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
         .arg("-subj")
-        .arg(format!("/CN={}", p.name))
+        .arg(format!("/CN={name}"))
         .args(["-addext", &san, "-keyout"])
         .arg(&key)
         .arg("-out")
@@ -259,15 +260,13 @@ fn certificate(p: &Params) -> Result<(), LabError> {
         std::fs::read_to_string(f).map_err(|e| io_error(format!("read {}", f.display()), e))
     };
     write(
-        &render::pem(&p.dir),
+        &render::pem(dir),
         &format!("{}{}", read(&cert)?, read(&key)?),
     )
 }
 
 /// Polls `ss` in `ns` until something listens on `p.listen`.
 fn wait_listening(r: &mut Receiver, ns: &Ns, p: &Params) -> Result<(), LabError> {
-    let filter = format!("sport = :{}", p.listen.port());
-    let deadline = Instant::now() + Duration::from_secs(10);
     let not_ready = |r: &Receiver, why: &str| {
         let mut logs = r.error_log();
         if !matches!(r.kind, Kind::Haproxy | Kind::Traefik) {
@@ -280,19 +279,6 @@ fn wait_listening(r: &mut Receiver, ns: &Ns, p: &Params) -> Result<(), LabError>
             reason: format!("{why}; its logs in {}:\n{logs}", r.dir.display()),
         }
     };
-    loop {
-        if let Ok(Some(status)) = r.child.child_mut().try_wait() {
-            return Err(not_ready(r, &format!("exited ({status})")));
-        }
-        let listening = ns
-            .run(&["ss", "-Hltn", &filter])
-            .is_ok_and(|o| !o.stdout.is_empty());
-        if listening {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(not_ready(r, "not listening after 10 s"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    ns.wait_listening(&mut r.child, p.listen.port())
+        .map_err(|why| not_ready(r, &why))
 }
