@@ -158,6 +158,15 @@ fn take_permits(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_heartbeat_ages_until_it_beats_again() {
+        let b = Beat::new();
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        assert!(b.age() >= std::time::Duration::from_millis(30));
+        b.beat();
+        assert!(b.age() < std::time::Duration::from_millis(30));
+    }
+
     /// conn.rs no longer sets TCP_NODELAY on each accepted socket: this
     /// is what makes that safe.
     #[tokio::test]
