@@ -6,6 +6,8 @@
 //! the daemon's own `Control::export`, checked to hold the secrets.
 //! The real daemon core behind the HTTPS admin port (`admin_support`).
 
+#![allow(clippy::unwrap_used)]
+
 mod admin_support;
 mod engine_support;
 
