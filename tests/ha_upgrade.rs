@@ -14,8 +14,6 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ha_support::{apply, exe, handover, versions, wait_for, with_forward, HeldTls, Pair, ADVERT};
@@ -25,41 +23,15 @@ use parvis::lab::pair_topology::NODE_NAMES;
 use parvis::lab::FLOATING_IP;
 
 /// New TLS connections through the floating IP, one started every 100 ms
-/// in the client namespace (each in its own thread); each attempt's start
-/// and result.
-struct Prober {
-    tries: Arc<Mutex<Vec<(Instant, bool)>>>,
-    stop: Arc<AtomicBool>,
-}
+/// in the client namespace ([`ha_probe::Prober`]).
+type Prober = ha_probe::Prober;
 
 impl Prober {
-    fn start(p: &Pair) -> Prober {
-        let tries = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (o, s) = (tries.clone(), stop.clone());
-        let ns = p.topo.client().name().to_string();
-        std::thread::spawn(move || {
-            ha_probe::enter(&ns).expect("client namespace");
-            let cfg = ha_probe::config();
-            while !s.load(Ordering::SeqCst) {
-                let (o, cfg) = (o.clone(), cfg.clone());
-                std::thread::spawn(move || {
-                    let t = Instant::now();
-                    let ok = ha_probe::probe(&cfg);
-                    o.lock().unwrap_or_else(|e| e.into_inner()).push((t, ok));
-                });
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        });
-        Prober { tries, stop }
-    }
-
     /// The blackout windows (runs of failed attempts, by start time, ended
     /// by a success) that began in `from..to`: (first failure, length from
     /// the success before to the success after).
     fn windows(&self, from: Instant, to: Instant) -> Vec<(Instant, Duration)> {
-        let mut tries = self.tries.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        tries.sort_by_key(|t| t.0);
+        let tries = self.sorted();
         let mut out = Vec::new();
         let mut last_ok: Option<Instant> = None;
         let mut run: Option<Instant> = None;
@@ -94,12 +66,6 @@ impl Prober {
             },
         );
         std::thread::sleep(Duration::from_millis(1600));
-    }
-}
-
-impl Drop for Prober {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
     }
 }
 
@@ -270,7 +236,7 @@ fn the_pair_upgrades_node_by_node_from_its_export() {
     );
     let m = usize::from(!p.sole_owner(0));
     let s = 1 - m;
-    let prober = Prober::start(&p);
+    let prober = Prober::start(p.topo.client().name(), Duration::from_millis(100));
     wait_for("the probe gets through", Duration::from_secs(10), || {
         prober.tries.lock().is_ok_and(|t| t.iter().any(|x| x.1))
     });
