@@ -129,7 +129,10 @@ impl Link {
             && !listing
                 .iter()
                 .any(|l| l.meta.version == me.running && l.hash == me.hash);
-        if lost && fresh {
+        // A node rebuilt from an export of the pair's config: its version
+        // is one the peer holds under another number. (A config in its
+        // user data that the pair never had stays a conflict to report.)
+        if lost && fresh && listing.iter().any(|l| l.hash == me.hash) {
             return self.adopt(me, &listing).await;
         }
         if lost {
@@ -147,8 +150,9 @@ impl Link {
         Ok(())
     }
 
-    /// A node rebuilt from its config file (its history: the one version
-    /// its first boot read) now runs the peer's version: its own version
+    /// A node rebuilt from an export (its history: the one version its
+    /// first boot read, a text the peer holds too) now runs the peer's
+    /// version: its own version
     /// under a number the peer uses is replaced by the peer's, so that both
     /// nodes hold one history. Not a conflict: nobody changed the config.
     async fn adopt(&self, me: &NodeState, listing: &[Listed]) -> Result<(), String> {
