@@ -28,8 +28,6 @@ mod ha_support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ha_support::{wait_for, Pair};
@@ -84,39 +82,13 @@ fn args() -> Args {
     a
 }
 
-/// New-connection prober: a TLS request through the floating IP starts
-/// every 50 ms in the client namespace, each in its own thread (so one
-/// that waits for its timeout does not delay the next); records each
-/// attempt's start and whether it succeeded.
-struct Prober {
-    tries: Arc<Mutex<Vec<(Instant, bool)>>>,
-    stop: Arc<AtomicBool>,
-}
+/// The bench's use of [`ha_probe::Prober`]: a TLS request through the
+/// floating IP every 50 ms.
+type Prober = ha_probe::Prober;
 
 impl Prober {
-    fn start(p: &Pair) -> Prober {
-        let tries = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (o, s) = (tries.clone(), stop.clone());
-        let ns = p.topo.client().name().to_string();
-        std::thread::spawn(move || {
-            ha_probe::enter(&ns).expect("client namespace");
-            let cfg = ha_probe::config();
-            while !s.load(Ordering::SeqCst) {
-                let (o, cfg) = (o.clone(), cfg.clone());
-                std::thread::spawn(move || {
-                    let t = Instant::now();
-                    let ok = ha_probe::probe(&cfg);
-                    o.lock().expect("lock").push((t, ok));
-                });
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        Prober { tries, stop }
-    }
-
     fn any_ok(&self) -> bool {
-        self.tries.lock().expect("lock").iter().any(|t| t.1)
+        self.sorted().iter().any(|t| t.1)
     }
 
     /// The outage of the fault injected at `t0`, once the VIPs moved at
@@ -127,8 +99,7 @@ impl Prober {
     /// success started 0.2 s after `moved` is known and every attempt
     /// started before it has ended (they time out after 0.5 s).
     fn blackout(&self, t0: Instant, moved: Instant) -> Option<Duration> {
-        let mut tries = self.tries.lock().expect("lock").clone();
-        tries.sort_by_key(|t| t.0);
+        let tries = self.sorted();
         let settled = tries
             .iter()
             .find(|t| t.1 && t.0 > moved + Duration::from_millis(200))?;
@@ -158,12 +129,6 @@ impl Prober {
         };
         let before = tries[..first].iter().rev().find(|t| t.1)?;
         Some(tries[after].0.duration_since(before.0))
-    }
-}
-
-impl Drop for Prober {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
     }
 }
 
@@ -314,7 +279,7 @@ fn trial(
         Duration::from_secs(20),
         || synced(p, b, held.len()),
     );
-    let prober = Prober::start(p);
+    let prober = Prober::start(p.topo.client().name(), Duration::from_millis(50));
     wait_for("probe succeeds", Duration::from_secs(10), || {
         prober.any_ok()
     });

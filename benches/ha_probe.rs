@@ -7,8 +7,9 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use parvis::lab::{DEMO_HOSTS, FLOATING_IP};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -98,4 +99,51 @@ pub fn probe(cfg: &Arc<ClientConfig>) -> bool {
 pub fn enter(ns: &str) -> Result<(), String> {
     let f = std::fs::File::open(format!("/run/netns/{ns}")).map_err(|e| e.to_string())?;
     nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string())
+}
+
+/// New-connection prober: a [`probe`] starts every `every` in namespace
+/// `ns`, each in its own thread (so one that waits for its timeout does not
+/// delay the next); records each attempt's start and whether it succeeded.
+/// Stops when dropped.
+pub struct Prober {
+    /// (start, success) of every attempt that ended, in the order they ended.
+    pub tries: Arc<Mutex<Vec<(Instant, bool)>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Prober {
+    /// Starts probing from namespace `ns`.
+    pub fn start(ns: &str, every: Duration) -> Prober {
+        let tries = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (o, s) = (tries.clone(), stop.clone());
+        let ns = ns.to_string();
+        std::thread::spawn(move || {
+            enter(&ns).expect("client namespace");
+            let cfg = config();
+            while !s.load(Ordering::SeqCst) {
+                let (o, cfg) = (o.clone(), cfg.clone());
+                std::thread::spawn(move || {
+                    let t = Instant::now();
+                    let ok = probe(&cfg);
+                    o.lock().unwrap_or_else(|e| e.into_inner()).push((t, ok));
+                });
+                std::thread::sleep(every);
+            }
+        });
+        Prober { tries, stop }
+    }
+
+    /// The attempts so far, sorted by start.
+    pub fn sorted(&self) -> Vec<(Instant, bool)> {
+        let mut tries = self.tries.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        tries.sort_by_key(|t| t.0);
+        tries
+    }
+}
+
+impl Drop for Prober {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
 }

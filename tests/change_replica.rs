@@ -168,3 +168,45 @@ async fn an_older_version_is_recorded_and_a_clash_refused() {
         b.store().get(3).expect("v3").1
     );
 }
+
+/// A node rebuilt from its config file (its whole history: the one
+/// first-boot version) gives that version's number up to the peer's
+/// history once it runs the peer's version; the running version is never
+/// replaced, and a node with a history of its own is not fresh.
+#[tokio::test]
+async fn a_fresh_node_adopts_the_peers_history_but_never_over_its_running_version() {
+    let dirs = [
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    ];
+    let (a, _) = running_a(dirs[0].path()).await;
+    a.apply(&text("\"10.0.0.12:443\""), cli(), None, false)
+        .await
+        .expect("apply");
+    a.apply(&text("\"10.0.0.13:443\""), cli(), None, false)
+        .await
+        .expect("apply");
+    assert!(!a.is_fresh(), "a has a history of its own");
+    let (b, _) = change_support::engine(dirs[1].path());
+    let exported = a.store().get(2).expect("v2").1;
+    b.startup(Some(&exported)).await.expect("first boot of b");
+    assert!(b.is_fresh(), "b's history is its first-boot version");
+
+    let (meta1, t1) = a.store().get(1).expect("a's v1");
+    let err = b.adopt_replica(&meta1, &t1).expect_err("running");
+    assert!(
+        matches!(err, ChangeError::Clash { version: 1, .. }),
+        "{err}"
+    );
+    assert_eq!(b.store().get(1).expect("b's v1").1, exported, "unchanged");
+
+    let (meta3, t3) = a.store().get(3).expect("a's v3");
+    b.apply_replica(meta3, &t3, None)
+        .await
+        .expect("b follows a");
+    b.adopt_replica(&meta1, &t1).expect("adopted");
+    let (m, t) = b.store().get(1).expect("b's v1");
+    assert_eq!((m.author, t), (meta1.author, t1), "a's version 1 on b");
+    assert_eq!(b.snapshot().running, 3);
+    assert!(!b.is_fresh());
+}

@@ -221,7 +221,7 @@ fn assert_secret_never_shown(n: &NPair) {
         for args in [
             &["ha", "status", "--json"][..],
             &["status", "--json"],
-            &["export"],
+            &["export", "--redact"],
         ] {
             let out = Command::new(exe())
                 .args(args)
@@ -238,7 +238,7 @@ fn assert_secret_never_shown(n: &NPair) {
                 !text.contains(CREDENTIAL_SECRET),
                 "{args:?} shows the secret"
             );
-            if args == ["export"] {
+            if args == ["export", "--redact"] {
                 assert!(
                     text.contains("application_credential_secret = \"****"),
                     "export masks the secret: {text}"

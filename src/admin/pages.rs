@@ -164,9 +164,9 @@ async fn routes(State(st): St, Extension(ctx): Ctx, Extension(l): L) -> Html<Str
 }
 
 async fn access(State(st): St, Extension(ctx): Ctx, Extension(l): L) -> Html<String> {
-    let cfg = crate::config::parse(&st.control.config_text()).ok();
+    let cfg = st.control.running_config();
     let bans = blocking(st.control.clone(), |c| c.bans()).await;
-    let body = render::access(l, cfg.as_ref(), &bans, &ctx.csrf);
+    let body = render::access(l, cfg.as_deref(), &bans, &ctx.csrf);
     layout(&st, &ctx, l, "access", &body)
 }
 

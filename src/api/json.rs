@@ -45,8 +45,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
-/// The `/api/v1` routes (to be nested there), with the state applied.
+/// The `/api/v1` routes (to be nested there), with the state applied:
+/// what the admin port serves (behind its guard).
 pub fn router(control: Arc<dyn Control>) -> Router {
+    routes().with_state(control)
+}
+
+/// [`router`] and `GET /export` (the config with its secrets): what the
+/// root-only control socket serves.
+pub fn socket_router(control: Arc<dyn Control>) -> Router {
+    routes()
+        .route("/export", get(super::export::export))
+        .with_state(control)
+}
+
+fn routes() -> Router<Arc<dyn Control>> {
     Router::new()
         .route(
             "/status",
@@ -96,7 +109,6 @@ pub fn router(control: Arc<dyn Control>) -> Router {
         .route("/ha", get(ha))
         .route("/ha/handover", post(ha_handover))
         .fallback(|| async { ApiError::not_found("no such API route") })
-        .with_state(control)
 }
 
 /// A config's text with its version.

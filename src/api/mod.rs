@@ -9,6 +9,7 @@
 //! the daemon's side (converting its own types to views) is in `daemon`.
 //! Pure, apart from the router's blocking-thread hand-off.
 
+pub mod export;
 pub mod ha;
 pub mod json;
 pub mod messages;
@@ -51,6 +52,19 @@ pub trait Control: Send + Sync + 'static {
     fn events(&self) -> Vec<EventView>;
     /// The running config, TOML text as applied.
     fn config_text(&self) -> String;
+    /// The running config as parsed (the UI's pages read settings from
+    /// it). Default: the redacted text parsed, which fails for a text
+    /// with masked secrets.
+    fn running_config(&self) -> Option<std::sync::Arc<crate::config::Config>> {
+        crate::config::parse(&self.config_text())
+            .ok()
+            .map(std::sync::Arc::new)
+    }
+    /// The running config with its secrets, for `parvis export` on the
+    /// root-only control socket ([`export`]). Default: none.
+    fn export(&self) -> Option<export::ExportView> {
+        None
+    }
     /// The config versions, oldest first.
     fn history(&self) -> Vec<VersionView>;
     /// The text of one config version; `None` if there is no such version.

@@ -193,6 +193,27 @@ impl Changer {
         )
     }
 
+    /// Whether this node's whole history is the one version it read from
+    /// its config file at first boot: a node just (re)built from user data,
+    /// whose version gives way to the pair's history ([`Self::adopt_replica`]).
+    pub fn is_fresh(&self) -> bool {
+        let list = self.inner.store.list();
+        matches!(list.as_slice(), [m] if m.author == Author::FirstBoot && m.node.is_none())
+    }
+
+    /// Replaces this node's version under `meta.version` with the peer's
+    /// (history only, never the running version): a fresh node
+    /// ([`Self::is_fresh`]) taking the pair's history.
+    pub fn adopt_replica(&self, meta: &VersionMeta, text: &str) -> Result<(), ChangeError> {
+        if self.inner.store.current() == Some(meta.version) {
+            return Err(ChangeError::Clash {
+                version: meta.version,
+                message: "the running version is not replaced".into(),
+            });
+        }
+        Ok(self.inner.store.replace_at(meta, text)?)
+    }
+
     /// Stores a copy of the peer's version (history only); `Ok(false)` if
     /// the same text is already there under that number.
     pub fn record_replica(&self, meta: &VersionMeta, text: &str) -> Result<bool, ChangeError> {

@@ -132,6 +132,10 @@ fn key(c: &mut Checker, h: &FileHa) -> Option<HaKey> {
             "the pair's shared secret (ha.key, or ha.key_file naming a file that holds it)",
         ),
         (Some(k), None) => {
+            if let Some(why) = super::types::redacted_problem(k) {
+                c.err("ha.key", why);
+                return None;
+            }
             if k.trim().len() < KEY_MIN || k.chars().any(char::is_control) {
                 c.err(
                     "ha.key",

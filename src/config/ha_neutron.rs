@@ -225,6 +225,10 @@ fn secret(c: &mut Checker, f: &FileHaNeutron) -> Option<CredentialSecret> {
             None
         }
         (Some(s), None) => {
+            if let Some(why) = super::types::redacted_problem(s) {
+                c.err(path, why);
+                return None;
+            }
             if s.trim().is_empty() || s.chars().any(char::is_control) {
                 c.err(path, "must be printable characters (the secret `openstack application credential create` printed)");
                 return None;
@@ -385,5 +389,25 @@ mod tests {
         );
         let e = problems(n, &NEUTRON.replace("5b7e0d6a-4c1f", "../../x"));
         assert!(e.contains("ha.neutron.floating_ip"), "{e}");
+    }
+
+    /// A redacted export's masks are refused, each naming its key, instead
+    /// of being taken as the secret.
+    #[test]
+    fn masked_secrets_are_refused_naming_the_key() {
+        let mask = crate::config::REDACTED;
+        let n = "mode = \"neutron\"";
+        let e = problems(n, &NEUTRON.replace("s3cret", mask));
+        assert!(
+            e.contains("ha.neutron.application_credential_secret") && e.contains("masked"),
+            "{e}"
+        );
+        let pair = PAIR
+            .replace("0123456789abcdef0123456789abcdef", mask)
+            .replace("MODE", "");
+        let e = crate::config::parse(&pair)
+            .expect_err("masked key")
+            .to_string();
+        assert!(e.contains("ha.key") && e.contains("parvis export"), "{e}");
     }
 }

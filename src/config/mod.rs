@@ -9,6 +9,7 @@
 mod backends;
 mod blockfile;
 mod bounds;
+mod carry;
 mod checker;
 mod cross;
 mod error;
@@ -36,7 +37,7 @@ pub use log::{Log, Remote, RemoteTls};
 pub use model::*;
 pub use types::{
     canonical_ip, format_duration, parse_duration, Cidr, IfAddr, Mac, PortRange, Rate, RateUnit,
-    Secret,
+    Secret, REDACTED,
 };
 pub use validate::validate;
 

@@ -303,6 +303,22 @@ impl fmt::Display for PortRange {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(pub String);
 
+/// What a secret reads as in a redacted text (the UI, the read API,
+/// `parvis export --redact`): plainly not a key. A config that gives it as
+/// a secret's value is refused, naming the key, so that a redacted export
+/// is never applied with a masked key.
+pub const REDACTED: &str = "********************************";
+
+/// The problem of a secret whose value is [`REDACTED`], if it is.
+pub(crate) fn redacted_problem(value: &str) -> Option<String> {
+    (value.trim() == REDACTED).then(|| {
+        "is masked (`********`): this text came from a redacted view or \
+         `parvis export --redact`; take the export with its secrets \
+         (`sudo parvis export`) or put the real value back"
+            .to_string()
+    })
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")

@@ -81,9 +81,15 @@ pub enum Command {
     Ruleset(Ask),
     /// Show the config history.
     History(Ask),
-    /// Print the running config's text exactly as applied: user data for a
-    /// new VM (`--json`: with its version).
-    Export(Ask),
+    /// Print the running config's text exactly as applied, secrets
+    /// included: user data for a new VM (`--json`: with its version;
+    /// `--redact`: secrets masked; `--output FILE`: a 0600 file).
+    Export {
+        #[command(flatten)]
+        args: super::export::ExportArgs,
+        #[command(flatten)]
+        ask: Ask,
+    },
     /// Apply a new config to the running daemon.
     Apply {
         #[command(flatten)]
@@ -138,9 +144,9 @@ impl Command {
             | Command::Conns(a)
             | Command::Ruleset(a)
             | Command::History(a)
-            | Command::Export(a)
             | Command::Confirm(a) => a,
             Command::Apply { ask, .. }
+            | Command::Export { ask, .. }
             | Command::Rollback { ask, .. }
             | Command::Log { ask, .. } => ask,
             Command::Backend(BackendCmd::Drain { ask, .. } | BackendCmd::Undrain { ask, .. }) => {
@@ -178,11 +184,7 @@ pub async fn run(cmd: Command) -> Result<String, ControlError> {
             let h: Vec<VersionView> = call(socket, Method::GET, "/history", None).await?;
             Ok(out(json!(h), history(&h)))
         }
-        Command::Export(_) => {
-            let c: crate::api::json::ConfigText =
-                call(socket, Method::GET, "/config", None).await?;
-            Ok(out(json!(c), c.text))
-        }
+        Command::Export { args, .. } => super::export::run(socket, &args, json).await,
         Command::Apply { args, .. } => {
             let req = args.request()?;
             let o: ApplyOutcome = call(socket, Method::POST, "/apply", Some(json!(req))).await?;

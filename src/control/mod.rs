@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod client;
 pub mod connlog;
+pub mod export;
 pub mod ha;
 pub mod token;
 
@@ -81,13 +82,14 @@ impl ControlError {
 /// The header in which the CLI names the SSH client it runs for.
 pub const SOURCE_HEADER: &str = "x-parvis-ssh-client";
 
-/// The socket's router: `/api/v1` with the author set to the CLI, and the
+/// The socket's router: `/api/v1` (with `/export`, which the admin port
+/// does not have) with the author set to the CLI, and the
 /// SSH client's address (sent by the CLI from `SSH_CONNECTION`) as its
 /// source, so the lock-out safety net covers applies made over SSH. The
 /// socket is root-only: whoever can write to it is trusted to say this.
 pub fn router(control: Arc<dyn Control>) -> Router {
     Router::new()
-        .nest("/api/v1", crate::api::json::router(control))
+        .nest("/api/v1", crate::api::json::socket_router(control))
         .layer(axum::middleware::from_fn(cli_author))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }

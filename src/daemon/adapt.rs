@@ -7,6 +7,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::api::export::{ExportView, NamedFile};
 use crate::api::{
     ApiError, ApplyOutcome, Author, AuthorKind, EventView, PendingView, VersionState, VersionView,
     UI_USER,
@@ -187,6 +188,24 @@ pub fn pending(p: &store::Pending, now: SystemTime) -> PendingView {
             .duration_since(now)
             .unwrap_or_default()
             .as_secs(),
+    }
+}
+
+/// `parvis export`'s answer: the running `text` (secrets included) with
+/// the keys of its secrets and the files `cfg` names.
+pub(super) fn export(cfg: &crate::config::Config, text: String, version: u64) -> ExportView {
+    ExportView {
+        version,
+        text,
+        secrets: cfg.inline_secrets().into_iter().map(String::from).collect(),
+        files: cfg
+            .named_files()
+            .into_iter()
+            .map(|(key, path)| NamedFile {
+                key: key.to_string(),
+                path: path.display().to_string(),
+            })
+            .collect(),
     }
 }
 

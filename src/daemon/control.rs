@@ -300,6 +300,22 @@ impl Control for Daemon {
         redact(&self.running_text.borrow())
     }
 
+    fn running_config(&self) -> Option<Arc<Config>> {
+        Some(self.config())
+    }
+
+    fn export(&self) -> Option<crate::api::export::ExportView> {
+        let text = self.running_text.borrow().clone();
+        let version = self.changer.snapshot().running;
+        (!text.trim().is_empty()).then(|| adapt::export(&self.config(), text, version))
+    }
+
+    fn check(&self, text: &str) -> crate::api::CheckResult {
+        // A text edited from a redacted view is checked with the running
+        // secrets back, as an apply of it would be.
+        crate::api::check_text(&restore(text, &self.running_text.borrow()))
+    }
+
     fn history(&self) -> Vec<VersionView> {
         let store = self.changer.store();
         let current = store.current();

@@ -114,6 +114,20 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces version `meta.version` with a copy from the peer (text,
+    /// then meta): only for a node rebuilt from its config file, whose
+    /// own first-boot version gives way to the pair's history. A crash
+    /// between the two writes leaves the peer's text under the old meta;
+    /// the next catch-up writes the meta again.
+    pub fn replace_at(&self, meta: &VersionMeta, text: &str) -> Result<(), StoreError> {
+        let n = meta.version;
+        if n == 0 {
+            return Err(StoreError::NotFound(0));
+        }
+        self.write(&self.text_path(n), text.as_bytes())?;
+        self.write_meta(meta)
+    }
+
     /// The highest version number used (0: none).
     pub fn last(&self) -> u64 {
         self.last_number().unwrap_or(0)

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::wire::{hash, BanEntry, Entry, Listed, NodeState, Request, Response, MAX_BANS};
 use crate::firewall;
+use crate::store::VersionMeta;
 
 impl Link {
     /// Acts on what the heartbeat showed; `first`: the peer just (re)appeared.
@@ -62,21 +63,32 @@ impl Link {
         if missing.is_empty() {
             return Ok(listing);
         }
-        let req = Request::Fetch { versions: missing };
+        for (meta, text) in self.fetch(missing).await? {
+            if let Err(err) = self.changer.record_replica(&meta, &text) {
+                tracing::warn!(version = meta.version, error = %err, "sync: history copy");
+            }
+        }
+        Ok(listing)
+    }
+
+    /// The peer's `versions`, each marked as made on the peer unless it
+    /// names another node.
+    async fn fetch(&self, versions: Vec<u64>) -> Result<Vec<(VersionMeta, String)>, String> {
+        let req = Request::Fetch { versions };
         let entries = match self.ask(&req, COMMIT_TIMEOUT).await {
             Ok(Response::Entries { entries }) => entries,
             Ok(other) => return Err(format!("unexpected answer to Fetch: {other:?}")),
             Err(e) => return Err(e.to_string()),
         };
         let peer = self.status().peer;
-        for e in entries {
-            let mut meta = e.meta;
-            meta.node = meta.node.or_else(|| Some(peer.clone()));
-            if let Err(err) = self.changer.record_replica(&meta, &e.text) {
-                tracing::warn!(version = meta.version, error = %err, "sync: history copy");
-            }
-        }
-        Ok(listing)
+        Ok(entries
+            .into_iter()
+            .map(|e| {
+                let mut meta = e.meta;
+                meta.node = meta.node.or_else(|| Some(peer.clone()));
+                (meta, e.text)
+            })
+            .collect())
     }
 
     /// The peer's version wins: take its history and apply its version.
@@ -98,6 +110,7 @@ impl Link {
             }
             _ => {}
         }
+        let fresh = self.changer.is_fresh();
         let listing = self.fill(None).await?;
         let (meta, text) = store.get(peer.running).map_err(|e| e.to_string())?;
         let started = std::time::Instant::now();
@@ -116,6 +129,12 @@ impl Link {
             && !listing
                 .iter()
                 .any(|l| l.meta.version == me.running && l.hash == me.hash);
+        // A node rebuilt from an export of the pair's config: its version
+        // is one the peer holds under another number. (A config in its
+        // user data that the pair never had stays a conflict to report.)
+        if lost && fresh && listing.iter().any(|l| l.hash == me.hash) {
+            return self.adopt(me, &listing).await;
+        }
         if lost {
             let why = format!(
                 "superseded by {}'s version {}: both nodes changed the config while apart",
@@ -128,6 +147,38 @@ impl Link {
             );
             self.conflict(format!("version {} made here was {why}", me.running));
         }
+        Ok(())
+    }
+
+    /// A node rebuilt from an export (its history: the one version its
+    /// first boot read, a text the peer holds too) now runs the peer's
+    /// version: its own version
+    /// under a number the peer uses is replaced by the peer's, so that both
+    /// nodes hold one history. Not a conflict: nobody changed the config.
+    async fn adopt(&self, me: &NodeState, listing: &[Listed]) -> Result<(), String> {
+        let store = self.changer.store();
+        let theirs: Vec<u64> = listing
+            .iter()
+            .filter(|l| {
+                store
+                    .get(l.meta.version)
+                    .is_ok_and(|(_, t)| hash(&t) != l.hash)
+            })
+            .map(|l| l.meta.version)
+            .collect();
+        if theirs.is_empty() {
+            return Ok(());
+        }
+        for (meta, text) in self.fetch(theirs).await? {
+            self.changer
+                .adopt_replica(&meta, &text)
+                .map_err(|err| format!("version {}: {err}", meta.version))?;
+        }
+        let peer = self.status().peer;
+        tracing::info!(
+            version = me.running,
+            "sync: rebuilt from its config file, this node took {peer}'s history in place of its first-boot version"
+        );
         Ok(())
     }
 

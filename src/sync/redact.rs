@@ -6,10 +6,11 @@
 
 use toml_edit::{DocumentMut, Item, Value};
 
-/// What the key reads as in a redacted text: long enough to pass the
-/// config's checks, so a redacted text still parses (the UI's pages read
-/// the running config from it), and plainly not a key.
-pub const MASK: &str = "********************************";
+/// What the key reads as in a redacted text ([`crate::config::REDACTED`]):
+/// plainly not a key. A redacted text does not pass the config's checks
+/// (the key is named), so it is never applied with the mask as the key;
+/// [`restore`] puts the running key back into a text edited from a view.
+pub const MASK: &str = crate::config::REDACTED;
 
 /// `text` with the value of `[ha] key` replaced by [`MASK`] (formatting
 /// and comments kept). A text that does not parse has every line that
@@ -133,16 +134,24 @@ mod tests {
     }
 
     #[test]
-    fn a_redacted_config_still_parses() {
+    fn a_redacted_config_is_refused_naming_the_key() {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fixtures/config/valid/ha-pair.toml"
         ))
         .unwrap_or_default();
         assert!(text.contains("key ="), "the fixture has an inline key");
+        assert!(crate::config::parse(&text).is_ok(), "the fixture is valid");
         let r = redact(&text);
         assert_ne!(r, text);
-        assert!(crate::config::parse(&r).is_ok(), "{r}");
+        let err = crate::config::parse(&r).expect_err("a masked key is refused");
+        assert!(
+            err.problems
+                .iter()
+                .any(|p| p.path == "ha.key" && p.message.contains("masked")),
+            "{err}"
+        );
+        assert!(crate::config::parse(&restore(&r, &text)).is_ok());
     }
 
     #[test]

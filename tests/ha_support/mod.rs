@@ -284,3 +284,53 @@ pub fn handover(p: &Pair, i: usize) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// Applies `text` on node `i` (`parvis apply --config`); true when it succeeded.
+pub fn apply(p: &Pair, i: usize, name: &str, text: &str) -> bool {
+    let path = p.dir.path().join(name);
+    std::fs::write(&path, text).expect("write config");
+    let out = std::process::Command::new(exe())
+        .arg("apply")
+        .arg("--config")
+        .arg(&path)
+        .arg("--socket")
+        .arg(p.socket(i))
+        .output()
+        .expect("parvis apply");
+    eprintln!(
+        "apply on node {i}: {} {}",
+        String::from_utf8_lossy(&out.stdout).trim(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    out.status.success()
+}
+
+/// Node `i`'s config version in force and its history's numbers.
+pub fn versions(p: &Pair, i: usize) -> (u64, Vec<u64>) {
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = std::process::Command::new(exe())
+            .args(args)
+            .args(["--json", "--socket"])
+            .arg(p.socket(i))
+            .output()
+            .expect("parvis");
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    let running = json(&["status"])["ha"]["config_version"]
+        .as_u64()
+        .unwrap_or(0);
+    let history = json(&["history"])
+        .as_array()
+        .map(|h| h.iter().filter_map(|e| e["version"].as_u64()).collect())
+        .unwrap_or_default();
+    (running, history)
+}
+
+/// The pair's config with one more forward (its port shows in the ruleset).
+pub fn with_forward(p: &Pair, port: u16) -> String {
+    format!(
+        "{}\n[[forward]]\nproto = \"tcp\"\nport = {port}\nto = \"{}:{port}\"\n",
+        p.text,
+        parvis::lab::SERVER
+    )
+}
