@@ -13,6 +13,9 @@ use super::drain::{self, RelayFn};
 use super::pair::Pair;
 use super::state::Role;
 
+/// Why the "neutron" mode does not drain (the handover's answer says it).
+pub const NEUTRON_NO_DRAIN: &str = "in the \"neutron\" mode the floating IP moves to the peer's own address, where they do not exist: they are cut when Neutron moves it";
+
 /// How long the peer relays beyond the drain (the drain's end tells it
 /// sooner).
 const RELAY_MARGIN: Duration = Duration::from_secs(5);
@@ -78,6 +81,11 @@ impl Pair {
 
     /// Asks the peer to relay, then keeps the public VIP here.
     async fn prepare_drain(&self, relay: Option<&RelayFn>) -> Result<drain::Plan, String> {
+        if self.ha.mode == crate::config::HaMode::Neutron {
+            // The floating IP will reach the peer's own address, which
+            // these connections were never made to: relaying cannot help.
+            return Err(NEUTRON_NO_DRAIN.into());
+        }
         let plan = self
             .drain
             .clone()

@@ -25,6 +25,7 @@ pub mod echo;
 pub mod neutron;
 mod neutron_nat;
 pub mod neutron_pair;
+pub mod neutron_tls;
 mod ns;
 pub mod pair;
 pub mod pair_topology;

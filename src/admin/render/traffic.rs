@@ -110,7 +110,7 @@ fn pair(l: Lang, s: &StatusView) -> String {
             esc(&seen),
         ],
     ];
-    let flag = if ha.diverged {
+    let mut flag = if ha.diverged {
         format!(
             "<div class=\"alert warn\" id=\"ha-diverged\">{}</div>",
             l.h("ha.diverged")
@@ -118,6 +118,9 @@ fn pair(l: Lang, s: &StatusView) -> String {
     } else {
         String::new()
     };
+    if let Some(f) = &ha.neutron {
+        flag.push_str(&fip(l, f, &ha.role));
+    }
     let heads = [
         l.t("ha.node"),
         l.t("ha.role"),
@@ -129,6 +132,40 @@ fn pair(l: Lang, s: &StatusView) -> String {
         l.h("ha.pair"),
         table("ha-nodes", &heads, &rows, "")
     )
+}
+
+/// The "neutron" mode: where Neutron says the floating IP points, flagged
+/// when this MASTER is not serving (it points elsewhere) or when Neutron
+/// and VRRP disagree (it points here and this node is not MASTER), and the
+/// API's last error.
+fn fip(l: Lang, f: &crate::api::ha::FipView, role: &str) -> String {
+    let node = esc(&f.points_at);
+    let mut out = match (f.points_at.as_str(), f.agrees, role) {
+        ("unknown", _, _) => String::new(),
+        (_, false, "MASTER") => format!(
+            "<div class=\"alert bad\" id=\"ha-fip-not-serving\">{}</div>",
+            l.f("ha.fip_not_serving", &[("node", &node)])
+        ),
+        (_, false, _) => format!(
+            "<div class=\"alert warn\" id=\"ha-fip-disagrees\">{}</div>",
+            l.f("ha.fip_disagrees", &[("role", &esc(role))])
+        ),
+        (_, true, _) => String::new(),
+    };
+    if let Some(e) = &f.error {
+        out.push_str(&format!(
+            "<div class=\"alert warn\" id=\"ha-fip-error\">{}</div>",
+            l.f("ha.fip_error", &[("error", &esc(e))])
+        ));
+    }
+    let line = l.f(
+        "ha.fip",
+        &[
+            ("id", &esc(&f.floating_ip)),
+            ("node", &format!("<b>{node}</b>")),
+        ],
+    );
+    out + &format!("<p id=\"ha-fip\">{line}</p>")
 }
 
 /// The pending change and the daemon's warnings.
@@ -309,6 +346,7 @@ mod tests {
                 last_seen_secs: Some(90),
                 ..HaPeerView::default()
             },
+            neutron: None,
         });
         let html = pair(Lang::En, &s);
         assert!(
@@ -318,6 +356,53 @@ mod tests {
         assert!(html.contains("a (this node)") && html.contains("MASTER") && html.contains(">5<"));
         assert!(html.contains("b&lt;x&gt;") && html.contains("BACKUP") && html.contains(">4<"));
         assert!(html.contains("unreachable, last seen"), "{html}");
+    }
+
+    #[test]
+    fn a_master_the_floating_ip_does_not_reach_is_flagged_in_both_languages() {
+        use crate::api::ha::FipView;
+        let mut s = StatusView::default();
+        let fip = |points_at: &str, agrees: bool| FipView {
+            floating_ip: "f1".into(),
+            points_at: points_at.into(),
+            agrees,
+            error: Some("API refused PUT floatingip f1: HTTP 403: <policy>".into()),
+            ..FipView::default()
+        };
+        let ha = |role: &str, f: FipView| HaView {
+            node: "a".into(),
+            role: role.into(),
+            neutron: Some(f),
+            ..HaView::default()
+        };
+        s.ha = Some(ha("MASTER", fip("b", false)));
+        let en = pair(Lang::En, &s);
+        assert!(
+            en.contains("id=\"ha-fip-not-serving\"") && en.contains("NOT SERVING"),
+            "{en}"
+        );
+        assert!(en.contains("points at <b>b</b>"), "{en}");
+        assert!(en.contains("HTTP 403: &lt;policy&gt;"), "escaped: {en}");
+        let fr = pair(Lang::Fr, &s);
+        assert!(
+            fr.contains("NE SERT PAS") && fr.contains("L’API OpenStack échoue"),
+            "{fr}"
+        );
+        s.ha = Some(ha("BACKUP", fip("a", false)));
+        let en = pair(Lang::En, &s);
+        assert!(
+            en.contains("id=\"ha-fip-disagrees\"") && en.contains("BACKUP"),
+            "{en}"
+        );
+        assert!(pair(Lang::Fr, &s).contains("DÉSACCORD"));
+        let mut fine = fip("a", true);
+        fine.error = None;
+        s.ha = Some(ha("MASTER", fine));
+        let en = pair(Lang::En, &s);
+        assert!(
+            en.contains("id=\"ha-fip\"") && !en.contains("alert"),
+            "{en}"
+        );
     }
 
     #[test]
