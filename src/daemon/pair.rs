@@ -67,7 +67,7 @@ pub fn warnings(ha: &HaView) -> Vec<String> {
 /// SERVING), a non-MASTER it does reach (DISAGREES), a failing API.
 fn fip_warnings(f: &FipView) -> Vec<String> {
     let mut out = Vec::new();
-    if f.points_at != "unknown" && !f.agrees {
+    if f.note.starts_with("NOT SERVING") || f.note.starts_with("DISAGREES") {
         out.push(format!("ha: floating IP {}: {}", f.floating_ip, f.note));
     }
     if let Some(e) = &f.error {
@@ -132,7 +132,17 @@ mod tests {
         };
         v.neutron = Some(fip("unknown", false, "Neutron not asked yet"));
         assert!(warnings(&v).is_empty(), "not asked yet is no warning");
-        v.neutron = Some(fip("a", true, "serving"));
+        v.neutron = Some(fip(
+            "unknown",
+            false,
+            "NOT SERVING: this node is MASTER but Neutron has not said",
+        ));
+        assert!(warnings(&v).join("\n").contains("NOT SERVING"));
+        v.neutron = Some(fip(
+            "a",
+            true,
+            "serving: MASTER and the floating IP points here",
+        ));
         assert!(warnings(&v).is_empty());
         v.neutron = Some(fip("b", false, "NOT SERVING: this node is MASTER but ..."));
         let w = warnings(&v).join("\n");

@@ -139,18 +139,20 @@ fn pair(l: Lang, s: &StatusView) -> String {
 /// and VRRP disagree (it points here and this node is not MASTER), and the
 /// API's last error.
 fn fip(l: Lang, f: &crate::api::ha::FipView, role: &str) -> String {
-    let node = esc(&f.points_at);
+    let node = match f.points_at.as_str() {
+        "unknown" => esc(l.t("ha.unknown")),
+        other => esc(other),
+    };
     let mut out = match (f.points_at.as_str(), f.agrees, role) {
-        ("unknown", _, _) => String::new(),
         (_, false, "MASTER") => format!(
             "<div class=\"alert bad\" id=\"ha-fip-not-serving\">{}</div>",
             l.f("ha.fip_not_serving", &[("node", &node)])
         ),
+        ("unknown", _, _) | (_, true, _) => String::new(),
         (_, false, _) => format!(
             "<div class=\"alert warn\" id=\"ha-fip-disagrees\">{}</div>",
             l.f("ha.fip_disagrees", &[("role", &esc(role))])
         ),
-        (_, true, _) => String::new(),
     };
     if let Some(e) = &f.error {
         out.push_str(&format!(
@@ -395,6 +397,12 @@ mod tests {
             "{en}"
         );
         assert!(pair(Lang::Fr, &s).contains("DÉSACCORD"));
+        s.ha = Some(ha("MASTER", fip("unknown", false)));
+        let fr = pair(Lang::Fr, &s);
+        assert!(
+            fr.contains("ha-fip-not-serving") && fr.contains("inconnu"),
+            "{fr}"
+        );
         let mut fine = fip("a", true);
         fine.error = None;
         s.ha = Some(ha("MASTER", fine));
