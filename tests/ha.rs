@@ -314,6 +314,11 @@ fn a_held_tls_connection_survives_a_planned_handover_but_not_a_crash(mode: Mode)
 /// b is MASTER: a held TLS connection does not survive b's crash.
 fn crash_cuts_a_held_tls_connection(p: &mut Pair) {
     let held = HeldTls::open(p);
+    assert_eq!(
+        holders(p, held.port),
+        [1],
+        "the held connection is on b, the master"
+    );
     p.signal(1, Signal::SIGKILL);
     wait_for("a MASTER after b's crash", failover(), || {
         p.role(0) == "MASTER"
@@ -322,9 +327,23 @@ fn crash_cuts_a_held_tls_connection(p: &mut Pair) {
     let answer = held.finish();
     assert!(
         !answer.contains("ingress="),
-        "a user-space connection cannot survive a crash: {answer}"
+        "a user-space connection cannot survive a crash: {answer}; calls {:?}",
+        p.api.as_ref().map(|a| a.world().calls.clone())
     );
     p.start_node(1);
+}
+
+/// The nodes with an established connection on :443 from the client's `port`.
+fn holders(p: &Pair, port: u16) -> Vec<usize> {
+    (0..2)
+        .filter(|i| {
+            let filter = format!("( sport = :443 and dport = :{port} )");
+            p.topo
+                .node(*i)
+                .run(&["ss", "-Htn", "state", "established", &filter])
+                .is_ok_and(|o| !String::from_utf8_lossy(&o.stdout).trim().is_empty())
+        })
+        .collect()
 }
 
 /// Applies `text` on node `i` (`parvis apply --config`); true when it succeeded.

@@ -12,6 +12,8 @@ use parvis::lab::{DEMO_HOSTS, FLOATING_IP};
 /// at once (ClientHello routed, the ingress's TLS answered); the HTTP
 /// request goes only when [`HeldTls::finish`] is called.
 pub struct HeldTls {
+    /// The client's local port (to find the connection on a node).
+    pub port: u16,
     child: std::process::Child,
     out: std::io::BufReader<std::process::ChildStdout>,
 }
@@ -23,7 +25,7 @@ ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
 s = ctx.wrap_socket(socket.create_connection((ip, 443), timeout=10), server_hostname=host)
-print("connected", flush=True)
+print("connected", s.getsockname()[1], flush=True)
 sys.stdin.readline()
 try:
     s.sendall(b"GET / HTTP/1.1\r\nHost: " + host.encode() + b"\r\n\r\n")
@@ -61,12 +63,14 @@ impl HeldTls {
         let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
         let mut line = String::new();
         out.read_line(&mut line).expect("read");
-        assert_eq!(
-            line.trim(),
-            "connected",
-            "TLS handshake through the floating IP"
-        );
-        HeldTls { child, out }
+        let port = line
+            .trim()
+            .strip_prefix("connected ")
+            .and_then(|p| p.parse().ok());
+        let Some(port) = port else {
+            panic!("TLS handshake through the floating IP: {line:?}");
+        };
+        HeldTls { port, child, out }
     }
 
     /// Sends the request on the held connection; returns what came back
