@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+pub mod apply;
 mod held_tls;
 #[allow(unused_imports)]
 pub use held_tls::HeldTls;
