@@ -13,8 +13,10 @@ use super::drain::{self, RelayFn};
 use super::pair::Pair;
 use super::state::Role;
 
-/// Why the "neutron" mode does not drain (the handover's answer says it).
-pub const NEUTRON_NO_DRAIN: &str = "in the \"neutron\" mode the floating IP moves to the peer's own address, where they do not exist: they are cut when Neutron moves it";
+/// What the handover's answer says in the "neutron" mode: the drain runs
+/// as in the VRRP mode (it holds the VIP on the old master until the
+/// switch), but the connections it would keep are cut anyway.
+pub const NEUTRON_NO_DRAIN: &str = "user-space connections are not kept in the \"neutron\" mode: the floating IP moves to the peer's own address, where they do not exist, and they are cut when Neutron moves it";
 
 /// How long the peer relays beyond the drain (the drain's end tells it
 /// sooner).
@@ -71,6 +73,11 @@ impl Pair {
             }
             Err(why) => format!("; user-space connections were not drained: {why}"),
         };
+        let drained = if self.ha.mode == crate::config::HaMode::Neutron {
+            format!("; {NEUTRON_NO_DRAIN}")
+        } else {
+            drained
+        };
         Ok(format!(
             "peer {} took both VIPs in {} ms; this node is {}{drained}",
             self.place.peer.name,
@@ -81,11 +88,6 @@ impl Pair {
 
     /// Asks the peer to relay, then keeps the public VIP here.
     async fn prepare_drain(&self, relay: Option<&RelayFn>) -> Result<drain::Plan, String> {
-        if self.ha.mode == crate::config::HaMode::Neutron {
-            // The floating IP will reach the peer's own address, which
-            // these connections were never made to: relaying cannot help.
-            return Err(NEUTRON_NO_DRAIN.into());
-        }
         let plan = self
             .drain
             .clone()
