@@ -19,8 +19,6 @@
 //! floating-IP NAT moved only by the Keystone/Neutron stand-in, each API
 //! call taking `--api-delay-ms` (default 0).
 
-#[path = "../tests/ha_neutron_support/mod.rs"]
-mod ha_neutron_support;
 #[path = "ha_probe.rs"]
 mod ha_probe;
 #[path = "../tests/ha_support/mod.rs"]
@@ -263,14 +261,10 @@ struct Trial {
 /// One trial; `None` (said on stderr) when the VIPs did not settle on the
 /// backup within `deadline` — on a machine so loaded that a node's own
 /// health check times out, the pair can flap during a trial.
-/// `moved(b)`: the floating IP points at node `b` (always, in VRRP mode).
-fn trial(
-    p: &mut Pair,
-    fault: &str,
-    conns: usize,
-    deadline: Duration,
-    moved_to: &dyn Fn(usize) -> bool,
-) -> Option<Trial> {
+/// The fault counts as moved once node `b` holds both VIPs and the
+/// floating IP reaches it (at once in VRRP mode; after the PUT in neutron
+/// mode).
+fn trial(p: &mut Pair, fault: &str, conns: usize, deadline: Duration) -> Option<Trial> {
     let m = if p.role(0) == "MASTER" { 0 } else { 1 };
     let b = 1 - m;
     let mut held = open_conns(p, conns);
@@ -296,7 +290,7 @@ fn trial(
             split += now - last;
         }
         last = now;
-        if moved.is_none() && p.sole_owner(b) && moved_to(b) {
+        if moved.is_none() && p.sole_owner(b) && p.fip_on(b) {
             moved = Some(Instant::now());
         }
         if moved.is_some_and(|m| prober.blackout(t0, m).is_some()) {
@@ -352,11 +346,10 @@ fn main() {
         "fault", "p50 ms", "p95 ms", "max ms", "survived %", "split max ms", "trials"
     );
     for fault in &a.faults {
-        let (mut p, _api) = if a.neutron {
-            let n = ha_neutron_support::NPair::start_with(a.api_delay, true, a.advert);
-            (n.p, Some(n.api))
+        let mut p = if a.neutron {
+            Pair::start_neutron(a.api_delay, true, a.advert)
         } else {
-            (Pair::start(a.advert), None)
+            Pair::start(a.advert)
         };
         let mut results = Vec::new();
         let mut failed = 0;
@@ -366,11 +359,6 @@ fn main() {
                 fault,
                 a.conns,
                 a.advert * 6 + Duration::from_secs(10) + a.api_delay * 4,
-                &|b| {
-                    _api.as_ref().is_none_or(|api| {
-                        api.world().port.as_deref() == Some(parvis::lab::neutron::PORT_IDS[b])
-                    })
-                },
             ) {
                 Some(t) => results.push(t),
                 None => failed += 1,

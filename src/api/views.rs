@@ -44,6 +44,10 @@ pub struct HaView {
     pub peer: HaPeerView,
     /// The two nodes ran different config versions (or texts) when last compared.
     pub diverged: bool,
+    /// With `mode = "neutron"`: where Neutron says the floating IP points,
+    /// against this node's role (`serving`, `agrees`, `note`, `error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neutron: Option<super::ha::FipView>,
 }
 
 /// The peer as last seen over the sync channel.

@@ -368,10 +368,11 @@ fn pair(ha: &HaView) -> String {
         .map(|v| format!(", version {v} pending"))
         .unwrap_or_default();
     let flag = if ha.diverged { "  DIVERGED" } else { "" };
+    let fip = ha.neutron.as_ref().map(fip_line).unwrap_or_default();
     format!(
         "ha       node {} ({}), config version {}
 peer     {} {} ({}): role {}, config version {}{pending}{flag}
-",
+{fip}",
         ha.node,
         ha.role,
         ha.config_version,
@@ -384,6 +385,25 @@ peer     {} {} ({}): role {}, config version {}{pending}{flag}
             &p.role
         },
         p.config_version,
+    )
+}
+
+/// The "neutron" mode's line of `parvis status`: where Neutron says the
+/// floating IP points and the verdict against this node's role.
+fn fip_line(f: &crate::api::ha::FipView) -> String {
+    let port = f
+        .port
+        .as_deref()
+        .map(|p| format!(" (port {p})"))
+        .unwrap_or_default();
+    let error = f
+        .error
+        .as_deref()
+        .map(|e| format!("\napi      {e}"))
+        .unwrap_or_default();
+    format!(
+        "fip      {} → {}{port}: {}{error}\n",
+        f.floating_ip, f.points_at, f.note
     )
 }
 

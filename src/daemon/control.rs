@@ -204,7 +204,13 @@ impl Control for Daemon {
         let config_version = self.changer.store().current().unwrap_or(0);
         let ha = self.sync.as_ref().map(|l| {
             let running = self.changer.snapshot().running;
-            super::pair::view(&l.status(), running)
+            let mut v = super::pair::view(&l.status(), running);
+            v.neutron = self
+                .ha_neutron
+                .get()
+                .zip(self.ha.get())
+                .map(|(f, p)| f.view(p.view().role));
+            v
         });
         let mut warnings = self.warnings(&backends);
         warnings.extend(ha.iter().flat_map(super::pair::warnings));

@@ -3,6 +3,7 @@
 
 use std::time::SystemTime;
 
+use crate::api::ha::FipView;
 use crate::api::{HaPeerView, HaView};
 use crate::sync::PeerSeen;
 
@@ -14,6 +15,7 @@ pub fn view(seen: &PeerSeen, version: u64) -> HaView {
         role: seen.role.clone(),
         config_version: version,
         diverged: seen.diverged,
+        neutron: None,
         peer: HaPeerView {
             name: seen.peer.clone(),
             address: seen.address,
@@ -55,6 +57,25 @@ pub fn warnings(ha: &HaView) -> Vec<String> {
     if let Some(c) = &p.conflict {
         out.push(format!("ha: {c}"));
     }
+    if let Some(f) = &ha.neutron {
+        out.extend(fip_warnings(f));
+    }
+    out
+}
+
+/// The "neutron" mode: a MASTER the floating IP does not reach (NOT
+/// SERVING), a non-MASTER it does reach (DISAGREES), a failing API.
+fn fip_warnings(f: &FipView) -> Vec<String> {
+    let mut out = Vec::new();
+    if f.note.starts_with("NOT SERVING") || f.note.starts_with("DISAGREES") {
+        out.push(format!("ha: floating IP {}: {}", f.floating_ip, f.note));
+    }
+    if let Some(e) = &f.error {
+        out.push(format!(
+            "ha: the OpenStack API fails ({} calls): {e}",
+            f.errors
+        ));
+    }
     out
 }
 
@@ -90,5 +111,50 @@ mod tests {
             5,
         );
         assert!(warnings(&ok).is_empty());
+    }
+
+    #[test]
+    fn a_master_the_floating_ip_does_not_reach_is_a_warning() {
+        let mut v = view(
+            &PeerSeen {
+                node: "a".into(),
+                reachable: true,
+                ..PeerSeen::default()
+            },
+            5,
+        );
+        let fip = |points_at: &str, agrees: bool, note: &str| FipView {
+            floating_ip: "f1".into(),
+            points_at: points_at.into(),
+            agrees,
+            note: note.into(),
+            ..FipView::default()
+        };
+        v.neutron = Some(fip("unknown", false, "Neutron not asked yet"));
+        assert!(warnings(&v).is_empty(), "not asked yet is no warning");
+        v.neutron = Some(fip(
+            "unknown",
+            false,
+            "NOT SERVING: this node is MASTER but Neutron has not said",
+        ));
+        assert!(warnings(&v).join("\n").contains("NOT SERVING"));
+        v.neutron = Some(fip(
+            "a",
+            true,
+            "serving: MASTER and the floating IP points here",
+        ));
+        assert!(warnings(&v).is_empty());
+        v.neutron = Some(fip("b", false, "NOT SERVING: this node is MASTER but ..."));
+        let w = warnings(&v).join("\n");
+        assert!(w.contains("ha: floating IP f1: NOT SERVING"), "{w}");
+        let mut f = fip("b", true, "not serving (role BACKUP)");
+        f.error = Some("API unreachable: 192.168.10.1:9696: refused".into());
+        f.errors = 3;
+        v.neutron = Some(f);
+        let w = warnings(&v).join("\n");
+        assert!(
+            w.contains("the OpenStack API fails (3 calls): API unreachable"),
+            "{w}"
+        );
     }
 }

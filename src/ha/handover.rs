@@ -13,6 +13,11 @@ use super::drain::{self, RelayFn};
 use super::pair::Pair;
 use super::state::Role;
 
+/// What the handover's answer says in the "neutron" mode: the drain runs
+/// as in the VRRP mode (it holds the VIP on the old master until the
+/// switch), but the connections it would keep are cut anyway.
+pub const NEUTRON_NO_DRAIN: &str = "user-space connections are not kept in the \"neutron\" mode: the floating IP moves to the peer's own address, where they do not exist, and they are cut when Neutron moves it";
+
 /// How long the peer relays beyond the drain (the drain's end tells it
 /// sooner).
 const RELAY_MARGIN: Duration = Duration::from_secs(5);
@@ -67,6 +72,11 @@ impl Pair {
                 )
             }
             Err(why) => format!("; user-space connections were not drained: {why}"),
+        };
+        let drained = if self.ha.mode == crate::config::HaMode::Neutron {
+            format!("; {NEUTRON_NO_DRAIN}")
+        } else {
+            drained
         };
         Ok(format!(
             "peer {} took both VIPs in {} ms; this node is {}{drained}",

@@ -29,6 +29,7 @@ pub mod child;
 pub mod drain;
 pub mod fifo;
 mod handover;
+pub use handover::NEUTRON_NO_DRAIN;
 pub mod health;
 pub mod neutron;
 pub mod neutron_api;

@@ -257,7 +257,10 @@ fn judge(
     let master = role == Role::Master;
     let agrees = k.fip.is_some() && master == this_node;
     let note = match (master, this_node, k.fip.is_some()) {
-        (_, _, false) => "Neutron not asked yet".to_string(),
+        // A MASTER Neutron never answered (e.g. its CA is wrong) is not
+        // known to serve: say so rather than "not asked yet".
+        (true, _, false) => "NOT SERVING: this node is MASTER but Neutron has not said where the floating IP points (no answer so far)".to_string(),
+        (false, _, false) => "Neutron not asked yet".to_string(),
         (true, true, true) => "serving: MASTER and the floating IP points here".to_string(),
         (false, false, true) => format!(
             "not serving (role {}); the floating IP points at {points_at}",
@@ -324,5 +327,8 @@ mod tests {
         assert_eq!(v.points_at, "another port");
         let v = judge(Role::Master, "a", &ports, "f", &Known::default());
         assert!(!v.serving && !v.agrees && v.points_at == "unknown", "{v:?}");
+        assert!(v.note.starts_with("NOT SERVING"), "{v:?}");
+        let v = judge(Role::Backup, "a", &ports, "f", &Known::default());
+        assert_eq!(v.note, "Neutron not asked yet");
     }
 }

@@ -37,6 +37,7 @@ pub mod metadata;
 pub mod neutron;
 mod neutron_nat;
 pub mod neutron_pair;
+pub mod neutron_tls;
 mod ns;
 mod options;
 pub mod pair;

@@ -5,7 +5,8 @@
 //! address, then drops the floating IP's conntrack entries, as Neutron's L3
 //! agent does — so traffic moves when, and only when, the API was called
 //! (never by gratuitous ARP). Optional delay per call; it can be told to
-//! refuse. Does I/O (a thread in the router's namespace, `nft`,
+//! refuse; over HTTPS with a lab CA when started with [`StandIn::start_tls`]
+//! (`neutron_tls`). Does I/O (a thread in the router's namespace, `nft`,
 //! `conntrack`).
 
 use std::collections::BTreeMap;
@@ -61,6 +62,7 @@ pub struct World {
 pub struct StandIn {
     /// Shared with the server thread.
     pub world: Arc<Mutex<World>>,
+    https: bool,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -69,6 +71,17 @@ impl StandIn {
     /// Starts it in namespace `router` (by name) and installs the NAT for
     /// an unassociated floating IP.
     pub fn start(router: &str) -> Result<StandIn, LabError> {
+        Self::serve(router, None)
+    }
+
+    /// [`StandIn::start`] over HTTPS: both ports speak TLS with `tls`'s
+    /// certificate, and the token's catalog names `https://` endpoints.
+    pub fn start_tls(router: &str, tls: Arc<rustls::ServerConfig>) -> Result<StandIn, LabError> {
+        Self::serve(router, Some(tls))
+    }
+
+    fn serve(router: &str, tls: Option<Arc<rustls::ServerConfig>>) -> Result<StandIn, LabError> {
+        let https = tls.is_some();
         let world = Arc::new(Mutex::new(World::default()));
         apply_nat(router, None)?;
         let (stop, stopped) = tokio::sync::oneshot::channel();
@@ -76,7 +89,7 @@ impl StandIn {
         let (w, r) = (world.clone(), router.to_string());
         let thread = std::thread::Builder::new()
             .name("lab-neutron".into())
-            .spawn(move || serve_in(&r, w, stopped, ready_tx))
+            .spawn(move || serve_in(&r, w, tls, stopped, ready_tx))
             .map_err(|e| not_ready(e.to_string()))?;
         let ready = ready_rx
             .recv_timeout(Duration::from_secs(5))
@@ -84,14 +97,21 @@ impl StandIn {
         ready.map_err(not_ready)?;
         Ok(StandIn {
             world,
+            https,
             stop: Some(stop),
             thread: Some(thread),
         })
     }
 
-    /// Keystone's URL as the nodes see it.
+    /// Keystone's URL as the nodes see it (plain HTTP).
     pub fn auth_url() -> String {
         format!("http://{ROUTER_PUBLIC}:{KEYSTONE_PORT}/v3")
+    }
+
+    /// This stand-in's Keystone URL: `https://` when it speaks TLS.
+    pub fn url(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{ROUTER_PUBLIC}:{KEYSTONE_PORT}/v3")
     }
 
     /// Locks the world.
@@ -122,6 +142,7 @@ fn not_ready(reason: String) -> LabError {
 fn serve_in(
     router: &str,
     world: Arc<Mutex<World>>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     stopped: tokio::sync::oneshot::Receiver<()>,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
 ) {
@@ -150,6 +171,7 @@ fn serve_in(
         let ctx = Arc::new(Ctx {
             world,
             router: router.to_string(),
+            tls: tls.map(tokio_rustls::TlsAcceptor::from),
         });
         tokio::select! {
             () = accept(k, ctx.clone()) => {}
@@ -162,6 +184,7 @@ fn serve_in(
 struct Ctx {
     world: Arc<Mutex<World>>,
     router: String,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 async fn accept(listener: tokio::net::TcpListener, ctx: Arc<Ctx>) {
@@ -171,13 +194,25 @@ async fn accept(listener: tokio::net::TcpListener, ctx: Arc<Ctx>) {
         };
         let ctx = ctx.clone();
         tokio::spawn(async move {
+            let tls = ctx.tls.clone();
             let svc = hyper::service::service_fn(move |req| {
                 let ctx = ctx.clone();
                 async move { Ok::<_, hyper::Error>(handle(&ctx, req).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
-                .await;
+            let http = hyper::server::conn::http1::Builder::new();
+            match tls {
+                // A client that refuses the certificate ends here.
+                Some(acceptor) => {
+                    if let Ok(s) = acceptor.accept(tcp).await {
+                        let io = hyper_util::rt::TokioIo::new(s);
+                        let _ = http.serve_connection(io, svc).await;
+                    }
+                }
+                None => {
+                    let io = hyper_util::rt::TokioIo::new(tcp);
+                    let _ = http.serve_connection(io, svc).await;
+                }
+            }
         });
     }
 }
@@ -256,8 +291,9 @@ fn tokens(ctx: &Ctx, body: &[u8]) -> Answer {
     let mut w = ctx.world.lock().unwrap_or_else(|p| p.into_inner());
     let token = format!("gAAAAAB-lab-token-{}", w.tokens.len() + 1);
     w.tokens.push(token.clone());
-    let network = format!("http://{ROUTER_PUBLIC}:{NEUTRON_PORT}");
-    let keystone = format!("http://{ROUTER_PUBLIC}:{KEYSTONE_PORT}/v3");
+    let scheme = if ctx.tls.is_some() { "https" } else { "http" };
+    let network = format!("{scheme}://{ROUTER_PUBLIC}:{NEUTRON_PORT}");
+    let keystone = format!("{scheme}://{ROUTER_PUBLIC}:{KEYSTONE_PORT}/v3");
     let body = json!({"token": {
         "methods": ["application_credential"],
         "expires_at": "2099-01-01T00:00:00.000000Z",

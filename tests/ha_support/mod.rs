@@ -7,13 +7,22 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+pub mod apply;
+mod held_tls;
+#[allow(unused_imports)]
+pub use apply::{apply, versions, with_forward};
+pub use held_tls::HeldTls;
+
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parvis::lab::appliance::Daemon;
+use parvis::lab::appliance::{wait_ready, Daemon};
 use parvis::lab::echo::Echo;
+use parvis::lab::neutron::{StandIn, PORT_IDS};
+use parvis::lab::neutron_pair::{neutron_config, write_secret};
 use parvis::lab::pair::{self, start_backends, start_node};
 use parvis::lab::pair_topology::{NODE_NAMES, VIP_INTERNAL, VIP_PUBLIC};
 use parvis::lab::{ChildGuard, PairTopology, DEMO_HOSTS, FLOATING_IP};
@@ -21,24 +30,44 @@ use parvis::lab::{ChildGuard, PairTopology, DEMO_HOSTS, FLOATING_IP};
 /// The advertisement interval the tests run with.
 pub const ADVERT: Duration = Duration::from_millis(1000);
 
+/// The failover mode a pair runs in: VIPs moved by VRRP alone, or the
+/// floating IP moved through the Keystone/Neutron stand-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `mode = "vrrp"`: gratuitous ARP moves the floating IP's traffic.
+    Vrrp,
+    /// `mode = "neutron"`: only a PUT to the stand-in moves it.
+    Neutron,
+}
+
 /// Two nodes, their backends and their daemons; everything goes on drop.
 pub struct Pair {
     /// Daemons first: they die before their namespaces.
     pub daemons: [Option<Daemon>; 2],
+    /// The Keystone/Neutron stand-in, in the "neutron" mode.
+    pub api: Option<StandIn>,
     pub backends: (Vec<ChildGuard>, Echo),
     pub topo: PairTopology,
     pub dir: tempfile::TempDir,
     pub text: String,
 }
 
-/// The `parvis` binary cargo built (`tests/support`'s).
+/// The `parvis` binary cargo built (`tests/support`'s), or `PARVIS_HA_EXE`
+/// when set: `make ha-bench` can run a frozen copy while the tree is rebuilt.
 pub fn exe() -> PathBuf {
-    support::parvis_exe()
+    std::env::var_os("PARVIS_HA_EXE")
+        .map(PathBuf::from)
+        .unwrap_or_else(support::parvis_exe)
 }
 
 /// Panics unless running as root (`tests/support`'s check).
 pub fn require_root() {
     support::require_root();
+}
+
+/// Failover deadline at [`ADVERT`]: the master-down interval and then some.
+pub fn failover() -> Duration {
+    ADVERT * 4 + Duration::from_secs(3)
 }
 
 /// Polls `cond` every 50 ms until it holds; panics naming `what` after `within`.
@@ -51,18 +80,104 @@ pub fn wait_for(what: &str, within: Duration, mut cond: impl FnMut() -> bool) ->
     start.elapsed()
 }
 
+/// How the "neutron" mode's lab is set up.
+#[derive(Default)]
+struct NeutronLab {
+    /// Each API call's delay.
+    delay: Duration,
+    /// The credential's secret in a 0600 file rather than inline.
+    secret_in_file: bool,
+    /// HTTPS: the stand-in's TLS and the CA file the nodes trust.
+    https: Option<(Arc<rustls::ServerConfig>, PathBuf)>,
+}
+
+impl NeutronLab {
+    /// The nodes' config for `api`.
+    fn config(&self, dir: &Path, state: &Path, advert: Duration, api: &StandIn) -> String {
+        let secret = self
+            .secret_in_file
+            .then(|| write_secret(dir).expect("secret"));
+        let text = neutron_config(state, advert, secret.as_deref());
+        match &self.https {
+            Some((_, ca)) => text.replace(&StandIn::auth_url(), &api.url()).replace(
+                "[ha.neutron]\n",
+                &format!("[ha.neutron]\nca_file = \"{}\"\n", ca.display()),
+            ),
+            None => text,
+        }
+    }
+}
+
 impl Pair {
     /// Builds the lab and starts `a` (which becomes MASTER), then `b` (BACKUP).
     pub fn start(advert: Duration) -> Pair {
+        Self::launch(advert, None)
+    }
+
+    /// The "neutron" mode over HTTPS: the stand-in serves TLS with `tls`
+    /// and the nodes trust the CA in `ca_file` (`ha.neutron.ca_file`).
+    pub fn start_neutron_tls(tls: Arc<rustls::ServerConfig>, ca_file: &Path) -> Pair {
+        Self::launch(
+            ADVERT,
+            Some(NeutronLab {
+                https: Some((tls, ca_file.to_path_buf())),
+                ..NeutronLab::default()
+            }),
+        )
+    }
+
+    /// [`Pair::start`] in `mode` ("neutron": the stand-in answers at once,
+    /// the secret in a 0600 file).
+    pub fn start_in(mode: Mode, advert: Duration) -> Pair {
+        match mode {
+            Mode::Vrrp => Self::launch(advert, None),
+            Mode::Neutron => Self::launch(
+                advert,
+                Some(NeutronLab {
+                    secret_in_file: true,
+                    ..NeutronLab::default()
+                }),
+            ),
+        }
+    }
+
+    /// The "neutron" mode, each API call taking `delay`; `secret_in_file`:
+    /// the credential's secret in a 0600 file rather than inline. Returns
+    /// once the floating IP points at `a` and serves.
+    pub fn start_neutron(delay: Duration, secret_in_file: bool, advert: Duration) -> Pair {
+        let lab = NeutronLab {
+            delay,
+            secret_in_file,
+            https: None,
+        };
+        Self::launch(advert, Some(lab))
+    }
+
+    fn launch(advert: Duration, neutron: Option<NeutronLab>) -> Pair {
         require_root();
         let topo = PairTopology::build().expect("pair topology");
+        let api = neutron.as_ref().map(|n| {
+            let router = topo.router().name();
+            let api = match &n.https {
+                Some((tls, _)) => StandIn::start_tls(router, tls.clone()),
+                None => StandIn::start(router),
+            };
+            let api = api.expect("stand-in");
+            api.world().delay = n.delay;
+            api
+        });
         let backends = start_backends(&topo, &exe()).expect("backends");
         // Not under /tmp: keepalived refuses a script whose folders others can write.
         let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
         let dir = tempfile::tempdir_in(base).expect("tempdir");
-        let text = pair::config(&dir.path().join("state"), advert);
+        let state = dir.path().join("state");
+        let text = match (&neutron, &api) {
+            (Some(n), Some(api)) => n.config(dir.path(), &state, advert, api),
+            _ => pair::config(&state, advert),
+        };
         let mut p = Pair {
             daemons: [None, None],
+            api,
             backends,
             topo,
             dir,
@@ -76,13 +191,85 @@ impl Pair {
         wait_for("b BACKUP", Duration::from_secs(15), || {
             p.role(1) == "BACKUP"
         });
+        if let Some(NeutronLab { delay, .. }) = neutron {
+            wait_for("the floating IP on a", failover() + delay * 2, || {
+                p.fip_port() == Some(0)
+            });
+            wait_for("TLS through a", failover(), || p.tls_ok());
+        }
         p
     }
 
-    /// (Re)starts node `i`'s daemon.
+    /// The failover mode this pair runs in.
+    pub fn mode(&self) -> Mode {
+        if self.api.is_some() {
+            Mode::Neutron
+        } else {
+            Mode::Vrrp
+        }
+    }
+
+    /// Which node's port the stand-in says the floating IP points at
+    /// (`None` in the VRRP mode, or when it points at nothing).
+    pub fn fip_port(&self) -> Option<usize> {
+        let w = self.api.as_ref()?.world();
+        w.port
+            .as_deref()
+            .and_then(|p| PORT_IDS.iter().position(|x| *x == p))
+    }
+
+    /// The floating IP reaches node `i`: always in the VRRP mode (the
+    /// router follows ARP), once the stand-in was told so in the "neutron"
+    /// mode.
+    pub fn fip_on(&self, i: usize) -> bool {
+        self.api.is_none() || self.fip_port() == Some(i)
+    }
+
+    /// (Re)starts node `i`'s daemon; in the "neutron" mode with its output
+    /// in `dir/<node>.log` at `RUST_LOG=debug` (the tests look for the
+    /// secret there).
     pub fn start_node(&mut self, i: usize) {
-        let d = start_node(&self.topo, i, &exe(), self.dir.path(), &self.text).expect("daemon");
+        let d = if self.api.is_some() {
+            self.start_logged(i)
+        } else {
+            start_node(&self.topo, i, &exe(), self.dir.path(), &self.text).expect("daemon")
+        };
         self.daemons[i] = Some(d);
+    }
+
+    fn start_logged(&self, i: usize) -> Daemon {
+        let dir = self.dir.path();
+        let node_dir = dir.join(NODE_NAMES[i]);
+        std::fs::create_dir_all(&node_dir).expect("mkdir");
+        let config = dir.join("parvis.toml");
+        std::fs::write(&config, &self.text).expect("config");
+        let socket = node_dir.join("control.sock");
+        let _ = std::fs::remove_file(&socket);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("{}.log", NODE_NAMES[i])))
+            .expect("log");
+        let mut cmd = self.topo.node(i).command(&exe().to_string_lossy());
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--state-dir")
+            .arg(node_dir.join("state"))
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        let mut child = ChildGuard::spawn(cmd).expect("daemon");
+        wait_ready(&mut child, &socket).expect("ready");
+        Daemon {
+            child,
+            config,
+            socket,
+            state_dir: node_dir.join("state"),
+        }
     }
 
     pub fn socket(&self, i: usize) -> PathBuf {
@@ -187,89 +374,6 @@ impl Pair {
     }
 }
 
-/// A TLS connection through the floating IP to the SNI forwarder, held
-/// open by a Python client in the client namespace: the handshake is done
-/// at once (ClientHello routed, the ingress's TLS answered); the HTTP
-/// request goes only when [`HeldTls::finish`] is called.
-pub struct HeldTls {
-    child: std::process::Child,
-    out: std::io::BufReader<std::process::ChildStdout>,
-}
-
-const HELD_TLS: &str = r#"
-import socket, ssl, sys
-host, ip = sys.argv[1], sys.argv[2]
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-s = ctx.wrap_socket(socket.create_connection((ip, 443), timeout=10), server_hostname=host)
-print("connected", flush=True)
-sys.stdin.readline()
-try:
-    s.sendall(b"GET / HTTP/1.1\r\nHost: " + host.encode() + b"\r\n\r\n")
-    data = b""
-    while True:
-        chunk = s.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    print("answer " + data.decode(errors="replace").replace("\r\n", " | "), flush=True)
-except Exception as e:
-    print("error " + repr(e), flush=True)
-"#;
-
-impl HeldTls {
-    /// Connects and completes the TLS handshake; panics if it fails.
-    pub fn open(p: &Pair) -> HeldTls {
-        use std::io::BufRead;
-        let [host, _] = DEMO_HOSTS;
-        let mut child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                p.topo.client().name(),
-                "python3",
-                "-u",
-                "-c",
-                HELD_TLS,
-            ])
-            .args([host, &FLOATING_IP.to_string()])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        out.read_line(&mut line).expect("read");
-        assert_eq!(
-            line.trim(),
-            "connected",
-            "TLS handshake through the floating IP"
-        );
-        HeldTls { child, out }
-    }
-
-    /// Sends the request on the held connection; returns what came back
-    /// (`answer ...` or `error ...`).
-    pub fn finish(mut self) -> String {
-        use std::io::{BufRead, Write};
-        let mut stdin = self.child.stdin.take().expect("stdin");
-        let _ = stdin.write_all(b"go\n");
-        drop(stdin);
-        let mut line = String::new();
-        let _ = self.out.read_line(&mut line);
-        let _ = self.child.wait();
-        line.trim().to_string()
-    }
-}
-
-impl Drop for HeldTls {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `parvis ha handover` on node `i`; panics unless it succeeds; returns its message.
 pub fn handover(p: &Pair, i: usize) -> String {
     let out = Command::new(exe())
@@ -283,54 +387,4 @@ pub fn handover(p: &Pair, i: usize) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// Applies `text` on node `i` (`parvis apply --config`); true when it succeeded.
-pub fn apply(p: &Pair, i: usize, name: &str, text: &str) -> bool {
-    let path = p.dir.path().join(name);
-    std::fs::write(&path, text).expect("write config");
-    let out = std::process::Command::new(exe())
-        .arg("apply")
-        .arg("--config")
-        .arg(&path)
-        .arg("--socket")
-        .arg(p.socket(i))
-        .output()
-        .expect("parvis apply");
-    eprintln!(
-        "apply on node {i}: {} {}",
-        String::from_utf8_lossy(&out.stdout).trim(),
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    out.status.success()
-}
-
-/// Node `i`'s config version in force and its history's numbers.
-pub fn versions(p: &Pair, i: usize) -> (u64, Vec<u64>) {
-    let json = |args: &[&str]| -> serde_json::Value {
-        let out = std::process::Command::new(exe())
-            .args(args)
-            .args(["--json", "--socket"])
-            .arg(p.socket(i))
-            .output()
-            .expect("parvis");
-        serde_json::from_slice(&out.stdout).unwrap_or_default()
-    };
-    let running = json(&["status"])["ha"]["config_version"]
-        .as_u64()
-        .unwrap_or(0);
-    let history = json(&["history"])
-        .as_array()
-        .map(|h| h.iter().filter_map(|e| e["version"].as_u64()).collect())
-        .unwrap_or_default();
-    (running, history)
-}
-
-/// The pair's config with one more forward (its port shows in the ruleset).
-pub fn with_forward(p: &Pair, port: u16) -> String {
-    format!(
-        "{}\n[[forward]]\nproto = \"tcp\"\nport = {port}\nto = \"{}:{port}\"\n",
-        p.text,
-        parvis::lab::SERVER
-    )
 }

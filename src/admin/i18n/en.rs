@@ -49,6 +49,11 @@ pub(super) const TEXTS: &[(&str, &str)] = &[
     ("ha.role", "Role"),
     ("ha.sync", "Sync"),
     ("ha.pair", "HA pair"),
+    // [ha] mode = "neutron" (neutron17b: one block)
+    ("ha.fip", "Floating IP {id}: Neutron says it points at {node}."),
+    ("ha.fip_not_serving", "NOT SERVING: this node is MASTER but Neutron says the floating IP points at {node}. Clients do not reach this node until the floating IP is moved here (being retried)."),
+    ("ha.fip_disagrees", "DISAGREES: Neutron says the floating IP points at this node, which is {role}, not MASTER."),
+    ("ha.fip_error", "The OpenStack API fails: {error}"),
     ("ports.role", "Role"),
     ("ports.name", "Name"),
     ("ports.state", "State"),

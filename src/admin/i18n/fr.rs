@@ -50,6 +50,11 @@ pub(super) const TEXTS: &[(&str, &str)] = &[
     ("ha.role", "Rôle"),
     ("ha.sync", "Synchronisation"),
     ("ha.pair", "Paire haute disponibilité"),
+    // [ha] mode = "neutron" (neutron17b: one block)
+    ("ha.fip", "IP flottante {id}\u{a0}: selon Neutron, elle pointe vers {node}."),
+    ("ha.fip_not_serving", "NE SERT PAS\u{a0}: ce nœud est MASTER mais, selon Neutron, l’IP flottante pointe vers {node}. Les clients n’atteignent pas ce nœud tant qu’elle n’est pas déplacée ici (nouvelles tentatives en cours)."),
+    ("ha.fip_disagrees", "DÉSACCORD\u{a0}: selon Neutron, l’IP flottante pointe vers ce nœud, qui est {role} et non MASTER."),
+    ("ha.fip_error", "L’API OpenStack échoue\u{a0}: {error}"),
     ("ports.role", "Rôle"),
     ("ports.name", "Nom"),
     ("ports.state", "État"),

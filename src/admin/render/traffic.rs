@@ -40,7 +40,7 @@ pub fn dashboard(
             ("uptime", &esc(&duration(l, s.uptime_secs))),
             ("config_version", &count(l, s.config_version)),
             ("warnings", &alerts(l, s)),
-            ("pair", &pair(l, s)),
+            ("pair", &super::pair::pair(l, s)),
             ("ports", &ports_table(l, s)),
             ("listeners", &listeners_table(l, s)),
             ("backends", &backend_tables(l, backends, None)),
@@ -50,84 +50,6 @@ pub fn dashboard(
             ),
             ("fingerprint", &esc(fp)),
         ],
-    )
-}
-
-/// The pair's line on the dashboard: this node's role, the peer, the last
-/// transition and its cause.
-pub fn ha_line(l: Lang, v: &crate::api::ha::HaView) -> String {
-    let last = match &v.last {
-        Some(t) => format!(
-            "{} → {} — {}",
-            t.from.as_str(),
-            t.to.as_str(),
-            esc(&t.cause)
-        ),
-        None => l.h("ha.no_transition"),
-    };
-    let line = l.f(
-        "ha.line",
-        &[
-            ("node", &format!("<b>{}</b>", esc(&v.node))),
-            ("role", &format!("<b>{}</b>", v.role.as_str())),
-            ("peer", &esc(&v.peer)),
-            ("address", &esc(&v.peer_address)),
-            ("peer_role", &esc(&v.peer_role)),
-            ("version", &esc(&v.peer_version)),
-            ("last", &last),
-            ("health", &esc(&v.health)),
-        ],
-    );
-    format!("<p class=\"ha\" id=\"ha\">{line}</p>\n")
-}
-
-/// The HA pair: both nodes, their roles and config versions; empty without `[ha]`.
-fn pair(l: Lang, s: &StatusView) -> String {
-    let Some(ha) = &s.ha else {
-        return String::new();
-    };
-    let p = &ha.peer;
-    let seen = match (p.reachable, p.last_seen_secs) {
-        (true, _) => l.t("ha.reachable").to_string(),
-        (false, Some(secs)) => l.f("ha.last_seen", &[("ago", &duration(l, secs))]),
-        (false, None) => l.t("ha.unreachable").to_string(),
-    };
-    let rows = vec![
-        vec![
-            l.f("ha.this_node", &[("node", &esc(&ha.node))]),
-            esc(&ha.role),
-            ha.config_version.to_string(),
-            "-".to_string(),
-        ],
-        vec![
-            esc(&p.name),
-            esc(if p.role.is_empty() {
-                l.t("ha.unknown")
-            } else {
-                &p.role
-            }),
-            p.config_version.to_string(),
-            esc(&seen),
-        ],
-    ];
-    let flag = if ha.diverged {
-        format!(
-            "<div class=\"alert warn\" id=\"ha-diverged\">{}</div>",
-            l.h("ha.diverged")
-        )
-    } else {
-        String::new()
-    };
-    let heads = [
-        l.t("ha.node"),
-        l.t("ha.role"),
-        l.t("dash.config_version"),
-        l.t("ha.sync"),
-    ];
-    format!(
-        "<section id=\"ha-pair\">\n  <h2>{}</h2>\n  {flag}{}\n</section>",
-        l.h("ha.pair"),
-        table("ha-nodes", &heads, &rows, "")
     )
 }
 
@@ -290,35 +212,6 @@ pub fn connections(l: Lang, conns: &[ConnView]) -> String {
 #[cfg(test)]
 mod tests {
     use super::state_badge;
-    use super::*;
-    use crate::api::{HaPeerView, HaView};
-
-    #[test]
-    fn the_pair_is_shown_and_a_divergence_flagged() {
-        let mut s = StatusView::default();
-        assert_eq!(pair(Lang::En, &s), "", "nothing without [ha]");
-        s.ha = Some(HaView {
-            node: "a".into(),
-            role: "MASTER".into(),
-            config_version: 5,
-            diverged: true,
-            peer: HaPeerView {
-                name: "b<x>".into(),
-                role: "BACKUP".into(),
-                config_version: 4,
-                last_seen_secs: Some(90),
-                ..HaPeerView::default()
-            },
-        });
-        let html = pair(Lang::En, &s);
-        assert!(
-            html.contains("id=\"ha-pair\"") && html.contains("id=\"ha-diverged\""),
-            "{html}"
-        );
-        assert!(html.contains("a (this node)") && html.contains("MASTER") && html.contains(">5<"));
-        assert!(html.contains("b&lt;x&gt;") && html.contains("BACKUP") && html.contains(">4<"));
-        assert!(html.contains("unreachable, last seen"), "{html}");
-    }
 
     #[test]
     fn an_up_port_is_green_like_a_healthy_server() {
