@@ -175,6 +175,9 @@ boot_trim() {
     chroot "$r" systemctl mask modprobe@dm_mod.service modprobe@loop.service modprobe@fuse.service \
         modprobe@drm.service modprobe@efi_pstore.service sys-kernel-debug.mount sys-kernel-tracing.mount \
         sys-fs-fuse-connections.mount dev-hugepages.mount systemd-pstore.service 2>/dev/null
+    # No login prompts: nobody can log in on a console (no passwords; SSH
+    # keys only); they would only take CPU from the boot.
+    chroot "$r" systemctl mask getty@.service serial-getty@.service 2>/dev/null
     # Generators for what the appliance has not: encrypted, verity or
     # integrity volumes, GPT auto-mounts, hibernation, SysV scripts without a
     # unit, rc.local, offline updates.

@@ -66,6 +66,7 @@ wait_ready() {
         sleep 1
     done
     say "ready: SSH login works at $(milestone ssh), TLS answers at $(milestone tls) after qemu start"
+    say "READY at $(ready_milestone || echo never)"
 }
 
 # The checks every booted scenario shares once SSH works.
@@ -124,8 +125,8 @@ scenario_bad_user_data() {
 # The metadata service instead of a drive. In order: only SSH answers until
 # the metadata is read; then the config from its user data is in force.
 scenario_no_drive() {
-    start_metadata_service
     boot_vm "$image"
+    start_metadata_service
     start_ready_prober
     check "before the metadata is read: SSH answers; listener, admin port and forward time out" \
         check_only_ssh_before_metadata

@@ -14,6 +14,8 @@
 #
 # Environment: PARVIS_ACCEL=tcg|kvm (default tcg; KVM hangs guests on some
 # hosts), PARVIS_BOOT_TIMEOUT seconds (default 420), PARVIS_SMP (default 1),
+# PARVIS_RNG=virtio|none (default virtio: a virtio-rng device, as Nova gives
+# with hw_rng_model=virtio),
 # PARVIS_IMAGE (default target/image/parvis.qcow2), PARVIS_IMAGE_TEST_KEEP (a
 # folder to keep the serial logs in), PARVIS_IMAGE_TEST_SCENARIO:
 #   full           (default) config drive with a valid parvis config: everything
@@ -271,9 +273,14 @@ boot_vm() {
     qemu-img create -q -f qcow2 -b "$base" -F qcow2 "$disk" 3G
     local accel_opt=(-accel tcg)
     [[ "$accel" == kvm ]] && accel_opt=(-accel kvm -cpu host)
+    # Nova's virtio-rng (image property hw_rng_model=virtio); KVM guests also
+    # have the host CPU's RDRAND, which TCG's default CPU lacks. Without
+    # either, early boot waits for the kernel's jitter entropy.
+    local rng_opt=(-device virtio-rng-pci,addr=5)
+    [[ "${PARVIS_RNG:-virtio}" == none ]] && rng_opt=()
     local drive_opt=()
     [[ -z "$iso" ]] || drive_opt=(-drive "file=$iso,media=cdrom,if=ide,readonly=on")
-    say "booting $base (scenario $scenario, accel $accel, overlay 3G, serial log $serial)"
+    say "booting $base (scenario $scenario, accel $accel, rng ${PARVIS_RNG:-virtio}, overlay 3G, serial log $serial)"
     t0=$(date +%s.%N)
     # Internal NIC first on the PCI bus: names alone would get the roles wrong.
     ip netns exec "$ns_hv" qemu-system-x86_64 "${accel_opt[@]}" -m 1024 -smp "$smp" \
@@ -284,6 +291,7 @@ boot_vm() {
         -device "virtio-net-pci,netdev=n0,mac=$mac_internal,romfile=,addr=3" \
         -netdev tap,id=n1,ifname=tap-pub,script=no,downscript=no \
         -device "virtio-net-pci,netdev=n1,mac=$mac_public,romfile=,addr=4" \
+        "${rng_opt[@]}" \
         >"$tmp/qemu.log" 2>&1 &
     qemu_pid=$!
 }
@@ -308,7 +316,7 @@ wait_serial() {
 
 vm_ssh() {
     in_ns "$ns_client" ssh -q -i "$tmp/id" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-        -o ConnectTimeout=5 -o BatchMode=yes "parvis@$floating" "$@"
+        -o ConnectTimeout=15 -o BatchMode=yes "parvis@$floating" "$@"
 }
 
 check() { # check NAME FUNCTION: runs one check, records the result
