@@ -22,17 +22,13 @@ stamp() {
     printf '%s %s\n' "$(elapsed)" "$(awk -v t="$ticks" '{ printf "%.1f", ($14 + $15) / t }' "/proc/$qemu_pid/stat" 2>/dev/null)"
 }
 
-# Host-side milestones, one file each under $tmp/t/, holding seconds since
-# qemu start. Runs in the background until both are seen or the boot times out.
+# Host-side milestones, one file each under $tmp/t/ (made by boot_vm, which
+# stamps the kernel's first line), holding seconds since qemu start. Runs in
+# the background until both are seen or the boot times out.
 start_ready_prober() {
-    rm -rf "$tmp/t"
-    mkdir -p "$tmp/t"
     (
         local deadline=$(($(date +%s) + boot_timeout)) line
         while (($(date +%s) < deadline)); do
-            if [[ ! -f "$tmp/t/kernel" ]] && grep -qa 'Linux version' "$serial" 2>/dev/null; then
-                stamp >"$tmp/t/kernel"
-            fi
             if [[ ! -f "$tmp/t/tls" && "$scenario" != bad-user-data ]]; then
                 line=$(in_ns "$ns_client" curl -sk --max-time 1 --resolve "app.example.org:443:$floating" \
                     https://app.example.org/ 2>/dev/null) && [[ "$line" == ingress* ]] && stamp >"$tmp/t/tls"
