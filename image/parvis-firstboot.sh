@@ -6,7 +6,7 @@
 #   parvis-firstboot drive    every boot, before networking (parvis-firstboot.service):
 #                             read the config-2 drive; for an instance not yet
 #                             provisioned here: host keys, network config, metadata
-#   parvis-firstboot grow     every boot, next to the rest (parvis-growroot.service):
+#   parvis-firstboot grow     every boot, once the daemon is ready (parvis-growroot.service):
 #                             grow the root partition and ext4 to the disk
 #   parvis-firstboot service  when there was no drive (parvis-metadata.service):
 #                             wait for DHCP, fetch http://169.254.169.254/openstack/latest/
@@ -49,9 +49,10 @@ say() {
 }
 
 # Grows the root partition to the end of its disk and ext4 with it, online
-# (growpart's job with sfdisk). Every boot, in a unit of its own that nothing
-# waits for (parvis-growroot.service): a flavor resize is taken at the next
-# boot, and a first boot does not wait for it. Quiet when there is nothing to do.
+# (growpart's job with sfdisk). Every boot, in a unit of its own once the
+# daemon is ready (parvis-growroot.service): a flavor resize is taken at the
+# next boot, and a first boot does not wait for it. Quiet when there is
+# nothing to do.
 grow_root() {
     local src dev name partno disk end disk_size
     src=$(findmnt -no SOURCE /) || return 0
