@@ -190,7 +190,11 @@ boot_trim() {
 
 # One MBR partition at 1 MiB holding the ext4 root (label rootfs), extlinux in it.
 make_disk() {
-    local raw="$work/disk.raw" fs="$work/rootfs.ext4" bytes part_bytes
+    local raw="$work/disk.raw" fs="$work/rootfs.ext4" bytes part_bytes mounted
+    # mmdebstrap once left /proc mounted in the tree ("umount /proc failed",
+    # target busy under load): mkfs.ext4 -d would copy it into the image.
+    mounted=$(findmnt -rn -o TARGET | grep -F "$rootfs/" || true)
+    [[ -z "$mounted" ]] || die "still mounted in $rootfs: $(tr '\n' ' ' <<<"$mounted")(umount them and run again)"
     bytes=$(numfmt --from=iec "$disk_size")
     part_bytes=$((bytes - 1048576))
     rm -f "$raw" "$fs"
