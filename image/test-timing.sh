@@ -9,8 +9,9 @@
 #                       has no config, e.g. bad-user-data)
 # Each milestone also records the CPU time qemu had used by then: on a
 # shared host the wall time depends on the load (a loaded host gives qemu a
-# fraction of a core), the CPU time much less so; an idle host boots in about
-# the CPU time plus the guest's own waits. The guest's side comes from
+# fraction of a core), the CPU time less so (it still varied by a quarter
+# between runs of one image here); an idle host boots in about the CPU time
+# plus the guest's own waits. The guest's side comes from
 # systemd-analyze (the guest's clock, which drifts under TCG on a loaded
 # host) and the first-boot log.
 # shellcheck shell=bash
@@ -78,9 +79,10 @@ print_boot_figures() {
 }
 
 # The guest's account, taken once the boot is done (before any restart
-# changes parvis.service's figures): systemd-analyze, the first-boot steps,
-# CPU time by unit (the boot is CPU-bound under TCG: what a unit costs is
-# its CPU time, not its wall time next to the others) and the daemon's log.
+# changes parvis.service's figures): systemd-analyze, how busy the guest's
+# CPU was, the first-boot steps and the daemon's log. (Not CPU time by unit:
+# on a loaded host the guest charges the time qemu was descheduled to
+# whatever ran, and the figures were nonsense.)
 collect_guest_figures() {
     local try
     for try in 1 2 3 4 5 6 7 8 9 10; do
@@ -93,10 +95,6 @@ echo "-- critical chain to parvis.service:"
 systemd-analyze critical-chain parvis.service --no-pager | tail -n +3
 echo "-- slowest units (wall time):"
 systemd-analyze blame --no-pager | head -n 12
-echo "-- CPU time by unit (ms):"
-systemctl show '*.service' -p Id -p CPUUsageNSec |
-    awk -F= '$1 == "Id" { id = $2 } $1 == "CPUUsageNSec" && $2 ~ /^[0-9]+$/ { printf "%8d %s\n", $2 / 1e6, id }' |
-    sort -rn | head -n 10
 awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; all = busy + $5 + $6
     printf "-- guest CPU since boot: %.0f%% busy, %.0f%% iowait\n", 100 * busy / all, 100 * $6 / all }' /proc/stat
 echo "-- first boot steps:"
