@@ -72,7 +72,7 @@ bootstrap() {
     local packages=(
         linux-image-cloud-amd64 initramfs-tools systemd systemd-sysv udev dbus-broker
         openssh-server nftables iproute2 ca-certificates sudo systemd-timesyncd
-        systemd-resolved e2fsprogs fdisk kmod
+        systemd-resolved e2fsprogs fdisk kmod zstd
         # [ha]: VRRP and connection-state sync, run and configured by parvis itself.
         keepalived conntrackd
     )
@@ -113,6 +113,7 @@ customize() {
     install -D -m 0644 "$here/parvis-firstboot.service" "$r/etc/systemd/system/parvis-firstboot.service"
     install -D -m 0644 "$here/parvis-metadata.service" "$r/etc/systemd/system/parvis-metadata.service"
     install -D -m 0644 "$here/parvis-banner.service" "$r/etc/systemd/system/parvis-banner.service"
+    install -D -m 0644 "$here/parvis-growroot.service" "$r/etc/systemd/system/parvis-growroot.service"
     install -D -m 0644 "$here/nftables.conf" "$r/etc/nftables.conf"
     install -D -m 0644 "$here/nftables-override.conf" "$r/etc/systemd/system/nftables.service.d/parvis.conf"
     install -D -m 0644 "$here/sysctl.conf" "$r/etc/sysctl.d/60-parvis.conf"
@@ -140,7 +141,8 @@ customize() {
 
     chroot "$r" systemctl enable systemd-networkd.service systemd-resolved.service \
         systemd-timesyncd.service nftables.service ssh.service \
-        parvis-firstboot.service parvis-metadata.service parvis.service parvis-banner.service
+        parvis-firstboot.service parvis-growroot.service parvis-metadata.service parvis.service \
+        parvis-banner.service
     chroot "$r" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_reap.service \
         e2scrub_all.timer 2>/dev/null || true
     # parvis renders their configs and runs them as its own children ([ha]).
@@ -153,12 +155,46 @@ customize() {
     rm -f "$r/var/lib/dbus/machine-id"
     rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin "$r"/var/log/*.log "$r"/tmp/*
 
+    boot_trim
     chroot "$r" /usr/local/sbin/parvis-extlinux-update
+}
+
+# What a boot under emulation spent its time on and the appliance does not
+# need (figures in image/README.md): a small
+# initramfs with only the disk drivers a Nova flavor can give the root disk
+# (15 MiB with MODULES=most: loaded by the firmware and unpacked at every
+# boot), and kernel modules and mounts that nothing here uses.
+boot_trim() {
+    local r=$rootfs
+    printf '%s\n' '# parvis: only the root disk drivers below (see /etc/initramfs-tools/modules).' \
+        'MODULES=list' >"$r/etc/initramfs-tools/conf.d/parvis.conf"
+    printf '%s\n' '# parvis: the disk buses Nova offers for the root disk (ext4 is built in).' \
+        virtio_pci virtio_blk virtio_scsi sd_mod ata_piix ahci nvme >"$r/etc/initramfs-tools/modules"
+    chroot "$r" update-initramfs -u -k all >/dev/null
+    # No device mapper, loop devices, FUSE, DRM or EFI pstore on the appliance.
+    chroot "$r" systemctl mask modprobe@dm_mod.service modprobe@loop.service modprobe@fuse.service \
+        modprobe@drm.service modprobe@efi_pstore.service sys-kernel-debug.mount sys-kernel-tracing.mount \
+        sys-fs-fuse-connections.mount dev-hugepages.mount systemd-pstore.service 2>/dev/null
+    # No login prompts: nobody can log in on a console (no passwords; SSH
+    # keys only); they would only take CPU from the boot.
+    chroot "$r" systemctl mask getty@.service serial-getty@.service 2>/dev/null
+    # Generators for what the appliance has not: encrypted, verity or
+    # integrity volumes, GPT auto-mounts, hibernation, SysV scripts without a
+    # unit, rc.local, offline updates.
+    local g
+    mkdir -p "$r/etc/systemd/system-generators"
+    for g in cryptsetup gpt-auto hibernate-resume integritysetup veritysetup sysv rc-local system-update; do
+        ln -sf /dev/null "$r/etc/systemd/system-generators/systemd-$g-generator"
+    done
 }
 
 # One MBR partition at 1 MiB holding the ext4 root (label rootfs), extlinux in it.
 make_disk() {
-    local raw="$work/disk.raw" fs="$work/rootfs.ext4" bytes part_bytes
+    local raw="$work/disk.raw" fs="$work/rootfs.ext4" bytes part_bytes mounted
+    # mmdebstrap once left /proc mounted in the tree ("umount /proc failed",
+    # target busy under load): mkfs.ext4 -d would copy it into the image.
+    mounted=$(findmnt -rn -o TARGET | grep -F "$rootfs/" || true)
+    [[ -z "$mounted" ]] || die "still mounted in $rootfs: $(tr '\n' ' ' <<<"$mounted")(umount them and run again)"
     bytes=$(numfmt --from=iec "$disk_size")
     part_bytes=$((bytes - 1048576))
     rm -f "$raw" "$fs"

@@ -5,8 +5,9 @@
 #
 #   parvis-firstboot drive    every boot, before networking (parvis-firstboot.service):
 #                             read the config-2 drive; for an instance not yet
-#                             provisioned here: grow the root disk, host keys,
-#                             network config, metadata
+#                             provisioned here: host keys, network config, metadata
+#   parvis-firstboot grow     every boot, once the daemon is ready (parvis-growroot.service):
+#                             grow the root partition and ext4 to the disk
 #   parvis-firstboot service  when there was no drive (parvis-metadata.service):
 #                             wait for DHCP, fetch http://169.254.169.254/openstack/latest/
 #                             (`parvis firstboot fetch`: retried with backoff until
@@ -47,43 +48,63 @@ say() {
     printf '%s %s\n' "$(date -u +%FT%TZ)" "$*" >>"$log_file" 2>/dev/null || true
 }
 
+# Grows the root partition to the end of its disk and ext4 with it, online
+# (growpart's job with sfdisk). Every boot, in a unit of its own once the
+# daemon is ready (parvis-growroot.service): a flavor resize is taken at the
+# next boot, and a first boot does not wait for it. Quiet when there is
+# nothing to do.
 grow_root() {
-    local src dev name partno disk
+    local src dev name partno disk end disk_size
     src=$(findmnt -no SOURCE /) || return 0
     dev=$(readlink -f "$src")
     name=${dev##*/}
     [[ -r /sys/class/block/$name/partition ]] || { say "root $dev is not a partition, not growing"; return 0; }
     partno=$(cat "/sys/class/block/$name/partition")
     disk=/dev/$(basename "$(readlink -f "/sys/class/block/$name/..")")
-    # growpart's job with sfdisk: move the partition's end to the disk's end
-    # (same start), tell the kernel, then grow ext4 online.
-    local before after
-    before=$(cat "/sys/class/block/$name/size")
+    end=$(($(cat "/sys/class/block/$name/start") + $(cat "/sys/class/block/$name/size")))
+    disk_size=$(cat "/sys/class/block/${disk##*/}/size")
+    # Less than 1 MiB (2048 sectors) left: the partition already fills the disk.
+    ((disk_size - end >= 2048)) || return 0
     if ! echo ', +' | sfdisk --quiet --no-reread --no-tell-kernel -N "$partno" "$disk" >/dev/null 2>&1; then
         say "could not grow partition $partno of $disk"
         return 0
     fi
     partx --update --nr "$partno" "$disk" 2>/dev/null || say "the kernel did not take the new size of $disk$partno"
-    after=$(cat "/sys/class/block/$name/size")
-    if ((after > before)); then
+    if (($(cat "/sys/class/block/$name/size") + $(cat "/sys/class/block/$name/start") > end)); then
         resize2fs "$dev" >/dev/null 2>&1
         say "root filesystem grown to $(df -h --output=size / | tail -n 1 | tr -d ' ')"
-    else
-        say "root partition already fills $disk"
     fi
 }
 
+# The host key types sshd offers (image/sshd.conf's HostKey lines). No RSA:
+# a 3072-bit key was the slowest step of a first boot under emulation, and
+# every OpenSSH client since 6.5 (2014) takes ed25519 (ECDSA since 5.7).
+host_key_types=(ed25519 ecdsa)
+
 host_keys() {
-    if [[ -n "$root" ]]; then
-        mkdir -p "$root/etc/ssh"
-        ssh-keygen -A -f "$root" >/dev/null
-    else
-        ssh-keygen -A >/dev/null
-    fi
+    local t f
+    mkdir -p "$root/etc/ssh"
+    for t in "${host_key_types[@]}"; do
+        f=$root/etc/ssh/ssh_host_${t}_key
+        [[ -f "$f" ]] || ssh-keygen -q -t "$t" -N '' -C "root@parvis" -f "$f" </dev/null >/dev/null
+    done
     echo "-----BEGIN SSH HOST KEY FINGERPRINTS-----"
-    local f
     for f in "$root"/etc/ssh/ssh_host_*_key.pub; do ssh-keygen -lf "$f"; done
     echo "-----END SSH HOST KEY FINGERPRINTS-----"
+}
+
+now_ms() { date +%s%3N; }
+
+# Runs a step and says how long it took (the image test prints these lines
+# with the boot figures).
+timed() {
+    local name=$1 start rc
+    shift
+    start=$(now_ms)
+    "$@"
+    rc=$?
+    say "$name took $(($(now_ms) - start)) ms"
+    return "$rc"
 }
 
 # The config drive: ISO 9660 or VFAT labelled config-2, mounted read-only.
@@ -241,14 +262,14 @@ provision() {
         fi
         say "instance id changed (${old:-none} -> ${id:-none}): this disk comes from another appliance; new SSH host keys, admin certificate and state"
         new_identity
-        host_keys
+        timed "host keys" host_keys
         # sshd may already run with the old keys (the metadata service is
         # read after the network is up): restart it on the new ones.
         [[ -n "$root" ]] || systemctl --no-block try-restart ssh.service 2>/dev/null || true
     fi
-    host_keys
-    network_files
-    apply_metadata
+    timed "host keys" host_keys
+    timed "network files" network_files
+    timed "hostname, SSH keys, user data" apply_metadata
     printf '%s\n' "$id" >"$done_file"
     say "done: instance ${id:-without id} provisioned"
 }
@@ -281,15 +302,12 @@ main() {
     mkdir -p "$state" "$flag_dir"
     case "${1:-drive}" in
     drive)
-        if [[ ! -f "$done_file" ]]; then
-            say "first boot"
-            grow_root
-        fi
-        if read_drive; then
+        [[ -f "$done_file" ]] || say "first boot"
+        if timed "reading the config drive" read_drive; then
             provision || true
         else
             # SSH needs host keys before it starts, whatever the service says later.
-            [[ -f "$done_file" ]] || host_keys
+            [[ -f "$done_file" ]] || timed "host keys" host_keys
             say "no config drive: the metadata service will be read once DHCP is up"
             touch "$flag_dir/need-metadata-service"
         fi
@@ -299,14 +317,15 @@ main() {
         # of a provisioned disk does not hold the start for long.
         local attempts=0
         [[ -f "$done_file" ]] && attempts=4
-        if read_service "$attempts"; then
+        if timed "reading the metadata service" read_service "$attempts"; then
             provision || true
         elif [[ ! -f "$done_file" ]]; then
             return 1
         fi
         ;;
+    grow) timed "growing the root disk" grow_root ;;
     banner) banner ;;
-    *) echo "usage: parvis-firstboot drive|service|banner" >&2; exit 2 ;;
+    *) echo "usage: parvis-firstboot drive|service|grow|banner" >&2; exit 2 ;;
     esac
 }
 

@@ -74,8 +74,14 @@ check_ssh_no_password() {
 }
 
 check_sudo_and_disk() {
-    local size
+    local size state t
     vm_ssh sudo -n true || { say "sudo without password fails"; return 1; }
+    # parvis-growroot.service grows the disk once the daemon is ready.
+    for t in $(seq 1 60); do
+        state=$(vm_ssh systemctl show -p LoadState -p ActiveState --value parvis-growroot.service | tr '\n' ' ')
+        [[ "$state" == "loaded activating "* || "$state" == "loaded inactive "* ]] || break
+        sleep 2
+    done
     size=$(vm_ssh df -B1M --output=size / | tail -n 1 | tr -d ' ')
     say "root filesystem: ${size} MiB on a 3 GiB disk"
     ((size > 2500)) || { say "root filesystem was not grown"; return 1; }
