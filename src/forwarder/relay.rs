@@ -24,6 +24,25 @@ pub struct Counters<'a> {
     pub up: &'a AtomicU64,
     /// Backend → client.
     pub down: &'a AtomicU64,
+    /// Called once, when the backend's first bytes have been relayed (the
+    /// time to first byte, without a wait of its own before the relay).
+    pub first_down: &'a (dyn Fn() + Sync),
+}
+
+/// One direction's byte counter and what to call at its first bytes.
+pub struct Tally<'a> {
+    count: &'a AtomicU64,
+    first: Option<&'a (dyn Fn() + Sync)>,
+}
+
+impl Tally<'_> {
+    /// Adds `n` moved bytes.
+    pub fn add(&self, n: usize) {
+        let before = self.count.fetch_add(n as u64, Ordering::Relaxed);
+        if let (0, Some(first)) = (before, self.first) {
+            first();
+        }
+    }
 }
 
 /// Which side failed or closed first.
@@ -67,6 +86,14 @@ pub async fn relay(
 ) -> EndReason {
     let start = Instant::now();
     let last = AtomicU64::new(0);
+    let up_tally = Tally {
+        count: counters.up,
+        first: None,
+    };
+    let down_tally = Tally {
+        count: counters.down,
+        first: Some(counters.first_down),
+    };
     match Mode::from_env() {
         Mode::Copy => {
             let (cr, cw) = client.into_split();
@@ -74,7 +101,7 @@ pub async fn relay(
             let up = pump(
                 cr,
                 bw,
-                counters.up,
+                &up_tally,
                 &last,
                 start,
                 (Fault::Client, Fault::Backend),
@@ -82,7 +109,7 @@ pub async fn relay(
             let down = pump(
                 br,
                 cw,
-                counters.down,
+                &down_tally,
                 &last,
                 start,
                 (Fault::Backend, Fault::Client),
@@ -95,12 +122,12 @@ pub async fn relay(
                 splice::Failed::Writer => writer,
             };
             let up = async {
-                splice::pump(&client, &backend, counters.up, &last, start)
+                splice::pump(&client, &backend, &up_tally, &last, start)
                     .await
                     .map_err(|f| side(f, Fault::Client, Fault::Backend))
             };
             let down = async {
-                splice::pump(&backend, &client, counters.down, &last, start)
+                splice::pump(&backend, &client, &down_tally, &last, start)
                     .await
                     .map_err(|f| side(f, Fault::Backend, Fault::Client))
             };
@@ -164,7 +191,7 @@ fn fault_reason(side: Fault) -> EndReason {
 async fn pump(
     from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
-    count: &AtomicU64,
+    count: &Tally<'_>,
     last: &AtomicU64,
     start: Instant,
     sides: (Fault, Fault),
@@ -182,7 +209,7 @@ async fn pump(
             }
             Ok(n) => {
                 to.write_all(&buf).await.map_err(|_| sides.1)?;
-                count.fetch_add(n as u64, Ordering::Relaxed);
+                count.add(n);
                 let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
                 last.store(ms, Ordering::Relaxed);
                 if n < BUF {
@@ -195,5 +222,27 @@ async fn pump(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(_) => return Err(sides.0),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_bytes_are_noted_once() {
+        let count = AtomicU64::new(0);
+        let calls = AtomicU64::new(0);
+        let note = || {
+            calls.fetch_add(1, Ordering::Relaxed);
+        };
+        let tally = Tally {
+            count: &count,
+            first: Some(&note),
+        };
+        tally.add(6);
+        tally.add(10);
+        assert_eq!(count.load(Ordering::Relaxed), 16);
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
     }
 }

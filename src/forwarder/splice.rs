@@ -16,6 +16,8 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
+use super::relay::Tally;
+
 /// Bytes moved per `splice` call (the default pipe capacity).
 const CHUNK: usize = 64 * 1024;
 /// The most bytes a direction copies through user space before it takes a
@@ -100,7 +102,7 @@ pub enum Failed {
 pub async fn pump(
     from: &TcpStream,
     to: &TcpStream,
-    count: &AtomicU64,
+    count: &Tally<'_>,
     last: &AtomicU64,
     start: Instant,
 ) -> Result<(), Failed> {
@@ -142,7 +144,7 @@ pub async fn pump(
         if PIPES.load(Ordering::Relaxed) > MAX_KEPT_PIPES {
             pipe = None;
         }
-        count.fetch_add(moved as u64, Ordering::Relaxed);
+        count.add(moved);
         let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         last.store(ms, Ordering::Relaxed);
     }
