@@ -22,10 +22,8 @@ const BACKLOG: u32 = 4096;
 /// deep backlog. Free bind lets the standby node of a pair listen on the
 /// public VIP it does not hold yet, so a takeover needs no restart of the
 /// forwarder. Accepted sockets inherit TCP_NODELAY from the listener
-/// (Linux copies it), which saves a `setsockopt` per connection. The
-/// socket is returned non-blocking and unregistered, so that each
-/// forwarder thread can register a duplicate of it (see `cores`).
-pub fn bind(name: &str, addr: SocketAddr) -> Result<std::net::TcpListener, ForwarderError> {
+/// (Linux copies it), which saves a `setsockopt` per connection.
+pub fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, ForwarderError> {
     let fail = |source| ForwarderError::Bind {
         listener: name.to_string(),
         addr,
@@ -44,26 +42,7 @@ pub fn bind(name: &str, addr: SocketAddr) -> Result<std::net::TcpListener, Forwa
             .map_err(|e| fail(std::io::Error::from(e)))?;
     }
     socket.bind(addr).map_err(fail)?;
-    socket
-        .listen(BACKLOG)
-        .map_err(fail)?
-        .into_std()
-        .map_err(fail)
-}
-
-/// Accepts on a duplicate of `listener` until `stop` (see [`accept_loop`]);
-/// runs on the runtime that polls it, which must be the one it is spawned on.
-pub async fn accept_on(
-    listener: std::net::TcpListener,
-    ctx: Arc<ArcSwap<ListenerCtx>>,
-    shared: Arc<Shared>,
-    stop: CancellationToken,
-    alive: mpsc::Sender<()>,
-) {
-    match TcpListener::from_std(listener) {
-        Ok(l) => accept_loop(l, ctx, shared, stop, alive).await,
-        Err(e) => tracing::error!(error = %e, "listener not registered on a forwarder thread"),
-    }
+    socket.listen(BACKLOG).map_err(fail)
 }
 
 /// Accepts until `stop`; `alive` is held by every connection task so that
@@ -139,7 +118,7 @@ mod tests {
     #[tokio::test]
     async fn accepted_sockets_inherit_nodelay() {
         let any: SocketAddr = "127.0.0.1:0".parse().expect("addr");
-        let listener = TcpListener::from_std(bind("t", any).expect("bound")).expect("registered");
+        let listener = bind("t", any).expect("bound");
         let addr = listener.local_addr().expect("local addr");
         let client = tokio::net::TcpStream::connect(addr).await.expect("connect");
         let (accepted, _) = listener.accept().await.expect("accept");

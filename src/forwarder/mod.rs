@@ -10,7 +10,6 @@ pub mod accounting;
 pub mod backend;
 pub mod balance;
 mod conn;
-mod cores;
 pub mod drain;
 pub mod error;
 mod health;
@@ -72,8 +71,7 @@ struct ListenerHandle {
     local: SocketAddr,
     ctx: Arc<ArcSwap<ListenerCtx>>,
     stop: CancellationToken,
-    /// One accept loop per forwarder thread.
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 struct Inner {
@@ -92,8 +90,6 @@ pub struct Forwarder {
     inner: Mutex<Inner>,
     alive_tx: mpsc::Sender<()>,
     alive_rx: tokio::sync::Mutex<mpsc::Receiver<()>>,
-    /// The threads connections run on.
-    cores: cores::Cores,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -130,7 +126,6 @@ impl Forwarder {
             }),
             alive_tx,
             alive_rx: tokio::sync::Mutex::new(alive_rx),
-            cores: cores::Cores::start(),
         };
         forwarder.reload(config)?;
         Ok(forwarder)
@@ -176,7 +171,7 @@ impl Forwarder {
         &self,
         inner: &mut Inner,
         config: &crate::config::Config,
-        fresh: Vec<(&crate::config::Listener, std::net::TcpListener)>,
+        fresh: Vec<(&crate::config::Listener, tokio::net::TcpListener)>,
     ) {
         let wanted: Vec<SocketAddr> = config.listeners.iter().map(|l| l.bind).collect();
         inner.listeners.retain(|addr, handle| {
@@ -209,21 +204,13 @@ impl Forwarder {
             }));
             let stop = CancellationToken::new();
             let local = socket.local_addr().unwrap_or(l.bind);
-            let mut tasks = Vec::new();
-            for i in 0..self.cores.count() {
-                let Ok(dup) = socket.try_clone() else {
-                    tracing::warn!(listener = l.name, "cannot duplicate the socket");
-                    break;
-                };
-                let accept = listener::accept_on(
-                    dup,
-                    ctx.clone(),
-                    self.shared.clone(),
-                    stop.clone(),
-                    self.alive_tx.clone(),
-                );
-                tasks.push(self.cores.spawn(i, accept));
-            }
+            let task = tokio::spawn(listener::accept_loop(
+                socket,
+                ctx.clone(),
+                self.shared.clone(),
+                stop.clone(),
+                self.alive_tx.clone(),
+            ));
             tracing::info!(listener = l.name, bind = %l.bind, "listening");
             inner.listeners.insert(
                 l.bind,
@@ -231,7 +218,7 @@ impl Forwarder {
                     local,
                     ctx,
                     stop,
-                    tasks,
+                    task,
                 },
             );
         }
@@ -247,15 +234,12 @@ impl Forwarder {
         };
         for h in handles {
             h.stop.cancel();
-            for task in h.tasks {
-                let _ = task.await;
-            }
+            let _ = h.task.await;
         }
         let Forwarder {
             shared,
             alive_tx,
             alive_rx,
-            cores,
             ..
         } = self;
         drop(alive_tx);
@@ -268,8 +252,6 @@ impl Forwarder {
             shared.kill.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(2), rx.recv()).await;
         }
-        // Ends the forwarder threads, and with them any connection left.
-        drop(cores);
     }
 
     /// The bound listeners: name and local address (useful with port 0).
