@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::accounting::EndReason;
-use super::splice;
+use super::splice::{self, Tally};
 
 /// Buffer per direction while data flows.
 const BUF: usize = 64 * 1024;
@@ -27,22 +27,6 @@ pub struct Counters<'a> {
     /// Called once, when the backend's first bytes have been relayed (the
     /// time to first byte, without a wait of its own before the relay).
     pub first_down: &'a (dyn Fn() + Sync),
-}
-
-/// One direction's byte counter and what to call at its first bytes.
-pub struct Tally<'a> {
-    count: &'a AtomicU64,
-    first: Option<&'a (dyn Fn() + Sync)>,
-}
-
-impl Tally<'_> {
-    /// Adds `n` moved bytes.
-    pub fn add(&self, n: usize) {
-        let before = self.count.fetch_add(n as u64, Ordering::Relaxed);
-        if let (0, Some(first)) = (before, self.first) {
-            first();
-        }
-    }
 }
 
 /// Which side failed or closed first.
@@ -222,27 +206,5 @@ async fn pump(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(_) => return Err(sides.0),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_first_bytes_are_noted_once() {
-        let count = AtomicU64::new(0);
-        let calls = AtomicU64::new(0);
-        let note = || {
-            calls.fetch_add(1, Ordering::Relaxed);
-        };
-        let tally = Tally {
-            count: &count,
-            first: Some(&note),
-        };
-        tally.add(6);
-        tally.add(10);
-        assert_eq!(count.load(Ordering::Relaxed), 16);
-        assert_eq!(calls.load(Ordering::Relaxed), 1);
     }
 }

@@ -16,8 +16,6 @@ use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::relay::Tally;
-
 /// Bytes moved per `splice` call (the default pipe capacity).
 const CHUNK: usize = 64 * 1024;
 /// The most bytes a direction copies through user space before it takes a
@@ -81,6 +79,22 @@ fn shutdown_write(stream: &TcpStream) {
     // SAFETY: the descriptor belongs to `stream`, borrowed for the call.
     // A failure (already closed) is of no consequence.
     let _ = unsafe { libc::shutdown(stream.as_raw_fd(), libc::SHUT_WR) };
+}
+
+/// One direction's byte counter and what to call at its first bytes.
+pub struct Tally<'a> {
+    pub(super) count: &'a AtomicU64,
+    pub(super) first: Option<&'a (dyn Fn() + Sync)>,
+}
+
+impl Tally<'_> {
+    /// Adds `n` moved bytes.
+    pub fn add(&self, n: usize) {
+        let before = self.count.fetch_add(n as u64, Ordering::Relaxed);
+        if let (0, Some(first)) = (before, self.first) {
+            first();
+        }
+    }
 }
 
 /// Which end failed, as the copy relay reports it.
@@ -201,4 +215,26 @@ async fn through_pipe(
         }
     }
     Ok(Some(filled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_bytes_are_noted_once() {
+        let count = AtomicU64::new(0);
+        let calls = AtomicU64::new(0);
+        let note = || {
+            calls.fetch_add(1, Ordering::Relaxed);
+        };
+        let tally = Tally {
+            count: &count,
+            first: Some(&note),
+        };
+        tally.add(6);
+        tally.add(10);
+        assert_eq!(count.load(Ordering::Relaxed), 16);
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+    }
 }
