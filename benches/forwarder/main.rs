@@ -175,7 +175,12 @@ fn bench() -> Result<(), String> {
     let mut rounds: Vec<Vec<Figures>> = vec![Vec::new(); who_runs.len()];
     for r in 1..=s.rounds {
         for (i, who) in who_runs.iter().enumerate() {
-            eprintln!("== round {r}/{}: {}", s.rounds, who.name());
+            eprintln!(
+                "== round {r}/{}: {} (load average {})",
+                s.rounds,
+                who.name(),
+                load_average()
+            );
             let with_idle = r == s.rounds;
             rounds[i].push(measure::round(*who, &topo, dir.path(), &s, with_idle));
         }

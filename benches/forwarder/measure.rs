@@ -78,6 +78,7 @@ pub fn round(
         Ok((v, cpu)) => {
             f.conn_rate = v["per_sec"].as_f64();
             f.conn_errors = v["errors"].as_u64().unwrap_or(0);
+            (f.rate_p50, f.rate_p99) = (v["p50_ms"].as_f64(), v["p99_ms"].as_f64());
             let n = v["ok"].as_f64().unwrap_or(0.0) + f.conn_errors as f64;
             f.cpu_kconn = cpu.filter(|_| n > 0.0).map(|ms| ms * 1000.0 / n);
         }

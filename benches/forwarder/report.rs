@@ -14,6 +14,10 @@ pub struct Figures {
     pub conn_rate: Option<f64>,
     /// Exchanges that failed during the rate run.
     pub conn_errors: u64,
+    /// p50 of connect → answer during the rate run (`workers` in flight), ms.
+    pub rate_p50: Option<f64>,
+    /// p99 of connect → answer during the rate run, ms.
+    pub rate_p99: Option<f64>,
     /// MB/s (10^6 bytes) over one connection.
     pub bulk1: Option<f64>,
     /// MB/s over 64 connections.
@@ -89,6 +93,8 @@ pub fn combine(rounds: &[Figures]) -> Figures {
         name: rounds.first().map(|f| f.name.clone()).unwrap_or_default(),
         conn_rate: m(|f| f.conn_rate),
         conn_errors: sum(|f| f.conn_errors),
+        rate_p50: m(|f| f.rate_p50),
+        rate_p99: m(|f| f.rate_p99),
         bulk1: m(|f| f.bulk1),
         bulk64: m(|f| f.bulk64),
         bulk_failed: sum(|f| f.bulk_failed),
@@ -130,6 +136,10 @@ pub fn table(cols: &[Figures], p: Params) -> String {
         (
             "  failed exchanges".into(),
             Box::new(|f| f.conn_errors.to_string()),
+        ),
+        (
+            format!("  p50 / p99 ms @{} in flight", p.workers),
+            Box::new(|f| pair(f.rate_p50, f.rate_p99, 2)),
         ),
         ("bulk 1 conn MB/s".into(), Box::new(|f| num(f.bulk1, 0))),
         ("bulk 64 conns MB/s".into(), Box::new(|f| num(f.bulk64, 0))),
@@ -197,8 +207,9 @@ pub fn ratios(cols: &[Figures], who: &str) -> String {
         _ => "-".into(),
     };
     type Get = fn(&Figures) -> Option<f64>;
-    let specs: [(&str, Option<&Figures>, Get, &str); 7] = [
-        ("haproxy conn/s", h, |f| f.conn_rate, "goal >= 1.0x"),
+    let specs: [(&str, Option<&Figures>, Get, &str); 8] = [
+        ("haproxy conn/s", h, |f| f.conn_rate, "goal >= 1.2x"),
+        ("haproxy p99 in flight", h, |f| f.rate_p99, "goal <= 1.0x"),
         ("haproxy bulk 1 conn", h, |f| f.bulk1, "goal >= 1.0x"),
         ("haproxy bulk 64 conns", h, |f| f.bulk64, "goal >= 1.0x"),
         ("direct bulk 1 conn", d, |f| f.bulk1, "goal >= 0.8x"),

@@ -5,7 +5,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -39,7 +38,6 @@ pub async fn serve(
     live: &LiveConn,
 ) -> EndReason {
     let routing = shared.routing.load_full();
-    let local = stream.local_addr().unwrap_or(ctx.config.bind);
     let mut buf = Vec::with_capacity(4096);
     // tokio's timeout saturates far in the future: no deadline overflow.
     let reading = preamble(&mut stream, &mut buf, ctx, peer);
@@ -84,12 +82,11 @@ pub async fn serve(
             .filter(|_| wanted.alpn),
         unique_id: uid.as_deref().map(str::as_bytes),
     };
-    let header = proxy_header::encode_tlvs(
-        backend.config.proxy_protocol,
-        pre.client,
-        pre.reached.unwrap_or(local),
-        &tlvs,
-    );
+    let reached = pre
+        .reached
+        .unwrap_or_else(|| local_addr(&stream, ctx.config.bind));
+    let header =
+        proxy_header::encode_tlvs(backend.config.proxy_protocol, pre.client, reached, &tlvs);
     let mut first = Vec::with_capacity(header.len() + buf.len() - pre.start);
     first.extend_from_slice(&header);
     first.extend_from_slice(&buf[pre.start..]);
@@ -101,13 +98,24 @@ pub async fn serve(
         .fetch_add((first.len() - header.len()) as u64, Ordering::Relaxed);
     drop(first);
     // TCP_NODELAY is inherited from the listening socket (listener::bind).
-    first_byte(&stream, &upstream, live, ctx.config.idle_timeout).await;
     let counters = Counters {
         up: &live.bytes_in,
         down: &live.bytes_out,
+        first_down: &|| live.mark_first_byte(),
     };
     let relay = relay::relay(stream, upstream, ctx.config.idle_timeout, counters);
     counted(relay, &server, live).await
+}
+
+/// The address the client reached: the listener's own when it is bound
+/// to one address and port (no `getsockname` per connection), else the
+/// socket's.
+fn local_addr(stream: &TcpStream, bind: SocketAddr) -> SocketAddr {
+    if bind.ip().is_unspecified() || bind.port() == 0 {
+        stream.local_addr().unwrap_or(bind)
+    } else {
+        bind
+    }
 }
 
 /// How often an open connection's bytes reach its server's counter.
@@ -135,7 +143,9 @@ async fn counted(
         flushed = now;
     };
     tokio::pin!(relay);
-    let mut tick = tokio::time::interval(BYTES_FLUSH);
+    // The first flush a second in (an interval's first tick is at once).
+    let first = tokio::time::Instant::now() + BYTES_FLUSH;
+    let mut tick = tokio::time::interval_at(first, BYTES_FLUSH);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let reason = loop {
         tokio::select! {
@@ -204,17 +214,6 @@ async fn preamble(
             Protocol::Http => MAX_HELLO,
         };
         read_more(stream, buf, pre.start + limit).await?;
-    }
-}
-
-/// Notes the time to the backend's first byte when the backend speaks
-/// before the client's next bytes (TLS and HTTP: the backend answers the
-/// hello or request). Waits no longer than the relay would sit idle.
-async fn first_byte(client: &TcpStream, upstream: &TcpStream, live: &LiveConn, idle: Duration) {
-    tokio::select! {
-        r = upstream.readable() => if r.is_ok() { live.mark_first_byte() },
-        _ = client.readable() => {}
-        _ = tokio::time::sleep(idle) => {}
     }
 }
 

@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::accounting::EndReason;
-use super::splice;
+use super::splice::{self, Tally};
 
 /// Buffer per direction while data flows.
 const BUF: usize = 64 * 1024;
@@ -24,6 +24,9 @@ pub struct Counters<'a> {
     pub up: &'a AtomicU64,
     /// Backend → client.
     pub down: &'a AtomicU64,
+    /// Called once, when the backend's first bytes have been relayed (the
+    /// time to first byte, without a wait of its own before the relay).
+    pub first_down: &'a (dyn Fn() + Sync),
 }
 
 /// Which side failed or closed first.
@@ -67,6 +70,14 @@ pub async fn relay(
 ) -> EndReason {
     let start = Instant::now();
     let last = AtomicU64::new(0);
+    let up_tally = Tally {
+        count: counters.up,
+        first: None,
+    };
+    let down_tally = Tally {
+        count: counters.down,
+        first: Some(counters.first_down),
+    };
     match Mode::from_env() {
         Mode::Copy => {
             let (cr, cw) = client.into_split();
@@ -74,7 +85,7 @@ pub async fn relay(
             let up = pump(
                 cr,
                 bw,
-                counters.up,
+                &up_tally,
                 &last,
                 start,
                 (Fault::Client, Fault::Backend),
@@ -82,7 +93,7 @@ pub async fn relay(
             let down = pump(
                 br,
                 cw,
-                counters.down,
+                &down_tally,
                 &last,
                 start,
                 (Fault::Backend, Fault::Client),
@@ -95,12 +106,12 @@ pub async fn relay(
                 splice::Failed::Writer => writer,
             };
             let up = async {
-                splice::pump(&client, &backend, counters.up, &last, start)
+                splice::pump(&client, &backend, &up_tally, &last, start)
                     .await
                     .map_err(|f| side(f, Fault::Client, Fault::Backend))
             };
             let down = async {
-                splice::pump(&backend, &client, counters.down, &last, start)
+                splice::pump(&backend, &client, &down_tally, &last, start)
                     .await
                     .map_err(|f| side(f, Fault::Backend, Fault::Client))
             };
@@ -164,7 +175,7 @@ fn fault_reason(side: Fault) -> EndReason {
 async fn pump(
     from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
-    count: &AtomicU64,
+    count: &Tally<'_>,
     last: &AtomicU64,
     start: Instant,
     sides: (Fault, Fault),
@@ -182,7 +193,7 @@ async fn pump(
             }
             Ok(n) => {
                 to.write_all(&buf).await.map_err(|_| sides.1)?;
-                count.fetch_add(n as u64, Ordering::Relaxed);
+                count.add(n);
                 let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
                 last.store(ms, Ordering::Relaxed);
                 if n < BUF {

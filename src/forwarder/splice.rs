@@ -81,6 +81,22 @@ fn shutdown_write(stream: &TcpStream) {
     let _ = unsafe { libc::shutdown(stream.as_raw_fd(), libc::SHUT_WR) };
 }
 
+/// One direction's byte counter and what to call at its first bytes.
+pub struct Tally<'a> {
+    pub(super) count: &'a AtomicU64,
+    pub(super) first: Option<&'a (dyn Fn() + Sync)>,
+}
+
+impl Tally<'_> {
+    /// Adds `n` moved bytes.
+    pub fn add(&self, n: usize) {
+        let before = self.count.fetch_add(n as u64, Ordering::Relaxed);
+        if let (0, Some(first)) = (before, self.first) {
+            first();
+        }
+    }
+}
+
 /// Which end failed, as the copy relay reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failed {
@@ -100,7 +116,7 @@ pub enum Failed {
 pub async fn pump(
     from: &TcpStream,
     to: &TcpStream,
-    count: &AtomicU64,
+    count: &Tally<'_>,
     last: &AtomicU64,
     start: Instant,
 ) -> Result<(), Failed> {
@@ -142,7 +158,7 @@ pub async fn pump(
         if PIPES.load(Ordering::Relaxed) > MAX_KEPT_PIPES {
             pipe = None;
         }
-        count.fetch_add(moved as u64, Ordering::Relaxed);
+        count.add(moved);
         let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
         last.store(ms, Ordering::Relaxed);
     }
@@ -199,4 +215,26 @@ async fn through_pipe(
         }
     }
     Ok(Some(filled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_bytes_are_noted_once() {
+        let count = AtomicU64::new(0);
+        let calls = AtomicU64::new(0);
+        let note = || {
+            calls.fetch_add(1, Ordering::Relaxed);
+        };
+        let tally = Tally {
+            count: &count,
+            first: Some(&note),
+        };
+        tally.add(6);
+        tally.add(10);
+        assert_eq!(count.load(Ordering::Relaxed), 16);
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+    }
 }
