@@ -11,6 +11,7 @@ pub mod apply;
 mod held_tls;
 #[allow(unused_imports)]
 pub use apply::{apply, versions, with_forward};
+#[allow(unused_imports)]
 pub use held_tls::HeldTls;
 
 use std::net::Ipv4Addr;
