@@ -230,6 +230,24 @@ check_restart_keeps_traffic() {
     say "TLS answered again $(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')s after systemctl restart began"
 }
 
+# `systemctl reload parvis` runs `parvis apply` and waits for its answer: a
+# config the daemon refuses makes the reload fail (systemctl exits non-zero)
+# and changes nothing; the file put back, a reload succeeds and TLS answers.
+check_reload_tells_the_truth() {
+    local out
+    vm_ssh sudo -n cp /etc/parvis/parvis.toml /var/tmp/parvis-good.toml || return 1
+    vm_ssh "printf '\n[[forward]]\nproto = \"tcp\"\nport = 99999\nto = \"10.0.0.20:99999\"\n' | sudo -n tee -a /etc/parvis/parvis.toml >/dev/null" || return 1
+    if out=$(vm_ssh sudo -n systemctl reload parvis 2>&1); then
+        say "reload of a refused config said success: $out"
+        vm_ssh sudo -n cp /var/tmp/parvis-good.toml /etc/parvis/parvis.toml
+        return 1
+    fi
+    say "reload of a bad config failed as it should: $(tr '\n' ' ' <<<"$out" | cut -c1-160)"
+    vm_ssh sudo -n cp /var/tmp/parvis-good.toml /etc/parvis/parvis.toml || return 1
+    out=$(vm_ssh sudo -n systemctl reload parvis 2>&1) || { say "reload of the good config failed: $out"; return 1; }
+    check_tls_via_floating_ip
+}
+
 check_admin_ui() {
     local code
     code=$(in_ns "$ns_client" curl -sk --max-time 10 -o /dev/null -w '%{http_code}' \

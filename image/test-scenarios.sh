@@ -100,6 +100,7 @@ scenario_full() {
     check "closed ports time out" check_closed_ports
     check "parvis.service sandbox allows nft, sysctl, netlink; forbids the rest" check_daemon_sandbox
     check "a forwarded connection survives systemctl restart parvis; TLS answers again" check_restart_keeps_traffic
+    check "systemctl reload fails on a refused config and succeeds on a good one" check_reload_tells_the_truth
     check "parvis status over SSH shows both ports by role" check_cli_status
     check "nftables: only table inet parvis, default drop" check_nft_table
     check "closed ports still time out" check_closed_ports
