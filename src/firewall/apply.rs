@@ -10,13 +10,16 @@
 //! leaves the block list alone does not reload it (1,000 forwards with a
 //! 50,000-prefix list: tens of milliseconds instead of half a second). Bans
 //! of a ban set that is re-created are read first and re-added, with the
-//! time they had left, in the same transaction.
+//! time they had left, in the same transaction. A new block list is loaded
+//! before that transaction, into a set no rule uses yet (see
+//! [`super::prepare`]); a refused transaction removes it again.
 
 use std::time::{Duration, Instant};
 
 use super::error::FirewallError;
 use super::loaded::Loaded;
 use super::nft;
+use super::prepare;
 use super::render::render;
 use super::ruleset::{Ruleset, TimedElement};
 use super::runtime;
@@ -69,9 +72,14 @@ pub fn apply(cfg: &Config) -> Result<ApplyReport, FirewallError> {
 /// previous table stays in force untouched.
 pub fn apply_ruleset(rs: &Ruleset) -> Result<ApplyReport, FirewallError> {
     let start = Instant::now();
-    let loaded = read_loaded()?;
-    let batch = Batch::new(rs, loaded.as_ref(), true)?;
-    nft::load("apply the ruleset", &batch.json, false)?;
+    let mut loaded = read_loaded()?;
+    let prepared = prepare::block_sets(rs, loaded.as_ref())?;
+    if !prepared.is_empty() {
+        loaded = read_loaded()?;
+    }
+    let batch = Batch::new(rs, loaded.as_ref(), true)
+        .and_then(|b| nft::load("apply the ruleset", &b.json, false).map(|()| b));
+    let batch = batch.inspect_err(|_| prepared.undo())?;
     verify(rs)?;
     Ok(ApplyReport {
         rules: rs.rules.len(),
