@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use super::error::FirewallError;
 use super::loaded::Loaded;
+use super::diff;
+use super::nfnl;
 use super::nft;
 use super::prepare;
 use super::render::render;
@@ -36,6 +38,9 @@ pub struct ApplyReport {
     pub sets_kept: usize,
     /// Bans carried over from re-created ban sets.
     pub bans_kept: usize,
+    /// Rules deleted and added when only the difference was sent; `None`
+    /// when every rule was re-created.
+    pub rules_changed: Option<usize>,
     /// Time from the first nft call to the verified read-back.
     pub elapsed: Duration,
 }
@@ -50,7 +55,11 @@ impl std::fmt::Display for ApplyReport {
             self.sets_kept,
             self.bans_kept,
             self.elapsed.as_millis()
-        )
+        )?;
+        match self.rules_changed {
+            Some(n) => write!(f, " ({n} rules changed, the rest kept)"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -77,17 +86,53 @@ pub fn apply_ruleset(rs: &Ruleset) -> Result<ApplyReport, FirewallError> {
     if !prepared.is_empty() {
         loaded = read_loaded()?;
     }
-    let batch = Batch::new(rs, loaded.as_ref(), true)
-        .and_then(|b| nft::load("apply the ruleset", &b.json, false).map(|()| b));
-    let batch = batch.inspect_err(|_| prepared.undo())?;
+    let sent = send(rs, loaded.as_ref()).inspect_err(|_| {
+        prepared.undo();
+        diff::forget();
+    })?;
     verify(rs)?;
+    diff::remember(rs, &nfnl::dump_rules()?)?;
     Ok(ApplyReport {
         rules: rs.rules.len(),
         sets: rs.sets.len(),
-        sets_kept: batch.kept,
-        bans_kept: batch.bans,
+        sets_kept: sent.kept,
+        bans_kept: sent.bans,
+        rules_changed: sent.changed,
         elapsed: start.elapsed(),
     })
+}
+
+/// Sends the transaction: the difference from what this process applied
+/// last when it can (see [`diff`]), else the re-creation of everything.
+fn send(rs: &Ruleset, loaded: Option<&Loaded>) -> Result<Batch, FirewallError> {
+    if let Some(b) = difference(rs, loaded)? {
+        if nft::load("apply the ruleset", &b.json, false).is_ok() {
+            return Ok(b);
+        }
+        // nft's own message comes from the full transaction below.
+        diff::forget();
+    }
+    let b = Batch::new(rs, loaded, true)?;
+    nft::load("apply the ruleset", &b.json, false)?;
+    Ok(b)
+}
+
+/// The transaction of changed rules and sets only, when what this process
+/// applied last is what the kernel still holds.
+fn difference(rs: &Ruleset, loaded: Option<&Loaded>) -> Result<Option<Batch>, FirewallError> {
+    let Some(loaded) = loaded.filter(|l| !l.foreign) else {
+        return Ok(None);
+    };
+    let Some(old) = diff::recall(nfnl::dump_rules)? else {
+        return Ok(None);
+    };
+    let names: Vec<String> = loaded.set_names().collect();
+    Ok(diff::plan(&old, rs, &names).map(|(json, changed)| Batch {
+        json,
+        kept: rs.sets.iter().filter(|s| names.iter().any(|n| *n == s.name)).count(),
+        bans: 0,
+        changed: Some(changed),
+    }))
 }
 
 /// The loaded table, or `None` when there is none.
@@ -104,6 +149,8 @@ struct Batch {
     json: String,
     kept: usize,
     bans: usize,
+    /// Rules deleted and added, for a difference; `None` for a re-creation.
+    changed: Option<usize>,
 }
 
 impl Batch {
@@ -115,6 +162,7 @@ impl Batch {
                 json: rs.to_json(),
                 kept: 0,
                 bans: 0,
+                changed: None,
             });
         };
         let keep = loaded.keepable(&rs.sets);
@@ -135,6 +183,7 @@ impl Batch {
             json,
             kept: keep.len(),
             bans: bans.len(),
+            changed: None,
         })
     }
 }

@@ -56,6 +56,7 @@ impl Block {
     }
 
     /// The set's elements as the kernel holds them, see [`elems`].
+    #[cfg(test)]
     pub fn elems(&self) -> Vec<Elem> {
         elems(&self.nets, self.v4)
     }

@@ -25,6 +25,7 @@
 mod apply;
 mod block;
 pub mod diag;
+mod diff;
 mod error;
 mod expr;
 mod guard;

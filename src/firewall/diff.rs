@@ -1,0 +1,170 @@
+//! Applying a change as a difference: what the last apply of this process
+//! loaded into this network namespace is remembered with each rule's kernel
+//! handle, and the next apply deletes and adds only the rules that changed
+//! (by handle, at their place), adds and deletes only the sets that
+//! changed, in one nft transaction. Pure, but for the memory itself (a
+//! process-wide value) and the network namespace's identity (read from
+//! `/proc/thread-self/ns/net`).
+//!
+//! Why: re-creating 2,500 rules costs nft about 0.1 s of CPU; one forward
+//! added changes three of them. The memory is used only when the kernel
+//! still holds exactly what it describes: the same chains, and rule for
+//! rule the same chain, handle and comment (a rule replaced by hand gets a
+//! new handle), listed over nfnetlink without set elements. Otherwise, or
+//! when a chain, a set other than a block set, or a rule that fills a meter
+//! changed, the apply re-creates everything ([`super::apply`]).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use nftables::schema::{Chain, Set};
+use serde_json::{json, Value};
+
+use super::block;
+use super::error::FirewallError;
+use super::nfnl::DumpedRule;
+use super::ruleset::{Rule, Ruleset, Stmt, FAMILY, TABLE};
+
+/// What an apply loaded, rule by rule with handles.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    chains: Vec<Chain<'static>>,
+    /// The sets other than the block sets, as rendered.
+    sets: Vec<Set<'static>>,
+    rules: Vec<(Rule, u64)>,
+}
+
+/// Per network namespace (device and inode of its `/proc` file): one in
+/// the daemon, one per test namespace in a test process.
+static LAST: Mutex<Option<HashMap<(u64, u64), Applied>>> = Mutex::new(None);
+
+/// The current thread's network namespace (device, inode).
+fn netns() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata("/proc/thread-self/ns/net").ok()?;
+    Some((m.dev(), m.ino()))
+}
+
+/// Forgets what was remembered for this namespace (after a failure).
+pub fn forget() {
+    if let (Ok(mut g), Some(ns)) = (LAST.lock(), netns()) {
+        if let Some(m) = g.as_mut() {
+            m.remove(&ns);
+        }
+    }
+}
+
+/// Checks that the kernel's rules (`dumped`) are, chain by chain, the
+/// rules of `rs` (count and comments), and remembers them with their
+/// handles for the next apply.
+pub fn remember(rs: &Ruleset, dumped: &[DumpedRule]) -> Result<(), FirewallError> {
+    forget();
+    let mut rules = Vec::with_capacity(rs.rules.len());
+    for c in &rs.chains {
+        let have: Vec<&DumpedRule> = dumped.iter().filter(|d| d.chain == c.name).collect();
+        let want: Vec<&Rule> = rs.rules.iter().filter(|r| r.chain == c.name).collect();
+        let same = have.len() == want.len()
+            && have.iter().zip(&want).all(|(h, w)| h.comment == w.comment);
+        if !same {
+            let got: Vec<&str> = have.iter().map(|h| h.comment.as_str()).collect();
+            return Err(FirewallError::Mismatch {
+                detail: format!("chain {} holds the rules {got:?}", c.name),
+            });
+        }
+        rules.extend(want.into_iter().cloned().zip(have.iter().map(|h| h.handle)));
+    }
+    if dumped.len() != rules.len() {
+        return Err(FirewallError::Mismatch {
+            detail: format!("{} rules loaded, {} rendered", dumped.len(), rules.len()),
+        });
+    }
+    let Some(ns) = netns() else { return Ok(()) };
+    let applied = Applied {
+        chains: rs.chains.clone(),
+        sets: rs.sets.iter().filter(|s| !block::is_block_set(&s.name)).cloned().collect(),
+        rules,
+    };
+    if let Ok(mut g) = LAST.lock() {
+        g.get_or_insert_with(HashMap::new).insert(ns, applied);
+    }
+    Ok(())
+}
+
+/// What is remembered for this namespace, if the kernel's rules (from
+/// `dump`, called only when there is something to compare) are still
+/// exactly those.
+pub fn recall(
+    dump: impl FnOnce() -> Result<Vec<DumpedRule>, FirewallError>,
+) -> Result<Option<Applied>, FirewallError> {
+    let Some(ns) = netns() else { return Ok(None) };
+    let remembered = LAST.lock().ok().and_then(|g| g.as_ref()?.get(&ns).cloned());
+    let Some(a) = remembered else {
+        return Ok(None);
+    };
+    let dumped = dump()?;
+    let same = a.rules.len() == dumped.len()
+        && a.rules.iter().zip(&dumped).all(|((r, h), d)| {
+            *h == d.handle && r.chain == d.chain && r.comment == d.comment
+        });
+    Ok(same.then_some(a))
+}
+
+/// The transaction that brings the table from `old` (with the sets
+/// `loaded` now) to `rs` and the number of rules it deletes and adds, or
+/// `None` when only a full re-creation will do.
+pub fn plan(old: &Applied, rs: &Ruleset, loaded: &[String]) -> Option<(String, usize)> {
+    let others: Vec<&Set<'static>> = rs.sets.iter().filter(|s| !block::is_block_set(&s.name)).collect();
+    if old.chains != rs.chains || old.sets.iter().ne(others.iter().copied()) {
+        return None;
+    }
+    let mut dels = Vec::new();
+    let mut adds = Vec::new();
+    for c in &rs.chains {
+        let was: Vec<&(Rule, u64)> = old.rules.iter().filter(|(r, _)| r.chain == c.name).collect();
+        let now: Vec<&Rule> = rs.rules.iter().filter(|r| r.chain == c.name).collect();
+        let p = was.iter().zip(&now).take_while(|((a, _), b)| a == **b).count();
+        let most = was.len().min(now.len()) - p;
+        let s = was.iter().rev().zip(now.iter().rev()).take(most).take_while(|((a, _), b)| a == **b).count();
+        let (gone, new) = (&was[p..was.len() - s], &now[p..now.len() - s]);
+        if gone.iter().any(|(r, _)| fills_meter(r)) || new.iter().any(|r| fills_meter(r)) {
+            return None;
+        }
+        dels.extend(gone.iter().map(|(r, h)| json!({"delete": {"rule": {"family": "inet", "table": TABLE, "chain": r.chain, "handle": h}}})));
+        adds.extend(placed(new, p.checked_sub(1), !was.is_empty()));
+    }
+    let changed = dels.len() + adds.len();
+    // New sets, new rules (placed by index, before anything moves), then
+    // the old rules by handle and the sets no rule uses any more.
+    let add_sets = rs.sets.iter().filter(|s| !loaded.iter().any(|l| *l == s.name));
+    let mut cmds: Vec<Value> = add_sets.map(|s| json!({"add": {"set": s}})).collect();
+    cmds.extend(adds);
+    cmds.extend(dels);
+    let del_sets = loaded.iter().filter(|l| !rs.sets.iter().any(|s| s.name == l.as_str()));
+    cmds.extend(del_sets.map(|n| json!({"delete": {"set": {"family": FAMILY, "table": TABLE, "name": n}}})));
+    Some((json!({ "nftables": cmds }).to_string(), changed))
+}
+
+/// `add` commands for `new`, in this order, after the rule at index
+/// `after` of the chain as it is loaded, or else at the chain's top when
+/// `top`, or else at its end. Positions are given as indexes: nft 1.0.6
+/// ignores a JSON rule's `handle` in `add` and `insert`. Each new rule goes
+/// right after (or before) the same rule, so the last one is sent first,
+/// and the indexes before the place stay valid.
+fn placed(new: &[&Rule], after: Option<usize>, top: bool) -> Vec<Value> {
+    let body = |r: &Rule| json!({"family": "inet", "table": TABLE, "chain": r.chain, "expr": r.expr, "comment": r.comment});
+    let at = |r: &Rule, i: usize| {
+        let mut v = body(r);
+        v["index"] = json!(i);
+        v
+    };
+    match (after, top) {
+        (Some(i), _) => new.iter().rev().map(|r| json!({"add": {"rule": at(r, i)}})).collect(),
+        (None, true) => new.iter().rev().map(|r| json!({"insert": {"rule": at(r, 0)}})).collect(),
+        (None, false) => new.iter().map(|r| json!({"add": {"rule": body(r)}})).collect(),
+    }
+}
+
+/// Whether a rule adds to a meter (whose elements keep the rule's limits).
+fn fills_meter(r: &Rule) -> bool {
+    r.expr.iter().any(|s| matches!(s, Stmt::Dynset { .. }))
+}
