@@ -51,9 +51,11 @@ fn apply_refused(t: &Topo, text: &str) -> Result<ApplyReport, FirewallError> {
         rs.rules.push(firewall::Rule::new(
             "input",
             "test: jump to a chain that does not exist",
-            vec![nftables::stmt::Statement::Jump(nftables::stmt::JumpTarget {
-                target: "no-such-chain".into(),
-            })],
+            vec![nftables::stmt::Statement::Jump(
+                nftables::stmt::JumpTarget {
+                    target: "no-such-chain".into(),
+                },
+            )],
         ));
         firewall::apply_ruleset(&rs)
     })
@@ -74,7 +76,10 @@ fn blocked(t: &Topo) -> Vec<String> {
 /// The block sets' names and handles (a handle changes only when the set
 /// is re-created).
 fn block_sets(t: &Topo) -> Vec<String> {
-    let out = t.exec(&t.appliance, &["nft", "-a", "-t", "list", "sets", "table", "inet", "parvis"]);
+    let out = t.exec(
+        &t.appliance,
+        &["nft", "-a", "-t", "list", "sets", "table", "inet", "parvis"],
+    );
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     text.lines()
         .filter(|l| l.contains("set block"))
@@ -106,21 +111,40 @@ fn a_forward_or_list_change_is_sent_as_a_difference() {
     assert!((1..=8).contains(&changed), "{one}");
     assert_eq!(block_sets(&t), sets, "the block sets were kept");
     assert_eq!(blocked(&t), want, "every element is still there");
-    assert!(t.table_text().contains("forward[1]"), "the new forward is in");
+    assert!(
+        t.table_text().contains("forward[1]"),
+        "the new forward is in"
+    );
     assert_eq!(t.tcp(C2, PUBLIC, 2223, ""), Ok("10.0.0.1".into()));
     assert!(t.tcp(BLOCKED, PUBLIC, 2223, "").is_err(), "still blocked");
-    assert_eq!(t.tcp(C1, PUBLIC, 8443, ""), Ok(C1.into()), "admin.allow, listed");
+    assert_eq!(
+        t.tcp(C1, PUBLIC, 8443, ""),
+        Ok(C1.into()),
+        "admin.allow, listed"
+    );
     assert!(t.tcp(C1, PUBLIC, 2222, "").is_err(), "C1 is listed");
 
     t.config("block.txt", "203.0.113.128/25\n");
     let list = apply(&t, &config(&fname, &[2222, 2223])).expect("apply");
     assert!(list.rules_changed.is_some(), "{list}");
     assert_ne!(block_sets(&t)[0], sets[0], "a new set for a new list");
-    assert_eq!(blocked(&t), ["192.0.2.66", "203.0.113.128/25"], "exactly the new list");
-    assert_eq!(t.tcp(BLOCKED, PUBLIC, 2222, ""), Ok("10.0.0.1".into()), "unlisted");
+    assert_eq!(
+        blocked(&t),
+        ["192.0.2.66", "203.0.113.128/25"],
+        "exactly the new list"
+    );
+    assert_eq!(
+        t.tcp(BLOCKED, PUBLIC, 2222, ""),
+        Ok("10.0.0.1".into()),
+        "unlisted"
+    );
     assert_eq!(t.tcp(C1, PUBLIC, 8443, ""), Ok(C1.into()));
     let text = t.table_text();
-    assert_eq!(text.matches("set block4_").count(), 1, "the old set is gone: {text}");
+    assert_eq!(
+        text.matches("set block4_").count(),
+        1,
+        "the old set is gone: {text}"
+    );
 }
 
 /// A refused difference (a forward change, then a list change) leaves the
@@ -156,7 +180,9 @@ fn a_rule_added_by_hand_makes_the_next_apply_recreate_the_table() {
     apply(&t, &config(&fname, &[2222])).expect("apply");
     let out = t.exec(
         &t.appliance,
-        &["nft", "add", "rule", "inet", "parvis", "input", "tcp", "dport", "9999", "accept"],
+        &[
+            "nft", "add", "rule", "inet", "parvis", "input", "tcp", "dport", "9999", "accept",
+        ],
     );
     assert!(out.status.success(), "{out:?}");
     let next = apply(&t, &config(&fname, &[2222, 2223])).expect("apply");

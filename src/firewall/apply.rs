@@ -16,10 +16,10 @@
 
 use std::time::{Duration, Instant};
 
+use super::diff;
+use super::dump;
 use super::error::FirewallError;
 use super::loaded::Loaded;
-use super::diff;
-use super::nfnl;
 use super::nft;
 use super::prepare;
 use super::render::render;
@@ -64,11 +64,15 @@ impl std::fmt::Display for ApplyReport {
 }
 
 /// Asks nft (`nft -c`) whether it would accept the transaction an apply
-/// of `cfg` would send now, without changing anything.
+/// of `cfg` would send now (only the difference when the apply would send
+/// one; a new block list inline), without changing anything.
 pub fn check(cfg: &Config) -> Result<(), FirewallError> {
     let rs = render(cfg);
     let loaded = read_loaded()?;
-    let batch = Batch::new(&rs, loaded.as_ref(), false)?;
+    let batch = match difference(&rs, loaded.as_ref())? {
+        Some(b) => b,
+        None => Batch::new(&rs, loaded.as_ref(), false)?,
+    };
     nft::load("accept the ruleset (check)", &batch.json, true)
 }
 
@@ -91,7 +95,7 @@ pub fn apply_ruleset(rs: &Ruleset) -> Result<ApplyReport, FirewallError> {
         diff::forget();
     })?;
     verify(rs)?;
-    diff::remember(rs, &nfnl::dump_rules()?)?;
+    diff::remember(rs, &dump::rules()?)?;
     Ok(ApplyReport {
         rules: rs.rules.len(),
         sets: rs.sets.len(),
@@ -123,13 +127,17 @@ fn difference(rs: &Ruleset, loaded: Option<&Loaded>) -> Result<Option<Batch>, Fi
     let Some(loaded) = loaded.filter(|l| !l.foreign) else {
         return Ok(None);
     };
-    let Some(old) = diff::recall(nfnl::dump_rules)? else {
+    let Some(old) = diff::recall(dump::rules)? else {
         return Ok(None);
     };
     let names: Vec<String> = loaded.set_names().collect();
     Ok(diff::plan(&old, rs, &names).map(|(json, changed)| Batch {
         json,
-        kept: rs.sets.iter().filter(|s| names.iter().any(|n| *n == s.name)).count(),
+        kept: rs
+            .sets
+            .iter()
+            .filter(|s| names.iter().any(|n| *n == s.name))
+            .count(),
         bans: 0,
         changed: Some(changed),
     }))

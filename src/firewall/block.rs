@@ -222,7 +222,11 @@ mod tests {
             .iter()
             .map(|e| {
                 let k: [u8; 4] = e.key.as_slice().try_into().unwrap();
-                (std::net::Ipv4Addr::from(k).to_string(), e.flags, e.udata.is_some())
+                (
+                    std::net::Ipv4Addr::from(k).to_string(),
+                    e.flags,
+                    e.udata.is_some(),
+                )
             })
             .collect();
         let want = [
@@ -235,10 +239,15 @@ mod tests {
             ("10.0.4.8", 1, false),
             ("255.255.255.0", 0, true),
         ];
-        let want: Vec<(String, u32, bool)> =
-            want.iter().map(|(a, f, o)| (a.to_string(), *f, *o)).collect();
+        let want: Vec<(String, u32, bool)> = want
+            .iter()
+            .map(|(a, f, o)| (a.to_string(), *f, *o))
+            .collect();
         assert_eq!(got, want);
-        assert_eq!(set_elems(&Block::new(&c, true).set()), Some(Block::new(&c, true).elems()));
+        assert_eq!(
+            set_elems(&Block::new(&c, true).set()),
+            Some(Block::new(&c, true).elems())
+        );
         let v6 = Block::new(&cfg(r#""::/0""#), false).elems();
         assert_eq!(v6.len(), 1, "starts at 0 and is open: {v6:?}");
         assert_eq!(v6[0].key, vec![0; 16]);

@@ -21,8 +21,8 @@ use nftables::schema::{Chain, Set};
 use serde_json::{json, Value};
 
 use super::block;
+use super::dump::DumpedRule;
 use super::error::FirewallError;
-use super::nfnl::DumpedRule;
 use super::ruleset::{Rule, Ruleset, Stmt, FAMILY, TABLE};
 
 /// What an apply loaded, rule by rule with handles.
@@ -63,8 +63,8 @@ pub fn remember(rs: &Ruleset, dumped: &[DumpedRule]) -> Result<(), FirewallError
     for c in &rs.chains {
         let have: Vec<&DumpedRule> = dumped.iter().filter(|d| d.chain == c.name).collect();
         let want: Vec<&Rule> = rs.rules.iter().filter(|r| r.chain == c.name).collect();
-        let same = have.len() == want.len()
-            && have.iter().zip(&want).all(|(h, w)| h.comment == w.comment);
+        let same =
+            have.len() == want.len() && have.iter().zip(&want).all(|(h, w)| h.comment == w.comment);
         if !same {
             let got: Vec<&str> = have.iter().map(|h| h.comment.as_str()).collect();
             return Err(FirewallError::Mismatch {
@@ -81,7 +81,12 @@ pub fn remember(rs: &Ruleset, dumped: &[DumpedRule]) -> Result<(), FirewallError
     let Some(ns) = netns() else { return Ok(()) };
     let applied = Applied {
         chains: rs.chains.clone(),
-        sets: rs.sets.iter().filter(|s| !block::is_block_set(&s.name)).cloned().collect(),
+        sets: rs
+            .sets
+            .iter()
+            .filter(|s| !block::is_block_set(&s.name))
+            .cloned()
+            .collect(),
         rules,
     };
     if let Ok(mut g) = LAST.lock() {
@@ -103,9 +108,10 @@ pub fn recall(
     };
     let dumped = dump()?;
     let same = a.rules.len() == dumped.len()
-        && a.rules.iter().zip(&dumped).all(|((r, h), d)| {
-            *h == d.handle && r.chain == d.chain && r.comment == d.comment
-        });
+        && a.rules
+            .iter()
+            .zip(&dumped)
+            .all(|((r, h), d)| *h == d.handle && r.chain == d.chain && r.comment == d.comment);
     Ok(same.then_some(a))
 }
 
@@ -113,18 +119,36 @@ pub fn recall(
 /// `loaded` now) to `rs` and the number of rules it deletes and adds, or
 /// `None` when only a full re-creation will do.
 pub fn plan(old: &Applied, rs: &Ruleset, loaded: &[String]) -> Option<(String, usize)> {
-    let others: Vec<&Set<'static>> = rs.sets.iter().filter(|s| !block::is_block_set(&s.name)).collect();
+    let others: Vec<&Set<'static>> = rs
+        .sets
+        .iter()
+        .filter(|s| !block::is_block_set(&s.name))
+        .collect();
     if old.chains != rs.chains || old.sets.iter().ne(others.iter().copied()) {
         return None;
     }
     let mut dels = Vec::new();
     let mut adds = Vec::new();
     for c in &rs.chains {
-        let was: Vec<&(Rule, u64)> = old.rules.iter().filter(|(r, _)| r.chain == c.name).collect();
+        let was: Vec<&(Rule, u64)> = old
+            .rules
+            .iter()
+            .filter(|(r, _)| r.chain == c.name)
+            .collect();
         let now: Vec<&Rule> = rs.rules.iter().filter(|r| r.chain == c.name).collect();
-        let p = was.iter().zip(&now).take_while(|((a, _), b)| a == **b).count();
+        let p = was
+            .iter()
+            .zip(&now)
+            .take_while(|((a, _), b)| a == **b)
+            .count();
         let most = was.len().min(now.len()) - p;
-        let s = was.iter().rev().zip(now.iter().rev()).take(most).take_while(|((a, _), b)| a == **b).count();
+        let s = was
+            .iter()
+            .rev()
+            .zip(now.iter().rev())
+            .take(most)
+            .take_while(|((a, _), b)| a == **b)
+            .count();
         let (gone, new) = (&was[p..was.len() - s], &now[p..now.len() - s]);
         if gone.iter().any(|(r, _)| fills_meter(r)) || new.iter().any(|r| fills_meter(r)) {
             return None;
@@ -135,12 +159,19 @@ pub fn plan(old: &Applied, rs: &Ruleset, loaded: &[String]) -> Option<(String, u
     let changed = dels.len() + adds.len();
     // New sets, new rules (placed by index, before anything moves), then
     // the old rules by handle and the sets no rule uses any more.
-    let add_sets = rs.sets.iter().filter(|s| !loaded.iter().any(|l| *l == s.name));
+    let add_sets = rs
+        .sets
+        .iter()
+        .filter(|s| !loaded.iter().any(|l| *l == s.name));
     let mut cmds: Vec<Value> = add_sets.map(|s| json!({"add": {"set": s}})).collect();
     cmds.extend(adds);
     cmds.extend(dels);
-    let del_sets = loaded.iter().filter(|l| !rs.sets.iter().any(|s| s.name == l.as_str()));
-    cmds.extend(del_sets.map(|n| json!({"delete": {"set": {"family": FAMILY, "table": TABLE, "name": n}}})));
+    let del_sets = loaded
+        .iter()
+        .filter(|l| !rs.sets.iter().any(|s| s.name == l.as_str()));
+    cmds.extend(
+        del_sets.map(|n| json!({"delete": {"set": {"family": FAMILY, "table": TABLE, "name": n}}})),
+    );
     Some((json!({ "nftables": cmds }).to_string(), changed))
 }
 
@@ -158,13 +189,118 @@ fn placed(new: &[&Rule], after: Option<usize>, top: bool) -> Vec<Value> {
         v
     };
     match (after, top) {
-        (Some(i), _) => new.iter().rev().map(|r| json!({"add": {"rule": at(r, i)}})).collect(),
-        (None, true) => new.iter().rev().map(|r| json!({"insert": {"rule": at(r, 0)}})).collect(),
-        (None, false) => new.iter().map(|r| json!({"add": {"rule": body(r)}})).collect(),
+        (Some(i), _) => new
+            .iter()
+            .rev()
+            .map(|r| json!({"add": {"rule": at(r, i)}}))
+            .collect(),
+        (None, true) => new
+            .iter()
+            .rev()
+            .map(|r| json!({"insert": {"rule": at(r, 0)}}))
+            .collect(),
+        (None, false) => new
+            .iter()
+            .map(|r| json!({"add": {"rule": body(r)}}))
+            .collect(),
     }
 }
 
 /// Whether a rule adds to a meter (whose elements keep the rule's limits).
 fn fills_meter(r: &Rule) -> bool {
     r.expr.iter().any(|s| matches!(s, Stmt::Dynset { .. }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn rendered(extra: &str, forwards: &[u16]) -> Ruleset {
+        let block = if extra.contains("block") {
+            ""
+        } else {
+            "block = [\"192.0.2.0/24\"]\n"
+        };
+        let mut t = format!("[limits]\nconn_rate = \"50/second\"\n{block}{extra}");
+        for p in forwards {
+            t.push_str(&format!(
+                "\n[[forward]]\nport = {p}\nto = \"10.0.0.20:22\"\n"
+            ));
+        }
+        super::super::render(&crate::config::parse(&t).unwrap())
+    }
+
+    /// As `remember` would have stored `rs`, handles counting from 1.
+    fn applied(rs: &Ruleset) -> Applied {
+        let mut rules = Vec::new();
+        for c in &rs.chains {
+            let mine = rs.rules.iter().filter(|r| r.chain == c.name).cloned();
+            rules.extend(mine.map(|r| (r, 0)));
+        }
+        for (i, r) in rules.iter_mut().enumerate() {
+            r.1 = i as u64 + 1;
+        }
+        Applied {
+            chains: rs.chains.clone(),
+            sets: rs
+                .sets
+                .iter()
+                .filter(|s| !block::is_block_set(&s.name))
+                .cloned()
+                .collect(),
+            rules,
+        }
+    }
+
+    fn names(rs: &Ruleset) -> Vec<String> {
+        rs.sets.iter().map(|s| s.name.to_string()).collect()
+    }
+
+    /// A forward added: its rules added, at an index, and the guard's rule
+    /// with the public ports replaced; a list changed: the new set added, the block rule replaced
+    /// and the old set deleted; a meter's limits changed: no difference.
+    #[test]
+    fn only_what_changed_is_sent() {
+        let one = rendered("", &[2222]);
+        let old = applied(&one);
+        let two = rendered("", &[2222, 2223]);
+        let (json, n) = plan(&old, &two, &names(&one)).unwrap();
+        let doc: Value = serde_json::from_str(&json).unwrap();
+        let cmds = doc["nftables"].as_array().unwrap();
+        assert_eq!(cmds.len(), n);
+        assert!(n >= 2 && n <= 6, "{json}");
+        let rules = |op: &str| cmds.iter().filter(|c| c[op].get("rule").is_some()).count();
+        assert_eq!(rules("add") + rules("delete"), n, "rules only: {json}");
+        assert_eq!(rules("delete"), 1, "the guard's port set: {json}");
+        assert!(
+            json.contains("2223") && !json.contains("\"set\":{\"family\""),
+            "{json}"
+        );
+
+        let moved = rendered("block = [\"192.0.2.0/25\"]\n", &[2222]);
+        assert!(
+            json.contains("\"delete\":{\"rule\""),
+            "the block rule replaced: {json}"
+        );
+        let (json, _) = plan(&old, &moved, &names(&one)).unwrap();
+        let old4 = one
+            .sets
+            .iter()
+            .find(|s| s.name.starts_with("block4_"))
+            .unwrap();
+        let doc: Value = serde_json::from_str(&json).unwrap();
+        let last = doc["nftables"].as_array().unwrap().last().unwrap();
+        assert_eq!(last["delete"]["set"]["name"], json!(old4.name), "{json}");
+        assert!(
+            json.contains("\"delete\":{\"rule\""),
+            "the block rule replaced: {json}"
+        );
+
+        let faster = rendered("conn_burst = 7\n", &[2222]);
+        assert!(
+            plan(&old, &faster, &names(&one)).is_none(),
+            "a meter's rule changed"
+        );
+    }
 }

@@ -26,6 +26,7 @@ mod apply;
 mod block;
 pub mod diag;
 mod diff;
+mod dump;
 mod error;
 mod expr;
 mod guard;

@@ -1,8 +1,9 @@
 //! nfnetlink spoken directly, for the two jobs where `nft` costs the most:
 //! loading the elements of a new block set (nft spends most of a full
-//! apply in its own interval handling) and listing the rules of the table
-//! with their handles (nft fetches every set element first). I/O (a
-//! `NETLINK_NETFILTER` socket in the current network namespace).
+//! apply in its own interval handling, here) and listing the rules of the
+//! table with their handles (nft fetches every set element first, see
+//! [`super::dump`]); messages and attributes. I/O (a `NETLINK_NETFILTER`
+//! socket in the current network namespace).
 //!
 //! Everything else (tables, chains, sets, rules) still goes through `nft`,
 //! which keeps the table in the form `nft list ruleset` reads.
@@ -17,17 +18,17 @@ use nix::sys::socket::{
 use super::error::FirewallError;
 use super::ruleset::TABLE;
 
-const SUBSYS_NFTABLES: u16 = 10;
+pub(super) const SUBSYS_NFTABLES: u16 = 10;
 const BATCH_BEGIN: u16 = 16;
 const BATCH_END: u16 = 17;
 const MSG_NEWTABLE: u16 = 0;
-const MSG_NEWRULE: u16 = 6;
+pub(super) const MSG_NEWRULE: u16 = 6;
 const MSG_NEWSET: u16 = 9;
-const MSG_GETRULE: u16 = 7;
+pub(super) const MSG_GETRULE: u16 = 7;
 const MSG_NEWSETELEM: u16 = 12;
-const F_REQUEST: u16 = 0x1;
+pub(super) const F_REQUEST: u16 = 0x1;
 const F_ACK: u16 = 0x4;
-const F_DUMP: u16 = 0x300;
+pub(super) const F_DUMP: u16 = 0x300;
 const F_CREATE: u16 = 0x400;
 const F_EXCL: u16 = 0x200;
 /// `NFT_SET_INTERVAL`.
@@ -35,10 +36,10 @@ const SET_INTERVAL: u32 = 0x4;
 /// nft's set user data: `NFTNL_UDATA_SET_KEYBYTEORDER` (0), four bytes,
 /// `BYTEORDER_BIG_ENDIAN` (2).
 const KEY_BIG_ENDIAN: [u8; 6] = [0, 4, 2, 0, 0, 0];
-const F_DUMP_INTR: u16 = 0x10;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NFPROTO_INET: u8 = 1;
+pub(super) const F_DUMP_INTR: u16 = 0x10;
+pub(super) const NLMSG_ERROR: u16 = 2;
+pub(super) const NLMSG_DONE: u16 = 3;
+pub(super) const NFPROTO_INET: u8 = 1;
 const NLA_F_NESTED: u16 = 0x8000;
 const NLA_TYPE_MASK: u16 = 0x3fff;
 /// An attribute's length is 16 bits: elements go in messages of at most this.
@@ -55,26 +56,15 @@ pub struct Elem {
     pub udata: Option<Vec<u8>>,
 }
 
-/// A rule as dumped by the kernel: enough to find it again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DumpedRule {
-    /// Its chain.
-    pub chain: String,
-    /// Its kernel handle.
-    pub handle: u64,
-    /// Its comment (nft's rule user data), empty when none.
-    pub comment: String,
-}
-
 /// A netlink message under construction (header, `nfgenmsg`, attributes).
 #[derive(Default)]
-struct Buf {
-    data: Vec<u8>,
+pub(super) struct Buf {
+    pub(super) data: Vec<u8>,
     seq: u32,
 }
 
 impl Buf {
-    fn begin(&mut self, ty: u16, flags: u16, family: u8, res_id: u16) -> usize {
+    pub(super) fn begin(&mut self, ty: u16, flags: u16, family: u8, res_id: u16) -> usize {
         self.seq += 1;
         let start = self.data.len();
         self.data.extend_from_slice(&0u32.to_ne_bytes());
@@ -88,17 +78,20 @@ impl Buf {
     }
 
     /// Writes the length of what was added since `start` at `start`.
-    fn finish(&mut self, start: usize, header: usize) {
+    pub(super) fn finish(&mut self, start: usize, header: usize) {
         let len = u32::try_from(self.data.len() - start).unwrap_or(u32::MAX);
         let bytes = if header == 4 {
             len.to_ne_bytes().to_vec()
         } else {
-            u16::try_from(len).unwrap_or(u16::MAX).to_ne_bytes().to_vec()
+            u16::try_from(len)
+                .unwrap_or(u16::MAX)
+                .to_ne_bytes()
+                .to_vec()
         };
         self.data[start..start + bytes.len()].copy_from_slice(&bytes);
     }
 
-    fn attr(&mut self, ty: u16, value: &[u8]) {
+    pub(super) fn attr(&mut self, ty: u16, value: &[u8]) {
         let len = u16::try_from(4 + value.len()).unwrap_or(u16::MAX);
         self.data.extend_from_slice(&len.to_ne_bytes());
         self.data.extend_from_slice(&ty.to_ne_bytes());
@@ -106,7 +99,7 @@ impl Buf {
         self.pad();
     }
 
-    fn strz(&mut self, ty: u16, s: &str) {
+    pub(super) fn strz(&mut self, ty: u16, s: &str) {
         let mut v = s.as_bytes().to_vec();
         v.push(0);
         self.attr(ty, &v);
@@ -115,7 +108,8 @@ impl Buf {
     fn nest(&mut self, ty: u16) -> usize {
         let start = self.data.len();
         self.data.extend_from_slice(&0u16.to_ne_bytes());
-        self.data.extend_from_slice(&(ty | NLA_F_NESTED).to_ne_bytes());
+        self.data
+            .extend_from_slice(&(ty | NLA_F_NESTED).to_ne_bytes());
         start
     }
 
@@ -126,14 +120,14 @@ impl Buf {
     }
 }
 
-fn io(action: &'static str) -> impl Fn(nix::Error) -> FirewallError {
+pub(super) fn io(action: &'static str) -> impl Fn(nix::Error) -> FirewallError {
     move |e| FirewallError::NftIo {
         action,
         source: std::io::Error::from(e),
     }
 }
 
-fn open(action: &'static str, bytes: usize) -> Result<OwnedFd, FirewallError> {
+pub(super) fn open(action: &'static str, bytes: usize) -> Result<OwnedFd, FirewallError> {
     let fd = socket(
         AddressFamily::Netlink,
         SockType::Raw,
@@ -175,7 +169,12 @@ pub fn create_sets(with_table: bool, sets: &[NewSet<'_>]) -> Result<(), Firewall
         b.finish(m, 4);
     }
     for (id, set) in (1u32..).zip(sets) {
-        let m = b.begin(SUBSYS_NFTABLES << 8 | MSG_NEWSET, flags | F_EXCL, NFPROTO_INET, 0);
+        let m = b.begin(
+            SUBSYS_NFTABLES << 8 | MSG_NEWSET,
+            flags | F_EXCL,
+            NFPROTO_INET,
+            0,
+        );
         b.strz(1, TABLE); // NFTA_SET_TABLE
         b.strz(2, set.name); // NFTA_SET_NAME
         b.attr(3, &SET_INTERVAL.to_be_bytes()); // NFTA_SET_FLAGS
@@ -193,8 +192,13 @@ pub fn create_sets(with_table: bool, sets: &[NewSet<'_>]) -> Result<(), Firewall
     let end = b.begin(BATCH_END, F_REQUEST, 0, SUBSYS_NFTABLES);
     b.finish(end, 4);
     let fd = open(ACTION, b.data.len() + (1 << 16))?;
-    sendto(fd.as_raw_fd(), &b.data, &NetlinkAddr::new(0, 0), MsgFlags::empty())
-        .map_err(io(ACTION))?;
+    sendto(
+        fd.as_raw_fd(),
+        &b.data,
+        &NetlinkAddr::new(0, 0),
+        MsgFlags::empty(),
+    )
+    .map_err(io(ACTION))?;
     wait_acks(&fd, ACTION, first, last)
 }
 
@@ -226,7 +230,12 @@ fn elements(b: &mut Buf, name: &str, id: u32, elems: &[Elem]) {
 
 /// Reads acknowledgements until the one for `last`; the first error
 /// (the kernel then drops the whole batch) is returned.
-fn wait_acks(fd: &OwnedFd, action: &'static str, first: u32, last: u32) -> Result<(), FirewallError> {
+fn wait_acks(
+    fd: &OwnedFd,
+    action: &'static str,
+    first: u32,
+    last: u32,
+) -> Result<(), FirewallError> {
     let mut buf = vec![0u8; 1 << 17];
     loop {
         let n = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()).map_err(io(action))?;
@@ -252,104 +261,8 @@ fn wait_acks(fd: &OwnedFd, action: &'static str, first: u32, last: u32) -> Resul
     }
 }
 
-/// Every rule of `table inet parvis`, in chain order, from one dump.
-/// A dump interrupted by a concurrent change is restarted.
-pub fn dump_rules() -> Result<Vec<DumpedRule>, FirewallError> {
-    const ACTION: &str = "list the rules";
-    for _ in 0..5 {
-        if let Some(rules) = dump_once(ACTION)? {
-            return Ok(rules);
-        }
-    }
-    Err(FirewallError::Refused {
-        action: ACTION,
-        stderr: "the ruleset kept changing during the dump".into(),
-    })
-}
-
-fn dump_once(action: &'static str) -> Result<Option<Vec<DumpedRule>>, FirewallError> {
-    let mut b = Buf::default();
-    let m = b.begin(
-        SUBSYS_NFTABLES << 8 | MSG_GETRULE,
-        F_REQUEST | F_DUMP,
-        NFPROTO_INET,
-        0,
-    );
-    b.strz(1, TABLE); // NFTA_RULE_TABLE
-    b.finish(m, 4);
-    let fd = open(action, 1 << 16)?;
-    sendto(fd.as_raw_fd(), &b.data, &NetlinkAddr::new(0, 0), MsgFlags::empty())
-        .map_err(io(action))?;
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 1 << 17];
-    let mut intr = false;
-    loop {
-        let n = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()).map_err(io(action))?;
-        for (ty, flags, _, body) in messages(&buf[..n]) {
-            intr |= flags & F_DUMP_INTR != 0;
-            match ty {
-                NLMSG_DONE => return Ok((!intr).then_some(out)),
-                NLMSG_ERROR => {
-                    let code = body
-                        .get(..4)
-                        .and_then(|b| b.try_into().ok())
-                        .map_or(0, i32::from_ne_bytes);
-                    if code == -libc::ENOENT {
-                        return Err(FirewallError::NoTable);
-                    }
-                    let err = std::io::Error::from_raw_os_error(-code);
-                    return Err(FirewallError::Refused {
-                        action,
-                        stderr: format!("netlink: {err}"),
-                    });
-                }
-                t if t == SUBSYS_NFTABLES << 8 | MSG_NEWRULE => {
-                    out.extend(rule(body.get(4..).unwrap_or_default()));
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
-/// The chain, handle and comment of one dumped rule (after `nfgenmsg`).
-fn rule(attrs: &[u8]) -> Option<DumpedRule> {
-    let mut r = DumpedRule {
-        chain: String::new(),
-        handle: 0,
-        comment: String::new(),
-    };
-    for (ty, v) in attributes(attrs) {
-        match ty {
-            2 => r.chain = cstr(v),
-            3 => r.handle = u64::from_be_bytes(v.get(..8)?.try_into().ok()?),
-            7 => r.comment = comment(v).unwrap_or_default(),
-            _ => {}
-        }
-    }
-    Some(r)
-}
-
-/// The comment in nft's rule user data: type 0, a length byte, the text.
-fn comment(mut udata: &[u8]) -> Option<String> {
-    while udata.len() >= 2 {
-        let (ty, len) = (udata[0], usize::from(udata[1]));
-        let value = udata.get(2..2 + len)?;
-        if ty == 0 {
-            return Some(cstr(value));
-        }
-        udata = &udata[2 + len..];
-    }
-    None
-}
-
-fn cstr(v: &[u8]) -> String {
-    let end = v.iter().position(|b| *b == 0).unwrap_or(v.len());
-    String::from_utf8_lossy(&v[..end]).into_owned()
-}
-
 /// The netlink messages in `buf`: type, flags, sequence and body.
-fn messages(mut buf: &[u8]) -> impl Iterator<Item = (u16, u16, u32, &[u8])> {
+pub(super) fn messages(mut buf: &[u8]) -> impl Iterator<Item = (u16, u16, u32, &[u8])> {
     std::iter::from_fn(move || {
         let len = usize::try_from(u32::from_ne_bytes(buf.get(..4)?.try_into().ok()?)).ok()?;
         if len < 16 || len > buf.len() {
@@ -365,7 +278,7 @@ fn messages(mut buf: &[u8]) -> impl Iterator<Item = (u16, u16, u32, &[u8])> {
 }
 
 /// The attributes in `buf`: type (flags masked off) and value.
-fn attributes(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+pub(super) fn attributes(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     std::iter::from_fn(move || {
         let len = usize::from(u16::from_ne_bytes(buf.get(..2)?.try_into().ok()?));
         if len < 4 || len > buf.len() {
@@ -380,24 +293,4 @@ fn attributes(mut buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
 
 fn align(n: usize) -> usize {
     (n + 3) & !3
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Attributes are padded to four bytes and read back; a comment is
-    /// found in nft's rule user data.
-    #[test]
-    fn attributes_round_trip_and_comments_are_read() {
-        let mut b = Buf::default();
-        b.strz(2, "guard");
-        b.attr(3, &7u64.to_be_bytes());
-        b.attr(7, &[1, 2, 9, 9, 0, 4, b'a', b'b', b'c', 0]);
-        let r = rule(&b.data).expect("a rule");
-        assert_eq!(r.chain, "guard");
-        assert_eq!(r.handle, 7);
-        assert_eq!(r.comment, "abc");
-        assert_eq!(comment(&[0, 9, b'x']), None, "a length past the end");
-    }
 }
