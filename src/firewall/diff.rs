@@ -1,7 +1,8 @@
 //! Applying a change as a difference: what the last apply of this process
 //! loaded into this network namespace is remembered with each rule's kernel
 //! handle, and the next apply deletes and adds only the rules that changed
-//! (by handle, at their place), adds and deletes only the sets that
+//! (by handle; the shorter unchanged end of a chain is re-added around
+//! them), adds and deletes only the sets that
 //! changed, in one nft transaction. Pure, but for the memory itself (a
 //! process-wide value) and the network namespace's identity (read from
 //! `/proc/thread-self/ns/net`).
@@ -153,12 +154,42 @@ pub fn plan(old: &Applied, rs: &Ruleset, loaded: &[String]) -> Option<(String, u
         if gone.iter().any(|(r, _)| fills_meter(r)) || new.iter().any(|r| fills_meter(r)) {
             return None;
         }
-        dels.extend(gone.iter().map(|(r, h)| json!({"delete": {"rule": {"family": "inet", "table": TABLE, "chain": r.chain, "handle": h}}})));
-        adds.extend(placed(new, p.checked_sub(1), !was.is_empty()));
+        if gone.is_empty() && new.is_empty() {
+            continue;
+        }
+        // No positions: nft 1.0.6 ignores a JSON rule's `handle` in `add`,
+        // and an `index` makes it fetch and parse every rule of the table
+        // (50-70 ms of CPU with 2,500 rules). The shorter of the unchanged
+        // head and tail is re-added with the new rules instead: appended
+        // at the end, or inserted at the top.
+        let (moved, at_end) = if s <= p {
+            (&was[was.len() - s..], true)
+        } else {
+            (&was[..p], false)
+        };
+        let del = |(r, h): &&(Rule, u64)| json!({"delete": {"rule": {"family": "inet", "table": TABLE, "chain": r.chain, "handle": h}}});
+        dels.extend(gone.iter().chain(moved.iter()).map(del));
+        let body = |r: &Rule| json!({"family": "inet", "table": TABLE, "chain": r.chain, "expr": r.expr, "comment": r.comment});
+        if at_end {
+            let order = new.iter().copied().chain(moved.iter().map(|(r, _)| r));
+            adds.extend(order.map(|r| json!({"add": {"rule": body(r)}})));
+        } else {
+            let order: Vec<&Rule> = moved
+                .iter()
+                .map(|(r, _)| r)
+                .chain(new.iter().copied())
+                .collect();
+            adds.extend(
+                order
+                    .iter()
+                    .rev()
+                    .map(|r| json!({"insert": {"rule": body(r)}})),
+            );
+        }
     }
     let changed = dels.len() + adds.len();
-    // New sets, new rules (placed by index, before anything moves), then
-    // the old rules by handle and the sets no rule uses any more.
+    // New sets, new rules, then the old rules by handle and the sets no
+    // rule uses any more.
     let add_sets = rs
         .sets
         .iter()
@@ -173,37 +204,6 @@ pub fn plan(old: &Applied, rs: &Ruleset, loaded: &[String]) -> Option<(String, u
         del_sets.map(|n| json!({"delete": {"set": {"family": FAMILY, "table": TABLE, "name": n}}})),
     );
     Some((json!({ "nftables": cmds }).to_string(), changed))
-}
-
-/// `add` commands for `new`, in this order, after the rule at index
-/// `after` of the chain as it is loaded, or else at the chain's top when
-/// `top`, or else at its end. Positions are given as indexes: nft 1.0.6
-/// ignores a JSON rule's `handle` in `add` and `insert`. Each new rule goes
-/// right after (or before) the same rule, so the last one is sent first,
-/// and the indexes before the place stay valid.
-fn placed(new: &[&Rule], after: Option<usize>, top: bool) -> Vec<Value> {
-    let body = |r: &Rule| json!({"family": "inet", "table": TABLE, "chain": r.chain, "expr": r.expr, "comment": r.comment});
-    let at = |r: &Rule, i: usize| {
-        let mut v = body(r);
-        v["index"] = json!(i);
-        v
-    };
-    match (after, top) {
-        (Some(i), _) => new
-            .iter()
-            .rev()
-            .map(|r| json!({"add": {"rule": at(r, i)}}))
-            .collect(),
-        (None, true) => new
-            .iter()
-            .rev()
-            .map(|r| json!({"insert": {"rule": at(r, 0)}}))
-            .collect(),
-        (None, false) => new
-            .iter()
-            .map(|r| json!({"add": {"rule": body(r)}}))
-            .collect(),
-    }
 }
 
 /// Whether a rule adds to a meter (whose elements keep the rule's limits).
@@ -257,7 +257,8 @@ mod tests {
         rs.sets.iter().map(|s| s.name.to_string()).collect()
     }
 
-    /// A forward added: its rules added, at an index, and the guard's rule
+    /// A forward added: its rules added (with the shorter unchanged end
+    /// of each chain), and the guard's rule
     /// with the public ports replaced; a list changed: the new set added, the block rule replaced
     /// and the old set deleted; a meter's limits changed: no difference.
     #[test]
@@ -269,10 +270,19 @@ mod tests {
         let doc: Value = serde_json::from_str(&json).unwrap();
         let cmds = doc["nftables"].as_array().unwrap();
         assert_eq!(cmds.len(), n);
-        assert!(n >= 2 && n <= 6, "{json}");
+        assert!(n < one.rules.len(), "{json}");
         let rules = |op: &str| cmds.iter().filter(|c| c[op].get("rule").is_some()).count();
-        assert_eq!(rules("add") + rules("delete"), n, "rules only: {json}");
-        assert_eq!(rules("delete"), 1, "the guard's port set: {json}");
+        assert_eq!(
+            rules("add") + rules("insert") + rules("delete"),
+            n,
+            "rules only: {json}"
+        );
+        assert!(rules("delete") >= 1, "the guard's port set: {json}");
+        assert_eq!(
+            rules("add") + rules("insert"),
+            rules("delete") + 2,
+            "{json}"
+        );
         assert!(
             json.contains("2223") && !json.contains("\"set\":{\"family\""),
             "{json}"
