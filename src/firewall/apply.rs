@@ -10,13 +10,18 @@
 //! leaves the block list alone does not reload it (1,000 forwards with a
 //! 50,000-prefix list: tens of milliseconds instead of half a second). Bans
 //! of a ban set that is re-created are read first and re-added, with the
-//! time they had left, in the same transaction.
+//! time they had left, in the same transaction. A new block list is loaded
+//! before that transaction, into a set no rule uses yet (see
+//! [`super::prepare`]); a refused transaction removes it again.
 
 use std::time::{Duration, Instant};
 
+use super::diff;
+use super::dump;
 use super::error::FirewallError;
 use super::loaded::Loaded;
 use super::nft;
+use super::prepare;
 use super::render::render;
 use super::ruleset::{Ruleset, TimedElement};
 use super::runtime;
@@ -33,6 +38,9 @@ pub struct ApplyReport {
     pub sets_kept: usize,
     /// Bans carried over from re-created ban sets.
     pub bans_kept: usize,
+    /// Rules deleted and added when only the difference was sent; `None`
+    /// when every rule was re-created.
+    pub rules_changed: Option<usize>,
     /// Time from the first nft call to the verified read-back.
     pub elapsed: Duration,
 }
@@ -47,16 +55,24 @@ impl std::fmt::Display for ApplyReport {
             self.sets_kept,
             self.bans_kept,
             self.elapsed.as_millis()
-        )
+        )?;
+        match self.rules_changed {
+            Some(n) => write!(f, " ({n} rules changed, the rest kept)"),
+            None => Ok(()),
+        }
     }
 }
 
 /// Asks nft (`nft -c`) whether it would accept the transaction an apply
-/// of `cfg` would send now, without changing anything.
+/// of `cfg` would send now (only the difference when the apply would send
+/// one; a new block list inline), without changing anything.
 pub fn check(cfg: &Config) -> Result<(), FirewallError> {
     let rs = render(cfg);
     let loaded = read_loaded()?;
-    let batch = Batch::new(&rs, loaded.as_ref(), false)?;
+    let batch = match difference(&rs, loaded.as_ref())? {
+        Some(b) => b,
+        None => Batch::new(&rs, loaded.as_ref(), false)?,
+    };
     nft::load("accept the ruleset (check)", &batch.json, true)
 }
 
@@ -69,17 +85,62 @@ pub fn apply(cfg: &Config) -> Result<ApplyReport, FirewallError> {
 /// previous table stays in force untouched.
 pub fn apply_ruleset(rs: &Ruleset) -> Result<ApplyReport, FirewallError> {
     let start = Instant::now();
-    let loaded = read_loaded()?;
-    let batch = Batch::new(rs, loaded.as_ref(), true)?;
-    nft::load("apply the ruleset", &batch.json, false)?;
+    let mut loaded = read_loaded()?;
+    let prepared = prepare::block_sets(rs, loaded.as_ref())?;
+    if !prepared.is_empty() {
+        loaded = read_loaded()?;
+    }
+    let sent = send(rs, loaded.as_ref()).inspect_err(|_| {
+        prepared.undo();
+        diff::forget();
+    })?;
     verify(rs)?;
+    diff::remember(rs, &dump::rules()?)?;
     Ok(ApplyReport {
         rules: rs.rules.len(),
         sets: rs.sets.len(),
-        sets_kept: batch.kept,
-        bans_kept: batch.bans,
+        sets_kept: sent.kept,
+        bans_kept: sent.bans,
+        rules_changed: sent.changed,
         elapsed: start.elapsed(),
     })
+}
+
+/// Sends the transaction: the difference from what this process applied
+/// last when it can (see [`diff`]), else the re-creation of everything.
+fn send(rs: &Ruleset, loaded: Option<&Loaded>) -> Result<Batch, FirewallError> {
+    if let Some(b) = difference(rs, loaded)? {
+        if nft::load("apply the ruleset", &b.json, false).is_ok() {
+            return Ok(b);
+        }
+        // nft's own message comes from the full transaction below.
+        diff::forget();
+    }
+    let b = Batch::new(rs, loaded, true)?;
+    nft::load("apply the ruleset", &b.json, false)?;
+    Ok(b)
+}
+
+/// The transaction of changed rules and sets only, when what this process
+/// applied last is what the kernel still holds.
+fn difference(rs: &Ruleset, loaded: Option<&Loaded>) -> Result<Option<Batch>, FirewallError> {
+    let Some(loaded) = loaded.filter(|l| !l.foreign) else {
+        return Ok(None);
+    };
+    let Some(old) = diff::recall(dump::rules)? else {
+        return Ok(None);
+    };
+    let names: Vec<String> = loaded.set_names().collect();
+    Ok(diff::plan(&old, rs, &names).map(|(json, changed)| Batch {
+        json,
+        kept: rs
+            .sets
+            .iter()
+            .filter(|s| names.iter().any(|n| *n == s.name))
+            .count(),
+        bans: 0,
+        changed: Some(changed),
+    }))
 }
 
 /// The loaded table, or `None` when there is none.
@@ -96,6 +157,8 @@ struct Batch {
     json: String,
     kept: usize,
     bans: usize,
+    /// Rules deleted and added, for a difference; `None` for a re-creation.
+    changed: Option<usize>,
 }
 
 impl Batch {
@@ -107,6 +170,7 @@ impl Batch {
                 json: rs.to_json(),
                 kept: 0,
                 bans: 0,
+                changed: None,
             });
         };
         let keep = loaded.keepable(&rs.sets);
@@ -127,6 +191,7 @@ impl Batch {
             json,
             kept: keep.len(),
             bans: bans.len(),
+            changed: None,
         })
     }
 }

@@ -18,6 +18,7 @@ use nftables::expr::{Expression, NamedExpression, Prefix};
 use nftables::schema::{Set, SetFlag};
 use sha2::{Digest, Sha256};
 
+use super::nfnl::Elem;
 use super::ruleset::set;
 use crate::config::Config;
 
@@ -52,6 +53,88 @@ impl Block {
         let elems: Vec<Expression<'static>> = self.nets.iter().map(element).collect();
         s.elem = (!elems.is_empty()).then(|| Cow::Owned(elems));
         s
+    }
+
+    /// The set's elements as the kernel holds them, see [`elems`].
+    #[cfg(test)]
+    pub fn elems(&self) -> Vec<Elem> {
+        elems(&self.nets, self.v4)
+    }
+}
+
+/// The elements of a rendered block set (`None` for another set or an
+/// element that is not an address or prefix), see [`elems`].
+pub fn set_elems(s: &Set<'_>) -> Option<Vec<Elem>> {
+    let v4 = s.name.starts_with(PREFIXES[0]);
+    if !is_block_set(&s.name) {
+        return None;
+    }
+    let mut nets = Vec::new();
+    for e in s.elem.as_deref().unwrap_or_default() {
+        let net = match e {
+            Expression::String(a) => ipnet::IpNet::from(a.parse::<std::net::IpAddr>().ok()?),
+            Expression::Named(NamedExpression::Prefix(p)) => match p.addr.as_ref() {
+                Expression::String(a) => {
+                    let ip = a.parse::<std::net::IpAddr>().ok()?;
+                    ipnet::IpNet::new(ip, u8::try_from(p.len).ok()?).ok()?
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
+        nets.push(net);
+    }
+    Some(elems(&nets, v4))
+}
+
+/// The elements of an interval set holding `nets` (not overlapping) as
+/// nft 1.0.6 sends them to the kernel: an interval end at 0 unless the
+/// first interval starts there, then each interval's start and the
+/// address after its end (an interval that reaches the last address has
+/// no end; its start carries nft's "open interval" user data instead).
+fn elems(nets: &[ipnet::IpNet], v4: bool) -> Vec<Elem> {
+    let width = if v4 { 4 } else { 16 };
+    let key = |n: u128| n.to_be_bytes()[16 - width..].to_vec();
+    let mut ranges: Vec<(u128, u128)> = nets.iter().map(range).collect();
+    ranges.sort_unstable();
+    let mut out = Vec::with_capacity(ranges.len() * 2 + 1);
+    let end = |k: u128| Elem {
+        key: key(k),
+        flags: INTERVAL_END,
+        udata: None,
+    };
+    if ranges.first().is_some_and(|r| r.0 != 0) {
+        out.push(end(0));
+    }
+    let max = if v4 { u128::from(u32::MAX) } else { u128::MAX };
+    for (first, last) in ranges {
+        let open = last == max;
+        out.push(Elem {
+            key: key(first),
+            flags: 0,
+            udata: open.then(|| OPEN_UDATA.to_vec()),
+        });
+        if !open {
+            out.push(end(last + 1));
+        }
+    }
+    out
+}
+
+/// `NFT_SET_ELEM_INTERVAL_END`.
+const INTERVAL_END: u32 = 1;
+/// nft's element user data for an interval open at the top:
+/// `NFTNL_UDATA_SET_ELEM_FLAGS` (1), four bytes, `NFTNL_SET_ELEM_F_INTERVAL_OPEN` (1).
+const OPEN_UDATA: [u8; 6] = [1, 4, 1, 0, 0, 0];
+
+/// First and last address of a prefix, as numbers.
+fn range(n: &ipnet::IpNet) -> (u128, u128) {
+    match n {
+        ipnet::IpNet::V4(n) => (
+            u128::from(u32::from(n.network())),
+            u128::from(u32::from(n.broadcast())),
+        ),
+        ipnet::IpNet::V6(n) => (u128::from(n.network()), u128::from(n.broadcast())),
     }
 }
 
@@ -126,5 +209,47 @@ mod tests {
         assert_ne!(a4.name, c4.name);
         assert_eq!(Block::new(&a, false).name, Block::new(&c, false).name);
         assert!(is_block_set(&a4.name) && !is_block_set("ban4"));
+    }
+
+    /// The elements are those nft 1.0.6 sends for the same list (seen with
+    /// `nft --debug=netlink`): a leading interval end at 0, each start and
+    /// the address after each end, and the open-interval mark at the top.
+    #[test]
+    fn elements_are_those_nft_sends() {
+        let c = cfg(r#""10.0.1.0/24", "10.0.2.0/24", "10.0.4.7", "255.255.255.0/24""#);
+        let got: Vec<(String, u32, bool)> = Block::new(&c, true)
+            .elems()
+            .iter()
+            .map(|e| {
+                let k: [u8; 4] = e.key.as_slice().try_into().unwrap();
+                (
+                    std::net::Ipv4Addr::from(k).to_string(),
+                    e.flags,
+                    e.udata.is_some(),
+                )
+            })
+            .collect();
+        let want = [
+            ("0.0.0.0", 1, false),
+            ("10.0.1.0", 0, false),
+            ("10.0.2.0", 1, false),
+            ("10.0.2.0", 0, false),
+            ("10.0.3.0", 1, false),
+            ("10.0.4.7", 0, false),
+            ("10.0.4.8", 1, false),
+            ("255.255.255.0", 0, true),
+        ];
+        let want: Vec<(String, u32, bool)> = want
+            .iter()
+            .map(|(a, f, o)| (a.to_string(), *f, *o))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(
+            set_elems(&Block::new(&c, true).set()),
+            Some(Block::new(&c, true).elems())
+        );
+        let v6 = Block::new(&cfg(r#""::/0""#), false).elems();
+        assert_eq!(v6.len(), 1, "starts at 0 and is open: {v6:?}");
+        assert_eq!(v6[0].key, vec![0; 16]);
     }
 }
