@@ -104,7 +104,8 @@ fn role_key(role: Role) -> &'static str {
 fn refused(l: Lang, reason: &str) -> String {
     format!(
         "<div class=\"alert bad\">{}</div>",
-        l.f("form.refused", &[("reason", &esc(reason))])
+        // The reason in the page's language where the catalogue knows it.
+        l.f("form.refused", &[("reason", &l.message(reason))])
     )
 }
 

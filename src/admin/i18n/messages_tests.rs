@@ -171,3 +171,24 @@ fn a_forms_refusal_is_translated_with_its_values() {
         "le backend &quot;k8s&quot; n’a pas de serveur 10.0.0.9:443 (ses serveurs\u{a0}: 10.0.0.11:443)"
     );
 }
+
+#[test]
+fn a_token_forms_refusal_is_translated_with_its_values() {
+    let taken = crate::api::tokens::TokenError::Token(
+        "a token named \"ci\" exists; revoke it first".into(),
+    )
+    .to_string();
+    assert_eq!(
+        Lang::Fr.message(&taken),
+        "jeton\u{a0}: un jeton nommé &quot;ci&quot; existe déjà\u{202f}; révoquez-le d’abord"
+    );
+    let unknown = "token: no token named \"x\"";
+    assert_eq!(
+        Lang::Fr.message(unknown),
+        "jeton\u{a0}: aucun jeton nommé &quot;x&quot;"
+    );
+    assert_eq!(
+        Lang::En.message(unknown),
+        "token: no token named &quot;x&quot;"
+    );
+}

@@ -250,4 +250,10 @@ pub(super) const TEXTS: &[(&str, &str)] = &[
     ("event.ready", "parvis {version} prêt"),
     ("api.no_server", "le backend {backend} n’a pas de serveur {server} (ses serveurs\u{a0}: {known})"),
     ("api.ban_secs", "doit être entre 1 et {max}"),
+    ("token.error", "jeton\u{a0}: {why}"),
+    ("token.bad_role", "rôle {value}\u{a0}: «\u{a0}read\u{a0}» ou «\u{a0}write\u{a0}» attendu"),
+    ("token.bad_name", "nom de jeton {value}\u{a0}: 1 à {max} lettres, chiffres, «\u{a0}-\u{a0}», «\u{a0}_\u{a0}» ou «\u{a0}.\u{a0}»"),
+    ("token.exists", "un jeton nommé {value} existe déjà\u{202f}; révoquez-le d’abord"),
+    ("token.too_many", "{max} jetons au plus"),
+    ("token.unknown", "aucun jeton nommé {value}"),
 ];

@@ -267,4 +267,11 @@ pub(super) const TEXTS: &[(&str, &str)] = &[
     ("event.ready", "parvis {version} ready"),
     ("api.no_server", "backend {backend} has no server {server} (its servers: {known})"),
     ("api.ban_secs", "must be between 1 and {max}"),
+    // API tokens (api::tokens).
+    ("token.error", "token: {why}"),
+    ("token.bad_role", "role {value}: expected read or write"),
+    ("token.bad_name", "token name {value}: 1 to {max} letters, digits, '-', '_' or '.'"),
+    ("token.exists", "a token named {value} exists; revoke it first"),
+    ("token.too_many", "at most {max} tokens"),
+    ("token.unknown", "no token named {value}"),
 ];
