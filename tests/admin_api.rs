@@ -362,22 +362,7 @@ async fn a_taken_port_is_a_clear_error() {
 async fn tokens_made_in_the_ui_are_shown_once_and_revocable() {
     let a = start(fast_options()).await;
     let (cookie, csrf) = a.login().await;
-    let form = format!("csrf={csrf}&name=ui-made&role=read");
-    let made = a
-        .curl(
-            "POST",
-            "/tokens/create",
-            &["-H", &format!("cookie: {cookie}"), "--data", &form],
-        )
-        .await;
-    assert_eq!(made.status, 200, "{}", made.body);
-    let token = made
-        .body
-        .split("<code id=\"new-token\">")
-        .nth(1)
-        .and_then(|r| r.split('<').next())
-        .unwrap_or_else(|| panic!("no token shown: {}", made.body))
-        .to_string();
+    let token = a.create_token(&cookie, &csrf, "ui-made", "read").await;
     assert!(token.starts_with("pvt_"), "{token}");
     let page = a
         .curl("GET", "/tokens", &["-H", &format!("cookie: {cookie}")])

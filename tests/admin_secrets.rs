@@ -32,24 +32,6 @@ fn with_pair(text: &str) -> String {
     )
 }
 
-async fn read_token(a: &Admin, cookie: &str, csrf: &str) -> String {
-    let form = format!("csrf={csrf}&name=reader&role=read");
-    let made = a
-        .curl(
-            "POST",
-            "/tokens/create",
-            &["-H", &format!("cookie: {cookie}"), "--data", &form],
-        )
-        .await;
-    assert_eq!(made.status, 200, "{}", made.body);
-    made.body
-        .split("<code id=\"new-token\">")
-        .nth(1)
-        .and_then(|r| r.split('<').next())
-        .unwrap_or_else(|| panic!("no token shown: {}", made.body))
-        .to_string()
-}
-
 /// Every view of the config through the admin port, with `auth` (a cookie
 /// or a bearer header): none holds a secret; the API ones show the mask.
 async fn assert_masked_everywhere(a: &Admin, auth: &str, version: u64, pages: bool) {
@@ -116,7 +98,7 @@ async fn secrets_never_leave_through_the_admin_port() {
     );
 
     assert_masked_everywhere(&a, &ck, version, true).await;
-    let token = read_token(&a, &cookie, &csrf).await;
+    let token = a.create_token(&cookie, &csrf, "reader", "read").await;
     let bearer = format!("authorization: Bearer {token}");
     assert_masked_everywhere(&a, &bearer, version, false).await;
 

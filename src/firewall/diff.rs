@@ -35,6 +35,24 @@ pub struct Applied {
     rules: Vec<(Rule, u64)>,
 }
 
+impl Applied {
+    /// What loading `rs` left in the kernel: its chains, its sets other than
+    /// the block sets (those are named by content and compared by name), and
+    /// `rules` with their handles.
+    fn of(rs: &Ruleset, rules: Vec<(Rule, u64)>) -> Applied {
+        Applied {
+            chains: rs.chains.clone(),
+            sets: rs
+                .sets
+                .iter()
+                .filter(|s| !block::is_block_set(&s.name))
+                .cloned()
+                .collect(),
+            rules,
+        }
+    }
+}
+
 /// Per network namespace (device and inode of its `/proc` file): one in
 /// the daemon, one per test namespace in a test process.
 static LAST: Mutex<Option<HashMap<(u64, u64), Applied>>> = Mutex::new(None);
@@ -80,16 +98,7 @@ pub fn remember(rs: &Ruleset, dumped: &[DumpedRule]) -> Result<(), FirewallError
         });
     }
     let Some(ns) = netns() else { return Ok(()) };
-    let applied = Applied {
-        chains: rs.chains.clone(),
-        sets: rs
-            .sets
-            .iter()
-            .filter(|s| !block::is_block_set(&s.name))
-            .cloned()
-            .collect(),
-        rules,
-    };
+    let applied = Applied::of(rs, rules);
     if let Ok(mut g) = LAST.lock() {
         g.get_or_insert_with(HashMap::new).insert(ns, applied);
     }
@@ -241,16 +250,7 @@ mod tests {
         for (i, r) in rules.iter_mut().enumerate() {
             r.1 = i as u64 + 1;
         }
-        Applied {
-            chains: rs.chains.clone(),
-            sets: rs
-                .sets
-                .iter()
-                .filter(|s| !block::is_block_set(&s.name))
-                .cloned()
-                .collect(),
-            rules,
-        }
+        Applied::of(rs, rules)
     }
 
     fn names(rs: &Ruleset) -> Vec<String> {

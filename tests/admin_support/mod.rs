@@ -150,6 +150,26 @@ impl Admin {
         let csrf = r.json()["csrf"].as_str().unwrap().to_string();
         (cookie, csrf)
     }
+
+    /// Makes an API token `name` with `role` through the UI's form (the
+    /// session `cookie` and its `csrf`); returns the token the page shows once.
+    pub async fn create_token(&self, cookie: &str, csrf: &str, name: &str, role: &str) -> String {
+        let form = format!("csrf={csrf}&name={name}&role={role}");
+        let made = self
+            .curl(
+                "POST",
+                "/tokens/create",
+                &["-H", &format!("cookie: {cookie}"), "--data", &form],
+            )
+            .await;
+        assert_eq!(made.status, 200, "{}", made.body);
+        made.body
+            .split("<code id=\"new-token\">")
+            .nth(1)
+            .and_then(|r| r.split('<').next())
+            .unwrap_or_else(|| panic!("no token shown: {}", made.body))
+            .to_string()
+    }
 }
 
 fn rand_name() -> String {
