@@ -98,10 +98,15 @@ pub async fn accept_loop(
     let mut tick = tokio::time::interval(BEAT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        beat.beat();
+        // The heartbeat is recorded on the timer's branch only, so an
+        // accepted connection pays nothing for it; `select!` polls its
+        // branches in random order, so a busy loop still takes the tick.
         let accepted = tokio::select! {
             _ = stop.cancelled() => return,
-            _ = tick.tick() => continue,
+            _ = tick.tick() => {
+                beat.beat();
+                continue;
+            }
             r = listener.accept() => r,
         };
         let (stream, peer) = match accepted {
