@@ -95,6 +95,21 @@ pub struct ConnInfo {
     pub started_ms: u64,
 }
 
+/// What [`LiveConn::set_routed`] records.
+#[derive(Debug, Clone, Copy)]
+pub struct RoutedBy<'a> {
+    /// SNI or Host.
+    pub host: Option<&'a str>,
+    /// The backend's name.
+    pub backend: &'a str,
+    /// The route's index (`None`: the default backend).
+    pub route: Option<usize>,
+    /// The route as metrics name it.
+    pub label: &'a Arc<str>,
+    /// The ALPN protocol matched or first offered.
+    pub alpn: Option<&'a [u8]>,
+}
+
 #[derive(Debug, Default)]
 struct Routed {
     client: Option<SocketAddr>,
@@ -167,25 +182,20 @@ impl LiveConn {
     pub fn set_client(&self, client: SocketAddr) {
         lock(&self.routed).client = Some(client);
     }
-    /// Records the host and backend.
-    pub fn set_route(&self, host: Option<&str>, backend: &str) {
-        let mut r = lock(&self.routed);
-        r.host = host.map(str::to_string);
-        r.backend = Some(backend.to_string());
+    /// Records what routing found: the host, the backend, the route
+    /// (`None`: the default backend), its name for the per-route
+    /// counters, and the ALPN protocol. One lock for all of it.
+    pub fn set_routed(&self, r: RoutedBy<'_>) {
+        let mut routed = lock(&self.routed);
+        routed.host = r.host.map(str::to_string);
+        routed.backend = Some(r.backend.to_string());
+        routed.route = r.route;
+        routed.route_label = Some(r.label.clone());
+        routed.alpn = r.alpn.map(|a| String::from_utf8_lossy(a).into_owned());
     }
     /// Records the server.
     pub fn set_server(&self, server: SocketAddr) {
         lock(&self.routed).server = Some(server);
-    }
-    /// Records the route (`None`: the default backend) and the ALPN protocol.
-    pub fn set_matched(&self, route: Option<usize>, alpn: Option<&[u8]>) {
-        let mut r = lock(&self.routed);
-        r.route = route;
-        r.alpn = alpn.map(|a| String::from_utf8_lossy(a).into_owned());
-    }
-    /// Records the route's name for the per-route counters.
-    pub fn set_route_label(&self, label: &str) {
-        lock(&self.routed).route_label = Some(label.into());
     }
     /// Notes that the backend's first byte is there.
     pub fn mark_first_byte(&self) {
@@ -198,31 +208,33 @@ impl LiveConn {
     pub fn uid(&self) -> String {
         format!("{:08x}-{:x}", nonce(), self.id)
     }
-    /// The log record; takes the routing lock once and copies each
-    /// string once (this runs for every connection).
-    fn finished(&self, reason: EndReason) -> Finished {
-        let r = lock(&self.routed);
+    /// The log record and the route's counter label; takes the routing
+    /// lock once and moves its strings out (this runs once, at the end of
+    /// every connection: the connection has already left the live table).
+    fn finished(&self, reason: EndReason) -> (Finished, Option<Arc<str>>) {
+        let mut r = lock(&self.routed);
         let route = match (r.route, &r.backend) {
             (Some(i), _) => Some(format!("route[{i}]")),
             (None, Some(_)) => Some("default".to_string()),
             (None, None) => None,
         };
-        Finished {
+        let finished = Finished {
             id: self.uid(),
             started_ms: millis_since_epoch(self.started),
             listener: self.listener.to_string(),
             client: r.client.unwrap_or(self.peer),
-            host: r.host.clone(),
-            alpn: r.alpn.clone(),
+            host: r.host.take(),
+            alpn: r.alpn.take(),
             route,
-            backend: r.backend.clone(),
+            backend: r.backend.take(),
             server: r.server,
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
             duration_ms: u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX),
             ttfb_ms: self.first_byte.load(Ordering::Relaxed).checked_sub(1),
             end: reason,
-        }
+        };
+        (finished, r.route_label.take())
     }
     fn info(&self) -> ConnInfo {
         let r = lock(&self.routed);
@@ -253,6 +265,23 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str, by: u64) {
             map.insert(key.to_string(), by);
         }
     }
+}
+
+/// The counter of (listener, route, backend), allocating keys only the
+/// first time one is seen.
+fn route_count<'m>(
+    routes: &'m mut BTreeMap<String, BTreeMap<String, BTreeMap<String, RouteCount>>>,
+    listener: &str,
+    route: &str,
+    backend: &str,
+) -> &'m mut RouteCount {
+    fn slot<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str) -> &'a mut V {
+        if !map.contains_key(key) {
+            map.insert(key.to_string(), V::default());
+        }
+        map.get_mut(key).expect("inserted above")
+    }
+    slot(slot(slot(routes, listener), route), backend)
 }
 
 /// Counts one `reason` under `listener`, allocating the key only the first time.
@@ -357,20 +386,12 @@ impl Accounting {
     /// returns its log record.
     pub fn close(&self, conn: &LiveConn, reason: EndReason) -> Finished {
         lock(&self.live).remove(&conn.id);
-        let f = conn.finished(reason);
+        let (f, label) = conn.finished(reason);
         let mut s = lock(&self.stats);
         s.active = s.active.saturating_sub(1);
         bump_ended(&mut s.ended, &f.listener, reason);
-        let label = lock(&conn.routed).route_label.clone();
-        if let (Some(route), Some(backend)) = (label, f.backend.as_ref()) {
-            let c = s
-                .routes
-                .entry(f.listener.to_string())
-                .or_default()
-                .entry(route.to_string())
-                .or_default()
-                .entry(backend.to_string())
-                .or_default();
+        if let (Some(route), Some(backend)) = (label, f.backend.as_deref()) {
+            let c = route_count(&mut s.routes, &f.listener, &route, backend);
             c.connections += 1;
             c.bytes_in += f.bytes_in;
             c.bytes_out += f.bytes_out;

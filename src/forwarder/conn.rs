@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::accounting::{EndReason, LiveConn};
+use super::accounting::{EndReason, LiveConn, RoutedBy};
 use super::backend::BackendState;
 use super::hello::{HelloReader, HelloStatus, MAX_HELLO, MAX_HELLO_RAW};
 use super::proxy_header::{self, DecodeStatus, Decoded, MAX_HEADER};
@@ -60,12 +60,13 @@ pub async fn serve(
     let Some(backend) = routing.backends.get(name) else {
         return EndReason::NoRoute;
     };
-    live.set_route(pre.host.as_deref(), name);
-    live.set_route_label(found.label);
-    live.set_matched(
-        found.route,
-        found.alpn.or(pre.alpn.first().map(Vec::as_slice)),
-    );
+    live.set_routed(RoutedBy {
+        host: pre.host.as_deref(),
+        backend: name,
+        route: found.route,
+        label: found.label,
+        alpn: found.alpn.or(pre.alpn.first().map(Vec::as_slice)),
+    });
     let Some((index, mut upstream)) = connect(backend, pre.client.ip()).await else {
         return EndReason::BackendDown;
     };
@@ -87,49 +88,20 @@ pub async fn serve(
         .unwrap_or_else(|| local_addr(&stream, ctx.config.bind));
     let header =
         proxy_header::encode_tlvs(backend.config.proxy_protocol, pre.client, reached, &tlvs);
-    let mut first = Vec::with_capacity(header.len() + buf.len() - pre.start);
-    first.extend_from_slice(&header);
-    first.extend_from_slice(&buf[pre.start..]);
-    drop(buf);
-    if upstream.write_all(&first).await.is_err() {
+    // The header takes the place of what came before the client's own
+    // bytes (a trusted PROXY header, or nothing): one write, no new buffer.
+    let client_bytes = buf.len() - pre.start;
+    buf.splice(..pre.start, header);
+    if upstream.write_all(&buf).await.is_err() {
         return EndReason::BackendClosed;
     }
     live.bytes_in
-        .fetch_add((first.len() - header.len()) as u64, Ordering::Relaxed);
-    drop(first);
+        .fetch_add(client_bytes as u64, Ordering::Relaxed);
+    drop(buf);
     // TCP_NODELAY is inherited from the listening socket (listener::bind).
-    let counters = Counters {
-        up: &live.bytes_in,
-        down: &live.bytes_out,
-        first_down: &|| live.mark_first_byte(),
-    };
-    let relay = relay::relay(stream, upstream, ctx.config.idle_timeout, counters);
-    counted(relay, &server, live).await
-}
-
-/// The address the client reached: the listener's own when it is bound
-/// to one address and port (no `getsockname` per connection), else the
-/// socket's.
-fn local_addr(stream: &TcpStream, bind: SocketAddr) -> SocketAddr {
-    if bind.ip().is_unspecified() || bind.port() == 0 {
-        stream.local_addr().unwrap_or(bind)
-    } else {
-        bind
-    }
-}
-
-/// How often an open connection's bytes reach its server's counter.
-const BYTES_FLUSH: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Runs the relay, adding the connection's new bytes to the server's
-/// counter every [`BYTES_FLUSH`] and at the end, so the per-server bytes
-/// move while a connection is open. One timer per connection per second;
-/// the copy path itself is untouched.
-async fn counted(
-    relay: impl std::future::Future<Output = EndReason>,
-    server: &super::backend::ServerState,
-    live: &LiveConn,
-) -> EndReason {
+    // The connection's new bytes reach its server's counter every
+    // relay::TICK and at the end, so the per-server bytes move while a
+    // connection is open.
     let mut flushed = (0u64, 0u64);
     let mut flush = || {
         let now = (
@@ -142,19 +114,26 @@ async fn counted(
         );
         flushed = now;
     };
-    tokio::pin!(relay);
-    // The first flush a second in (an interval's first tick is at once).
-    let first = tokio::time::Instant::now() + BYTES_FLUSH;
-    let mut tick = tokio::time::interval_at(first, BYTES_FLUSH);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let reason = loop {
-        tokio::select! {
-            r = &mut relay => break r,
-            _ = tick.tick() => flush(),
-        }
+    let counters = Counters {
+        up: &live.bytes_in,
+        down: &live.bytes_out,
+        first_down: &|| live.mark_first_byte(),
+        tick: &mut flush,
     };
+    let reason = relay::relay(stream, upstream, ctx.config.idle_timeout, counters).await;
     flush();
     reason
+}
+
+/// The address the client reached: the listener's own when it is bound
+/// to one address and port (no `getsockname` per connection), else the
+/// socket's.
+fn local_addr(stream: &TcpStream, bind: SocketAddr) -> SocketAddr {
+    if bind.ip().is_unspecified() || bind.port() == 0 {
+        stream.local_addr().unwrap_or(bind)
+    } else {
+        bind
+    }
 }
 
 /// Reads the optional PROXY header and the ClientHello or request head.

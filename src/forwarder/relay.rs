@@ -27,7 +27,14 @@ pub struct Counters<'a> {
     /// Called once, when the backend's first bytes have been relayed (the
     /// time to first byte, without a wait of its own before the relay).
     pub first_down: &'a (dyn Fn() + Sync),
+    /// Called every [`TICK`] while the relay runs (the per-server byte
+    /// counters move while a connection is open); on the relay's own
+    /// timer, so a connection has one timer, not two.
+    pub tick: &'a mut (dyn FnMut() + Send),
 }
+
+/// How often [`Counters::tick`] is called.
+pub const TICK: Duration = Duration::from_secs(1);
 
 /// Which side failed or closed first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +105,7 @@ pub async fn relay(
                 start,
                 (Fault::Backend, Fault::Client),
             );
-            drive(up, down, idle, &last, start).await
+            drive(up, down, (idle, counters.tick), &last, start).await
         }
         Mode::Splice => {
             let side = |f, reader, writer| match f {
@@ -115,24 +122,28 @@ pub async fn relay(
                     .await
                     .map_err(|f| side(f, Fault::Backend, Fault::Client))
             };
-            drive(up, down, idle, &last, start).await
+            drive(up, down, (idle, counters.tick), &last, start).await
         }
     }
 }
 
 /// Runs both directions to their end; the first to end names the reason.
+/// One timer serves the idle timeout and the tick: it is armed once and
+/// moved when it fires, not made anew at each turn of the loop.
 async fn drive(
     up: impl std::future::Future<Output = Result<(), Fault>>,
     down: impl std::future::Future<Output = Result<(), Fault>>,
-    idle: Duration,
+    (idle, tick): (Duration, &mut (dyn FnMut() + Send)),
     last: &AtomicU64,
     start: Instant,
 ) -> EndReason {
     tokio::pin!(up, down);
     let (mut up_done, mut down_done) = (false, false);
     let mut first = None;
+    let mut next_tick = after(start, TICK);
+    let timer = tokio::time::sleep_until(after(start, idle).min(next_tick));
+    tokio::pin!(timer);
     loop {
-        let quiet_since = after(start, Duration::from_millis(last.load(Ordering::Relaxed)));
         tokio::select! {
             r = &mut up, if !up_done => {
                 up_done = true;
@@ -144,11 +155,18 @@ async fn drive(
                 if let Err(side) = r { return fault_reason(side); }
                 first.get_or_insert(EndReason::BackendClosed);
             }
-            _ = tokio::time::sleep_until(after(quiet_since, idle)) => {
+            _ = &mut timer => {
+                let now = Instant::now();
+                if now >= next_tick {
+                    tick();
+                    next_tick = after(now, TICK);
+                }
                 let quiet = after(start, Duration::from_millis(last.load(Ordering::Relaxed)));
-                if Instant::now() >= after(quiet, idle) {
+                let idle_at = after(quiet, idle);
+                if now >= idle_at {
                     return EndReason::Timeout;
                 }
+                timer.as_mut().reset(idle_at.min(next_tick));
             }
         }
         if up_done && down_done {

@@ -40,8 +40,15 @@ pub struct Match<'a> {
     pub route: Option<usize>,
     /// The offered protocol the route matched on, if it has `alpn`.
     pub alpn: Option<&'a [u8]>,
-    /// The route as metrics name it: its hosts (and `alpn`), or `default`.
-    pub label: &'a str,
+    /// The route as metrics name it: its hosts (and `alpn`), or `default`;
+    /// shared, so that a connection keeps it without a copy.
+    pub label: &'a std::sync::Arc<str>,
+}
+
+/// The label of the default backend's "route".
+fn default_label() -> &'static std::sync::Arc<str> {
+    static LABEL: std::sync::OnceLock<std::sync::Arc<str>> = std::sync::OnceLock::new();
+    LABEL.get_or_init(|| "default".into())
 }
 
 /// A route's name in the metrics: its hosts joined by `,`, then ` alpn=`
@@ -181,7 +188,7 @@ impl RouteTable {
             kind: MatchKind::Default,
             route: None,
             alpn: None,
-            label: "default",
+            label: default_label(),
         })
     }
 }

@@ -166,24 +166,50 @@ pub async fn pump(
 
 /// Reads what `from` has (up to [`SMALL`]) and writes it all to `to`.
 /// `None`: nothing to read after all; `Some(0)`: end of stream.
+///
+/// The read goes into this thread's scratch buffer and is written out at
+/// once, without an await in between; only what the writer does not take
+/// at once is copied to the heap to wait for it. A short answer thus costs
+/// no allocation (the profile had a fresh 16 KiB buffer per read, and
+/// glibc's `malloc_consolidate` behind it, at about 3 % of the CPU of a
+/// connection-rate run).
 async fn copy_small(from: &TcpStream, to: &TcpStream) -> Result<Option<usize>, Failed> {
-    let mut buf: Vec<u8> = Vec::with_capacity(SMALL);
-    let n = match from.try_read_buf(&mut buf) {
-        Ok(n) => n,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-        Err(_) => return Err(Failed::Reader),
-    };
+    let (n, rest) = SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let n = match from.try_read(&mut scratch[..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((None, Vec::new())),
+            Err(_) => return Err(Failed::Reader),
+        };
+        let mut done = 0;
+        while done < n {
+            match to.try_write(&scratch[done..n]) {
+                Ok(0) => return Err(Failed::Writer),
+                Ok(w) => done += w,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return Err(Failed::Writer),
+            }
+        }
+        Ok((Some(n), scratch[done..n].to_vec()))
+    })?;
     let mut done = 0;
-    while done < n {
+    while done < rest.len() {
         to.writable().await.map_err(|_| Failed::Writer)?;
-        match to.try_write(&buf[done..n]) {
+        match to.try_write(&rest[done..]) {
             Ok(0) => return Err(Failed::Writer),
             Ok(w) => done += w,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(_) => return Err(Failed::Writer),
         }
     }
-    Ok(Some(n))
+    Ok(n)
+}
+
+thread_local! {
+    /// [`copy_small`]'s read buffer: one per worker thread, never held
+    /// across an await.
+    static SCRATCH: std::cell::RefCell<Box<[u8; SMALL]>> =
+        std::cell::RefCell::new(Box::new([0; SMALL]));
 }
 
 /// Splices what `from` has into the pipe and all of it on to `to`.

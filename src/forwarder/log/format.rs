@@ -11,12 +11,61 @@ use crate::forwarder::accounting::Finished;
 
 /// The end time as RFC 3339 UTC with milliseconds.
 fn end_time(f: &Finished) -> String {
+    let mut out = String::new();
+    write_end_time(&mut out, f);
+    out
+}
+
+/// Appends the end time as RFC 3339 UTC with milliseconds (trailing zeros
+/// of the fraction dropped, none when whole, as the `time` crate writes
+/// it), or `-` when out of range. The part up to the seconds comes from
+/// the `time` crate once per second and is remembered per thread: the
+/// log writer prints thousands of lines a second.
+fn write_end_time(out: &mut String, f: &Finished) {
+    thread_local! {
+        static SECOND: std::cell::RefCell<(u64, String)> =
+            const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
     let ms = f.started_ms.saturating_add(f.duration_ms);
-    let nanos = i128::from(ms) * 1_000_000;
-    OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| "-".to_string())
+    let (secs, frac) = (ms / 1000, ms % 1000);
+    let whole = SECOND.with(|cell| {
+        let mut memo = cell.borrow_mut();
+        if memo.0 != secs {
+            let formatted = i64::try_from(secs)
+                .ok()
+                .and_then(|s| OffsetDateTime::from_unix_timestamp(s).ok())
+                .and_then(|t| t.format(&Rfc3339).ok());
+            // "…:SSZ" without its "Z"; empty when out of range.
+            let prefix = formatted
+                .and_then(|t| t.strip_suffix('Z').map(str::to_string))
+                .unwrap_or_default();
+            *memo = (secs, prefix);
+        }
+        if memo.1.is_empty() {
+            return false;
+        }
+        out.push_str(&memo.1);
+        true
+    });
+    if !whole {
+        out.push('-');
+        return;
+    }
+    if frac != 0 {
+        let digits = [frac / 100, frac / 10 % 10, frac % 10];
+        let keep = if digits[2] != 0 {
+            3
+        } else if digits[1] != 0 {
+            2
+        } else {
+            1
+        };
+        out.push('.');
+        for d in &digits[..keep] {
+            out.push(char::from_digit(u32::try_from(*d).unwrap_or(0), 10).unwrap_or('0'));
+        }
+    }
+    out.push('Z');
 }
 
 /// Control characters and quotes cannot break a line or a field.
@@ -60,17 +109,72 @@ pub fn fields(f: &Finished, tls: bool) -> Vec<(&'static str, &'static str, Strin
 /// One logfmt line, without the newline; values with spaces, `=` or
 /// quotes are quoted.
 pub fn logfmt(f: &Finished, tls: bool) -> String {
-    let mut out = String::from("conn");
-    for (key, _, value) in fields(f, tls) {
-        let plain = !value.is_empty() && !value.contains([' ', '"', '=', '\\']);
-        if plain {
-            let _ = write!(out, " {key}={value}");
-        } else {
-            let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
-            let _ = write!(out, " {key}=\"{escaped}\"");
-        }
-    }
+    let mut out = String::with_capacity(320);
+    write_logfmt(&mut out, f, tls);
     out
+}
+
+/// Appends [`logfmt`]'s line to `out`. Written field by field into the one
+/// buffer (the same text as rendering [`fields`] and joining them, without
+/// a string per field: this runs once per connection).
+pub fn write_logfmt(out: &mut String, f: &Finished, tls: bool) {
+    use std::fmt::Write as _;
+    out.push_str("conn time=");
+    write_end_time(out, f);
+    push_field(out, "id", &f.id);
+    let _ = write!(out, " client={}", f.client);
+    push_field(out, "listener", &f.listener);
+    push_field(out, if tls { "sni" } else { "host" }, opt_str(&f.host));
+    push_field(out, "alpn", opt_str(&f.alpn));
+    push_field(out, "route", opt_str(&f.route));
+    push_field(out, "backend", opt_str(&f.backend));
+    match f.server {
+        Some(server) => drop(write!(out, " server={server}")),
+        None => out.push_str(" server=-"),
+    }
+    let _ = write!(
+        out,
+        " bytes_in={} bytes_out={} duration_ms={}",
+        f.bytes_in, f.bytes_out, f.duration_ms
+    );
+    match f.ttfb_ms {
+        Some(t) => drop(write!(out, " ttfb_ms={t}")),
+        None => out.push_str(" ttfb_ms=-"),
+    }
+    out.push_str(" end=");
+    out.push_str(f.end.as_str());
+    out.push_str(" side=");
+    out.push_str(f.end.side().map_or("-", |s| s.as_str()));
+}
+
+fn opt_str(v: &Option<String>) -> &str {
+    v.as_deref().unwrap_or("-")
+}
+
+/// Appends ` key=value`: cleaned of control characters, and quoted (with
+/// `\` and `"` escaped) when empty or holding a space, `"`, `=` or `\`.
+fn push_field(out: &mut String, key: &str, value: &str) {
+    out.push(' ');
+    out.push_str(key);
+    out.push('=');
+    let special = |c: char| c.is_control() || matches!(c, ' ' | '"' | '=' | '\\');
+    if !value.is_empty() && !value.contains(special) {
+        out.push_str(value);
+        return;
+    }
+    let value = clean(value);
+    if !value.is_empty() && !value.contains([' ', '"', '=', '\\']) {
+        out.push_str(&value);
+        return;
+    }
+    out.push('"');
+    for c in value.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
 }
 
 /// A journal native-protocol datagram: `KEY=value` lines (values are
@@ -147,6 +251,64 @@ mod tests {
         let line = logfmt(&odd, false);
         assert!(line.contains(r#" host="a b\"c?d" "#), "{line}");
         assert!(line.contains(" server=- "), "{line}");
+    }
+
+    /// The line as it was rendered before `write_logfmt`: from
+    /// [`fields`], one string per field, joined.
+    fn reference(f: &Finished, tls: bool) -> String {
+        let mut out = String::from("conn");
+        for (key, _, value) in fields(f, tls) {
+            if !value.is_empty() && !value.contains([' ', '"', '=', '\\']) {
+                out += &format!(" {key}={value}");
+            } else {
+                let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+                out += &format!(" {key}=\"{escaped}\"");
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_direct_line_equals_the_field_by_field_rendering() {
+        let mut cases = vec![sample()];
+        let odd_values = [
+            "",
+            "a b",
+            "x=y",
+            "q\"q",
+            "back\\slash",
+            "tab\there",
+            "\u{7f}",
+            "é",
+        ];
+        for v in odd_values {
+            let mut f = sample();
+            f.host = Some(v.into());
+            f.listener = v.into();
+            f.alpn = Some(v.into());
+            cases.push(f);
+        }
+        for ms in [0, 1, 10, 100, 120, 999, 1000, 59_999] {
+            let mut f = sample();
+            f.started_ms = 1_764_583_200_000 + ms;
+            f.duration_ms = 0;
+            cases.push(f);
+        }
+        let mut far = sample();
+        far.started_ms = u64::MAX;
+        cases.push(far);
+        let mut v6 = sample();
+        v6.client = "[2001:db8::1]:443".parse().expect("addr");
+        v6.server = None;
+        v6.ttfb_ms = None;
+        v6.host = None;
+        v6.end = EndReason::ClientClosed;
+        cases.push(v6);
+        for f in &cases {
+            for tls in [true, false] {
+                assert_eq!(logfmt(f, tls), reference(f, tls), "{f:?}");
+            }
+        }
     }
 
     #[test]

@@ -180,7 +180,7 @@ impl Sink {
                     continue;
                 }
             }
-            text.push_str(&format::logfmt(&entry.finished, entry.tls));
+            format::write_logfmt(&mut text, &entry.finished, entry.tls);
             text.push('\n');
         }
         if !text.is_empty() {
