@@ -75,13 +75,6 @@ enum Cmd {
     Firstboot(firstboot::FirstbootCmd),
 }
 
-/// mimalloc instead of glibc's malloc: the connection-rate profile had
-/// glibc's malloc and free (with `malloc_consolidate`, and frees of
-/// buffers another thread allocated) at about a tenth of the forwarder's
-/// CPU per connection (docs/benchmarks.md, round four).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
