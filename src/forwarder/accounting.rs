@@ -257,45 +257,37 @@ fn millis_since_epoch(t: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Adds `by` to `map[key]`, allocating the key only the first time.
-fn bump(map: &mut BTreeMap<String, u64>, key: &str, by: u64) {
-    match map.get_mut(key) {
-        Some(v) => *v += by,
-        None => {
-            map.insert(key.to_string(), by);
-        }
+/// `map[key]`, inserted as the default the first time: the key is
+/// allocated only then, not at every count.
+fn slot<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
     }
+    map.get_mut(key).expect("inserted above")
 }
 
-/// The counter of (listener, route, backend), allocating keys only the
-/// first time one is seen.
+/// Adds `by` to `map[key]`.
+fn bump(map: &mut BTreeMap<String, u64>, key: &str, by: u64) {
+    *slot(map, key) += by;
+}
+
+/// The counter of (listener, route, backend).
 fn route_count<'m>(
     routes: &'m mut BTreeMap<String, BTreeMap<String, BTreeMap<String, RouteCount>>>,
     listener: &str,
     route: &str,
     backend: &str,
 ) -> &'m mut RouteCount {
-    fn slot<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str) -> &'a mut V {
-        if !map.contains_key(key) {
-            map.insert(key.to_string(), V::default());
-        }
-        map.get_mut(key).expect("inserted above")
-    }
     slot(slot(slot(routes, listener), route), backend)
 }
 
-/// Counts one `reason` under `listener`, allocating the key only the first time.
+/// Counts one `reason` under `listener`.
 fn bump_ended(
     ended: &mut BTreeMap<String, BTreeMap<EndReason, u64>>,
     listener: &str,
     reason: EndReason,
 ) {
-    match ended.get_mut(listener) {
-        Some(m) => *m.entry(reason).or_default() += 1,
-        None => {
-            ended.insert(listener.to_string(), BTreeMap::from([(reason, 1)]));
-        }
-    }
+    *slot(ended, listener).entry(reason).or_default() += 1;
 }
 
 /// A number drawn once per process, so that ids differ across restarts.

@@ -181,28 +181,30 @@ async fn copy_small(from: &TcpStream, to: &TcpStream) -> Result<Option<usize>, F
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((None, Vec::new())),
             Err(_) => return Err(Failed::Reader),
         };
-        let mut done = 0;
-        while done < n {
-            match to.try_write(&scratch[done..n]) {
-                Ok(0) => return Err(Failed::Writer),
-                Ok(w) => done += w,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => return Err(Failed::Writer),
-            }
-        }
+        let done = write_now(to, &scratch[..n])?;
         Ok((Some(n), scratch[done..n].to_vec()))
     })?;
     let mut done = 0;
     while done < rest.len() {
         to.writable().await.map_err(|_| Failed::Writer)?;
-        match to.try_write(&rest[done..]) {
+        done += write_now(to, &rest[done..])?;
+    }
+    Ok(n)
+}
+
+/// Writes as much of `bytes` to `to` as it takes without waiting; how
+/// much that was.
+fn write_now(to: &TcpStream, bytes: &[u8]) -> Result<usize, Failed> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match to.try_write(&bytes[done..]) {
             Ok(0) => return Err(Failed::Writer),
             Ok(w) => done += w,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(_) => return Err(Failed::Writer),
         }
     }
-    Ok(n)
+    Ok(done)
 }
 
 thread_local! {

@@ -157,14 +157,15 @@ fn push_field(out: &mut String, key: &str, value: &str) {
     out.push(' ');
     out.push_str(key);
     out.push('=');
-    let special = |c: char| c.is_control() || matches!(c, ' ' | '"' | '=' | '\\');
-    if !value.is_empty() && !value.contains(special) {
-        out.push_str(value);
-        return;
-    }
-    let value = clean(value);
+    let cleaned;
+    let value = if value.contains(char::is_control) {
+        cleaned = clean(value);
+        cleaned.as_str()
+    } else {
+        value
+    };
     if !value.is_empty() && !value.contains([' ', '"', '=', '\\']) {
-        out.push_str(&value);
+        out.push_str(value);
         return;
     }
     out.push('"');
