@@ -9,10 +9,8 @@ mod engine_support;
 
 use std::time::{Duration, Instant};
 
-use admin_support::{fast_options, start, PASSWORD};
+use admin_support::{fast_options, start, JSON, PASSWORD};
 use parvis::api::Control;
-
-const JSON: &str = "content-type: application/json";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_sets_a_strict_cookie_and_gives_a_csrf_token() {
@@ -207,13 +205,7 @@ async fn without_the_csrf_token_nothing_changes() {
     );
     // With the token, the same calls work.
     let tok = format!("x-csrf-token: {csrf}");
-    let r = a
-        .curl(
-            "POST",
-            "/api/v1/bans",
-            &["-H", &ck, "-H", &tok, "-H", JSON, "--data", ban],
-        )
-        .await;
+    let r = a.post_json("/api/v1/bans", (&ck, &tok), ban).await;
     assert_eq!(r.status, 201, "{r:?}");
     let form = format!("addr=203.0.113.10&minutes=5&csrf={csrf}");
     let r = a

@@ -6,10 +6,8 @@
 mod admin_support;
 mod engine_support;
 
-use admin_support::{fast_options, start, PASSWORD};
+use admin_support::{fast_options, start, JSON, PASSWORD};
 use parvis::api::Control;
-
-const JSON: &str = "content-type: application/json";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_requests_do_not_hurt_the_server() {
@@ -75,14 +73,7 @@ async fn inputs_are_checked_with_the_field_named() {
     let post = |path: &'static str, body: String| {
         let (ck, tok) = (ck.clone(), tok.clone());
         let a = &a;
-        async move {
-            a.curl(
-                "POST",
-                path,
-                &["-H", &ck, "-H", &tok, "-H", JSON, "--data", &body],
-            )
-            .await
-        }
+        async move { a.post_json(path, (&ck, &tok), &body).await }
     };
     let cases = [
         (
@@ -164,13 +155,7 @@ async fn apply_confirm_and_rollback_through_the_api() {
         .replace("paroisse-a.example.org", "paroisse-b.example.org");
     let body = serde_json::json!({"config": new, "comment": "rename", "confirm_within_secs": 60})
         .to_string();
-    let r = a
-        .curl(
-            "POST",
-            "/api/v1/apply",
-            &["-H", &ck, "-H", &tok, "-H", JSON, "--data", &body],
-        )
-        .await;
+    let r = a.post_json("/api/v1/apply", (&ck, &tok), &body).await;
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.json()["version"], 2);
     // The time left when the answer was made (the deadline counts from the apply).

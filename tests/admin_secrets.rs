@@ -16,7 +16,6 @@ use parvis::api::Control;
 
 const KEY: &str = "pair-key-never-shown-0123456789abcdef";
 const CRED: &str = "credential-never-shown-s3cret";
-const JSON: &str = "content-type: application/json";
 
 /// The engine's config with a pair in the "neutron" mode (the node
 /// addresses are not this host's: the daemon runs it as a plain node).
@@ -73,13 +72,7 @@ async fn secrets_never_leave_through_the_admin_port() {
     let tok = format!("x-csrf-token: {csrf}");
     let text = with_pair(&a.engine.text);
     let body = serde_json::json!({ "config": text, "comment": "pair" }).to_string();
-    let r = a
-        .curl(
-            "POST",
-            "/api/v1/apply",
-            &["-H", &ck, "-H", &tok, "-H", JSON, "--data", &body],
-        )
-        .await;
+    let r = a.post_json("/api/v1/apply", (&ck, &tok), &body).await;
     assert_eq!(r.status, 200, "apply of the pair's config: {r:?}");
     let version = r.json()["version"].as_u64().expect("version");
 
@@ -110,25 +103,13 @@ async fn secrets_never_leave_through_the_admin_port() {
         .expect("text")
         .replace("vrid = 51", "vrid = 52");
     let body = serde_json::json!({ "config": edited }).to_string();
-    let r = a
-        .curl(
-            "POST",
-            "/api/v1/check",
-            &["-H", &ck, "-H", &tok, "-H", JSON, "--data", &body],
-        )
-        .await;
+    let r = a.post_json("/api/v1/check", (&ck, &tok), &body).await;
     assert_eq!(
         r.json()["ok"],
         true,
         "the UI's check of an edited view: {r:?}"
     );
-    let r = a
-        .curl(
-            "POST",
-            "/api/v1/apply",
-            &["-H", &ck, "-H", &tok, "-H", JSON, "--data", &body],
-        )
-        .await;
+    let r = a.post_json("/api/v1/apply", (&ck, &tok), &body).await;
     assert_eq!(r.status, 200, "{r:?}");
     let export = a.engine.daemon.export().expect("export");
     assert!(

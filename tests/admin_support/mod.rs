@@ -12,6 +12,9 @@ use tokio::sync::oneshot;
 
 use super::engine_support::{self, Engine};
 
+/// The header of a JSON body.
+pub const JSON: &str = "content-type: application/json";
+
 /// The password every test sets.
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -134,15 +137,18 @@ impl Admin {
         }
     }
 
+    /// POSTs `body` as JSON with a session's headers (`cookie: …`,
+    /// `x-csrf-token: …`).
+    pub async fn post_json(&self, path: &str, (cookie, csrf): (&str, &str), body: &str) -> Resp {
+        let args = ["-H", cookie, "-H", csrf, "-H", JSON, "--data", body];
+        self.curl("POST", path, &args).await
+    }
+
     /// Logs in over the API; returns (cookie header value, csrf token).
     pub async fn login(&self) -> (String, String) {
         let body = format!(r#"{{"username":"admin","password":"{PASSWORD}"}}"#);
         let r = self
-            .curl(
-                "POST",
-                "/api/v1/session",
-                &["-H", "content-type: application/json", "--data", &body],
-            )
+            .curl("POST", "/api/v1/session", &["-H", JSON, "--data", &body])
             .await;
         assert_eq!(r.status, 200, "{r:?}");
         let set = r.header("set-cookie").unwrap();
