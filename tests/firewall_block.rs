@@ -4,7 +4,7 @@
 
 mod firewall_support;
 
-use firewall_support::{Topo, PUBLIC};
+use firewall_support::{blocked, Topo, PUBLIC};
 
 const C1: &str = "198.51.100.10";
 const C2: &str = "198.51.100.11";
@@ -13,27 +13,7 @@ const BLOCKED: &str = "203.0.113.5";
 /// A config whose block list comes from `FILE` (replaced per test), with
 /// C1 in `admin.allow` and forwards to the server.
 fn config(file: &str, forwards: &[u16]) -> String {
-    let mut t = format!(
-        "[admin]\nlisten = \"0.0.0.0:8443\"\nallow = [\"{C1}/32\"]\n\n[limits]\nblock = [\"192.0.2.66\"]\nblock_file = \"{file}\"\n"
-    );
-    for p in forwards {
-        t.push_str(&format!(
-            "\n[[forward]]\nport = {p}\nto = \"10.0.0.20:22\"\nmasquerade = true\n"
-        ));
-    }
-    t
-}
-
-/// `parvis firewall blocked`, one prefix per line.
-fn blocked(t: &Topo) -> Vec<String> {
-    let out = t.parvis(&["blocked"]);
-    assert!(out.status.success(), "{out:?}");
-    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    v.sort();
-    v
+    firewall_support::block_list_config(C1, file, forwards, "")
 }
 
 /// The IPv4 block set's name (`block4_…`) and kernel handle: the handle

@@ -4,7 +4,7 @@
 
 mod firewall_support;
 
-use firewall_support::{Topo, PUBLIC};
+use firewall_support::{blocked, Topo, PUBLIC};
 use parvis::firewall::{self, ApplyReport, FirewallError};
 
 const C1: &str = "198.51.100.10";
@@ -13,15 +13,8 @@ const BLOCKED: &str = "203.0.113.5";
 
 /// C1 in `admin.allow`, the block list from `file`, forwards to the server.
 fn config(file: &str, forwards: &[u16]) -> String {
-    let mut t = format!(
-        "[admin]\nlisten = \"0.0.0.0:8443\"\nallow = [\"{C1}/32\"]\n\n[limits]\nconn_rate = \"50/second\"\nconn_burst = 100\nblock = [\"192.0.2.66\"]\nblock_file = \"{file}\"\n"
-    );
-    for p in forwards {
-        t.push_str(&format!(
-            "\n[[forward]]\nport = {p}\nto = \"10.0.0.20:22\"\nmasquerade = true\n"
-        ));
-    }
-    t
+    let limits = "conn_rate = \"50/second\"\nconn_burst = 100\n";
+    firewall_support::block_list_config(C1, file, forwards, limits)
 }
 
 /// Runs `f` on a thread inside namespace `ns`.
@@ -59,18 +52,6 @@ fn apply_refused(t: &Topo, text: &str) -> Result<ApplyReport, FirewallError> {
         ));
         firewall::apply_ruleset(&rs)
     })
-}
-
-/// The blocked prefixes as nft reads them back, sorted.
-fn blocked(t: &Topo) -> Vec<String> {
-    let out = t.parvis(&["blocked"]);
-    assert!(out.status.success(), "{out:?}");
-    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect();
-    v.sort();
-    v
 }
 
 /// The block sets' names and handles (a handle changes only when the set

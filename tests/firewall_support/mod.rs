@@ -263,3 +263,31 @@ impl Drop for Topo {
         // The namespaces go with `self.lab`.
     }
 }
+
+/// A config with `allow` in `admin.allow`, a block list of one inline
+/// prefix and the file `file`, `limits` (extra lines of `[limits]`), and a
+/// masqueraded forward to the server's SSH for each port of `forwards`.
+pub fn block_list_config(allow: &str, file: &str, forwards: &[u16], limits: &str) -> String {
+    let mut t = format!(
+        "[admin]\nlisten = \"0.0.0.0:8443\"\nallow = [\"{allow}/32\"]\n\n[limits]\n{limits}block = [\"192.0.2.66\"]\nblock_file = \"{file}\"\n"
+    );
+    for p in forwards {
+        t.push_str(&format!(
+            "\n[[forward]]\nport = {p}\nto = \"10.0.0.20:22\"\nmasquerade = true\n"
+        ));
+    }
+    t
+}
+
+/// The blocked prefixes as `parvis firewall blocked` reads them back
+/// from the kernel, sorted.
+pub fn blocked(t: &Topo) -> Vec<String> {
+    let out = t.parvis(&["blocked"]);
+    assert!(out.status.success(), "{out:?}");
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}
