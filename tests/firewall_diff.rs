@@ -41,15 +41,7 @@ fn apply_refused(t: &Topo, text: &str) -> Result<ApplyReport, FirewallError> {
     let cfg = parvis::config::parse(text).unwrap_or_else(|e| panic!("config: {e}"));
     in_ns(&t.appliance, move || {
         let mut rs = firewall::render(&cfg);
-        rs.rules.push(firewall::Rule::new(
-            "input",
-            "test: jump to a chain that does not exist",
-            vec![nftables::stmt::Statement::Jump(
-                nftables::stmt::JumpTarget {
-                    target: "no-such-chain".into(),
-                },
-            )],
-        ));
+        rs.rules.push(firewall::diag::refused_rule());
         firewall::apply_ruleset(&rs)
     })
 }

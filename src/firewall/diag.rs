@@ -119,6 +119,20 @@ pub fn run(cmd: FirewallCmd) -> ExitCode {
     }
 }
 
+/// A rule the kernel refuses (a jump to a chain that does not exist):
+/// the tests' way to make nft refuse an apply (the whole transaction).
+pub fn refused_rule() -> crate::firewall::Rule {
+    crate::firewall::Rule::new(
+        "input",
+        "test: jump to a chain that does not exist",
+        vec![nftables::stmt::Statement::Jump(
+            nftables::stmt::JumpTarget {
+                target: "no-such-chain".into(),
+            },
+        )],
+    )
+}
+
 /// `ADDR SECONDS-LEFT SCOPE` per ban.
 fn bans_text(bans: &[crate::firewall::Ban]) -> String {
     bans.iter()
@@ -158,15 +172,7 @@ fn apply_once(
     use crate::firewall;
     let mut rs = firewall::render(cfg);
     if inject_invalid_rule {
-        rs.rules.push(firewall::Rule::new(
-            "input",
-            "test: jump to a chain that does not exist",
-            vec![nftables::stmt::Statement::Jump(
-                nftables::stmt::JumpTarget {
-                    target: "no-such-chain".into(),
-                },
-            )],
-        ));
+        rs.rules.push(refused_rule());
     }
     firewall::sysctls()?;
     Ok(format!("{}\n", firewall::apply_ruleset(&rs)?))
