@@ -55,26 +55,36 @@ fn both_languages_fill_the_same_placeholders() {
 #[test]
 fn french_follows_french_typography() {
     for (k, t) in fr::TEXTS {
-        for (i, c) in t.char_indices() {
-            let before = t[..i].chars().last();
-            if c == ':' {
-                assert_eq!(
-                    before,
-                    Some('\u{a0}'),
-                    "{k}: no-break space before « : » in {t:?}"
-                );
-            }
-            if matches!(c, ';' | '?' | '!') {
-                assert_eq!(
-                    before,
-                    Some('\u{202f}'),
-                    "{k}: narrow no-break space before « {c} »"
-                );
-            }
-        }
-        assert!(!t.contains('\''), "{k}: the French apostrophe is ’ ({t:?})");
-        assert!(!t.contains('"'), "{k}: French quotes are « » ({t:?})");
+        assert_french_typography(k, t, t);
     }
+}
+
+/// Fails unless `prose` (of the text `t` of key `k`) has a no-break space
+/// before « : », a narrow one before « ; ? ! », and French apostrophes
+/// and quotes.
+pub(super) fn assert_french_typography(k: &str, t: &str, prose: &str) {
+    for (i, c) in prose.char_indices() {
+        let before = prose[..i].chars().last();
+        if c == ':' {
+            assert_eq!(
+                before,
+                Some('\u{a0}'),
+                "{k}: no-break space before « : » in {t:?}"
+            );
+        }
+        if matches!(c, ';' | '?' | '!') {
+            assert_eq!(
+                before,
+                Some('\u{202f}'),
+                "{k}: narrow no-break space before « {c} »"
+            );
+        }
+    }
+    assert!(
+        !prose.contains('\''),
+        "{k}: the French apostrophe is ’ ({t:?})"
+    );
+    assert!(!prose.contains('"'), "{k}: French quotes are « » ({t:?})");
 }
 
 #[test]
